@@ -1,0 +1,178 @@
+package chain
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/etherisc/depeg-relay/chain/depeg"
+)
+
+// Client is an ethclient plus the batched look-ups the relay needs: one
+// JSON-RPC batch for all in-flight receipts instead of one call each.
+type Client struct {
+	*ethclient.Client
+	rpc *rpc.Client
+}
+
+// Dial connects to CHAIN_RPC_URL (http, https, ws or wss). The URL may carry an
+// API key, so it is not part of the returned error.
+func Dial(ctx context.Context, url string) (*Client, error) {
+	rc, err := rpc.DialContext(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("dial chain rpc: %w", redactURL(err, url))
+	}
+	return &Client{Client: ethclient.NewClient(rc), rpc: rc}, nil
+}
+
+// Receipts fetches the receipts of hashes in one batch. A nil entry means the
+// node has no receipt (not mined, or reorganised away). err is set only when
+// the batch itself failed; per-item errors are returned in errs.
+func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	out := make([]*types.Receipt, len(hashes))
+	batch := make([]rpc.BatchElem, len(hashes))
+	for i, h := range hashes {
+		batch[i] = rpc.BatchElem{Method: "eth_getTransactionReceipt", Args: []any{h}, Result: &out[i]}
+	}
+	if err := c.rpc.BatchCallContext(ctx, batch); err != nil {
+		return nil, fmt.Errorf("batch receipts: %w", err)
+	}
+	for i, b := range batch {
+		if b.Error != nil {
+			return nil, fmt.Errorf("receipt %s: %w", hashes[i], b.Error)
+		}
+	}
+	return out, nil
+}
+
+// Signer signs EIP-1559 transactions for the relay's wallet. The private key
+// never leaves it and is never formatted.
+type Signer struct {
+	key     *ecdsa.PrivateKey
+	address common.Address
+	signer  types.Signer
+}
+
+// NewSigner binds a key to a chain id.
+func NewSigner(key *ecdsa.PrivateKey, chainID *big.Int) *Signer {
+	return &Signer{key: key, address: crypto.PubkeyToAddress(key.PublicKey), signer: types.LatestSignerForChainID(chainID)}
+}
+
+// Address is the wallet's address.
+func (s *Signer) Address() common.Address { return s.address }
+
+// String never reveals the key.
+func (s *Signer) String() string { return "signer(" + s.address.Hex() + ")" }
+
+// Sign builds and signs a dynamic-fee transaction. The caller has already
+// applied FeePolicy, so fees are within MAX_FEE_PER_GAS.
+func (s *Signer) Sign(call Call, nonce, gas uint64, fees Fees) (*types.Transaction, error) {
+	to := call.To
+	tx, err := types.SignNewTx(s.key, s.signer, &types.DynamicFeeTx{
+		ChainID:   s.signer.ChainID(),
+		Nonce:     nonce,
+		GasTipCap: fees.TipCap,
+		GasFeeCap: fees.FeeCap,
+		Gas:       gas,
+		To:        &to,
+		Data:      call.Data,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign nonce %d: %w", nonce, err)
+	}
+	return tx, nil
+}
+
+// Call is a contract call ready to simulate or sign.
+type Call struct {
+	To   common.Address
+	Data []byte
+}
+
+// Msg is the call as an eth_call / eth_estimateGas message from the wallet.
+func (c Call) Msg(from common.Address) ethereum.CallMsg {
+	to := c.To
+	return ethereum.CallMsg{From: from, To: &to, Data: c.Data}
+}
+
+// Product packs calls to the deployed DepegProduct.
+type Product struct {
+	Address common.Address
+	binding *depeg.DepegProduct
+}
+
+// NewProduct returns the binding of the product at address.
+func NewProduct(address common.Address) *Product {
+	return &Product{Address: address, binding: depeg.NewDepegProduct()}
+}
+
+// ApplicationArgs are the arguments of applyForPolicyWithBundleAndSignature.
+type ApplicationArgs struct {
+	PolicyHolder, ProtectedWallet        common.Address
+	ProtectedBalance, Duration, BundleID *big.Int
+	SignatureID                          [32]byte
+	Signature                            []byte
+}
+
+// Apply packs applyForPolicyWithBundleAndSignature.
+func (p *Product) Apply(a ApplicationArgs) (Call, error) {
+	data, err := p.binding.TryPackApplyForPolicyWithBundleAndSignature(
+		a.PolicyHolder, a.ProtectedWallet, a.ProtectedBalance, a.Duration, a.BundleID, a.SignatureID, a.Signature)
+	if err != nil {
+		return Call{}, fmt.Errorf("pack application: %w", err)
+	}
+	return Call{To: p.Address, Data: data}, nil
+}
+
+// ApplicationCreated reports whether a receipt holds the product's
+// LogDepegApplicationCreated event: proof the application was created.
+func (p *Product) ApplicationCreated(r *types.Receipt) bool {
+	id := p.binding.GetABI().Events["LogDepegApplicationCreated"].ID
+	for _, l := range r.Logs {
+		if l.Address == p.Address && len(l.Topics) > 0 && l.Topics[0] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL drops the URL from an error message, since RPC URLs often embed
+// API keys.
+func redactURL(err error, url string) error {
+	if url == "" {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), url, "<CHAIN_RPC_URL>"))
+}
+
+// SignatureOf extracts the user's signature from packed application calldata,
+// so a journaled transaction can be matched to the signature the contract
+// keys "used" by.
+func (p *Product) SignatureOf(data []byte) ([]byte, error) {
+	m := p.binding.GetABI().Methods["applyForPolicyWithBundleAndSignature"]
+	if len(data) < 4 || string(data[:4]) != string(m.ID) {
+		return nil, errors.New("not an applyForPolicyWithBundleAndSignature call")
+	}
+	args, err := m.Inputs.Unpack(data[4:])
+	if err != nil {
+		return nil, fmt.Errorf("unpack application call: %w", err)
+	}
+	sig, ok := args[6].([]byte)
+	if !ok {
+		return nil, errors.New("unexpected signature argument type")
+	}
+	return sig, nil
+}

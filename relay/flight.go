@@ -1,0 +1,67 @@
+package relay
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// flight is one application whose transaction is submitted but whose outcome
+// is not final yet. Fields are guarded by Relay.mu except log, which is
+// immutable.
+type flight struct {
+	rec        stream.TxRecord
+	tx         *types.Transaction // the signed bytes to re-broadcast; nil when adopted
+	journaled  bool               // false for a transaction adopted from the hash's transactionHash
+	sigHash    common.Hash
+	enqueuedAt time.Time
+	lastSent   time.Time
+	log        zerolog.Logger
+}
+
+// hashes are every transaction hash that may carry this application.
+func (f *flight) hashes() []common.Hash {
+	out := make([]common.Hash, len(f.rec.Hashes))
+	for i, h := range f.rec.Hashes {
+		out[i] = common.HexToHash(h)
+	}
+	return out
+}
+
+// flightFromRecord rebuilds a flight from the journal after a restart.
+func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.Logger) (*flight, error) {
+	raw, err := hexutil.Decode(rec.RawTx)
+	if err != nil {
+		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", rec.Nonce, err)
+	}
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", rec.Nonce, err)
+	}
+	if tx.Nonce() != rec.Nonce {
+		return nil, fmt.Errorf("journal nonce %d holds a transaction with nonce %d", rec.Nonce, tx.Nonce())
+	}
+	sig, err := product.SignatureOf(tx.Data())
+	if err != nil {
+		return nil, fmt.Errorf("journal nonce %d: %w", rec.Nonce, err)
+	}
+	f := &flight{
+		rec:        rec,
+		tx:         tx,
+		journaled:  true,
+		sigHash:    crypto.Keccak256Hash(sig),
+		enqueuedAt: rec.EnqueuedAt,
+	}
+	f.log = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).
+		Str("tx", tx.Hash().Hex()).Uint64("nonce", rec.Nonce).Logger()
+	return f, nil
+}
+

@@ -1,0 +1,275 @@
+// Package relay is the loop that joins the frontend's stream (package stream)
+// to the chain (package chain): it reads applications, simulates them,
+// signs and journals a transaction before broadcasting it, keeps a bounded
+// window of transactions in flight, and acknowledges each stream entry only
+// once its outcome is final (DESIGN.md section 5).
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// Chain is what the relay asks of an Ethereum node; *chain.Client has it.
+type Chain interface {
+	BlockNumber(ctx context.Context) (uint64, error)
+	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
+	BalanceAt(ctx context.Context, account common.Address, block *big.Int) (*big.Int, error)
+	NonceAt(ctx context.Context, account common.Address, block *big.Int) (uint64, error)
+	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
+	SuggestGasTipCap(ctx context.Context) (*big.Int, error)
+	EstimateGas(ctx context.Context, msg ethereum.CallMsg) (uint64, error)
+	CallContract(ctx context.Context, msg ethereum.CallMsg, block *big.Int) ([]byte, error)
+	SendTransaction(ctx context.Context, tx *types.Transaction) error
+	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
+	Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error)
+}
+
+// Queue is what the relay asks of Redis; *stream.Queue has it.
+type Queue interface {
+	EnsureGroup(ctx context.Context) error
+	ReadOwnPending(ctx context.Context, afterID string, count int) ([]stream.Entry, error)
+	ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error)
+	LoadApplication(ctx context.Context, entityID string) (map[string]string, bool, error)
+	Ack(ctx context.Context, entryID, entityID string) error
+	DeadLetter(ctx context.Context, d stream.DeadLetter) error
+	Record(ctx context.Context, r stream.TxRecord) error
+	Forget(ctx context.Context, nonce uint64) error
+	Journal(ctx context.Context) ([]stream.TxRecord, error)
+	Beat(ctx context.Context, now time.Time) error
+}
+
+// Metrics receives what the relay observes; *monitor.Metrics has it.
+type Metrics interface {
+	EntryReceived()
+	Submitted(enqueuedAt, now time.Time)
+	Confirmed(enqueuedAt, now time.Time, gasPaidWei *big.Int)
+	DeadLettered(class string)
+	SetInFlight(n int)
+	RPCError(op string)
+	RedisError(op string)
+	SetBaseFee(baseFee, maxFeeCap *big.Int)
+	WaitingAtFeeCap(waiting bool)
+	RevertedOnChain(at time.Time)
+	SetBalance(wei *big.Int)
+	LoopIteration(t time.Time)
+}
+
+// Heartbeat records loop iterations for the monitor.
+type Heartbeat interface {
+	Beat(t time.Time)
+}
+
+// Config holds the relay's settings, already parsed into typed units.
+type Config struct {
+	Confirmations       uint64        // CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS, >= 1
+	MaxInFlight         int           // MAX_IN_FLIGHT
+	ReadBlock           time.Duration // REDIS_READ_BLOCK_TIMEOUT
+	ErrorBackoff        time.Duration // ERROR_TIMEOUT
+	BalanceTooLowWait   time.Duration // BALANCE_TOO_LOW_TIMEOUT
+	PollInterval        time.Duration // CHAIN_POLL_INTERVAL: receipts and confirmations
+	RPCTimeout          time.Duration // RPC_TIMEOUT, per call
+	RebroadcastInterval time.Duration // REBROADCAST_INTERVAL for unmined transactions
+	MinBalance          *big.Int      // PROCESSOR_MIN_BALANCE
+	Fees                chain.FeePolicy
+	GasMarginPercent    uint64 // GAS_LIMIT_MARGIN_PERCENT over the estimate
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Relay is one processor instance. Build it with New and run it with Run;
+// it is not reusable after Run returns.
+type Relay struct {
+	cfg       Config
+	log       zerolog.Logger
+	chain     Chain
+	queue     Queue
+	signer    *chain.Signer
+	product   *chain.Product
+	metrics   Metrics
+	heartbeat Heartbeat
+
+	mu        sync.Mutex
+	flights   map[string]*flight // by stream entry id
+	sigs      map[common.Hash]string
+	nextNonce uint64
+	deferred  bool // an entry waits for a flight with the same signature
+	// rescanRequested asks the submitting loop to re-read its own pending
+	// entries: a deferred entry may go now, or an entry lost its transaction.
+	rescanRequested bool
+	slotFreed chan struct{}
+
+	// Owned by the submitting loop only.
+	rescan       bool
+	rescanCursor string
+	balanceAt    time.Time
+	balanceOK    bool
+}
+
+// New wires a relay. It starts nothing.
+func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *chain.Product, m Metrics, hb Heartbeat) *Relay {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxInFlight < 1 {
+		cfg.MaxInFlight = 1
+	}
+	if cfg.Confirmations < 1 {
+		cfg.Confirmations = 1
+	}
+	return &Relay{
+		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
+		flights:   make(map[string]*flight),
+		sigs:      make(map[common.Hash]string),
+		slotFreed: make(chan struct{}, 1),
+		rescan:    true, rescanCursor: "0",
+	}
+}
+
+// InFlight is the number of transactions submitted but not yet final.
+func (r *Relay) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.flights)
+}
+
+// Run processes the stream until ctx is cancelled. It first reconciles the
+// journal with the chain, then runs the confirmation tracker beside the
+// submitting loop. Transient failures (Redis or RPC down, product paused)
+// back off and retry: Run only returns early if the consumer group cannot be
+// created or the journal cannot be read at start. On cancellation the work
+// under way reaches a safe point (a journaled transaction is broadcast, an
+// outcome is acknowledged) before Run returns; unconfirmed transactions stay
+// in the journal for the next start.
+func (r *Relay) Run(ctx context.Context) error {
+	if err := r.retry(ctx, "create consumer group", r.queue.EnsureGroup); err != nil {
+		return err
+	}
+	if err := r.retry(ctx, "recover journal", r.recover); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.track(ctx)
+	}()
+	r.submitLoop(ctx)
+	return nil
+}
+
+// retry runs a start-up step until it succeeds or ctx ends, so a processor
+// started while Redis or the node is down waits instead of crash-looping.
+func (r *Relay) retry(ctx context.Context, what string, step func(context.Context) error) error {
+	for {
+		err := step(ctx)
+		if err == nil {
+			return nil
+		}
+		r.log.Error().Err(err).Msg(what + " failed, retrying")
+		if !sleep(ctx, r.cfg.ErrorBackoff) {
+			return fmt.Errorf("%s: %w", what, ctx.Err())
+		}
+	}
+}
+
+// recover loads the journal: every recorded transaction is tracked again, and
+// those the chain has not mined are re-broadcast (same bytes, so never a
+// second, different transaction). The local nonce continues after both the
+// node's pending nonce and the highest journaled one.
+func (r *Relay) recover(ctx context.Context) error {
+	recs, err := r.queue.Journal(ctx)
+	if err != nil {
+		r.metrics.RedisError("journal")
+		return err
+	}
+	pending, err := r.call(ctx, "pending_nonce", func(c context.Context) (uint64, error) {
+		return r.chain.PendingNonceAt(c, r.signer.Address())
+	})
+	if err != nil {
+		return fmt.Errorf("read pending nonce: %w", err)
+	}
+	r.mu.Lock()
+	r.flights = make(map[string]*flight)
+	r.sigs = make(map[common.Hash]string)
+	r.nextNonce = pending
+	r.mu.Unlock()
+	for _, rec := range recs {
+		f, err := flightFromRecord(rec, r.product, r.log)
+		if err != nil {
+			// A record we cannot decode cannot be re-broadcast; its entry is
+			// still pending and will be simulated again (the contract refuses a
+			// second use of the signature if the old transaction was mined).
+			r.log.Error().Err(err).Uint64("nonce", rec.Nonce).Str("entry", rec.EntryID).Msg("unreadable journal record dropped")
+			_ = r.queue.Forget(ctx, rec.Nonce)
+			continue
+		}
+		r.mu.Lock()
+		r.flights[rec.EntryID] = f
+		r.sigs[f.sigHash] = rec.EntryID
+		if rec.Nonce >= r.nextNonce {
+			r.nextNonce = rec.Nonce + 1
+		}
+		r.mu.Unlock()
+		f.log.Info().Msg("resuming journaled transaction")
+	}
+	r.metrics.SetInFlight(r.InFlight())
+	if len(recs) > 0 {
+		r.log.Info().Int("transactions", len(recs)).Uint64("next_nonce", r.nextNonce).Msg("journal recovered")
+	}
+	return nil
+}
+
+// call runs one RPC with its own timeout and counts failures.
+func (r *Relay) call(ctx context.Context, op string, fn func(context.Context) (uint64, error)) (uint64, error) {
+	c, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
+	defer cancel()
+	v, err := fn(c)
+	if err != nil {
+		r.metrics.RPCError(op)
+	}
+	return v, err
+}
+
+func (r *Relay) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.RPCTimeout)
+}
+
+// sleep waits d or until ctx ends; it reports whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// entryTime is the enqueue time encoded in a stream id ("<ms>-<seq>").
+func entryTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
+}
+
+var errTransient = errors.New("transient")

@@ -1,0 +1,387 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// submitLoop reads entries and submits their transactions while the
+// in-flight window has room. Every iteration is a heartbeat; an iteration
+// never waits longer than REDIS_READ_BLOCK_TIMEOUT (or BALANCE_TOO_LOW_TIMEOUT
+// or ERROR_TIMEOUT when backing off), so the monitor can tell a stalled loop
+// from an idle one.
+func (r *Relay) submitLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		r.beat(ctx)
+		if !r.balanceGate(ctx) {
+			continue
+		}
+		free := r.waitForSlot(ctx)
+		if free == 0 {
+			continue
+		}
+		entries, fresh, err := r.next(ctx, free)
+		if err != nil {
+			r.backoff(ctx, err)
+			continue
+		}
+		if len(entries) == 0 {
+			continue
+		}
+		fees, err := r.fees(ctx)
+		if err != nil {
+			r.rescan = true // the entries just read stay pending in our list
+			r.backoff(ctx, err)
+			continue
+		}
+		for _, e := range entries {
+			if fresh {
+				r.metrics.EntryReceived()
+			}
+			if err := r.process(ctx, e, fees); err != nil {
+				r.rescan = true
+				r.backoff(ctx, err)
+				break
+			}
+		}
+	}
+}
+
+func (r *Relay) beat(ctx context.Context) {
+	now := r.cfg.Now()
+	r.heartbeat.Beat(now)
+	r.metrics.LoopIteration(now)
+	c, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.Beat(c, now); err != nil && ctx.Err() == nil {
+		r.metrics.RedisError("beat")
+		r.log.Warn().Err(err).Msg("write last-check failed")
+	}
+}
+
+// backoff logs a transient failure and waits ERROR_TIMEOUT.
+func (r *Relay) backoff(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	r.log.Warn().Err(err).Dur("retry_in", r.cfg.ErrorBackoff).Msg("transient error, backing off")
+	sleep(ctx, r.cfg.ErrorBackoff)
+}
+
+// balanceGate refuses to submit while the wallet holds less than
+// PROCESSOR_MIN_BALANCE; it then waits BALANCE_TOO_LOW_TIMEOUT. The balance is
+// read at most once per poll interval.
+func (r *Relay) balanceGate(ctx context.Context) bool {
+	now := r.cfg.Now()
+	if r.balanceOK && now.Sub(r.balanceAt) < r.cfg.PollInterval {
+		return true
+	}
+	c, cancel := r.rpcCtx(ctx)
+	bal, err := r.chain.BalanceAt(c, r.signer.Address(), nil)
+	cancel()
+	if err != nil {
+		r.metrics.RPCError("balance")
+		r.backoff(ctx, fmt.Errorf("read wallet balance: %w", err))
+		return false
+	}
+	r.metrics.SetBalance(bal)
+	r.balanceAt, r.balanceOK = now, bal.Cmp(r.cfg.MinBalance) >= 0
+	if !r.balanceOK {
+		r.log.Error().Str("balance_wei", bal.String()).Str("min_balance_wei", r.cfg.MinBalance.String()).
+			Str("wallet", r.signer.Address().Hex()).Dur("retry_in", r.cfg.BalanceTooLowWait).
+			Msg("wallet balance below minimum, not submitting")
+		sleep(ctx, r.cfg.BalanceTooLowWait)
+	}
+	return r.balanceOK
+}
+
+// waitForSlot returns how many more transactions the window takes, waiting up
+// to REDIS_READ_BLOCK_TIMEOUT for a confirmation to free one. This is the
+// back-pressure: a slow chain stops the reading, not the confirming.
+func (r *Relay) waitForSlot(ctx context.Context) int {
+	t := time.NewTimer(r.cfg.ReadBlock)
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		free := r.cfg.MaxInFlight - len(r.flights)
+		r.mu.Unlock()
+		if free > 0 {
+			return free
+		}
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-t.C:
+			return 0
+		case <-r.slotFreed:
+		}
+	}
+}
+
+// next returns up to n entries: first this consumer's own pending entries
+// (left by a previous run or a transient error), then new ones. fresh tells
+// whether they were never delivered before.
+func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
+	r.mu.Lock()
+	if r.rescanRequested {
+		r.rescanRequested, r.rescan, r.rescanCursor = false, true, "0"
+	}
+	r.mu.Unlock()
+	for r.rescan && ctx.Err() == nil {
+		batch, err := r.queue.ReadOwnPending(ctx, r.rescanCursor, n)
+		if err != nil {
+			r.metrics.RedisError("read_pending")
+			return nil, false, err
+		}
+		if len(batch) == 0 {
+			r.rescan, r.rescanCursor = false, "0"
+			break
+		}
+		r.rescanCursor = batch[len(batch)-1].ID
+		r.mu.Lock()
+		for _, e := range batch {
+			if _, busy := r.flights[e.ID]; !busy {
+				entries = append(entries, e)
+			}
+		}
+		r.mu.Unlock()
+		if len(entries) > 0 {
+			return entries, false, nil
+		}
+	}
+	entries, err = r.queue.ReadNew(ctx, n, r.cfg.ReadBlock)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, nil
+		}
+		r.metrics.RedisError("read_new")
+		return nil, false, err
+	}
+	return entries, true, nil
+}
+
+// fees reads the latest base fee and the tip suggestion once per batch. A base
+// fee above MAX_FEE_PER_GAS is a wait, not a failure: nothing is signed that
+// could not be included.
+func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	head, err := r.chain.HeaderByNumber(c, nil)
+	if err != nil {
+		r.metrics.RPCError("header")
+		return chain.Fees{}, fmt.Errorf("read latest block: %w", err)
+	}
+	var tip *big.Int
+	if r.cfg.Fees.MaxTip == nil {
+		if tip, err = r.chain.SuggestGasTipCap(c); err != nil {
+			r.metrics.RPCError("tip")
+			return chain.Fees{}, fmt.Errorf("read tip suggestion: %w", err)
+		}
+	}
+	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
+	fees, err := r.cfg.Fees.Fees(head.BaseFee, tip)
+	r.metrics.WaitingAtFeeCap(errors.Is(err, chain.ErrBaseFeeAboveCap))
+	return fees, err
+}
+
+// process takes one entry as far as it can go now. A nil error means the entry
+// is dealt with for this pass (submitted, dead-lettered, adopted, or deferred
+// behind a transaction with the same signature); an error is transient and
+// leaves the entry pending for a later pass.
+func (r *Relay) process(ctx context.Context, e stream.Entry, fees chain.Fees) error {
+	log := r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Logger()
+	if e.EntityID == "" {
+		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed",
+			Reason: fmt.Sprintf("stream entry has no %s field (fields: %v)", stream.FieldEntityID, keys(e.Fields))})
+	}
+	fields, found, err := r.queue.LoadApplication(ctx, e.EntityID)
+	if err != nil {
+		r.metrics.RedisError("load")
+		return err
+	}
+	if !found {
+		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " not found"})
+	}
+	app, err := stream.DecodeApplication(e.EntityID, fields)
+	if err != nil {
+		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			Reason: err.Error(), Fields: fields})
+	}
+	log = log.With().Str("signatureId", app.SignatureID).Logger()
+	sigHash := crypto.Keccak256Hash(app.Signature)
+
+	r.mu.Lock()
+	if other, dup := r.sigs[sigHash]; dup {
+		r.deferred = true
+		r.mu.Unlock()
+		log.Info().Str("in_flight_entry", other).Msg("same signature already in flight, deferring")
+		return nil
+	}
+	r.mu.Unlock()
+
+	if app.TransactionHash != nil {
+		adopted, err := r.adopt(ctx, e, app, sigHash)
+		if adopted || err != nil {
+			return err
+		}
+	}
+
+	call, err := r.product.Apply(chain.ApplicationArgs{
+		PolicyHolder: app.PolicyHolder, ProtectedWallet: app.ProtectedWallet,
+		ProtectedBalance: app.ProtectedBalance, Duration: app.Duration, BundleID: app.BundleID,
+		SignatureID: app.SignatureID32, Signature: app.Signature,
+	})
+	if err != nil {
+		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			Reason: err.Error(), Fields: fields})
+	}
+
+	// Pre-flight: simulate before signing, so a final revert costs no gas.
+	c, cancel := r.rpcCtx(ctx)
+	gas, err := r.chain.EstimateGas(c, call.Msg(r.signer.Address()))
+	cancel()
+	if err != nil {
+		rev := chain.AsRevert(err)
+		if rev == nil {
+			r.metrics.RPCError("estimate")
+			return fmt.Errorf("simulate entry %s: %w", e.ID, err)
+		}
+		if !rev.Class.Final() {
+			return fmt.Errorf("simulate entry %s: %w: %s", e.ID, errTransient, rev.Reason)
+		}
+		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: rev.Class.String(),
+			Reason: rev.Reason, Fields: fields})
+	}
+	gas += gas * r.cfg.GasMarginPercent / 100
+
+	r.mu.Lock()
+	nonce := r.nextNonce
+	r.mu.Unlock()
+	tx, err := r.signer.Sign(call, nonce, gas, fees)
+	if err != nil {
+		return err
+	}
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode transaction: %w", err)
+	}
+	enqueuedAt := entryTime(e.ID)
+	rec := stream.TxRecord{Nonce: nonce, EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{tx.Hash().Hex()},
+		RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(), EnqueuedAt: enqueuedAt}
+	f := &flight{rec: rec, tx: tx, journaled: true, sigHash: sigHash, enqueuedAt: enqueuedAt,
+		log: log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
+
+	// From here on, shutdown must not cut between journal and broadcast: the
+	// pair runs to a safe point on a context that ignores cancellation.
+	safe, cancelSafe := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancelSafe()
+	if err := r.queue.Record(safe, rec); err != nil {
+		// Not journaled means not broadcast: the nonce is reused next time.
+		r.metrics.RedisError("journal")
+		return err
+	}
+	r.mu.Lock()
+	r.flights[e.ID] = f
+	r.sigs[sigHash] = e.ID
+	r.nextNonce = max(r.nextNonce, nonce+1)
+	inFlight := len(r.flights)
+	r.mu.Unlock()
+	r.metrics.SetInFlight(inFlight)
+	r.broadcast(safe, f)
+	r.metrics.Submitted(enqueuedAt, r.cfg.Now())
+	return nil
+}
+
+// broadcast sends a flight's signed bytes. Whatever the node answers, the
+// flight stays tracked: the tracker reconciles by receipt and nonce, and
+// re-broadcasts the same bytes when nothing was mined.
+func (r *Relay) broadcast(ctx context.Context, f *flight) {
+	c, cancel := r.rpcCtx(ctx)
+	err := r.chain.SendTransaction(c, f.tx)
+	cancel()
+	r.mu.Lock()
+	f.lastSent = r.cfg.Now()
+	r.mu.Unlock()
+	switch chain.ClassifySendError(err) {
+	case chain.SendOK:
+		f.log.Info().Str("fee_cap_wei", f.tx.GasFeeCap().String()).Str("tip_wei", f.tx.GasTipCap().String()).
+			Uint64("gas", f.tx.Gas()).Msg("transaction broadcast")
+	case chain.SendNonceUsed:
+		f.log.Warn().Err(err).Msg("node says nonce already used, reconciling")
+	case chain.SendUnknown:
+		r.metrics.RPCError("send")
+		f.log.Warn().Err(err).Msg("broadcast outcome unknown, will reconcile by hash")
+	default:
+		r.metrics.RPCError("send")
+		f.log.Warn().Err(err).Msg("node refused transaction for now, will re-broadcast")
+	}
+}
+
+// adopt handles an application whose hash already names a transaction that
+// this relay's journal does not hold (the old processor, or a journal record
+// lost with Redis). If that transaction created the application, the entry is
+// tracked to confirmation instead of being submitted again: SIGNATURE_USED by
+// our own mined transaction is success, not failure.
+func (r *Relay) adopt(ctx context.Context, e stream.Entry, app stream.Application, sigHash [32]byte) (bool, error) {
+	c, cancel := r.rpcCtx(ctx)
+	rcpt, err := r.chain.TransactionReceipt(c, *app.TransactionHash)
+	cancel()
+	if errors.Is(err, ethereum.NotFound) {
+		return false, nil
+	}
+	if err != nil {
+		r.metrics.RPCError("receipt")
+		return false, fmt.Errorf("look up recorded transaction %s: %w", app.TransactionHash.Hex(), err)
+	}
+	if rcpt.Status != 1 || !r.product.ApplicationCreated(rcpt) {
+		return false, nil
+	}
+	f := &flight{
+		rec: stream.TxRecord{EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{app.TransactionHash.Hex()},
+			EnqueuedAt: entryTime(e.ID)},
+		sigHash: sigHash, enqueuedAt: entryTime(e.ID), lastSent: r.cfg.Now(),
+	}
+	f.log = r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Str("signatureId", app.SignatureID).
+		Str("tx", app.TransactionHash.Hex()).Logger()
+	r.mu.Lock()
+	r.flights[e.ID] = f
+	r.sigs[sigHash] = e.ID
+	r.mu.Unlock()
+	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
+	return true, nil
+}
+
+// deadLetter records a final rejection, then acks and purges.
+func (r *Relay) deadLetter(ctx context.Context, d stream.DeadLetter) error {
+	d.At = r.cfg.Now()
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.DeadLetter(c, d); err != nil {
+		r.metrics.RedisError("dead_letter")
+		return err
+	}
+	r.metrics.DeadLettered(d.Class)
+	r.log.Warn().Str("entry", d.EntryID).Str("entityId", d.EntityID).Str("class", d.Class).
+		Str("reason", d.Reason).Str("tx", d.TxHash).Msg("application rejected, dead-lettered")
+	return nil
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range maps.Keys(m) {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,50 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DeadLetter is a final rejection. It carries a copy of the application's
+// fields because the hash is purged afterwards: nothing the user signed is lost.
+type DeadLetter struct {
+	EntryID  string
+	EntityID string
+	Class    string // bounded: malformed, signature, application, funds, reverted, other
+	Reason   string // readable, e.g. "ERROR:DMH-002:SIGNATURE_INVALID"
+	TxHash   string // set when a mined transaction reverted
+	At       time.Time
+	Fields   map[string]string // the application hash as it was, may be nil
+}
+
+// DeadLetter appends the rejection to the dead-letter stream, then acks the
+// entry and purges the hash. The record is written first, so a crash in
+// between leaves the entry pending (and it is dead-lettered again on restart,
+// at worst twice) rather than acknowledged without a trace.
+func (q *Queue) DeadLetter(ctx context.Context, d DeadLetter) error {
+	values := map[string]any{
+		"entryId":  d.EntryID,
+		"entityId": d.EntityID,
+		"class":    d.Class,
+		"reason":   d.Reason,
+		"time":     d.At.UTC().Format(time.RFC3339Nano),
+	}
+	if d.TxHash != "" {
+		values["transactionHash"] = d.TxHash
+	}
+	if d.Fields != nil {
+		raw, err := json.Marshal(d.Fields)
+		if err != nil {
+			return fmt.Errorf("encode dead letter %s: %w", d.EntryID, err)
+		}
+		values["application"] = string(raw)
+	}
+	if err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.keys.DeadLetter, Values: values}).Err(); err != nil {
+		return fmt.Errorf("dead-letter entry %s: %w", d.EntryID, err)
+	}
+	return q.Ack(ctx, d.EntryID, d.EntityID)
+}

@@ -1,0 +1,75 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// TxRecord is the journal's memory of one signed transaction, written before
+// the transaction is broadcast so that a restart can track or re-broadcast it
+// instead of building a second, different transaction for the application
+// (DESIGN.md section 5, invariant 2). Hashes lists every hash ever broadcast
+// for the nonce; the last one is the current raw transaction.
+type TxRecord struct {
+	Nonce      uint64    `json:"nonce"`
+	EntryID    string    `json:"entryId"`
+	EntityID   string    `json:"entityId"`
+	Hashes     []string  `json:"hashes"`
+	RawTx      string    `json:"rawTx"` // 0x hex of the signed transaction
+	SignedAt   time.Time `json:"signedAt"`
+	EnqueuedAt time.Time `json:"enqueuedAt,omitzero"`
+}
+
+// JournalKey is the wallet's journal hash (field: nonce). The hash tag keeps
+// the relay's own keys together on one Redis Cluster slot.
+func (q *Queue) JournalKey() string { return "{depeg-relay:" + q.keys.Wallet + "}:journal" }
+
+// Record writes the journal record and the application's transactionHash
+// field (which the frontend shows the user) in one round trip. Both must be
+// stored before the transaction is broadcast; an error means "do not send".
+func (q *Queue) Record(ctx context.Context, r TxRecord) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode journal record nonce %d: %w", r.Nonce, err)
+	}
+	pipe := q.rdb.Pipeline()
+	pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raw)
+	if len(r.Hashes) > 0 {
+		pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, r.Hashes[len(r.Hashes)-1])
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("journal nonce %d for entry %s: %w", r.Nonce, r.EntryID, err)
+	}
+	return nil
+}
+
+// Forget removes a journal record once its outcome is acknowledged.
+func (q *Queue) Forget(ctx context.Context, nonce uint64) error {
+	if err := q.rdb.HDel(ctx, q.JournalKey(), strconv.FormatUint(nonce, 10)).Err(); err != nil {
+		return fmt.Errorf("forget journal nonce %d: %w", nonce, err)
+	}
+	return nil
+}
+
+// Journal returns every record, by ascending nonce. The journal only holds
+// unacknowledged transactions, so it is bounded by the in-flight window.
+func (q *Queue) Journal(ctx context.Context) ([]TxRecord, error) {
+	all, err := q.rdb.HGetAll(ctx, q.JournalKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	out := make([]TxRecord, 0, len(all))
+	for field, raw := range all {
+		var r TxRecord
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			return nil, fmt.Errorf("decode journal record %s: %w", field, err)
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Nonce < out[j].Nonce })
+	return out, nil
+}

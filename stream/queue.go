@@ -1,0 +1,142 @@
+// Package stream owns everything the relay keeps in Redis: the consumer group
+// on the frontend's stream, the PendingApplication hashes, the dead-letter
+// stream, the transaction journal and the last-check heartbeat key. It knows
+// nothing of the chain; the relay joins the two.
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Keys and names of the Redis layout. The first four are the old processor's
+// contract (DESIGN.md section 1); the others are the relay's own.
+type Keys struct {
+	Stream     string // REDIS_QUEUE_STREAM_KEY
+	Group      string // REDIS_QUEUE_APPLICATION_ID
+	Consumer   string // REDIS_QUEUE_CONSUMER_ID
+	DeadLetter string // DEAD_LETTER_STREAM_KEY
+	// Wallet is the relay's address (lower-case hex); it scopes the journal,
+	// because each wallet has its own nonce sequence (DESIGN.md section 7).
+	Wallet string
+}
+
+// ApplicationKey is the frontend's hash key for an application.
+func ApplicationKey(entityID string) string { return "PendingApplication:" + entityID }
+
+// LastCheckKey is where the old processor wrote an ISO-8601 time on every loop
+// iteration; dashboards may still read it.
+const LastCheckKey = "last-check"
+
+// FieldEntityID is the only field of a stream entry written by the frontend.
+const FieldEntityID = "entityId"
+
+// Entry is one stream entry delivered to this consumer.
+type Entry struct {
+	ID       string
+	EntityID string // empty when the entry has no entityId field
+	Fields   map[string]any
+}
+
+// Queue is the consumer-group view of the frontend's stream plus the
+// application hashes it points to.
+type Queue struct {
+	rdb  redis.Cmdable
+	keys Keys
+}
+
+// NewQueue returns a Queue; it does not touch Redis until used.
+func NewQueue(rdb redis.Cmdable, keys Keys) *Queue {
+	return &Queue{rdb: rdb, keys: keys}
+}
+
+// Keys returns the layout the queue was built with.
+func (q *Queue) Keys() Keys { return q.keys }
+
+// EnsureGroup creates the consumer group from id 0 with MKSTREAM, so entries
+// written before the first start are processed too. An existing group is fine.
+func (q *Queue) EnsureGroup(ctx context.Context) error {
+	err := q.rdb.XGroupCreateMkStream(ctx, q.keys.Stream, q.keys.Group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return fmt.Errorf("create consumer group %s on %s: %w", q.keys.Group, q.keys.Stream, err)
+	}
+	return nil
+}
+
+// ReadOwnPending returns up to count entries already delivered to this
+// consumer but not acknowledged, with ids strictly after afterID ("0" to start).
+// These are the entries a previous run (or a transient error) left behind.
+func (q *Queue) ReadOwnPending(ctx context.Context, afterID string, count int) ([]Entry, error) {
+	return q.read(ctx, afterID, count, -1)
+}
+
+// ReadNew blocks up to block for entries never delivered to the group.
+// It returns no entries and no error when the block time passes.
+func (q *Queue) ReadNew(ctx context.Context, count int, block time.Duration) ([]Entry, error) {
+	return q.read(ctx, ">", count, block)
+}
+
+func (q *Queue) read(ctx context.Context, id string, count int, block time.Duration) ([]Entry, error) {
+	res, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group:    q.keys.Group,
+		Consumer: q.keys.Consumer,
+		Streams:  []string{q.keys.Stream, id},
+		Count:    int64(count),
+		Block:    block,
+	}).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("xreadgroup %s from %s: %w", q.keys.Stream, id, err)
+	}
+	var out []Entry
+	for _, s := range res {
+		for _, m := range s.Messages {
+			e := Entry{ID: m.ID, Fields: m.Values}
+			if v, ok := m.Values[FieldEntityID].(string); ok {
+				e.EntityID = v
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// LoadApplication reads the application hash. found is false when the hash
+// does not exist (never written, or already purged).
+func (q *Queue) LoadApplication(ctx context.Context, entityID string) (fields map[string]string, found bool, err error) {
+	fields, err = q.rdb.HGetAll(ctx, ApplicationKey(entityID)).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("load application %s: %w", entityID, err)
+	}
+	return fields, len(fields) > 0, nil
+}
+
+// Ack acknowledges an entry and purges its application hash. It is called only
+// once the outcome is final (confirmed, or dead-lettered). The ack comes first:
+// a crash between the two leaves a purged-late hash, never an acked entry
+// whose application is lost without a record. Both commands are idempotent.
+func (q *Queue) Ack(ctx context.Context, entryID, entityID string) error {
+	pipe := q.rdb.Pipeline()
+	pipe.XAck(ctx, q.keys.Stream, q.keys.Group, entryID)
+	if entityID != "" {
+		pipe.Del(ctx, ApplicationKey(entityID))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("ack entry %s: %w", entryID, err)
+	}
+	return nil
+}
+
+// Beat records a loop iteration in the old processor's last-check key.
+func (q *Queue) Beat(ctx context.Context, now time.Time) error {
+	if err := q.rdb.Set(ctx, LastCheckKey, now.UTC().Format(time.RFC3339Nano), 0).Err(); err != nil {
+		return fmt.Errorf("write %s: %w", LastCheckKey, err)
+	}
+	return nil
+}
