@@ -64,4 +64,3 @@ func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.L
 		Str("tx", tx.Hash().Hex()).Uint64("nonce", rec.Nonce).Logger()
 	return f, nil
 }
-

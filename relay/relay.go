@@ -111,7 +111,7 @@ type Relay struct {
 	// rescanRequested asks the submitting loop to re-read its own pending
 	// entries: a deferred entry may go now, or an entry lost its transaction.
 	rescanRequested bool
-	slotFreed chan struct{}
+	slotFreed       chan struct{}
 
 	// Owned by the submitting loop only.
 	rescan       bool
