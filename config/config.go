@@ -1,0 +1,639 @@
+// Package config reads the processor's settings from the environment, once,
+// into typed values.
+//
+// The variable names, units and defaults of the old processor are a contract
+// with the Dokku apps that already set them (durations are integer
+// milliseconds, amounts integer wei, and CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS
+// keeps its spelling). New settings all have safe defaults.
+//
+// A bad environment stops startup with one error naming every bad or missing
+// variable, so an operator fixes the app in one round trip instead of one
+// variable per deploy. Nothing secret is ever part of that error or of
+// LogFields: the mnemonic, the Redis password and the RPC URL (which may
+// carry an API key in its path or query) are held as Secret.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/kelseyhightower/envconfig"
+	"github.com/rs/zerolog"
+	"github.com/tyler-smith/go-bip39"
+)
+
+// Config is the effective configuration, parsed and validated.
+//
+// Build it with Load. A Config built as a literal (in tests) is not
+// validated; its zero values are not the defaults.
+type Config struct {
+	// RedisURL is REDIS_URL (redis://, rediss:// or unix://). It is a Secret
+	// because it may carry the Redis password; pass Reveal() to the client.
+	RedisURL Secret
+	// StreamKey is REDIS_QUEUE_STREAM_KEY, the stream the frontend writes.
+	StreamKey string
+	// GroupName is REDIS_QUEUE_APPLICATION_ID, the consumer group.
+	GroupName string
+	// ConsumerName is REDIS_QUEUE_CONSUMER_ID, this instance's consumer name
+	// in the group. Several instances need distinct names.
+	ConsumerName string
+	// DeadLetterStreamKey is DEAD_LETTER_STREAM_KEY, where final rejections
+	// are recorded with their reason. It differs from StreamKey.
+	DeadLetterStreamKey string
+	// RedisReadBlockTimeout is REDIS_READ_BLOCK_TIMEOUT, the XREADGROUP BLOCK.
+	RedisReadBlockTimeout time.Duration
+
+	// ChainRPCURL is CHAIN_RPC_URL (http, https, ws or wss). It is a Secret
+	// because providers put the API key in the path or query.
+	ChainRPCURL Secret
+	// DepegProductAddress is DEPEG_PRODUCT_ADDRESS.
+	DepegProductAddress common.Address
+	// ProcessorMnemonic is PROCESSOR_MNEMONIC, a valid BIP39 English
+	// mnemonic with whitespace collapsed to single spaces, which is the form
+	// ethers' Wallet.fromMnemonic derives the seed from.
+	ProcessorMnemonic Secret
+	// ProcessorAccountIndex is PROCESSOR_ACCOUNT_INDEX: the wallet key is at
+	// m/44'/60'/0'/0/N. Instances sharing a mnemonic need distinct indexes so
+	// their nonce sequences never collide. At most 2^31-1 (non-hardened).
+	ProcessorAccountIndex uint32
+	// MaxFeePerGas is MAX_FEE_PER_GAS: no transaction is ever signed with a
+	// higher maxFeePerGas, fee bumps included. Always > 0.
+	MaxFeePerGas *big.Int
+	// MaxPriorityFeePerGas is MAX_PRIORITY_FEE_PER_GAS. Nil means use the
+	// node's suggestion. When set, it is <= MaxFeePerGas.
+	MaxPriorityFeePerGas *big.Int
+	// RequiredConfirmations is CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS (sic):
+	// how many confirmations before XACK and purge. At least 1; with 1, the
+	// block that includes the transaction is enough.
+	RequiredConfirmations uint64
+	// ChainPollInterval is CHAIN_POLL_INTERVAL, how often to look for new
+	// blocks and receipts.
+	ChainPollInterval time.Duration
+	// RPCTimeout is RPC_TIMEOUT, the deadline of each single RPC call.
+	RPCTimeout time.Duration
+	// RebroadcastInterval is REBROADCAST_INTERVAL: a pending transaction not
+	// yet seen by the node is sent again this often.
+	RebroadcastInterval time.Duration
+	// GasLimitMarginPercent is GAS_LIMIT_MARGIN_PERCENT, extra gas over the
+	// estimate (0..200).
+	GasLimitMarginPercent uint64
+	// StuckTxBlocks is STUCK_TX_BLOCKS: after this many new blocks without
+	// inclusion the fees are bumped. At least 1.
+	StuckTxBlocks uint64
+	// FeeBumpPercent is FEE_BUMP_PERCENT. At least 11, because nodes reject a
+	// replacement that does not raise both fees by at least 10% and integer
+	// rounding must not land just under that line.
+	FeeBumpPercent uint64
+
+	// ProcessorMinBalance is PROCESSOR_MIN_BALANCE: below it the processor
+	// stops submitting and waits BalanceTooLowTimeout.
+	ProcessorMinBalance *big.Int
+	// ProcessorAlertBalance is PROCESSOR_ALERT_BALANCE: below it the monitor
+	// reports an error. It is >= ProcessorMinBalance, so the alert fires
+	// before the processor stops.
+	ProcessorAlertBalance *big.Int
+	// BalanceTooLowTimeout is BALANCE_TOO_LOW_TIMEOUT.
+	BalanceTooLowTimeout time.Duration
+	// BalanceRefreshInterval is BALANCE_REFRESH_INTERVAL, how often the
+	// wallet balance is read for the monitor and the min-balance check.
+	BalanceRefreshInterval time.Duration
+
+	// MaxInFlight is MAX_IN_FLIGHT, how many applications may have a
+	// transaction pending at once (1..1024).
+	MaxInFlight int
+	// ErrorTimeout is ERROR_TIMEOUT, the back-off after a transient error.
+	ErrorTimeout time.Duration
+	// ShutdownTimeout is SHUTDOWN_TIMEOUT, how long a graceful stop may take.
+	ShutdownTimeout time.Duration
+
+	// Port is PORT, the HTTP listen port (1..65535).
+	Port int
+	// MaxNonAckPendingMessages is MAX_NON_ACK_PENDING_MESSAGES: the monitor
+	// reports an error when the group's pending count exceeds it.
+	MaxNonAckPendingMessages int64
+	// ListenerLoopMaxTimeout is PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT:
+	// the monitor reports an error when the relay loop has not completed an
+	// iteration within it.
+	ListenerLoopMaxTimeout time.Duration
+	// MonitorCheckTimeout is MONITOR_CHECK_TIMEOUT, the deadline of each
+	// check behind /api/monitor.
+	MonitorCheckTimeout time.Duration
+
+	// NodeEnv is NODE_ENV, kept for its one meaning: "production" selects
+	// info-level logs by default.
+	NodeEnv string
+	// LogLevel is the resolved level: LOG_LEVEL when set, else info when
+	// NODE_ENV is "production", else debug.
+	LogLevel zerolog.Level
+}
+
+// env is the environment as envconfig reads it. Every field is a string so
+// reading cannot fail; parse then reports every problem at once, which
+// envconfig cannot do (it stops at the first bad or missing key). For the
+// same reason no field carries envconfig's `required` tag: parse checks it.
+//
+// A variable that is set but blank counts as unset and gets its default, as
+// it did in the Node processor (`process.env.X || default`).
+type env struct {
+	RedisURL              string `envconfig:"REDIS_URL" default:"redis://localhost:6379"`
+	StreamKey             string `envconfig:"REDIS_QUEUE_STREAM_KEY" default:"application:signatures"`
+	GroupName             string `envconfig:"REDIS_QUEUE_APPLICATION_ID" default:"depeg-backend-processor"`
+	ConsumerName          string `envconfig:"REDIS_QUEUE_CONSUMER_ID" default:"depeg-backend-processor-consumer"`
+	DeadLetterStreamKey   string `envconfig:"DEAD_LETTER_STREAM_KEY" default:"application:signatures:dead"`
+	RedisReadBlockTimeout string `envconfig:"REDIS_READ_BLOCK_TIMEOUT" default:"30000"`
+
+	ChainRPCURL           string `envconfig:"CHAIN_RPC_URL"`
+	DepegProductAddress   string `envconfig:"DEPEG_PRODUCT_ADDRESS"`
+	ProcessorMnemonic     string `envconfig:"PROCESSOR_MNEMONIC"`
+	ProcessorAccountIndex string `envconfig:"PROCESSOR_ACCOUNT_INDEX" default:"0"`
+	MaxFeePerGas          string `envconfig:"MAX_FEE_PER_GAS" default:"30000000000"`
+	MaxPriorityFeePerGas  string `envconfig:"MAX_PRIORITY_FEE_PER_GAS"`
+	RequiredConfirmations string `envconfig:"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS" default:"6"`
+	ChainPollInterval     string `envconfig:"CHAIN_POLL_INTERVAL" default:"2000"`
+	RPCTimeout            string `envconfig:"RPC_TIMEOUT" default:"10000"`
+	RebroadcastInterval   string `envconfig:"REBROADCAST_INTERVAL" default:"60000"`
+	GasLimitMarginPercent string `envconfig:"GAS_LIMIT_MARGIN_PERCENT" default:"20"`
+	StuckTxBlocks         string `envconfig:"STUCK_TX_BLOCKS" default:"5"`
+	FeeBumpPercent        string `envconfig:"FEE_BUMP_PERCENT" default:"15"`
+
+	ProcessorMinBalance    string `envconfig:"PROCESSOR_MIN_BALANCE" default:"1000000000000000000"`
+	ProcessorAlertBalance  string `envconfig:"PROCESSOR_ALERT_BALANCE" default:"1000000000000000000"`
+	BalanceTooLowTimeout   string `envconfig:"BALANCE_TOO_LOW_TIMEOUT" default:"60000"`
+	BalanceRefreshInterval string `envconfig:"BALANCE_REFRESH_INTERVAL" default:"15000"`
+
+	MaxInFlight     string `envconfig:"MAX_IN_FLIGHT" default:"16"`
+	ErrorTimeout    string `envconfig:"ERROR_TIMEOUT" default:"30000"`
+	ShutdownTimeout string `envconfig:"SHUTDOWN_TIMEOUT" default:"20000"`
+
+	Port                     string `envconfig:"PORT" default:"3000"`
+	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
+	ListenerLoopMaxTimeout   string `envconfig:"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT" default:"60000"`
+	MonitorCheckTimeout      string `envconfig:"MONITOR_CHECK_TIMEOUT" default:"2000"`
+
+	NodeEnv  string `envconfig:"NODE_ENV"`
+	LogLevel string `envconfig:"LOG_LEVEL"`
+}
+
+// ErrInvalid matches, with errors.Is, every error Load returns because of a
+// bad or missing variable, as opposed to a failure to read the environment.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Problem is one bad or missing variable.
+type Problem struct {
+	// Var is the environment variable's name.
+	Var string
+	// Reason says what is wrong. It never contains a secret value.
+	Reason string
+}
+
+// Error lists every problem Load found, in a stable order: variables first,
+// then the checks that relate two of them. errors.Is(err, ErrInvalid) holds.
+type Error struct {
+	Problems []Problem
+}
+
+// Error renders all problems on one line, for a single startup log entry:
+// "invalid configuration: CHAIN_RPC_URL: required; PORT: ...".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrInvalid.Error())
+	b.WriteString(": ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Var)
+		b.WriteString(": ")
+		b.WriteString(p.Reason)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+// Load reads the process environment and returns the parsed configuration,
+// or an *Error naming every bad or missing variable.
+func Load() (Config, error) {
+	var e env
+	if err := envconfig.Process("", &e); err != nil {
+		// Unreachable with string fields. envconfig's ParseError would echo
+		// the value, so it is not wrapped.
+		return Config{}, errors.New("read environment: envconfig failed")
+	}
+	fillBlanks(&e)
+	return parse(e)
+}
+
+// fillBlanks trims every value and gives blank ones their `default` tag, so
+// that "set but empty" behaves like "unset" (see env).
+func fillBlanks(e *env) {
+	v := reflect.ValueOf(e).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		s := strings.TrimSpace(f.String())
+		if s == "" {
+			s = t.Field(i).Tag.Get("default")
+		}
+		f.SetString(s)
+	}
+}
+
+// parse turns the trimmed, defaulted strings into a Config.
+func parse(e env) (Config, error) {
+	var p parser
+	c := Config{
+		RedisURL:              p.redisURL("REDIS_URL", e.RedisURL),
+		StreamKey:             e.StreamKey,
+		GroupName:             e.GroupName,
+		ConsumerName:          e.ConsumerName,
+		DeadLetterStreamKey:   e.DeadLetterStreamKey,
+		RedisReadBlockTimeout: p.duration("REDIS_READ_BLOCK_TIMEOUT", e.RedisReadBlockTimeout),
+
+		ChainRPCURL:           p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
+		DepegProductAddress:   p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
+		ProcessorMnemonic:     p.mnemonic("PROCESSOR_MNEMONIC", e.ProcessorMnemonic),
+		ProcessorAccountIndex: uint32(p.integer("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex, 0, math.MaxInt32)),
+		MaxFeePerGas:          p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
+		MaxPriorityFeePerGas:  p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
+		RequiredConfirmations: uint64(p.integer("CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", e.RequiredConfirmations, 1, math.MaxInt64)),
+		ChainPollInterval:     p.duration("CHAIN_POLL_INTERVAL", e.ChainPollInterval),
+		RPCTimeout:            p.duration("RPC_TIMEOUT", e.RPCTimeout),
+		RebroadcastInterval:   p.duration("REBROADCAST_INTERVAL", e.RebroadcastInterval),
+		GasLimitMarginPercent: uint64(p.integer("GAS_LIMIT_MARGIN_PERCENT", e.GasLimitMarginPercent, 0, 200)),
+		StuckTxBlocks:         uint64(p.integer("STUCK_TX_BLOCKS", e.StuckTxBlocks, 1, math.MaxInt64)),
+		FeeBumpPercent:        uint64(p.integer("FEE_BUMP_PERCENT", e.FeeBumpPercent, 11, math.MaxInt64)),
+
+		ProcessorMinBalance:    p.wei("PROCESSOR_MIN_BALANCE", e.ProcessorMinBalance, 0),
+		ProcessorAlertBalance:  p.wei("PROCESSOR_ALERT_BALANCE", e.ProcessorAlertBalance, 0),
+		BalanceTooLowTimeout:   p.duration("BALANCE_TOO_LOW_TIMEOUT", e.BalanceTooLowTimeout),
+		BalanceRefreshInterval: p.duration("BALANCE_REFRESH_INTERVAL", e.BalanceRefreshInterval),
+
+		MaxInFlight:     int(p.integer("MAX_IN_FLIGHT", e.MaxInFlight, 1, 1024)),
+		ErrorTimeout:    p.duration("ERROR_TIMEOUT", e.ErrorTimeout),
+		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", e.ShutdownTimeout),
+
+		Port:                     int(p.integer("PORT", e.Port, 1, 65535)),
+		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
+		ListenerLoopMaxTimeout:   p.duration("PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", e.ListenerLoopMaxTimeout),
+		MonitorCheckTimeout:      p.duration("MONITOR_CHECK_TIMEOUT", e.MonitorCheckTimeout),
+
+		NodeEnv:  e.NodeEnv,
+		LogLevel: p.logLevel("LOG_LEVEL", e.LogLevel, e.NodeEnv),
+	}
+
+	// Checks that relate two variables run only when both parsed, so one bad
+	// value is reported once, not again as a confusing comparison.
+	if c.MaxPriorityFeePerGas != nil && c.MaxFeePerGas != nil && c.MaxPriorityFeePerGas.Cmp(c.MaxFeePerGas) > 0 {
+		p.addf("MAX_PRIORITY_FEE_PER_GAS", "%s must be <= MAX_FEE_PER_GAS (%s)", c.MaxPriorityFeePerGas, c.MaxFeePerGas)
+	}
+	if c.ProcessorAlertBalance != nil && c.ProcessorMinBalance != nil && c.ProcessorAlertBalance.Cmp(c.ProcessorMinBalance) < 0 {
+		p.addf("PROCESSOR_ALERT_BALANCE", "%s must be >= PROCESSOR_MIN_BALANCE (%s)", c.ProcessorAlertBalance, c.ProcessorMinBalance)
+	}
+	if c.DeadLetterStreamKey == c.StreamKey {
+		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
+	}
+
+	if len(p.problems) > 0 {
+		return Config{}, &Error{Problems: p.problems}
+	}
+	return c, nil
+}
+
+// parser collects problems while parsing. Its methods return a zero value
+// (nil for amounts) for a bad input, which parse never returns.
+type parser struct {
+	problems []Problem
+}
+
+func (p *parser) addf(name, format string, args ...any) {
+	p.problems = append(p.problems, Problem{Var: name, Reason: fmt.Sprintf(format, args...)})
+}
+
+// maxShown is the longest value show echoes.
+const maxShown = 24
+
+// show quotes a rejected value for an error message, unless it might be a
+// secret pasted into the wrong variable: a mnemonic has spaces, URLs with
+// credentials have '@', and keys and API tokens are longer than any sensible
+// number. Such values are described, not echoed.
+func show(s string) string {
+	if len(s) > maxShown || strings.ContainsAny(s, " \t\r\n@") {
+		return fmt.Sprintf("value (%d characters, not shown)", len(s))
+	}
+	return strconv.Quote(s)
+}
+
+// integer parses a base-10 integer in [lo, hi].
+func (p *parser) integer(name, s string, lo, hi int64) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		p.addf(name, "%s is out of range", show(s))
+		return 0
+	case err != nil:
+		p.addf(name, "%s is not an integer", show(s))
+		return 0
+	case n < lo || n > hi:
+		if hi == math.MaxInt64 {
+			p.addf(name, "must be >= %d, got %d", lo, n)
+		} else {
+			p.addf(name, "must be between %d and %d, got %d", lo, hi, n)
+		}
+		return 0
+	}
+	return n
+}
+
+// maxMillis is the largest millisecond count a time.Duration holds.
+const maxMillis = math.MaxInt64 / int64(time.Millisecond)
+
+// duration parses a positive integer number of milliseconds. Go-style "30s"
+// and fractions are rejected rather than guessed at: the contract is ms.
+func (p *parser) duration(name, s string) time.Duration {
+	n, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err != nil || n > maxMillis:
+		p.addf(name, "%s is not an integer number of milliseconds", show(s))
+		return 0
+	case n <= 0:
+		p.addf(name, "must be > 0 milliseconds, got %d", n)
+		return 0
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// wei parses a non-negative integer amount of wei, at least least. Only
+// plain decimal digits are accepted: "1e18", "0x..." and "1.5" are mistakes
+// here, not alternative spellings.
+func (p *parser) wei(name, s string, least int64) *big.Int {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		p.addf(name, "%s is not an integer amount of wei", show(s))
+		return nil
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		p.addf(name, "%s is not an integer amount of wei", show(s))
+		return nil
+	}
+	if v.Cmp(big.NewInt(least)) < 0 {
+		if least == 0 {
+			p.addf(name, "must be >= 0 wei, got %s", v)
+		} else {
+			p.addf(name, "must be > %d wei, got %s", least-1, v)
+		}
+		return nil
+	}
+	return v
+}
+
+// optionalWei is wei with a minimum of 0 for a variable without default:
+// unset gives nil.
+func (p *parser) optionalWei(name, s string) *big.Int {
+	if s == "" {
+		return nil
+	}
+	return p.wei(name, s, 0)
+}
+
+// redisURL checks REDIS_URL's scheme only; the client's own parser checks
+// the rest. The URL is never echoed: it may carry the password.
+func (p *parser) redisURL(name, s string) Secret {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		// url.Parse's error quotes the whole URL; report without it.
+		p.addf(name, "is not a valid URL")
+	case u.Scheme == "":
+		p.addf(name, "has no scheme, want redis://, rediss:// or unix://")
+	case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix":
+		p.addf(name, "scheme %s is not one of redis, rediss, unix", show(u.Scheme))
+	case u.Opaque != "":
+		// "redis:pass@host" has no host for the client, which would then
+		// silently dial localhost.
+		p.addf(name, "must have the form %s://...", u.Scheme)
+	}
+	return NewSecret(s)
+}
+
+// rpcURL checks CHAIN_RPC_URL. The URL is never echoed: providers put the
+// API key in its path or query.
+func (p *parser) rpcURL(name, s string) Secret {
+	if s == "" {
+		p.addf(name, "required")
+		return Secret{}
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		p.addf(name, "is not a valid URL")
+	case u.Scheme == "":
+		p.addf(name, "has no scheme, want http, https, ws or wss")
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss":
+		p.addf(name, "scheme %s is not one of http, https, ws, wss", show(u.Scheme))
+	case u.Host == "":
+		p.addf(name, "has no host")
+	}
+	return NewSecret(s)
+}
+
+// address parses a 0x-prefixed hex address. An all-lower or all-upper case
+// address carries no checksum and is accepted as is; a mixed-case one must
+// match its EIP-55 checksum, which catches a mistyped character.
+func (p *parser) address(name, s string) common.Address {
+	if s == "" {
+		p.addf(name, "required")
+		return common.Address{}
+	}
+	hex, ok := strings.CutPrefix(s, "0x")
+	if !ok || len(hex) != 2*common.AddressLength || strings.Trim(hex, "0123456789abcdefABCDEF") != "" {
+		p.addf(name, "%s is not 0x followed by 40 hex digits", show(s))
+		return common.Address{}
+	}
+	a := common.HexToAddress(s)
+	if hex != strings.ToLower(hex) && hex != strings.ToUpper(hex) && s != a.Hex() {
+		p.addf(name, "mixed-case address does not match its EIP-55 checksum %s", a.Hex())
+		return common.Address{}
+	}
+	if a == (common.Address{}) {
+		p.addf(name, "must not be the zero address")
+	}
+	return a
+}
+
+// mnemonic checks a BIP39 English mnemonic after collapsing whitespace, and
+// keeps the collapsed form, which is what ethers derives the seed from. The
+// reason for a rejection names word counts and positions, never words.
+func (p *parser) mnemonic(name, s string) Secret {
+	words := strings.Fields(s)
+	if len(words) == 0 {
+		p.addf(name, "required")
+		return Secret{}
+	}
+	norm := strings.Join(words, " ")
+	if bip39.IsMnemonicValid(norm) {
+		return NewSecret(norm)
+	}
+	n := len(words)
+	if n%3 != 0 || n < 12 || n > 24 {
+		p.addf(name, "is not a valid BIP39 mnemonic: it has %d words, want 12, 15, 18, 21 or 24", n)
+		return Secret{}
+	}
+	var unknown []string
+	for i, w := range words {
+		if _, ok := bip39.GetWordIndex(w); !ok {
+			unknown = append(unknown, strconv.Itoa(i+1))
+		}
+	}
+	if len(unknown) > 0 {
+		p.addf(name, "is not a valid BIP39 mnemonic: word(s) at position %s not in the English word list", strings.Join(unknown, ", "))
+		return Secret{}
+	}
+	p.addf(name, "is not a valid BIP39 mnemonic: checksum does not match (a word is wrong or out of order)")
+	return Secret{}
+}
+
+// logLevel resolves LOG_LEVEL, falling back on NODE_ENV as the Node
+// processor did.
+func (p *parser) logLevel(name, s, nodeEnv string) zerolog.Level {
+	switch strings.ToLower(s) {
+	case "":
+		if nodeEnv == "production" {
+			return zerolog.InfoLevel
+		}
+		return zerolog.DebugLevel
+	case "trace":
+		return zerolog.TraceLevel
+	case "debug":
+		return zerolog.DebugLevel
+	case "info":
+		return zerolog.InfoLevel
+	case "warn":
+		return zerolog.WarnLevel
+	case "error":
+		return zerolog.ErrorLevel
+	}
+	p.addf(name, "%s is not one of trace, debug, info, warn, error", show(s))
+	return zerolog.InfoLevel
+}
+
+// LogFields returns the effective configuration for the startup log line,
+// keyed by environment variable name so it can be compared with the app's
+// settings: `log.Info().Fields(cfg.LogFields()).Msg("config")`.
+//
+// Secrets are redacted: the mnemonic entirely, the Redis password (also a
+// "password" query parameter) replaced by "xxxxx", and the RPC URL reduced to
+// scheme://host. Amounts are decimal strings (JSON numbers lose precision
+// past 2^53); durations are Go duration strings.
+func (c Config) LogFields() map[string]any {
+	priority := "node suggestion"
+	if c.MaxPriorityFeePerGas != nil {
+		priority = c.MaxPriorityFeePerGas.String()
+	}
+	return map[string]any{
+		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
+		"REDIS_QUEUE_STREAM_KEY":     c.StreamKey,
+		"REDIS_QUEUE_APPLICATION_ID": c.GroupName,
+		"REDIS_QUEUE_CONSUMER_ID":    c.ConsumerName,
+		"DEAD_LETTER_STREAM_KEY":     c.DeadLetterStreamKey,
+		"REDIS_READ_BLOCK_TIMEOUT":   c.RedisReadBlockTimeout.String(),
+
+		"CHAIN_RPC_URL":                        rpcOrigin(c.ChainRPCURL.Reveal()),
+		"DEPEG_PRODUCT_ADDRESS":                c.DepegProductAddress.Hex(),
+		"PROCESSOR_MNEMONIC":                   redacted,
+		"PROCESSOR_ACCOUNT_INDEX":              c.ProcessorAccountIndex,
+		"MAX_FEE_PER_GAS":                      weiString(c.MaxFeePerGas),
+		"MAX_PRIORITY_FEE_PER_GAS":             priority,
+		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": c.RequiredConfirmations,
+		"CHAIN_POLL_INTERVAL":                  c.ChainPollInterval.String(),
+		"RPC_TIMEOUT":                          c.RPCTimeout.String(),
+		"REBROADCAST_INTERVAL":                 c.RebroadcastInterval.String(),
+		"GAS_LIMIT_MARGIN_PERCENT":             c.GasLimitMarginPercent,
+		"STUCK_TX_BLOCKS":                      c.StuckTxBlocks,
+		"FEE_BUMP_PERCENT":                     c.FeeBumpPercent,
+
+		"PROCESSOR_MIN_BALANCE":    weiString(c.ProcessorMinBalance),
+		"PROCESSOR_ALERT_BALANCE":  weiString(c.ProcessorAlertBalance),
+		"BALANCE_TOO_LOW_TIMEOUT":  c.BalanceTooLowTimeout.String(),
+		"BALANCE_REFRESH_INTERVAL": c.BalanceRefreshInterval.String(),
+
+		"MAX_IN_FLIGHT":    c.MaxInFlight,
+		"ERROR_TIMEOUT":    c.ErrorTimeout.String(),
+		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
+
+		"PORT":                         c.Port,
+		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,
+		"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT": c.ListenerLoopMaxTimeout.String(),
+		"MONITOR_CHECK_TIMEOUT":                     c.MonitorCheckTimeout.String(),
+
+		"NODE_ENV":  c.NodeEnv,
+		"LOG_LEVEL": c.LogLevel.String(),
+	}
+}
+
+// MarshalZerologObject implements zerolog.LogObjectMarshaler with the fields
+// of LogFields, so `log.Info().Object("config", cfg)` (and Interface, which
+// prefers this method) is redacted too.
+func (c Config) MarshalZerologObject(e *zerolog.Event) {
+	e.Fields(c.LogFields())
+}
+
+// weiString renders an amount, "" for nil (a Config built as a literal).
+func weiString(v *big.Int) string {
+	if v == nil {
+		return ""
+	}
+	return v.String()
+}
+
+// redactRedisURL replaces the password of a Redis URL, in the userinfo or in
+// a query parameter whose name contains "password", with "xxxxx". A URL that
+// does not parse is redacted whole, since it cannot be taken apart safely.
+func redactRedisURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" {
+		// An opaque URL ("redis:pass@host") has no userinfo to redact.
+		return redacted
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// rpcOrigin reduces an RPC URL to scheme://host: enough to tell which node
+// is used, without the path or query where providers put the API key.
+func rpcOrigin(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return redacted
+	}
+	return u.Scheme + "://" + u.Host
+}
