@@ -41,7 +41,7 @@ func (r *Relay) submitLoop(ctx context.Context) {
 		}
 		fees, err := r.fees(ctx)
 		if err != nil {
-			r.rescan = true // the entries just read stay pending in our list
+			r.rescanFromStart() // the entries just read stay pending in our list
 			r.backoff(ctx, err)
 			continue
 		}
@@ -50,12 +50,18 @@ func (r *Relay) submitLoop(ctx context.Context) {
 				r.metrics.EntryReceived()
 			}
 			if err := r.process(ctx, e, fees); err != nil {
-				r.rescan = true
+				r.rescanFromStart()
 				r.backoff(ctx, err)
 				break
 			}
 		}
 	}
+}
+
+// rescanFromStart makes the next read start again at the beginning of this
+// consumer's pending entries, where an entry left by an error now waits.
+func (r *Relay) rescanFromStart() {
+	r.rescan, r.rescanCursor = true, "0"
 }
 
 func (r *Relay) beat(ctx context.Context) {
@@ -212,7 +218,7 @@ func (r *Relay) process(ctx context.Context, e stream.Entry, fees chain.Fees) er
 	}
 	if !found {
 		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
-			Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " not found"})
+			Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " is missing"})
 	}
 	app, err := stream.DecodeApplication(e.EntityID, fields)
 	if err != nil {

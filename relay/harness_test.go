@@ -1,0 +1,267 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/relay"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+const testMnemonic = "test test test test test test test test test test test junk"
+
+// env is one relay under test: a real redis-server, an embedded EVM reached
+// over HTTP JSON-RPC, and the relay's real Redis and chain clients.
+type env struct {
+	t       *testing.T
+	redis   *redistest.Server
+	rdb     *redis.Client
+	chain   *devchain.Chain
+	client  *chain.Client
+	keys    stream.Keys
+	queue   *stream.Queue
+	signer  *chain.Signer
+	product *chain.Product
+	cfg     relay.Config
+	metrics *monitor.Metrics
+	hb      *monitor.Heartbeat
+	log     *syncBuffer
+}
+
+type envOptions struct {
+	fund          *big.Int // wallet balance at genesis; nil = 1000 ETH
+	confirmations uint64
+	maxInFlight   int
+}
+
+func newEnv(t *testing.T, o envOptions) *env {
+	t.Helper()
+	key, err := chain.DeriveKey(testMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wallet := crypto.PubkeyToAddress(key.PublicKey)
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, FundAmount: o.fund})
+	if err != nil {
+		t.Fatalf("start devchain: %v", err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	client, err := chain.Dial(t.Context(), dc.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	keys := stream.Keys{Stream: "application:signatures", Group: "depeg-backend-processor",
+		Consumer: "depeg-backend-processor-consumer", DeadLetter: "application:signatures:dead",
+		Wallet: strings.ToLower(wallet.Hex())}
+	if o.confirmations == 0 {
+		o.confirmations = 3
+	}
+	if o.maxInFlight == 0 {
+		o.maxInFlight = 16
+	}
+	logBuf := &syncBuffer{}
+	e := &env{
+		t: t, redis: srv, rdb: rdb, chain: dc, client: client, keys: keys,
+		queue:   stream.NewQueue(rdb, keys),
+		signer:  chain.NewSigner(key, dc.ChainID),
+		product: chain.NewProduct(dc.Product),
+		cfg: relay.Config{
+			Confirmations: o.confirmations, MaxInFlight: o.maxInFlight,
+			ReadBlock: 200 * time.Millisecond, ErrorBackoff: 200 * time.Millisecond,
+			BalanceTooLowWait: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond,
+			RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
+			MinBalance:       big.NewInt(params.Ether),
+			Fees:             chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)},
+			GasMarginPercent: 20,
+		},
+		metrics: monitor.NewMetrics(prometheus.NewRegistry()),
+		hb:      &monitor.Heartbeat{},
+		log:     logBuf,
+	}
+	e.dumpLogOnFailure()
+	return e
+}
+
+// start runs a relay until the returned stop is called (or the test ends).
+func (e *env) start() (stop func()) {
+	e.t.Helper()
+	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), e.client, e.queue, e.signer, e.product, e.metrics, e.hb)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					e.t.Errorf("relay run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				e.t.Errorf("relay did not stop within 30s")
+			}
+		})
+	}
+	e.t.Cleanup(stop)
+	return stop
+}
+
+// enqueue signs n fresh applications and enqueues them as the frontend does.
+func (e *env) enqueue(n int) []enqueued {
+	e.t.Helper()
+	out := make([]enqueued, n)
+	for i := range out {
+		app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		out[i] = e.enqueueApp(app)
+	}
+	return out
+}
+
+func (e *env) enqueueApp(app *frontend.Application) enqueued {
+	e.t.Helper()
+	id := frontend.NewEntityID()
+	entry, err := frontend.Enqueue(e.t.Context(), e.rdb, e.keys.Stream, id, frontend.Fields(app))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sid, err := frontend.SignatureIDToBytes32(app.SignatureID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return enqueued{entityID: id, entryID: entry, signatureID: sid}
+}
+
+type enqueued struct {
+	entityID, entryID string
+	signatureID       [32]byte
+}
+
+func (e *env) pending() int64 {
+	e.t.Helper()
+	p, err := e.rdb.XPending(e.t.Context(), e.keys.Stream, e.keys.Group).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "NOGROUP") {
+			return 0
+		}
+		e.t.Fatal(err)
+	}
+	return p.Count
+}
+
+func (e *env) txHash(entityID string) string {
+	v, err := e.rdb.HGet(e.t.Context(), stream.ApplicationKey(entityID), stream.FieldTransactionHash).Result()
+	if errors.Is(err, redis.Nil) {
+		return ""
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+func (e *env) exists(key string) bool {
+	n, err := e.rdb.Exists(e.t.Context(), key).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n == 1
+}
+
+func (e *env) created(sid [32]byte) uint64 {
+	n, err := e.chain.ApplicationsBySignatureID(e.t.Context(), sid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func (e *env) deadLetters() []redis.XMessage {
+	msgs, err := e.rdb.XRange(e.t.Context(), e.keys.DeadLetter, "-", "+").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return msgs
+}
+
+func (e *env) walletNonce() uint64 {
+	n, err := e.client.NonceAt(e.t.Context(), e.signer.Address(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// produce seals a block every period until the test ends.
+func (e *env) produce(every time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		e.chain.Produce(ctx, every)
+	}()
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects log lines from the relay goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// dumpLogOnFailure prints the relay's log when the test fails.
+func (e *env) dumpLogOnFailure() {
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("relay log:\n%s", e.log.String())
+		}
+	})
+}

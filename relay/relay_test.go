@@ -1,0 +1,240 @@
+package relay_test
+
+import (
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// TestEndToEnd enqueues more applications than the in-flight window holds,
+// exactly as the frontend does, and mines blocks by hand so the test can see
+// that nothing is acknowledged before the required confirmations.
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 3, maxInFlight: 8})
+	apps := e.enqueue(12)
+	e.start()
+
+	// The first window of 8 is broadcast without waiting for any block.
+	eventually(t, 20*time.Second, "8 transactions recorded", func() bool {
+		n := 0
+		for _, a := range apps {
+			if e.txHash(a.entityID) != "" {
+				n++
+			}
+		}
+		return n == 8
+	})
+	// Only the window was read from the stream; nothing is acknowledged.
+	if got := e.pending(); got != 8 {
+		t.Fatalf("pending %d before any block, want 8 (the window)", got)
+	}
+	recorded := map[string]string{}
+	for _, a := range apps {
+		recorded[a.entityID] = e.txHash(a.entityID)
+	}
+
+	// One block: mined with 1 confirmation, still not acknowledged.
+	e.chain.Commit()
+	time.Sleep(300 * time.Millisecond) // several tracker polls: give it a chance to ack too early
+	if got := e.pending(); got < 8 {
+		t.Fatalf("pending %d after 1 confirmation, want >= 8 (acked before 3 confirmations)", got)
+	}
+	for _, a := range apps {
+		if recorded[a.entityID] != "" && !e.exists(stream.ApplicationKey(a.entityID)) {
+			t.Fatalf("hash of %s purged before confirmations", a.entityID)
+		}
+	}
+
+	// Keep mining until everything is through.
+	eventually(t, 60*time.Second, "all entries acknowledged", func() bool {
+		e.chain.Commit()
+		return e.pending() == 0
+	})
+	for _, a := range apps {
+		if got := e.created(a.signatureID); got != 1 {
+			t.Errorf("application %s created %d times on chain, want 1", a.entityID, got)
+		}
+		if e.exists(stream.ApplicationKey(a.entityID)) {
+			t.Errorf("hash of %s not purged", a.entityID)
+		}
+	}
+	if n := e.walletNonce(); n != 12 {
+		t.Errorf("wallet sent %d transactions, want 12", n)
+	}
+	if dl := e.deadLetters(); len(dl) != 0 {
+		t.Errorf("unexpected dead letters: %v", dl)
+	}
+	journal, err := e.queue.Journal(t.Context())
+	if err != nil || len(journal) != 0 {
+		t.Errorf("journal not empty after confirmations: %v %v", journal, err)
+	}
+	// The recorded hashes are the ones that were mined.
+	for id, h := range recorded {
+		if h == "" {
+			continue
+		}
+		rc, err := e.client.TransactionReceipt(t.Context(), common.HexToHash(h))
+		if err != nil || rc.Status != 1 {
+			t.Errorf("recorded tx %s of %s: receipt %v, err %v", h, id, rc, err)
+		}
+	}
+}
+
+// TestBadInput: each malformed or rejected application ends as a dead letter
+// with a readable reason, and the loop goes on to process a valid one.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	cases, err := frontend.BadCases(e.chain.ChainID, e.chain.Helper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{} // entry id -> reason word
+	for _, bc := range cases {
+		id, err := frontend.EnqueueBadCase(t.Context(), e.rdb, e.keys.Stream, bc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = bc.WantReasonContains
+	}
+	// The same signature twice: the second entry must be rejected as used.
+	twice, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.enqueueApp(twice)
+	second := e.enqueueApp(twice)
+	want[second.entryID] = "SIGNATURE_USED"
+	// Other final reverts of the contract.
+	foreign, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[e.enqueueApp(foreign).entryID] = "RISKPOOL_MISMATCH"
+	// A valid application after all the bad ones.
+	good := e.enqueue(1)[0]
+
+	e.produce(100 * time.Millisecond)
+	e.start()
+	eventually(t, 60*time.Second, "all entries settled", func() bool { return e.pending() == 0 && e.created(good.signatureID) == 1 })
+
+	got := map[string]string{}
+	for _, m := range e.deadLetters() {
+		id, _ := m.Values["entryId"].(string)
+		got[id], _ = m.Values["reason"].(string)
+		if _, ok := m.Values["time"]; !ok {
+			t.Errorf("dead letter %s has no time", id)
+		}
+	}
+	for id, word := range want {
+		reason, ok := got[id]
+		if !ok {
+			t.Errorf("entry %s (want %q) not dead-lettered", id, word)
+			continue
+		}
+		if !strings.Contains(reason, word) {
+			t.Errorf("entry %s: reason %q does not mention %q", id, reason, word)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d dead letters, want %d: %v", len(got), len(want), got)
+	}
+	if e.created(first.signatureID) != 1 {
+		t.Errorf("first use of the signature not created")
+	}
+	for _, bc := range cases {
+		if bc.EntityID != "" && e.exists(stream.ApplicationKey(bc.EntityID)) {
+			t.Errorf("hash of bad case %s not purged", bc.Name)
+		}
+	}
+	// Dead letters keep what the user signed.
+	for _, m := range e.deadLetters() {
+		if m.Values["entityId"] == first.entityID {
+			t.Errorf("the first use was dead-lettered")
+		}
+	}
+}
+
+// TestPausedProductStaysPending: PRODUCT_NOT_ACTIVE is transient. The entry
+// stays pending while the product is paused and goes through after unpause.
+func TestPausedProductStaysPending(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	if err := e.chain.SetActive(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(100 * time.Millisecond)
+	app := e.enqueue(1)[0]
+	e.start()
+	eventually(t, 20*time.Second, "pre-flight refused while paused", func() bool {
+		return strings.Contains(e.log.String(), "PRODUCT_NOT_ACTIVE")
+	})
+	time.Sleep(500 * time.Millisecond) // a few back-offs
+	if e.pending() != 1 || len(e.deadLetters()) != 0 || e.txHash(app.entityID) != "" {
+		t.Fatalf("paused product: pending=%d dead=%d tx=%q; want still pending, untouched", e.pending(), len(e.deadLetters()), e.txHash(app.entityID))
+	}
+	if err := e.chain.SetActive(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "application created after unpause", func() bool {
+		return e.pending() == 0 && e.created(app.signatureID) == 1
+	})
+	t.Log(e.log.String())
+}
+
+// TestRestartBetweenBroadcastAndAck stops the relay after its transactions are
+// broadcast but before any is mined, starts a new one, and checks that each
+// application is created once and no second transaction was ever signed.
+func TestRestartBetweenBroadcastAndAck(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 2})
+	apps := e.enqueue(5)
+	stop := e.start()
+	eventually(t, 20*time.Second, "all broadcast", func() bool {
+		for _, a := range apps {
+			if e.txHash(a.entityID) == "" {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	journal, err := e.queue.Journal(t.Context())
+	if err != nil || len(journal) != 5 {
+		t.Fatalf("journal after stop: %d records, err %v; want 5", len(journal), err)
+	}
+	e.start()
+	eventually(t, 60*time.Second, "all acknowledged after restart", func() bool {
+		e.chain.Commit()
+		return e.pending() == 0
+	})
+	for _, a := range apps {
+		if got := e.created(a.signatureID); got != 1 {
+			t.Errorf("application %s created %d times", a.entityID, got)
+		}
+	}
+	if n := e.walletNonce(); n != 5 {
+		t.Errorf("wallet sent %d transactions, want 5 (no second transaction per application)", n)
+	}
+}
+
+// TestBalanceGate: below PROCESSOR_MIN_BALANCE nothing is submitted, the
+// error names the balance, and the loop keeps beating.
+func TestBalanceGate(t *testing.T) {
+	e := newEnv(t, envOptions{fund: new(big.Int).Div(big.NewInt(params.Ether), big.NewInt(2))})
+	app := e.enqueue(1)[0]
+	e.start()
+	eventually(t, 10*time.Second, "balance error logged", func() bool {
+		return strings.Contains(e.log.String(), "wallet balance below minimum") &&
+			strings.Contains(e.log.String(), `"balance_wei":"500000000000000000"`)
+	})
+	before := e.hb.Last()
+	eventually(t, 10*time.Second, "heartbeat while gated", func() bool { return e.hb.Last().After(before) })
+	if e.txHash(app.entityID) != "" || e.walletNonce() != 0 {
+		t.Fatalf("submitted below minimum balance")
+	}
+}
