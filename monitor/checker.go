@@ -1,0 +1,501 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// BalanceReader reads the wallet balance. *ethclient.Client satisfies it.
+type BalanceReader interface {
+	BalanceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (*big.Int, error)
+}
+
+// RedisReader is the part of Redis the Checker reads. redis.UniversalClient
+// (single node, Sentinel or Cluster) satisfies it.
+type RedisReader interface {
+	XPending(ctx context.Context, stream, group string) *redis.XPendingCmd
+	XLen(ctx context.Context, stream string) *redis.IntCmd
+}
+
+// Defaults for CheckerConfig.
+const (
+	DefaultCheckTimeout   = 2 * time.Second
+	DefaultBalanceRefresh = 30 * time.Second
+	maxBalanceTimeout     = 10 * time.Second
+)
+
+// ErrClosed is returned in a report's Redis check after Close.
+var ErrClosed = errors.New("checker closed")
+
+// CheckerConfig holds the thresholds and the dependencies of a Checker.
+// Durations and amounts are already parsed from the environment (see
+// DESIGN.md section 3).
+type CheckerConfig struct {
+	// Wallet is the hot wallet whose balance is checked.
+	Wallet common.Address
+	// AlertBalance (PROCESSOR_ALERT_BALANCE, wei): below it the balance check
+	// fails. Required.
+	AlertBalance *big.Int
+	// LoopMaxAge (PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT): the relay loop
+	// must have completed an iteration within it. Required.
+	LoopMaxAge time.Duration
+	// MaxPending (MAX_NON_ACK_PENDING_MESSAGES): the group's pending count may
+	// not exceed it. Must not be negative.
+	MaxPending int64
+	// StreamKey and Group name the consumer group whose pending list is
+	// checked. Required.
+	StreamKey string
+	Group     string
+	// DeadLetterStream, when set, is reported as deadLetterCount.
+	DeadLetterStream string
+
+	// CheckTimeout bounds the Redis part of a check; default 2s. A probe
+	// answers within it even when Redis hangs.
+	CheckTimeout time.Duration
+	// BalanceRefresh is the period of RunBalanceRefresher; default 30s.
+	BalanceRefresh time.Duration
+	// BalanceTimeout bounds one BalanceAt call; default BalanceRefresh,
+	// at most 10s.
+	BalanceTimeout time.Duration
+	// BalanceMaxAge: an older balance is an error; default 3 x BalanceRefresh,
+	// so one or two failed refreshes in a row are reported as failures, not
+	// as staleness.
+	BalanceMaxAge time.Duration
+
+	// Balance reads the wallet balance. Required.
+	Balance BalanceReader
+	// Redis reads the pending list and dead-letter length. Required.
+	Redis RedisReader
+	// Heartbeat is beaten by the relay loop. Required.
+	Heartbeat *Heartbeat
+	// InFlight, when set, reports the relay's in-flight transactions.
+	InFlight func() int
+	// Metrics, when set, provides the spend rate for the runway estimate and
+	// receives the balance and error counts.
+	Metrics *Metrics
+	// Log receives refresh failures; the zero value discards them.
+	Log zerolog.Logger
+	// Now defaults to time.Now; tests inject a clock.
+	Now func() time.Time
+}
+
+// withDefaults fills zero values and reports every invalid setting at once.
+func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.BalanceRefresh == 0 {
+		c.BalanceRefresh = DefaultBalanceRefresh
+	}
+	if c.BalanceTimeout == 0 {
+		c.BalanceTimeout = min(c.BalanceRefresh, maxBalanceTimeout)
+	}
+	if c.BalanceMaxAge == 0 {
+		c.BalanceMaxAge = 3 * c.BalanceRefresh
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.AlertBalance == nil || c.AlertBalance.Sign() < 0 {
+		bad("alert balance must be set and not negative")
+	}
+	if c.LoopMaxAge <= 0 {
+		bad("loop max age must be positive, got %s", c.LoopMaxAge)
+	}
+	if c.MaxPending < 0 {
+		bad("max pending must not be negative, got %d", c.MaxPending)
+	}
+	if c.StreamKey == "" {
+		bad("stream key is required")
+	}
+	if c.Group == "" {
+		bad("group is required")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"check timeout", c.CheckTimeout}, {"balance refresh", c.BalanceRefresh},
+		{"balance timeout", c.BalanceTimeout}, {"balance max age", c.BalanceMaxAge},
+	} {
+		if d.v < 0 {
+			bad("%s must be positive, got %s", d.name, d.v)
+		}
+	}
+	if c.Balance == nil {
+		bad("balance reader is required")
+	}
+	if c.Redis == nil {
+		bad("redis reader is required")
+	}
+	if c.Heartbeat == nil {
+		bad("heartbeat is required")
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("monitor config: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Checker computes the /api/monitor report.
+//
+// The balance comes from a cache filled by RunBalanceRefresher (or
+// RefreshBalance), so probes never wait on the RPC node and cannot multiply
+// its load. The pending list is read from Redis per probe, because an outage
+// must show up at once; concurrent probes share one Redis round trip, and a
+// probe gives up after CheckTimeout even when the Redis client would keep
+// waiting (go-redis ignores context deadlines on sockets unless
+// ContextTimeoutEnabled is set).
+//
+// Check, Liveness and Readiness are safe for concurrent use.
+type Checker struct {
+	cfg     CheckerConfig
+	started time.Time
+
+	mu  sync.Mutex
+	bal balanceState
+
+	probeMu sync.Mutex
+	probe   *redisProbe // the Redis round trip in progress, if any
+	closed  bool
+	wg      sync.WaitGroup // the goroutine of probe
+}
+
+// balanceState is the cache filled by RefreshBalance.
+type balanceState struct {
+	wei   *big.Int // last successful read; nil before the first
+	at    time.Time
+	err   error // error of the latest attempt, nil if it succeeded
+	errAt time.Time
+}
+
+// NewChecker validates cfg and fills its defaults. It starts nothing: the
+// caller runs RunBalanceRefresher.
+func NewChecker(cfg CheckerConfig) (*Checker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.AlertBalance = new(big.Int).Set(cfg.AlertBalance)
+	return &Checker{cfg: cfg, started: cfg.Now()}, nil
+}
+
+// Close waits for a Redis round trip still running on behalf of a probe that
+// already gave up; it lasts at most the Redis client's own timeouts. Checks
+// after Close report ErrClosed in nonAckPendingTx.
+func (c *Checker) Close() {
+	c.probeMu.Lock()
+	c.closed = true
+	c.probeMu.Unlock()
+	c.wg.Wait()
+}
+
+// Check runs all three checks.
+func (c *Checker) Check(ctx context.Context) Report {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
+	defer cancel()
+	now := c.cfg.Now()
+	var r Report
+	c.checkProcessor(&r, now)
+	c.checkPending(ctx, &r, now)
+	c.checkBalance(&r, now)
+	return r
+}
+
+// Liveness runs the checks a restart could fix: processor and
+// nonAckPendingTx.
+func (c *Checker) Liveness(ctx context.Context) Report {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
+	defer cancel()
+	now := c.cfg.Now()
+	var r Report
+	c.checkProcessor(&r, now)
+	c.checkPending(ctx, &r, now)
+	return r
+}
+
+// Readiness runs the balance check: without funds the processor cannot do
+// its work, but restarting it would not help. It does no I/O.
+func (c *Checker) Readiness(context.Context) Report {
+	var r Report
+	c.checkBalance(&r, c.cfg.Now())
+	return r
+}
+
+// checkProcessor fails when the loop has not beaten the heartbeat within
+// LoopMaxAge. Before the first beat, the checker's own start time stands in,
+// so a freshly started process gets LoopMaxAge to complete its first
+// iteration instead of failing at once.
+func (c *Checker) checkProcessor(r *Report, now time.Time) {
+	if c.cfg.InFlight != nil {
+		n := c.cfg.InFlight()
+		r.InFlight = &n
+	}
+	limit := formatAge(c.cfg.LoopMaxAge)
+	last := c.cfg.Heartbeat.Last()
+	if last.IsZero() {
+		age := now.Sub(c.started)
+		if age > c.cfg.LoopMaxAge {
+			r.Processor = errorStatus("no loop iteration since start %s, %s ago (max %s)",
+				c.started.UTC().Format(time.RFC3339), formatAge(age), limit)
+			return
+		}
+		r.Processor = StatusOK
+		return
+	}
+	age := now.Sub(last)
+	r.LastLoopIteration = last.UTC().Format(time.RFC3339)
+	r.LastLoopAgeSeconds = seconds(age)
+	if age > c.cfg.LoopMaxAge {
+		r.Processor = errorStatus("last loop iteration %s, %s ago (max %s)", r.LastLoopIteration, formatAge(age), limit)
+		return
+	}
+	r.Processor = StatusOK
+}
+
+// checkPending fails when Redis does not answer within the check timeout or
+// the group holds more unacknowledged entries than MaxPending.
+func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
+	res, err := c.probeRedis(ctx)
+	if err == nil {
+		err = res.err
+	}
+	if err != nil {
+		r.NonAckPendingTx = errorStatus("redis: %s", c.describeRedisError(err))
+		return
+	}
+	r.PendingCount = &res.pending
+	if res.oldestOK {
+		r.OldestPendingAgeSeconds = seconds(now.Sub(res.oldest))
+	}
+	if res.deadLettersOK {
+		r.DeadLetterCount = &res.deadLetters
+	}
+	if res.pending > c.cfg.MaxPending {
+		r.NonAckPendingTx = errorStatus("%d pending > %d", res.pending, c.cfg.MaxPending)
+		return
+	}
+	r.NonAckPendingTx = StatusOK
+}
+
+func (c *Checker) describeRedisError(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer within " + formatAge(c.cfg.CheckTimeout)
+	case errors.Is(err, context.Canceled):
+		return "check cancelled"
+	case redis.HasErrorPrefix(err, "NOGROUP"):
+		return fmt.Sprintf("consumer group %q of stream %q does not exist", c.cfg.Group, c.cfg.StreamKey)
+	default:
+		return describeError(err)
+	}
+}
+
+// redisResult is what one Redis round trip learned.
+type redisResult struct {
+	err           error
+	pending       int64
+	oldest        time.Time // enqueue time of the oldest pending entry
+	oldestOK      bool
+	deadLetters   int64
+	deadLettersOK bool
+}
+
+// redisProbe is one Redis round trip shared by all probes that arrive while
+// it runs.
+type redisProbe struct {
+	done chan struct{}
+	res  redisResult // written before done is closed
+}
+
+// probeRedis joins the round trip in progress or starts one, and waits for
+// it or for ctx. The round trip runs in its own goroutine with its own
+// CheckTimeout, so a probe that gives up does not leave a stuck request
+// behind it; at most one such goroutine exists, and Close waits for it.
+func (c *Checker) probeRedis(ctx context.Context) (redisResult, error) {
+	c.probeMu.Lock()
+	if c.closed {
+		c.probeMu.Unlock()
+		return redisResult{}, ErrClosed
+	}
+	p := c.probe
+	if p == nil {
+		p = &redisProbe{done: make(chan struct{})}
+		c.probe = p
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			// Detached from the first caller's cancellation: other probes
+			// may be waiting on this round trip.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.CheckTimeout)
+			defer cancel()
+			res := c.queryRedis(pctx)
+			c.probeMu.Lock()
+			c.probe = nil
+			c.probeMu.Unlock()
+			p.res = res
+			close(p.done)
+		}()
+	}
+	c.probeMu.Unlock()
+	select {
+	case <-p.done:
+		return p.res, nil
+	case <-ctx.Done():
+		return redisResult{}, ctx.Err()
+	}
+}
+
+// queryRedis reads the pending summary and the dead-letter length. It turns
+// a panic into an error because nothing above this goroutine could recover
+// it.
+func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = redisResult{err: fmt.Errorf("panic in redis check: %v", p)}
+		}
+	}()
+	xp, err := c.cfg.Redis.XPending(ctx, c.cfg.StreamKey, c.cfg.Group).Result()
+	if err != nil {
+		c.cfg.Metrics.RedisError("monitor_xpending")
+		return redisResult{err: fmt.Errorf("xpending %s %s: %w", c.cfg.StreamKey, c.cfg.Group, err)}
+	}
+	res.pending = xp.Count
+	if xp.Count > 0 {
+		res.oldest, res.oldestOK = idTime(xp.Lower)
+	}
+	if c.cfg.DeadLetterStream != "" {
+		n, err := c.cfg.Redis.XLen(ctx, c.cfg.DeadLetterStream).Result()
+		if err != nil {
+			// A figure, not a check: the pending check above already
+			// proved Redis answers.
+			c.cfg.Metrics.RedisError("monitor_xlen")
+			c.cfg.Log.Warn().Str("err", describeError(err)).Msg("read dead-letter length")
+		} else {
+			res.deadLetters, res.deadLettersOK = n, true
+		}
+	}
+	return res
+}
+
+// idTime returns the time encoded in a stream entry id ("<ms>-<seq>"): the
+// Redis server's clock when the entry was added, hence its enqueue time.
+func idTime(id string) (time.Time, bool) {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n < 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n).UTC(), true
+}
+
+// RefreshBalance reads the wallet balance once, within BalanceTimeout, and
+// caches it for the checks. The returned error is also kept, so the balance
+// check fails until a later refresh succeeds.
+func (c *Checker) RefreshBalance(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.BalanceTimeout)
+	defer cancel()
+	wei, err := c.cfg.Balance.BalanceAt(ctx, c.cfg.Wallet, nil)
+	if err == nil && wei == nil {
+		err = errors.New("node returned no balance")
+	}
+	now := c.cfg.Now()
+	c.mu.Lock()
+	if err != nil {
+		c.bal.err, c.bal.errAt = err, now
+	} else {
+		c.bal = balanceState{wei: new(big.Int).Set(wei), at: now}
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.cfg.Metrics.RPCError("balance_at")
+		return fmt.Errorf("read balance of %s: %w", c.cfg.Wallet.Hex(), err)
+	}
+	c.cfg.Metrics.SetBalance(wei)
+	return nil
+}
+
+// RunBalanceRefresher refreshes the balance at once and then every
+// BalanceRefresh until ctx is done. It blocks; the caller owns the goroutine.
+// Failures are logged and kept for the balance check; they never stop the
+// refresher.
+func (c *Checker) RunBalanceRefresher(ctx context.Context) {
+	t := time.NewTicker(c.cfg.BalanceRefresh)
+	defer t.Stop()
+	for {
+		if err := c.RefreshBalance(ctx); err != nil && ctx.Err() == nil {
+			c.cfg.Log.Warn().Str("err", describeError(err)).Msg("balance refresh failed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkBalance fails when the cached balance is unknown, stale, the latest
+// refresh failed, or it is below AlertBalance. It reads only the cache.
+func (c *Checker) checkBalance(r *Report, now time.Time) {
+	c.mu.Lock()
+	b := c.bal
+	c.mu.Unlock()
+
+	r.AlertBalanceEth = formatEth(c.cfg.AlertBalance)
+	if b.wei == nil {
+		if b.err != nil {
+			r.Balance = errorStatus("balance unknown: refresh failed %s ago: %s",
+				formatAge(now.Sub(b.errAt)), describeError(b.err))
+			return
+		}
+		r.Balance = errorStatus("balance not read yet")
+		return
+	}
+	age := now.Sub(b.at)
+	eth := formatEth(b.wei)
+	r.BalanceEth = eth
+	r.BalanceAgeSeconds = seconds(age)
+	c.runway(r, b.wei, now)
+	switch {
+	case b.err != nil:
+		r.Balance = errorStatus("balance refresh failed %s ago: %s (last known %s ETH, %s old)",
+			formatAge(now.Sub(b.errAt)), describeError(b.err), eth, formatAge(age))
+	case age > c.cfg.BalanceMaxAge:
+		r.Balance = errorStatus("balance %s ETH is %s old (max %s)", eth, formatAge(age), formatAge(c.cfg.BalanceMaxAge))
+	case b.wei.Cmp(c.cfg.AlertBalance) < 0:
+		r.Balance = errorStatus("balance %s ETH below alert %s ETH", eth, r.AlertBalanceEth)
+	default:
+		r.Balance = StatusOK
+	}
+}
+
+// runway estimates how long the balance lasts at the recent spend rate.
+func (c *Checker) runway(r *Report, balance *big.Int, now time.Time) {
+	if c.cfg.Metrics == nil {
+		return
+	}
+	rate, ok := c.cfg.Metrics.SpendRate(now)
+	if !ok {
+		r.Runway = "no recent spend"
+		return
+	}
+	r.SpendWeiPerHour = rate.String()
+	h := math.Round(ratioFloat(balance, rate)*100) / 100
+	r.RunwayHours = &h
+	// Four significant digits are plenty for people; the exact rate is in
+	// SpendWeiPerHour.
+	r.Runway = fmt.Sprintf("%.1f hours at %s ETH/hour", h, strconv.FormatFloat(weiToEth(rate), 'g', 4, 64))
+}

@@ -1,0 +1,20 @@
+// Package monitor answers the question "is the relay doing its job?" for the
+// uptime checker and for Prometheus.
+//
+// It has three parts, each usable without the others:
+//
+//   - Heartbeat: the relay loop stamps it once per iteration, so a stalled
+//     loop is visible even though the process is still alive.
+//   - Metrics: counters, gauges and histograms under the "depeg_relay"
+//     namespace, registered on an explicit registry, plus a bounded window of
+//     recent gas spend from which the wallet's runway is estimated.
+//   - Checker: the three checks of the /api/monitor contract (balance,
+//     processor, nonAckPendingTx). The balance is refreshed in the background
+//     so that a probe never waits on the RPC node; the Redis checks run per
+//     probe under a short timeout so that an outage is reported, not hidden
+//     behind a hanging request.
+//
+// monitor knows nothing about the relay, stream or chain packages: it
+// declares the small interfaces it reads from (BalanceReader, RedisReader)
+// and the relay calls into it.
+package monitor

@@ -1,0 +1,333 @@
+package monitor
+
+import (
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace prefixes every metric of the relay.
+const Namespace = "depeg_relay"
+
+// Dead-letter reason classes. DeadLettered maps anything else to
+// ClassOther, because a label value per raw error text would grow the
+// number of series without bound.
+const (
+	ClassMalformed = "malformed" // the stream entry or application hash is unusable
+	ClassSignature = "signature" // signature invalid or does not match the policy holder
+	// ClassSignatureUsed: the signature was already applied by a transaction
+	// that was not ours (chain.RevertSignatureUsed).
+	ClassSignatureUsed = "signature_used"
+	ClassApplication   = "application" // the contract rejected the application itself
+	ClassFunds         = "funds"       // policy holder lacks balance or allowance
+	ClassReverted      = "reverted"    // our transaction reverted on chain
+	ClassOther         = "other"
+)
+
+func deadLetterClasses() []string {
+	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassOther}
+}
+
+// Window sizes of the in-memory history kept for metrics.
+const (
+	revertSpan       = 24 * time.Hour
+	maxRevertSamples = 4096 // the 24h revert gauge saturates here
+)
+
+// Metrics is the relay's Prometheus instrumentation. It is itself a
+// prometheus.Collector, registered by NewMetrics on the registry it is given,
+// so tests and cmd/processor each own their registry and nothing touches the
+// global one.
+//
+// All methods are safe for concurrent use. A nil *Metrics is valid and
+// records nothing, so callers' tests need no registry.
+type Metrics struct {
+	now func() time.Time
+
+	entriesReceived       prometheus.Counter
+	submitted             prometheus.Counter
+	confirmed             prometheus.Counter
+	gasPaid               prometheus.Counter
+	deadLettered          *prometheus.CounterVec
+	enqueueToBroadcast    prometheus.Histogram
+	enqueueToConfirmation prometheus.Histogram
+	inFlight              prometheus.Gauge
+	rpcErrors             *prometheus.CounterVec
+	redisErrors           *prometheus.CounterVec
+	baseFee               prometheus.Gauge
+	maxFeeCap             prometheus.Gauge
+	waitingAtFeeCap       prometheus.Gauge
+	reverted              prometheus.Counter
+	revertedLastDay       prometheus.GaugeFunc
+	balance               prometheus.Gauge
+	lastLoop              prometheus.Gauge
+	runwayDesc            *prometheus.Desc
+
+	collectors []prometheus.Collector
+
+	spend   *spendWindow
+	reverts *eventWindow
+
+	mu         sync.Mutex
+	balanceWei *big.Int // last SetBalance, for the runway gauge
+}
+
+// MetricsOption configures NewMetrics.
+type MetricsOption func(*Metrics)
+
+// WithClock replaces time.Now for the windows computed at collect time (the
+// 24h revert count, the spend rate), so tests advance time instead of
+// sleeping.
+func WithClock(now func() time.Time) MetricsOption {
+	return func(m *Metrics) { m.now = now }
+}
+
+// NewMetrics builds the relay metrics and registers them on reg. A nil reg
+// leaves them unregistered (useful in tests that only read the spend rate).
+// It panics if the metrics are already registered on reg, which is a wiring
+// bug, not a runtime condition.
+func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
+	m := &Metrics{now: time.Now}
+	for _, o := range opts {
+		o(m)
+	}
+	m.spend = newSpendWindow(m.now(), defaultSpendSpan, defaultSpendSamples)
+	m.reverts = newEventWindow(revertSpan, maxRevertSamples)
+
+	counter := func(sub, name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: sub, Name: name, Help: help})
+	}
+	gauge := func(sub, name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: sub, Name: name, Help: help})
+	}
+	counterVec := func(sub, name, help, label string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: sub, Name: name, Help: help}, []string{label})
+	}
+
+	m.entriesReceived = counter("stream", "entries_received_total", "Stream entries read from the consumer group, including replayed pending ones.")
+	m.submitted = counter("tx", "submitted_total", "Transactions broadcast for an application.")
+	m.confirmed = counter("tx", "confirmed_total", "Applications confirmed on chain with the required confirmations.")
+	m.gasPaid = counter("tx", "gas_paid_wei_total", "Wei paid for gas by confirmed transactions.")
+	m.deadLettered = counterVec("stream", "dead_lettered_total", "Stream entries finally rejected into the dead-letter stream, by reason class.", "class")
+	for _, c := range deadLetterClasses() {
+		m.deadLettered.WithLabelValues(c) // export zeros so rate() works from the start
+	}
+	m.enqueueToBroadcast = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "tx", Name: "enqueue_to_broadcast_seconds",
+		Help:    "Time from the stream entry's enqueue time to the broadcast of its transaction.",
+		Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600},
+	})
+	m.enqueueToConfirmation = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "tx", Name: "enqueue_to_confirmation_seconds",
+		Help:    "Time from the stream entry's enqueue time to the required confirmations of its transaction.",
+		Buckets: []float64{10, 20, 30, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600, 7200},
+	})
+	m.inFlight = gauge("tx", "in_flight", "Transactions broadcast and not yet final.")
+	m.rpcErrors = counterVec("chain", "rpc_errors_total", "Failed calls to the RPC node, by operation.", "op")
+	m.redisErrors = counterVec("redis", "errors_total", "Failed Redis commands, by operation.", "op")
+	m.baseFee = gauge("chain", "base_fee_gwei", "Latest block base fee, in gwei.")
+	m.maxFeeCap = gauge("chain", "max_fee_cap_gwei", "Configured cap on maxFeePerGas (MAX_FEE_PER_GAS), in gwei.")
+	m.waitingAtFeeCap = gauge("chain", "waiting_at_fee_cap", "1 while submission waits because the fee needed exceeds the cap, else 0.")
+	m.reverted = counter("tx", "reverted_total", "Our transactions that were mined and reverted.")
+	m.revertedLastDay = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "tx", Name: "reverted_last_24h",
+		Help: "Our transactions that were mined and reverted in the last 24 hours (saturates at 4096).",
+	}, func() float64 { return float64(m.reverts.count(m.now())) })
+	m.balance = gauge("wallet", "balance_eth", "Hot wallet balance, in ETH.")
+	m.lastLoop = gauge("loop", "last_iteration_timestamp_seconds", "Unix time of the latest completed relay loop iteration.")
+	// The spend rate itself needs no gauge: rate(gas_paid_wei_total) gives
+	// it. The runway does, because it joins the rate with the balance.
+	m.runwayDesc = prometheus.NewDesc(prometheus.BuildFQName(Namespace, "wallet", "runway_seconds"),
+		"Time until the balance is spent at the gas spend rate of the last hour; absent without recent spend.", nil, nil)
+
+	m.collectors = []prometheus.Collector{
+		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
+		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
+		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
+		m.revertedLastDay, m.balance, m.lastLoop,
+	}
+	if reg != nil {
+		reg.MustRegister(m)
+	}
+	return m
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors {
+		c.Describe(ch)
+	}
+	ch <- m.runwayDesc
+}
+
+// Collect implements prometheus.Collector. The runway is computed here, at
+// scrape time, so it disappears when spending stops instead of freezing at
+// its last value.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors {
+		c.Collect(ch)
+	}
+	rate, ok := m.SpendRate(m.now())
+	m.mu.Lock()
+	bal := m.balanceWei
+	m.mu.Unlock()
+	if ok && bal != nil {
+		hours := ratioFloat(bal, rate)
+		ch <- prometheus.MustNewConstMetric(m.runwayDesc, prometheus.GaugeValue, hours*time.Hour.Seconds())
+	}
+}
+
+// EntryReceived counts one stream entry read from the consumer group.
+func (m *Metrics) EntryReceived() {
+	if m == nil {
+		return
+	}
+	m.entriesReceived.Inc()
+}
+
+// Submitted counts a broadcast and observes the delay since the entry was
+// enqueued. A zero enqueuedAt (unknown) skips the observation.
+func (m *Metrics) Submitted(enqueuedAt, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.submitted.Inc()
+	observeSince(m.enqueueToBroadcast, enqueuedAt, now)
+}
+
+// Confirmed counts a confirmed application, observes the delay since the
+// entry was enqueued, and records the gas paid for the spend rate and runway.
+// gasPaidWei may be nil when unknown.
+func (m *Metrics) Confirmed(enqueuedAt, now time.Time, gasPaidWei *big.Int) {
+	if m == nil {
+		return
+	}
+	m.confirmed.Inc()
+	observeSince(m.enqueueToConfirmation, enqueuedAt, now)
+	if gasPaidWei != nil && gasPaidWei.Sign() > 0 {
+		m.gasPaid.Add(toFloat(gasPaidWei))
+		m.spend.add(now, gasPaidWei)
+	}
+}
+
+// observeSince observes now - from in seconds. Entry ids carry the Redis
+// server's clock, which may run ahead of ours: negative delays count as 0.
+func observeSince(h prometheus.Histogram, from, now time.Time) {
+	if from.IsZero() {
+		return
+	}
+	d := now.Sub(from)
+	if d < 0 {
+		d = 0
+	}
+	h.Observe(d.Seconds())
+}
+
+// DeadLettered counts a final rejection. class should be one of the Class*
+// constants; anything else is counted as ClassOther.
+func (m *Metrics) DeadLettered(class string) {
+	if m == nil {
+		return
+	}
+	switch class {
+	case ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted:
+	default:
+		class = ClassOther
+	}
+	m.deadLettered.WithLabelValues(class).Inc()
+}
+
+// SetInFlight reports how many transactions are broadcast and not yet final.
+func (m *Metrics) SetInFlight(n int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.Set(float64(n))
+}
+
+// RPCError counts a failed RPC call. op must be a constant naming the call
+// ("send_transaction", "receipt"), never error text.
+func (m *Metrics) RPCError(op string) {
+	if m == nil {
+		return
+	}
+	m.rpcErrors.WithLabelValues(op).Inc()
+}
+
+// RedisError counts a failed Redis command. op must be a constant naming the
+// command ("xreadgroup", "xack"), never error text.
+func (m *Metrics) RedisError(op string) {
+	if m == nil {
+		return
+	}
+	m.redisErrors.WithLabelValues(op).Inc()
+}
+
+// SetBaseFee reports the latest base fee and the fee cap, in gwei. A nil
+// argument leaves its gauge unchanged.
+func (m *Metrics) SetBaseFee(baseFee, maxFeeCap *big.Int) {
+	if m == nil {
+		return
+	}
+	if baseFee != nil {
+		m.baseFee.Set(weiToGwei(baseFee))
+	}
+	if maxFeeCap != nil {
+		m.maxFeeCap.Set(weiToGwei(maxFeeCap))
+	}
+}
+
+// WaitingAtFeeCap reports whether submission is held back by the fee cap.
+func (m *Metrics) WaitingAtFeeCap(waiting bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if waiting {
+		v = 1
+	}
+	m.waitingAtFeeCap.Set(v)
+}
+
+// RevertedOnChain records that one of our transactions was mined and
+// reverted at time at. Reverts cost gas and mean our pre-checks missed
+// something, so the 24h count is exported for alerting.
+func (m *Metrics) RevertedOnChain(at time.Time) {
+	if m == nil {
+		return
+	}
+	m.reverted.Inc()
+	m.reverts.add(at)
+}
+
+// SetBalance reports the hot wallet balance. It also feeds the runway gauge.
+func (m *Metrics) SetBalance(wei *big.Int) {
+	if m == nil || wei == nil {
+		return
+	}
+	m.balance.Set(weiToEth(wei))
+	m.mu.Lock()
+	m.balanceWei = new(big.Int).Set(wei)
+	m.mu.Unlock()
+}
+
+// LoopIteration reports the time of the latest completed loop iteration, the
+// Prometheus counterpart of Heartbeat.
+func (m *Metrics) LoopIteration(t time.Time) {
+	if m == nil {
+		return
+	}
+	m.lastLoop.Set(float64(t.UnixNano()) / 1e9)
+}
+
+// SpendRate returns the gas spend in wei per hour over the last hour of
+// confirmations (see Confirmed), or false when nothing was spent in that
+// window. now is passed in so the Checker and the metrics agree on the clock.
+func (m *Metrics) SpendRate(now time.Time) (weiPerHour *big.Int, ok bool) {
+	if m == nil {
+		return nil, false
+	}
+	return m.spend.rate(now)
+}

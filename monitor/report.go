@@ -1,0 +1,61 @@
+package monitor
+
+import "fmt"
+
+// StatusOK is the value of a passing check. A failing check reads
+// "error - <why>" (see DESIGN.md section 4; the uptime checker and the people
+// reading its alerts depend on that shape).
+const StatusOK = "ok"
+
+// errorStatus formats a failing check.
+func errorStatus(format string, args ...any) string {
+	return "error - " + fmt.Sprintf(format, args...)
+}
+
+// Report is the outcome of one health check; marshalled, it is the body of
+// /api/monitor and its liveness and readiness variants.
+//
+// The three check fields are StatusOK or "error - <why>", and empty when the
+// check is not part of the report (liveness carries no balance, readiness
+// nothing else). The figures beside them are for people: they are omitted
+// when unknown or when their check is not part of the report, and pointers
+// distinguish "unknown" from zero.
+type Report struct {
+	// Balance: the wallet balance, refreshed in the background, is known, fresh
+	// and at least the alert balance.
+	Balance string `json:"balance,omitempty"`
+	// Processor: the relay loop completed an iteration recently enough.
+	Processor string `json:"processor,omitempty"`
+	// NonAckPendingTx: Redis answers and the group's pending count is within
+	// the limit.
+	NonAckPendingTx string `json:"nonAckPendingTx,omitempty"`
+
+	BalanceEth        string   `json:"balanceEth,omitempty"`
+	AlertBalanceEth   string   `json:"alertBalanceEth,omitempty"`
+	BalanceAgeSeconds *float64 `json:"balanceAgeSeconds,omitempty"`
+	// SpendWeiPerHour is a decimal string: wei amounts overflow JSON numbers.
+	SpendWeiPerHour string `json:"spendWeiPerHour,omitempty"`
+	// RunwayHours is absent when there was no recent spend; Runway then says
+	// so in words.
+	RunwayHours *float64 `json:"runwayHours,omitempty"`
+	Runway      string   `json:"runway,omitempty"`
+
+	// LastLoopIteration is RFC 3339 in UTC.
+	LastLoopIteration  string   `json:"lastLoopIteration,omitempty"`
+	LastLoopAgeSeconds *float64 `json:"lastLoopAgeSeconds,omitempty"`
+	InFlight           *int     `json:"inFlight,omitempty"`
+
+	PendingCount            *int64   `json:"pendingCount,omitempty"`
+	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
+	DeadLetterCount         *int64   `json:"deadLetterCount,omitempty"`
+}
+
+// Healthy reports whether every check present in r passed.
+func (r Report) Healthy() bool {
+	for _, s := range []string{r.Balance, r.Processor, r.NonAckPendingTx} {
+		if s != "" && s != StatusOK {
+			return false
+		}
+	}
+	return true
+}
