@@ -134,7 +134,7 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 func (r *Relay) finish(ctx context.Context, f *flight, rcpt *types.Receipt) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
-	log := f.log.With().Str("tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
+	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
 	if rcpt.Status == types.ReceiptStatusSuccessful {
 		if err := r.queue.Ack(c, f.rec.EntryID, f.rec.EntityID); err != nil {
 			r.metrics.RedisError("ack")

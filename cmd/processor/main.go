@@ -1,0 +1,94 @@
+// Command processor is the depeg relay: it reads gasless policy applications
+// from the frontend's Redis stream, submits them to the DepegProduct from its
+// hot wallet, acknowledges them once confirmed, and serves /api/monitor.
+//
+// With -dev it first starts an embedded chain (and Redis, when none answers)
+// so the whole relay runs on a laptop with one command.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/config"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	dev := flag.Bool("dev", false, "start an embedded chain (and Redis if none answers) and run against them")
+	flag.Parse()
+
+	log := newLogger(os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	var env *devEnv
+	if *dev {
+		var err error
+		if env, err = startDev(ctx, log); err != nil {
+			log.Error().Err(err).Msg("dev mode failed to start")
+			return 1
+		}
+		defer env.Close()
+	}
+
+	cfg, err := config.Load()
+	if err != nil {
+		// The error names every bad variable and never a secret's value.
+		log.Error().Err(err).Msg("configuration rejected")
+		return 2
+	}
+	log = log.Level(cfg.LogLevel)
+	log.Info().Fields(cfg.LogFields()).Msg("starting processor")
+
+	svc, err := newService(ctx, cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return 1
+	}
+	defer svc.Close()
+	if env != nil {
+		env.PrintBanner(os.Stdout, cfg, svc.Wallet())
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
+		select {
+		case err = <-done:
+		case <-time.After(cfg.ShutdownTimeout):
+			log.Error().Dur("timeout", cfg.ShutdownTimeout).Msg("shutdown timed out; unconfirmed transactions stay journaled")
+			return 1
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("processor stopped")
+		return 1
+	}
+	log.Info().Msg("processor stopped")
+	return 0
+}
+
+// newLogger writes human-readable lines on a terminal and JSON otherwise
+// (Dokku, journald, log shippers).
+func newLogger(w *os.File) zerolog.Logger {
+	var out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.DateTime}
+	if !isatty.IsTerminal(w.Fd()) && !isatty.IsCygwinTerminal(w.Fd()) {
+		return zerolog.New(w).With().Timestamp().Logger()
+	}
+	return zerolog.New(out).With().Timestamp().Logger()
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/api"
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/relay"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// service is the processor's parts, built in dependency order.
+type service struct {
+	log     zerolog.Logger
+	cfg     config.Config
+	rdb     *redis.Client
+	client  *chain.Client
+	signer  *chain.Signer
+	relay   *relay.Relay
+	checker *monitor.Checker
+	server  *http.Server
+}
+
+// newService connects to Redis and the chain and builds every part. It waits
+// (with ERROR_TIMEOUT back-off) for the node to tell its chain id, so a
+// processor started before its node does not crash-loop. On error it closes
+// what it opened.
+func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *service, err error) {
+	s = &service{log: log, cfg: cfg}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	if err != nil {
+		return nil, errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
+	}
+	s.rdb = redis.NewClient(opts)
+
+	if s.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
+		return nil, err
+	}
+	key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
+	if err != nil {
+		return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	}
+	chainID, ok := waitFor(ctx, log, cfg.ErrorTimeout, "read chain id", func(c context.Context) (*big.Int, error) {
+		c, cancel := context.WithTimeout(c, cfg.RPCTimeout)
+		defer cancel()
+		return s.client.ChainID(c)
+	})
+	if !ok {
+		return nil, ctx.Err()
+	}
+	s.signer = chain.NewSigner(key, chainID)
+	log.Info().Str("wallet", s.signer.Address().Hex()).Str("chain_id", chainID.String()).
+		Str("product", cfg.DepegProductAddress.Hex()).Msg("wallet ready")
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := monitor.NewMetrics(reg)
+	heartbeat := &monitor.Heartbeat{}
+	queue := stream.NewQueue(s.rdb, stream.Keys{
+		Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
+		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(s.signer.Address().Hex()),
+	})
+	s.relay = relay.New(relay.Config{
+		Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
+		ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
+		BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
+		RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
+		MinBalance:       cfg.ProcessorMinBalance,
+		Fees:             chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
+		GasMarginPercent: cfg.GasLimitMarginPercent,
+	}, log, s.client, queue, s.signer, chain.NewProduct(cfg.DepegProductAddress), metrics, heartbeat)
+
+	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
+		Wallet: s.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
+		LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxPending: cfg.MaxNonAckPendingMessages,
+		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
+		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
+		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
+		Metrics: metrics, Log: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build monitor: %w", err)
+	}
+	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(api.Config{Health: s.checker, Gatherer: reg, Log: log}))
+	return s, nil
+}
+
+// Wallet is the hot wallet's address.
+func (s *service) Wallet() common.Address { return s.signer.Address() }
+
+// Run runs the relay, the balance refresher and the HTTP server until ctx is
+// done or one of them fails. The relay may sit in a blocking XREADGROUP when
+// ctx ends; go-redis does not abandon a blocked read on cancellation, so after
+// a short grace the Redis client is closed to end it. The relay's own
+// journal-then-broadcast step runs on an uncancelled context and is never in
+// a blocking read, so closing Redis cannot cut it.
+func (s *service) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	runPart := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	relayDone := make(chan struct{})
+	runPart("relay", func(c context.Context) error { defer close(relayDone); return s.relay.Run(c) })
+	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
+	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
+	s.log.Info().Int("port", s.cfg.Port).Msg("serving /api/monitor and /metrics")
+
+	<-ctx.Done()
+	select {
+	case <-relayDone:
+	case <-time.After(2 * time.Second):
+		s.log.Info().Msg("closing redis client to end a blocking read")
+		_ = s.rdb.Close()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// Close releases the clients. Safe on a partly built service.
+func (s *service) Close() {
+	if s.checker != nil {
+		s.checker.Close()
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	if s.rdb != nil {
+		_ = s.rdb.Close()
+	}
+}
+
+// waitFor retries fn every backoff until it succeeds or ctx ends.
+func waitFor[T any](ctx context.Context, log zerolog.Logger, backoff time.Duration, what string, fn func(context.Context) (T, error)) (T, bool) {
+	for {
+		v, err := fn(ctx)
+		if err == nil {
+			return v, true
+		}
+		log.Warn().Err(err).Dur("retry_in", backoff).Msg(what + " failed, retrying")
+		select {
+		case <-ctx.Done():
+			var zero T
+			return zero, false
+		case <-time.After(backoff):
+		}
+	}
+}
