@@ -24,7 +24,17 @@ type flight struct {
 	sigHash    common.Hash
 	enqueuedAt time.Time
 	lastSent   time.Time
-	log        zerolog.Logger
+	// sentAtBlock is the head when the current hash was first broadcast (0:
+	// not known yet, set by the next tracker pass). A flight still unmined
+	// STUCK_TX_BLOCKS later is replaced with higher fees.
+	sentAtBlock uint64
+	// minedIn is the block of the last receipt seen; when the receipt then
+	// vanishes, a reorg took it and the transaction is re-broadcast at once.
+	minedIn uint64
+	// atCap: the fees cannot be raised further under MAX_FEE_PER_GAS, so the
+	// flight waits (re-broadcasting identical bytes) instead of replacing.
+	atCap bool
+	log   zerolog.Logger
 }
 
 // hashes are every transaction hash that may carry this application.

@@ -87,6 +87,8 @@ type Config struct {
 	MinBalance          *big.Int      // PROCESSOR_MIN_BALANCE
 	Fees                chain.FeePolicy
 	GasMarginPercent    uint64 // GAS_LIMIT_MARGIN_PERCENT over the estimate
+	StuckBlocks         uint64 // STUCK_TX_BLOCKS without inclusion before a fee bump
+	FeeBumpPercent      int64  // FEE_BUMP_PERCENT per replacement, >= 11 (geth wants +10%)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -111,6 +113,9 @@ type Relay struct {
 	// rescanRequested asks the submitting loop to re-read its own pending
 	// entries: a deferred entry may go now, or an entry lost its transaction.
 	rescanRequested bool
+	// baseFeeAboveCap and flightsAtCap feed the "waiting at fee cap" gauge.
+	baseFeeAboveCap bool
+	flightsAtCap    int
 	slotFreed       chan struct{}
 
 	// Owned by the submitting loop only.
@@ -131,6 +136,12 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	if cfg.Confirmations < 1 {
 		cfg.Confirmations = 1
 	}
+	if cfg.StuckBlocks < 1 {
+		cfg.StuckBlocks = 5
+	}
+	if cfg.FeeBumpPercent < 11 {
+		cfg.FeeBumpPercent = 15
+	}
 	return &Relay{
 		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
 		flights:   make(map[string]*flight),
@@ -138,6 +149,18 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 		slotFreed: make(chan struct{}, 1),
 		rescan:    true, rescanCursor: "0",
 	}
+}
+
+// WaitingAtFeeCap reports whether the relay is held back by MAX_FEE_PER_GAS:
+// the base fee is above it, or a stuck transaction's fees reached it.
+func (r *Relay) WaitingAtFeeCap() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.baseFeeAboveCap || r.flightsAtCap > 0
+}
+
+func (r *Relay) reportFeeCap() {
+	r.metrics.WaitingAtFeeCap(r.WaitingAtFeeCap())
 }
 
 // InFlight is the number of transactions submitted but not yet final.

@@ -197,7 +197,10 @@ func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
 	}
 	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
 	fees, err := r.cfg.Fees.Fees(head.BaseFee, tip)
-	r.metrics.WaitingAtFeeCap(errors.Is(err, chain.ErrBaseFeeAboveCap))
+	r.mu.Lock()
+	r.baseFeeAboveCap = errors.Is(err, chain.ErrBaseFeeAboveCap)
+	r.mu.Unlock()
+	r.reportFeeCap()
 	return fees, err
 }
 
@@ -314,24 +317,27 @@ func (r *Relay) process(ctx context.Context, e stream.Entry, fees chain.Fees) er
 // flight stays tracked: the tracker reconciles by receipt and nonce, and
 // re-broadcasts the same bytes when nothing was mined.
 func (r *Relay) broadcast(ctx context.Context, f *flight) {
+	r.mu.Lock()
+	tx, log := f.tx, f.log
+	r.mu.Unlock()
 	c, cancel := r.rpcCtx(ctx)
-	err := r.chain.SendTransaction(c, f.tx)
+	err := r.chain.SendTransaction(c, tx)
 	cancel()
 	r.mu.Lock()
 	f.lastSent = r.cfg.Now()
 	r.mu.Unlock()
 	switch chain.ClassifySendError(err) {
 	case chain.SendOK:
-		f.log.Info().Str("fee_cap_wei", f.tx.GasFeeCap().String()).Str("tip_wei", f.tx.GasTipCap().String()).
-			Uint64("gas", f.tx.Gas()).Msg("transaction broadcast")
+		log.Info().Str("fee_cap_wei", tx.GasFeeCap().String()).Str("tip_wei", tx.GasTipCap().String()).
+			Uint64("gas", tx.Gas()).Msg("transaction broadcast")
 	case chain.SendNonceUsed:
-		f.log.Warn().Err(err).Msg("node says nonce already used, reconciling")
+		log.Warn().Err(err).Msg("node says nonce already used, reconciling")
 	case chain.SendUnknown:
 		r.metrics.RPCError("send")
-		f.log.Warn().Err(err).Msg("broadcast outcome unknown, will reconcile by hash")
+		log.Warn().Err(err).Msg("broadcast outcome unknown, will reconcile by hash")
 	default:
 		r.metrics.RPCError("send")
-		f.log.Warn().Err(err).Msg("node refused transaction for now, will re-broadcast")
+		log.Warn().Err(err).Msg("node refused transaction for now, will re-broadcast")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/etherisc/depeg-relay/chain"
@@ -75,6 +76,8 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			byHash[hashes[i]] = rc
 		}
 	}
+	var market *marketFees // read at most once per pass, only when a replacement is due
+	atCap := 0
 	for _, f := range flights {
 		if ctx.Err() != nil {
 			return
@@ -86,15 +89,150 @@ func (r *Relay) trackOnce(ctx context.Context) {
 				break
 			}
 		}
-		switch {
-		case rcpt == nil && f.journaled && f.rec.Nonce < mined:
+		if rcpt != nil {
+			r.mu.Lock()
+			f.minedIn = rcpt.BlockNumber.Uint64()
+			r.mu.Unlock()
+			if head+1 >= rcpt.BlockNumber.Uint64()+r.cfg.Confirmations {
+				r.finish(ctx, f, rcpt)
+			}
+			continue
+		}
+		if !f.journaled || f.tx == nil {
+			continue // adopted: only its recorded receipt matters
+		}
+		if f.rec.Nonce < mined {
 			r.lostNonce(ctx, f, mined)
-		case rcpt == nil:
+			continue
+		}
+		r.mu.Lock()
+		reorged := f.minedIn != 0
+		f.minedIn = 0
+		if f.sentAtBlock == 0 {
+			f.sentAtBlock = head
+		}
+		stuck := head >= f.sentAtBlock+r.cfg.StuckBlocks
+		r.mu.Unlock()
+		switch {
+		case reorged:
+			f.log.Warn().Msg("receipt vanished in a reorg, re-broadcasting")
+			r.broadcast(ctx, f)
+		case stuck:
+			if market == nil {
+				market = r.market(ctx)
+			}
+			r.replace(ctx, f, head, market)
+		default:
 			r.maybeRebroadcast(ctx, f)
-		case head+1 >= rcpt.BlockNumber.Uint64()+r.cfg.Confirmations:
-			r.finish(ctx, f, rcpt)
+		}
+		r.mu.Lock()
+		if f.atCap {
+			atCap++
+		}
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	r.flightsAtCap = atCap
+	r.mu.Unlock()
+	r.reportFeeCap()
+}
+
+// marketFees are the fees a new transaction would get now; fees is nil when
+// the base fee is above the cap or could not be read.
+type marketFees struct {
+	fees *chain.Fees
+}
+
+func (r *Relay) market(ctx context.Context) *marketFees {
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	head, err := r.chain.HeaderByNumber(c, nil)
+	if err != nil {
+		r.metrics.RPCError("header")
+		return &marketFees{}
+	}
+	var tip *big.Int
+	if r.cfg.Fees.MaxTip == nil {
+		if tip, err = r.chain.SuggestGasTipCap(c); err != nil {
+			r.metrics.RPCError("tip")
+			return &marketFees{}
 		}
 	}
+	fees, err := r.cfg.Fees.Fees(head.BaseFee, tip)
+	if err != nil {
+		return &marketFees{}
+	}
+	return &marketFees{fees: &fees}
+}
+
+// replace re-signs a stuck transaction with the same nonce, call and gas and
+// higher fees: each raised by FEE_BUMP_PERCENT (enough for nodes to accept a
+// replacement) or to what a new transaction would pay now, whichever is
+// higher, and never above MAX_FEE_PER_GAS. The new hash is journaled before
+// it is broadcast, beside the old ones: any of them may be the one mined.
+// When the cap leaves no room to raise, the flight waits and re-broadcasts
+// its identical bytes, so a node that evicted it cannot jam the nonce.
+func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *marketFees) {
+	cur := chain.Fees{FeeCap: f.tx.GasFeeCap(), TipCap: f.tx.GasTipCap()}
+	next, _ := r.cfg.Fees.Bump(cur, r.cfg.FeeBumpPercent)
+	if market.fees != nil {
+		next.FeeCap = maxBig(next.FeeCap, market.fees.FeeCap)
+		next.TipCap = maxBig(next.TipCap, market.fees.TipCap)
+	}
+	if next.FeeCap.Cmp(r.cfg.Fees.MaxFee) > 0 {
+		next.FeeCap = new(big.Int).Set(r.cfg.Fees.MaxFee)
+	}
+	if next.TipCap.Cmp(next.FeeCap) > 0 {
+		next.TipCap = new(big.Int).Set(next.FeeCap)
+	}
+	if next.FeeCap.Cmp(cur.FeeCap) <= 0 && next.TipCap.Cmp(cur.TipCap) <= 0 {
+		r.mu.Lock()
+		first := !f.atCap
+		f.atCap = true
+		r.mu.Unlock()
+		if first {
+			f.log.Warn().Str("fee_cap_wei", cur.FeeCap.String()).Str("max_fee_per_gas_wei", r.cfg.Fees.MaxFee.String()).
+				Msg("stuck transaction at MAX_FEE_PER_GAS, waiting")
+		}
+		r.maybeRebroadcast(ctx, f)
+		return
+	}
+	tx, err := r.signer.Sign(chain.Call{To: *f.tx.To(), Data: f.tx.Data()}, f.rec.Nonce, f.tx.Gas(), next)
+	if err != nil {
+		f.log.Error().Err(err).Msg("sign replacement failed")
+		return
+	}
+	raw, err := tx.MarshalBinary()
+	if err != nil {
+		f.log.Error().Err(err).Msg("encode replacement failed")
+		return
+	}
+	rec := f.rec
+	rec.Hashes = append(append([]string(nil), f.rec.Hashes...), tx.Hash().Hex())
+	rec.RawTx = hexutil.Encode(raw)
+	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.Record(safe, rec); err != nil {
+		r.metrics.RedisError("journal")
+		f.log.Warn().Err(err).Msg("journal replacement failed, not sending it")
+		return
+	}
+	old := f.tx.Hash().Hex()
+	r.mu.Lock()
+	f.rec, f.tx, f.sentAtBlock, f.atCap = rec, tx, head, false
+	f.log = f.log.With().Str("tx", tx.Hash().Hex()).Logger()
+	r.mu.Unlock()
+	f.log.Info().Str("replaces", old).Int("attempt", len(rec.Hashes)).
+		Str("fee_cap_wei", next.FeeCap.String()).Str("tip_wei", next.TipCap.String()).
+		Msg("stuck transaction replaced with higher fees")
+	r.broadcast(safe, f)
+}
+
+func maxBig(a, b *big.Int) *big.Int {
+	if a.Cmp(b) >= 0 {
+		return a
+	}
+	return b
 }
 
 // maybeRebroadcast re-sends the same signed bytes when the node has not mined

@@ -89,6 +89,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		MinBalance:       cfg.ProcessorMinBalance,
 		Fees:             chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
 		GasMarginPercent: cfg.GasLimitMarginPercent,
+		StuckBlocks:      cfg.StuckTxBlocks,
+		FeeBumpPercent:   int64(cfg.FeeBumpPercent),
 	}, log, s.client, queue, s.signer, chain.NewProduct(cfg.DepegProductAddress), metrics, heartbeat)
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
