@@ -41,6 +41,7 @@ type env struct {
 	product *chain.Product
 	cfg     relay.Config
 	metrics *monitor.Metrics
+	reg     *prometheus.Registry
 	hb      *monitor.Heartbeat
 	log     *syncBuffer
 }
@@ -94,10 +95,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 			Fees:             chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)},
 			GasMarginPercent: 20,
 		},
-		metrics: monitor.NewMetrics(prometheus.NewRegistry()),
-		hb:      &monitor.Heartbeat{},
-		log:     logBuf,
+		reg: prometheus.NewRegistry(),
+		hb:  &monitor.Heartbeat{},
+		log: logBuf,
 	}
+	e.metrics = monitor.NewMetrics(e.reg)
 	e.dumpLogOnFailure()
 	return e
 }
@@ -105,7 +107,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 // start runs a relay until the returned stop is called (or the test ends).
 func (e *env) start() (stop func()) {
 	e.t.Helper()
-	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), e.client, e.queue, e.signer, e.product, e.metrics, e.hb)
+	return e.startWith(e.client, e.queue)
+}
+
+// startWith runs a relay on the given chain and queue, which tests wrap to
+// inject faults (a lost broadcast, a failing ack).
+func (e *env) startWith(c relay.Chain, q relay.Queue) (stop func()) {
+	e.t.Helper()
+	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), c, q, e.signer, e.product, e.metrics, e.hb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

@@ -91,8 +91,13 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		}
 		if rcpt != nil {
 			r.mu.Lock()
+			newly := f.minedIn != rcpt.BlockNumber.Uint64()
 			f.minedIn = rcpt.BlockNumber.Uint64()
 			r.mu.Unlock()
+			if newly {
+				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", f.minedIn).
+					Uint64("status", rcpt.Status).Msg("transaction mined")
+			}
 			if head+1 >= rcpt.BlockNumber.Uint64()+r.cfg.Confirmations {
 				r.finish(ctx, f, rcpt)
 			}

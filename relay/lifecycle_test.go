@@ -1,0 +1,295 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// minerMinTip is the simulated backend's minimum tip: transactions tipping
+// less stay in the pool and are never mined, which makes them "stuck".
+const minerMinTip = 1_000_000
+
+func (e *env) journal() []stream.TxRecord {
+	e.t.Helper()
+	recs, err := e.queue.Journal(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return recs
+}
+
+func (e *env) logContains(s string) bool { return strings.Contains(e.log.String(), s) }
+
+// mineUntil commits a block per poll until cond holds.
+func (e *env) mineUntil(within time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	eventually(e.t, within, what, func() bool {
+		if cond() {
+			return true
+		}
+		e.chain.Commit()
+		time.Sleep(30 * time.Millisecond) // let the tracker poll the new head
+		return cond()
+	})
+}
+
+func decodeRaw(t *testing.T, raw string) *types.Transaction {
+	t.Helper()
+	b, err := hexutil.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+// TestStuckTransactionIsReplaced: a transaction whose tip is below what the
+// miner takes is replaced after STUCK_TX_BLOCKS with fees raised enough for
+// the pool to accept it, same nonce; exactly one transaction is mined.
+func TestStuckTransactionIsReplaced(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 9 / 10)
+	e.cfg.StuckBlocks, e.cfg.FeeBumpPercent = 2, 15
+	app := e.enqueue(1)[0]
+	e.start()
+	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	first := e.txHash(app.entityID)
+
+	var recs []stream.TxRecord
+	e.mineUntil(20*time.Second, "a replacement journaled", func() bool {
+		recs = e.journal()
+		return len(recs) == 1 && len(recs[0].Hashes) >= 2
+	})
+	if recs[0].Hashes[0] != first || recs[0].Nonce != 0 {
+		t.Fatalf("journal %+v does not keep the first hash %s at nonce 0", recs[0], first)
+	}
+	replacement := decodeRaw(t, recs[0].RawTx)
+	if replacement.Nonce() != 0 || replacement.GasTipCap().Int64() < minerMinTip*9/10*115/100 {
+		t.Fatalf("replacement nonce %d tip %s: want nonce 0 and tip raised >= 15%%", replacement.Nonce(), replacement.GasTipCap())
+	}
+	if replacement.GasFeeCap().Cmp(e.cfg.Fees.MaxFee) > 0 {
+		t.Fatalf("replacement fee cap %s above MAX_FEE_PER_GAS", replacement.GasFeeCap())
+	}
+	e.mineUntil(20*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+	if e.created(app.signatureID) != 1 || e.walletNonce() != 1 {
+		t.Fatalf("created %d times with %d transactions mined; want 1 and 1", e.created(app.signatureID), e.walletNonce())
+	}
+}
+
+// TestStuckAtFeeCapWaits: when MAX_FEE_PER_GAS leaves no room to raise the
+// fees, the relay never signs above it, does not give up on the application,
+// and says it is waiting at the cap.
+func TestStuckAtFeeCapWaits(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	for range 170 { // empty blocks take the base fee down to its floor of 7 wei
+		e.chain.Commit()
+	}
+	e.cfg.Fees.MaxFee = big.NewInt(minerMinTip * 95 / 100)
+	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 9 / 10)
+	e.cfg.StuckBlocks = 1
+	app := e.enqueue(1)[0]
+	e.start()
+	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	e.mineUntil(20*time.Second, "waiting at the cap", func() bool {
+		return e.logContains("stuck transaction at MAX_FEE_PER_GAS, waiting")
+	})
+	eventually(t, 5*time.Second, "gauge says waiting", func() bool {
+		return gaugeValue(t, e, "depeg_relay_chain_waiting_at_fee_cap") == 1
+	})
+	hashes := len(e.journal()[0].Hashes)
+	for range 5 {
+		e.chain.Commit()
+		time.Sleep(60 * time.Millisecond)
+	}
+	recs := e.journal()
+	if len(recs) != 1 || len(recs[0].Hashes) != hashes {
+		t.Fatalf("journal changed while at the cap: %+v (had %d hashes)", recs, hashes)
+	}
+	if fc := decodeRaw(t, recs[0].RawTx).GasFeeCap(); fc.Cmp(e.cfg.Fees.MaxFee) > 0 {
+		t.Fatalf("fee cap %s above MAX_FEE_PER_GAS %s", fc, e.cfg.Fees.MaxFee)
+	}
+	if e.pending() != 1 || len(e.deadLetters()) != 0 || e.walletNonce() != 0 {
+		t.Fatalf("pending=%d dead=%d mined=%d; want the application kept pending", e.pending(), len(e.deadLetters()), e.walletNonce())
+	}
+}
+
+// TestReorgBeforeConfirmations: the block with our receipt is reorganised away
+// before the required confirmations; the entry is not acknowledged on the
+// orphaned receipt, the transaction gets mined again, and the application is
+// created once on the canonical chain.
+func TestReorgBeforeConfirmations(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 3})
+	app := e.enqueue(1)[0]
+	e.start()
+	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	parent, err := e.client.HeaderByNumber(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.chain.Commit()
+	eventually(t, 10*time.Second, "relay saw the receipt", func() bool { return e.logContains(`"message":"transaction mined"`) })
+
+	// A longer side chain without our transaction becomes canonical.
+	if err := e.chain.Backend.Fork(parent.Hash()); err != nil {
+		t.Fatal(err)
+	}
+	e.chain.Backend.Rollback() // the fork's blocks must not carry our transaction
+	e.chain.Commit()
+	e.chain.Commit()
+	eventually(t, 10*time.Second, "reorg noticed", func() bool { return e.logContains("receipt vanished in a reorg") })
+	if e.pending() != 1 {
+		t.Fatalf("entry acknowledged on an orphaned receipt")
+	}
+	e.mineUntil(30*time.Second, "acknowledged after re-inclusion", func() bool { return e.pending() == 0 })
+	if e.created(app.signatureID) != 1 || e.walletNonce() != 1 {
+		t.Fatalf("created %d, mined nonce %d; want 1 and 1", e.created(app.signatureID), e.walletNonce())
+	}
+}
+
+// lostSend journals like the real chain but drops broadcasts: the state of a
+// relay killed between recording a transaction and sending it.
+type lostSend struct {
+	*chain.Client
+	dropped atomic.Int32
+}
+
+func (l *lostSend) SendTransaction(context.Context, *types.Transaction) error {
+	l.dropped.Add(1)
+	return nil
+}
+
+// failingAck acknowledges nothing: the state of a relay killed after
+// confirmation but before XACK.
+type failingAck struct{ *stream.Queue }
+
+func (failingAck) Ack(context.Context, string, string) error {
+	return errors.New("injected: redis gone")
+}
+
+// TestRestartRecoversEveryJournalState restarts the relay with its journal in
+// each state a crash can leave, and checks the application is created once
+// and no second, different transaction is ever built.
+func TestRestartRecoversEveryJournalState(t *testing.T) {
+	t.Run("signed, not sent", func(t *testing.T) {
+		e := newEnv(t, envOptions{confirmations: 2})
+		app := e.enqueue(1)[0]
+		lost := &lostSend{Client: e.client}
+		stop := e.startWith(lost, e.queue)
+		eventually(t, 10*time.Second, "journaled", func() bool { return len(e.journal()) == 1 && lost.dropped.Load() > 0 })
+		stop()
+		hash := common.HexToHash(e.journal()[0].Hashes[0])
+		if _, _, err := e.client.TransactionByHash(t.Context(), hash); !errors.Is(err, ethereum.NotFound) {
+			t.Fatalf("node knows the unsent transaction: %v", err)
+		}
+		e.start()
+		e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+		if e.created(app.signatureID) != 1 || e.walletNonce() != 1 {
+			t.Fatalf("created %d, transactions %d; want 1, 1", e.created(app.signatureID), e.walletNonce())
+		}
+		if rc, err := e.client.TransactionReceipt(t.Context(), hash); err != nil || rc.Status != 1 {
+			t.Fatalf("the journaled transaction was not the one mined: %v %v", rc, err)
+		}
+	})
+	t.Run("mined, not confirmed", func(t *testing.T) {
+		e := newEnv(t, envOptions{confirmations: 4})
+		app := e.enqueue(1)[0]
+		stop := e.start()
+		eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+		e.chain.Commit()
+		eventually(t, 10*time.Second, "mined", func() bool { return e.logContains(`"message":"transaction mined"`) })
+		stop()
+		if e.pending() != 1 {
+			t.Fatalf("acknowledged with 1 of 4 confirmations")
+		}
+		e.start()
+		e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+		if e.created(app.signatureID) != 1 || e.walletNonce() != 1 {
+			t.Fatalf("created %d, transactions %d; want 1, 1", e.created(app.signatureID), e.walletNonce())
+		}
+	})
+	t.Run("confirmed, not acknowledged", func(t *testing.T) {
+		e := newEnv(t, envOptions{confirmations: 1})
+		app := e.enqueue(1)[0]
+		stop := e.startWith(e.client, failingAck{e.queue})
+		e.mineUntil(20*time.Second, "ack attempted", func() bool { return e.logContains("ack failed") })
+		stop()
+		if e.pending() != 1 || len(e.journal()) != 1 {
+			t.Fatalf("pending=%d journal=%d before restart; want 1, 1", e.pending(), len(e.journal()))
+		}
+		e.start()
+		eventually(t, 20*time.Second, "acknowledged", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
+		if e.created(app.signatureID) != 1 || e.walletNonce() != 1 || e.exists(stream.ApplicationKey(app.entityID)) {
+			t.Fatalf("created %d, transactions %d, hash left %v", e.created(app.signatureID), e.walletNonce(), e.exists(stream.ApplicationKey(app.entityID)))
+		}
+	})
+}
+
+// TestNonceTakenByForeignTransaction: someone else uses the wallet and their
+// transaction takes the nonce of ours (which can then never be mined). The
+// relay notices, resynchronises its nonce and submits the application again.
+func TestNonceTakenByForeignTransaction(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip / 2) // ours stays in the pool
+	e.cfg.StuckBlocks = 1000                        // and is not bumped in this test
+	app := e.enqueue(1)[0]
+	stop := e.start()
+	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	stop()
+	// The operator sends a plain transfer with nonce 0 and a real tip; it
+	// replaces ours in the pool and is mined.
+	head, err := e.client.HeaderByNumber(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := common.HexToAddress("0x000000000000000000000000000000000000dEaD")
+	foreign, err := e.signer.Sign(chain.Call{To: to}, 0, 21000, chain.Fees{
+		FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(3)), big.NewInt(minerMinTip*10)),
+		TipCap: big.NewInt(minerMinTip * 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.client.SendTransaction(t.Context(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	e.chain.Commit()
+	e.cfg.Fees.MaxTip = nil
+	e.start()
+	e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+	if e.created(app.signatureID) != 1 || e.walletNonce() != 2 {
+		t.Fatalf("created %d, wallet nonce %d; want 1, 2", e.created(app.signatureID), e.walletNonce())
+	}
+	if !e.logContains("nonce used by a transaction not in the journal") {
+		t.Fatalf("the foreign nonce use was not reported")
+	}
+}
+
+func gaugeValue(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("gauge %s not found", name)
+	return 0
+}
