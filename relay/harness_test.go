@@ -50,6 +50,7 @@ type envOptions struct {
 	fund          *big.Int // wallet balance at genesis; nil = 1000 ETH
 	confirmations uint64
 	maxInFlight   int
+	alsoFund      []common.Address // more genesis-funded accounts, e.g. a user paying gas
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -59,7 +60,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, FundAmount: o.fund})
+	dc, err := devchain.Start(devchain.Options{Fund: append([]common.Address{wallet}, o.alsoFund...), FundAmount: o.fund})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}
