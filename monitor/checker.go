@@ -81,6 +81,10 @@ type CheckerConfig struct {
 	Heartbeat *Heartbeat
 	// InFlight, when set, reports the relay's in-flight transactions.
 	InFlight func() int
+	// WaitingAtFeeCap, when set, reports that submission or a stuck
+	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
+	// a stalled queue at a fee spike is explained at a glance.
+	WaitingAtFeeCap func() bool
 	// Metrics, when set, provides the spend rate for the runway estimate and
 	// receives the balance and error counts.
 	Metrics *Metrics
@@ -243,6 +247,9 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	if c.cfg.InFlight != nil {
 		n := c.cfg.InFlight()
 		r.InFlight = &n
+	}
+	if c.cfg.WaitingAtFeeCap != nil && c.cfg.WaitingAtFeeCap() {
+		r.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"
 	}
 	limit := formatAge(c.cfg.LoopMaxAge)
 	last := c.cfg.Heartbeat.Last()

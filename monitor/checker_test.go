@@ -427,3 +427,15 @@ func TestIDTime(t *testing.T) {
 		}
 	}
 }
+
+func TestFeeCapWaitingIsReported(t *testing.T) {
+	waiting := false
+	f := newFixture(t, func(c *CheckerConfig) { c.WaitingAtFeeCap = func() bool { return waiting } })
+	if r := f.checker.Check(t.Context()); r.FeeCap != "" {
+		t.Fatalf("feeCap %q while not waiting", r.FeeCap)
+	}
+	waiting = true
+	if r := f.checker.Check(t.Context()); !strings.Contains(r.FeeCap, "MAX_FEE_PER_GAS") {
+		t.Fatalf("feeCap %q while waiting at the cap", r.FeeCap)
+	}
+}

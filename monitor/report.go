@@ -44,6 +44,8 @@ type Report struct {
 	LastLoopIteration  string   `json:"lastLoopIteration,omitempty"`
 	LastLoopAgeSeconds *float64 `json:"lastLoopAgeSeconds,omitempty"`
 	InFlight           *int     `json:"inFlight,omitempty"`
+	// FeeCap is set while the relay waits because fees are at the cap.
+	FeeCap string `json:"feeCap,omitempty"`
 
 	PendingCount            *int64   `json:"pendingCount,omitempty"`
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`

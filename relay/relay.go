@@ -252,6 +252,12 @@ func (r *Relay) recover(ctx context.Context) error {
 		f.log.Info().Msg("resuming journaled transaction")
 	}
 	r.metrics.SetInFlight(r.InFlight())
+	if n := len(recs); n > 0 && pending > recs[n-1].Nonce+1 {
+		// Someone sent from this wallet beyond what the journal knows: the
+		// local sequence follows the node, never reusing a taken nonce.
+		r.log.Warn().Uint64("pending_nonce", pending).Uint64("journal_max_nonce", recs[n-1].Nonce).
+			Msg("wallet nonce advanced by transactions not in the journal, resynchronised")
+	}
 	if len(recs) > 0 {
 		r.log.Info().Int("transactions", len(recs)).Uint64("next_nonce", r.nextNonce).Msg("journal recovered")
 	}
