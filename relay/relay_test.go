@@ -65,6 +65,12 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("hash of %s not purged", a.entityID)
 		}
 	}
+	// The old processor's heartbeat key is kept up to date.
+	if ts, err := e.rdb.Get(t.Context(), stream.LastCheckKey).Result(); err != nil {
+		t.Errorf("last-check: %v", err)
+	} else if at, err := time.Parse(time.RFC3339Nano, ts); err != nil || time.Since(at) > time.Minute {
+		t.Errorf("last-check %q is not a recent ISO-8601 time (%v)", ts, err)
+	}
 	if n := e.walletNonce(); n != 12 {
 		t.Errorf("wallet sent %d transactions, want 12", n)
 	}
