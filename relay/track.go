@@ -2,10 +2,12 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -258,6 +260,17 @@ func (r *Relay) maybeRebroadcast(ctx context.Context, f *flight) {
 // can never be mined now, so building a new one for the application is safe:
 // the entry is released and read again.
 func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
+	// Ask once more, hash by hash: behind a load balancer the nonce and the
+	// receipts may come from nodes at different heights, and a wrong "lost"
+	// would build a second transaction for an application already created.
+	for _, h := range f.hashes() {
+		c, cancel := r.rpcCtx(ctx)
+		_, err := r.chain.TransactionReceipt(c, h)
+		cancel()
+		if err == nil || !errors.Is(err, ethereum.NotFound) {
+			return // mined after all, or unknown: decide on a later pass
+		}
+	}
 	f.log.Warn().Uint64("mined_nonce", mined).Msg("nonce used by a transaction not in the journal, resubmitting application")
 	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 		r.metrics.RedisError("forget")
