@@ -8,6 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 // Enqueue stores an application and hands it to the relay the way the
@@ -19,7 +21,7 @@ import (
 // frontend that dies between them (entry never written) or with an entry
 // whose hash is not there.
 func Enqueue(ctx context.Context, rdb redis.Cmdable, streamKey, entityID string, fields map[string]string) (string, error) {
-	if err := rdb.HSet(ctx, HashKeyPrefix+entityID, fields).Err(); err != nil {
+	if err := rdb.HSet(ctx, stream.ApplicationKey(entityID), fields).Err(); err != nil {
 		return "", fmt.Errorf("enqueue %s: hset: %w", entityID, err)
 	}
 	id, err := xadd(ctx, rdb, streamKey, map[string]any{StreamFieldEntityID: entityID})

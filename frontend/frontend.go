@@ -20,26 +20,24 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 	"github.com/oklog/ulid/v2"
+
+	"github.com/etherisc/depeg-relay/stream"
 )
 
-// Field names of the PendingApplication hash (DESIGN.md section 1). The
-// frontend's redis-om schema fixes them.
+// Field names of the PendingApplication hash and of the stream entry: the
+// relay's stream package owns the layout (DESIGN.md section 1); the frontend
+// stand-in writes exactly what the relay reads.
 const (
-	FieldPolicyHolder     = "policyHolder"
-	FieldProtectedWallet  = "protectedWallet"
-	FieldProtectedBalance = "protectedBalance"
-	FieldDuration         = "duration"
-	FieldBundleID         = "bundleId"
-	FieldSignatureID      = "signatureId"
-	FieldSignature        = "signature"
-	FieldTimestamp        = "timestamp"
-	// FieldTransactionHash is absent until the processor submits.
-	FieldTransactionHash = "transactionHash"
-
-	// StreamFieldEntityID is the only field of a stream entry.
-	StreamFieldEntityID = "entityId"
-	// HashKeyPrefix prefixes the entityId to form the application's key.
-	HashKeyPrefix = "PendingApplication:"
+	FieldPolicyHolder     = stream.FieldPolicyHolder
+	FieldProtectedWallet  = stream.FieldProtectedWallet
+	FieldProtectedBalance = stream.FieldProtectedBalance
+	FieldDuration         = stream.FieldDuration
+	FieldBundleID         = stream.FieldBundleID
+	FieldSignatureID      = stream.FieldSignatureID
+	FieldSignature        = stream.FieldSignature
+	FieldTimestamp        = stream.FieldTimestamp
+	FieldTransactionHash  = stream.FieldTransactionHash
+	StreamFieldEntityID   = stream.FieldEntityID
 )
 
 // EIP-712 domain and type of the policy message, as the deployed message
@@ -85,15 +83,7 @@ type Application struct {
 // the empty string, which the frontend never produces and which would make
 // every empty id collide on chain.
 func SignatureIDToBytes32(id string) ([32]byte, error) {
-	var out [32]byte
-	switch {
-	case len(id) == 0:
-		return out, errors.New("signatureId is empty")
-	case len(id) >= len(out):
-		return out, fmt.Errorf("signatureId is %d bytes, must be < 32", len(id))
-	}
-	copy(out[:], id)
-	return out, nil
+	return stream.SignatureIDToBytes32(id)
 }
 
 // TypedData is the EIP-712 message the user signs for app in the frontend.
