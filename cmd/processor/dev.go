@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
@@ -31,9 +32,11 @@ const devMnemonic = "test test test test test test test test test test test junk
 type devEnv struct {
 	log       zerolog.Logger
 	chain     *devchain.Chain
-	redis     *exec.Cmd
-	redisDir  string
+	redis     *exec.Cmd            // redis-server child, when one was started
+	redisDir  string               // its scratch directory
+	embedded  *miniredis.Miniredis // in-process server, when redis-server is missing
 	redisURL  string
+	redisKind string // how Redis was found, for the banner
 	blockTime time.Duration
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -102,28 +105,36 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 	return d, nil
 }
 
-// findRedis uses REDIS_URL (default redis://localhost:6379) when it answers;
-// otherwise it starts redis-server on a free loopback port.
+// findRedis picks the Redis dev mode runs against, in this order:
+//
+//  1. REDIS_URL (default redis://localhost:6379) when it answers a PING;
+//  2. a redis-server child on a free loopback port, when one is installed;
+//  3. an embedded Redis-protocol server (miniredis) on a free loopback port.
+//
+// The embedded server is for dev mode only: it speaks everything the relay
+// uses (consumer groups, XREADGROUP with BLOCK, XPENDING, pipelines) but is
+// not Redis, so the tests keep using a real redis-server. Neither 2 nor 3
+// keeps data across restarts.
 func (d *devEnv) findRedis(ctx context.Context) error {
 	url := os.Getenv("REDIS_URL")
 	if url == "" {
 		url = "redis://localhost:6379"
 	}
 	if opts, err := redis.ParseURL(url); err == nil {
-		c := redis.NewClient(opts)
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err = c.Ping(pctx).Err()
-		cancel()
-		c.Close()
-		if err == nil {
-			d.redisURL = url
+		if ping(ctx, opts, time.Second) == nil {
+			d.redisURL, d.redisKind = url, "from REDIS_URL"
 			return nil
 		}
 	}
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return fmt.Errorf("no Redis answers at REDIS_URL and redis-server is not installed (apt-get install redis-server)")
+	if bin, err := exec.LookPath("redis-server"); err == nil {
+		return d.startRedisServer(ctx, bin)
 	}
+	return d.startEmbeddedRedis()
+}
+
+// startRedisServer runs redis-server on a free loopback port without
+// persistence and waits until it answers.
+func (d *devEnv) startRedisServer(ctx context.Context, bin string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -136,40 +147,87 @@ func (d *devEnv) findRedis(ctx context.Context) error {
 	if err := d.redis.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	d.redisURL = fmt.Sprintf("redis://127.0.0.1:%d", port)
-	opts, _ := redis.ParseURL(d.redisURL)
-	c := redis.NewClient(opts)
-	defer c.Close()
+	d.redisURL, d.redisKind = fmt.Sprintf("redis://127.0.0.1:%d", port), "redis-server started by dev mode, not persisted"
+	opts, err := redis.ParseURL(d.redisURL)
+	if err != nil {
+		return fmt.Errorf("parse own redis URL: %w", err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c.Ping(ctx).Err() == nil {
+		if ping(ctx, opts, time.Second) == nil {
 			d.log.Info().Str("redis_url", d.redisURL).Msg("started redis-server for dev mode")
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server on port %d did not answer", port)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("redis-server on port %d did not answer (log: %s)", port, filepath.Join(d.redisDir, "redis.log"))
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
-// PrintBanner tells a newcomer where everything is and what to do next.
+// startEmbeddedRedis serves the Redis protocol from this process on a free
+// loopback port. miniredis starts its own accept loop; Close stops it.
+func (d *devEnv) startEmbeddedRedis() error {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("no Redis answers at REDIS_URL, redis-server is not installed, and the embedded Redis did not start: %w", err)
+	}
+	d.embedded = m
+	d.redisURL, d.redisKind = "redis://"+m.Addr(), "embedded in this process, dev mode only, not persisted"
+	d.log.Warn().Str("redis_url", d.redisURL).
+		Msg("no Redis answers at REDIS_URL and redis-server is not installed: using an embedded Redis-protocol server (dev mode only)")
+	return nil
+}
+
+// ping reports whether the server at opts answers a PING within timeout. A
+// plain dial comes first: when nothing listens, go-redis would otherwise log
+// its own dial retries to stderr, which only confuses a newcomer.
+func ping(ctx context.Context, opts *redis.Options, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, opts.Network, opts.Addr)
+	if err != nil {
+		return err
+	}
+	_ = conn.Close()
+	c := redis.NewClient(opts)
+	defer c.Close()
+	return c.Ping(ctx).Err()
+}
+
+// PrintBanner tells a newcomer where everything is and what to do next, and
+// logs the same as one "dev mode ready" line for scripts and tests (its
+// fields: chain_rpc, chain_id, product, helper, wallet, redis_url, monitor).
+// The Redis URL is shown with its password, if any, redacted.
 func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config, wallet common.Address) {
+	redisURL, _ := cfg.LogFields()["REDIS_URL"].(string)
+	monitorURL := fmt.Sprintf("http://127.0.0.1:%d/api/monitor", cfg.Port)
+	d.log.Info().Str("chain_rpc", d.chain.URL).Str("chain_id", d.chain.ChainID.String()).
+		Str("product", d.chain.Product.Hex()).Str("helper", d.chain.Helper.Hex()).
+		Str("wallet", wallet.Hex()).Str("redis_url", redisURL).Str("monitor", monitorURL).
+		Msg("dev mode ready")
 	fmt.Fprintf(w, `
 depeg relay dev mode
   chain RPC        %s  (chain id %s, a block every %s)
   DepegProduct     %s
   message helper   %s  (EIP-712 verifyingContract)
   relay wallet     %s  (funded with 1000 ETH)
-  Redis            %s  (stream %s)
-  monitor          http://127.0.0.1:%d/api/monitor
+  Redis            %s  (%s; stream %s)
+  monitor          %s
   metrics          http://127.0.0.1:%d/metrics
 
-Enqueue signed sample applications, as the frontend does:
+Enqueue signed sample applications, as the frontend does (in another shell):
   go run ./cmd/enqueue -redis %s -rpc %s -product %s -n 5
-Add -bad to also enqueue the malformed cases (they end in %s).
+Add -bad to also enqueue the malformed cases (they end in %s):
+  redis-cli -u %s XRANGE %s - +
+
+Stop with Ctrl-C; nothing of the chain is kept.
 
 `, d.chain.URL, d.chain.ChainID, d.blockTime, d.chain.Product.Hex(), d.chain.Helper.Hex(), wallet.Hex(),
-		d.redisURL, cfg.StreamKey, cfg.Port, cfg.Port, d.redisURL, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey)
+		redisURL, d.redisKind, cfg.StreamKey, monitorURL, cfg.Port,
+		redisURL, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
 }
 
 // Close stops block production, the chain and any Redis dev mode started.
@@ -187,6 +245,9 @@ func (d *devEnv) Close() {
 	}
 	if d.redisDir != "" {
 		_ = os.RemoveAll(d.redisDir)
+	}
+	if d.embedded != nil {
+		d.embedded.Close()
 	}
 }
 
