@@ -1,0 +1,285 @@
+package kill
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildProcessor compiles ./cmd/processor (without -race: only the test
+// process, which hosts the chain, pays for the detector) into dir.
+func buildProcessor(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "processor")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/etherisc/depeg-relay/cmd/processor")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/processor: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// incarnation is one run of the processor binary. Its stderr (JSON logs) and
+// stdout go to files named after its number.
+type incarnation struct {
+	n       int
+	cmd     *exec.Cmd
+	logPath string
+	started time.Time
+	// exited is closed when the process has ended; err is then its result.
+	exited chan struct{}
+	err    error
+	files  []*os.File
+}
+
+// startIncarnation runs the binary with exactly env (nothing is inherited
+// from the test's environment, so a developer's REDIS_URL or LOG_LEVEL cannot
+// leak in). The process is killed and reaped at the end of the test if it is
+// still running.
+func startIncarnation(t *testing.T, bin, logDir string, n int, env []string) *incarnation {
+	t.Helper()
+	p := &incarnation{n: n, exited: make(chan struct{}),
+		logPath: filepath.Join(logDir, fmt.Sprintf("processor-%02d.log", n))}
+	stderr, err := os.Create(p.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := os.Create(filepath.Join(logDir, fmt.Sprintf("processor-%02d.out", n)))
+	if err != nil {
+		stderr.Close()
+		t.Fatal(err)
+	}
+	p.files = []*os.File{stderr, stdout}
+	p.cmd = exec.Command(bin)
+	p.cmd.Env = env
+	p.cmd.Stderr, p.cmd.Stdout = stderr, stdout
+	if err := p.cmd.Start(); err != nil {
+		p.closeFiles()
+		t.Fatalf("start processor incarnation %d: %v", n, err)
+	}
+	p.started = time.Now()
+	go func() { // owned by p: kill and the cleanup below wait on exited
+		p.err = p.cmd.Wait()
+		p.closeFiles()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+func (p *incarnation) closeFiles() {
+	for _, f := range p.files {
+		f.Close()
+	}
+}
+
+// running reports whether the process has not exited yet.
+func (p *incarnation) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL and waits until the process is reaped.
+func (p *incarnation) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && p.running() {
+		t.Fatalf("SIGKILL incarnation %d: %v", p.n, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("incarnation %d did not die within 10s of SIGKILL", p.n)
+	}
+}
+
+// stop sends SIGTERM and returns the exit code, failing the test if the
+// process does not end within timeout.
+func (p *incarnation) stop(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && p.running() {
+		t.Fatalf("SIGTERM incarnation %d: %v", p.n, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("incarnation %d did not stop within %v of SIGTERM", p.n, timeout)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// logLine is the part of a zerolog JSON line the test reads.
+type logLine struct {
+	Level string `json:"level"`
+	Msg   string `json:"message"`
+	Tx    string `json:"tx"`
+	// FeeCap and Tip are logged with each broadcast and replacement.
+	FeeCap string  `json:"fee_cap_wei"`
+	Tip    string  `json:"tip_wei"`
+	Nonce  *uint64 `json:"-"`
+}
+
+// readLog parses an incarnation's stderr. Lines that are not JSON (a panic,
+// a race report, Go runtime output) are returned in foreign.
+func readLog(path string) (lines []logLine, foreign []string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		var l struct {
+			logLine
+			Nonce json.RawMessage `json:"nonce"`
+		}
+		if !strings.HasPrefix(text, "{") || json.Unmarshal([]byte(text), &l) != nil {
+			foreign = append(foreign, text)
+			continue
+		}
+		if len(l.Nonce) > 0 {
+			if n, err := strconv.ParseUint(string(bytes.Trim(l.Nonce, `"`)), 10, 64); err == nil {
+				l.logLine.Nonce = &n
+			}
+		}
+		lines = append(lines, l.logLine)
+	}
+	// A line cut by SIGKILL in the middle of a write is not an error.
+	if err := sc.Err(); err != nil && err != io.ErrUnexpectedEOF {
+		return lines, foreign, err
+	}
+	return lines, foreign, nil
+}
+
+// logSummary is what all incarnations logged, in figures.
+type logSummary struct {
+	// hashesByNonce is every transaction hash logged next to a nonce: the
+	// transactions signed (and possibly broadcast) for it.
+	hashesByNonce map[uint64]map[string]bool
+	// firstByNonce is the first transaction logged for each nonce, with its
+	// fees when a line logged them.
+	firstByNonce map[uint64]signedTx
+	// messages counts warn and error messages by text (messages are
+	// constant, data is in fields).
+	messages map[string]int
+	// foreign are lines that are not JSON logs, with their incarnation.
+	foreign []string
+}
+
+func summarizeLogs(paths []string) (logSummary, error) {
+	s := logSummary{hashesByNonce: map[uint64]map[string]bool{}, firstByNonce: map[uint64]signedTx{},
+		messages: map[string]int{}}
+	fees := map[string]signedTx{}
+	for i, path := range paths {
+		lines, foreign, err := readLog(path)
+		if err != nil {
+			return s, err
+		}
+		for j, f := range foreign {
+			// The last line of a killed process may be cut short.
+			if j == len(foreign)-1 && strings.HasPrefix(f, "{") {
+				continue
+			}
+			s.foreign = append(s.foreign, fmt.Sprintf("incarnation %d: %s", i+1, f))
+		}
+		for _, l := range lines {
+			if l.Tx != "" && l.Nonce != nil {
+				if s.hashesByNonce[*l.Nonce] == nil {
+					s.hashesByNonce[*l.Nonce] = map[string]bool{}
+				}
+				s.hashesByNonce[*l.Nonce][l.Tx] = true
+				if _, ok := s.firstByNonce[*l.Nonce]; !ok {
+					s.firstByNonce[*l.Nonce] = signedTx{hash: l.Tx}
+				}
+				if feeCap, ok := new(big.Int).SetString(l.FeeCap, 10); ok {
+					if tip, ok := new(big.Int).SetString(l.Tip, 10); ok {
+						fees[l.Tx] = signedTx{hash: l.Tx, feeCap: feeCap, tip: tip}
+					}
+				}
+			}
+			if l.Level == "warn" || l.Level == "error" {
+				s.messages[l.Level+": "+l.Msg]++
+			}
+		}
+	}
+	for n, first := range s.firstByNonce {
+		if f, ok := fees[first.hash]; ok {
+			s.firstByNonce[n] = f
+		}
+	}
+	return s, nil
+}
+
+// signedTx is a transaction as the processor logged it.
+type signedTx struct {
+	hash        string
+	feeCap, tip *big.Int
+}
+
+// replacements is how many extra hashes were signed for nonces: fee bumps.
+func (s logSummary) replacements() int {
+	n := 0
+	for _, hs := range s.hashesByNonce {
+		n += len(hs) - 1
+	}
+	return n
+}
+
+func (s logSummary) sortedMessages() []string {
+	out := make([]string, 0, len(s.messages))
+	for m, n := range s.messages {
+		out = append(out, fmt.Sprintf("%5d  %s", n, m))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lastMessage is the last complete log message of an incarnation: where the
+// kill found it.
+func lastMessage(path string) string {
+	lines, _, err := readLog(path)
+	if err != nil || len(lines) == 0 {
+		return "(no log line)"
+	}
+	return lines[len(lines)-1].Msg
+}
+
+// tail returns the last n lines of a file, for failure reports.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
