@@ -275,3 +275,19 @@ func (e *env) dumpLogOnFailure() {
 		}
 	})
 }
+
+// queueLen is how many entries the group has delivered in all (read and
+// acknowledged or still pending), from XINFO GROUPS' entries-read.
+func (e *env) queueLen() int64 {
+	e.t.Helper()
+	groups, err := e.rdb.XInfoGroups(e.t.Context(), e.keys.Stream).Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, g := range groups {
+		if g.Name == e.keys.Group {
+			return g.EntriesRead
+		}
+	}
+	return 0
+}

@@ -293,3 +293,55 @@ func gaugeValue(t *testing.T, e *env, name string) float64 {
 	t.Fatalf("gauge %s not found", name)
 	return 0
 }
+
+// slowPending delays reads of the consumer's own pending list, widening the
+// window in which the tracker settles an entry the read has just returned.
+type slowPending struct {
+	*stream.Queue
+	reads *atomic.Int32 // completed reads
+}
+
+func (s slowPending) ReadOwnPending(ctx context.Context, after string, n int) ([]stream.Entry, error) {
+	entries, err := s.Queue.ReadOwnPending(ctx, after, n)
+	time.Sleep(400 * time.Millisecond)
+	s.reads.Add(1)
+	return entries, err
+}
+
+// slowReceipts delays receipt look-ups so the tracker settles entries only
+// after the loop's read of its pending list has returned them.
+type slowReceipts struct{ *chain.Client }
+
+func (s slowReceipts) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
+	time.Sleep(200 * time.Millisecond)
+	return s.Client.Receipts(ctx, hashes)
+}
+
+// TestSettledWhileReadingPendingIsNotReprocessed: after a restart with mined
+// transactions in the journal, the tracker acknowledges entries while the
+// loop is reading its pending list; those entries must not be processed again
+// (their hash is purged, so they would be dead-lettered as missing).
+func TestSettledWhileReadingPendingIsNotReprocessed(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 2, maxInFlight: 8})
+	apps := e.enqueue(4)
+	stop := e.start()
+	eventually(t, 10*time.Second, "all broadcast", func() bool { return len(e.journal()) == 4 })
+	stop()
+	e.chain.Commit()
+	e.chain.Commit()
+	reads := &atomic.Int32{}
+	e.startWith(slowReceipts{e.client}, slowPending{e.queue, reads})
+	// The second read starts only after the first one's entries were
+	// filtered and processed.
+	e.mineUntil(30*time.Second, "all acknowledged and the racing read handled", func() bool {
+		return e.pending() == 0 && e.queueLen() == 4 && reads.Load() >= 2
+	})
+	if dl := e.deadLetters(); len(dl) != 0 {
+		t.Fatalf("confirmed applications dead-lettered: %v", dl)
+	}
+	for _, a := range apps {
+		if e.created(a.signatureID) != 1 {
+			t.Fatalf("application %s not created once", a.entityID)
+		}
+	}
+}

@@ -113,6 +113,12 @@ type Relay struct {
 	// rescanRequested asks the submitting loop to re-read its own pending
 	// entries: a deferred entry may go now, or an entry lost its transaction.
 	rescanRequested bool
+	// settled holds entries the tracker acknowledged since the submitting
+	// loop last started reading its pending list: a read that raced with
+	// the acknowledgement may still return them, and they must not be
+	// processed again (their hash is gone, they would be dead-lettered).
+	settled        map[string]struct{}
+	readingPending bool // settled is only kept while this is true
 	// baseFeeAboveCap and flightsAtCap feed the "waiting at fee cap" gauge.
 	baseFeeAboveCap bool
 	flightsAtCap    int
@@ -146,6 +152,7 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
 		flights:   make(map[string]*flight),
 		sigs:      make(map[common.Hash]string),
+		settled:   make(map[string]struct{}),
 		slotFreed: make(chan struct{}, 1),
 		rescan:    true, rescanCursor: "0",
 	}

@@ -145,19 +145,32 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 	}
 	r.mu.Unlock()
 	for r.rescan && ctx.Err() == nil {
+		r.mu.Lock()
+		clear(r.settled)
+		r.readingPending = true
+		r.mu.Unlock()
 		batch, err := r.queue.ReadOwnPending(ctx, r.rescanCursor, n)
 		if err != nil {
+			r.mu.Lock()
+			r.readingPending = false
+			r.mu.Unlock()
 			r.metrics.RedisError("read_pending")
 			return nil, false, err
 		}
+		// Filter under the lock that release takes, so an entry settled at
+		// any moment since the read began is either busy or settled here.
+		r.mu.Lock()
+		r.readingPending = false
 		if len(batch) == 0 {
+			r.mu.Unlock()
 			r.rescan, r.rescanCursor = false, "0"
 			break
 		}
 		r.rescanCursor = batch[len(batch)-1].ID
-		r.mu.Lock()
 		for _, e := range batch {
-			if _, busy := r.flights[e.ID]; !busy {
+			_, busy := r.flights[e.ID]
+			_, done := r.settled[e.ID]
+			if !busy && !done {
 				entries = append(entries, e)
 			}
 		}

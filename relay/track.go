@@ -345,6 +345,9 @@ func (r *Relay) release(f *flight, rescan bool) {
 	if r.sigs[f.sigHash] == f.rec.EntryID {
 		delete(r.sigs, f.sigHash)
 	}
+	if !rescan && r.readingPending {
+		r.settled[f.rec.EntryID] = struct{}{}
+	}
 	if rescan || r.deferred {
 		r.deferred, r.rescanRequested = false, true
 	}
