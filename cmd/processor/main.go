@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/config"
@@ -30,6 +31,9 @@ func run() int {
 	flag.Parse()
 
 	log := newLogger(os.Stderr)
+	// go-redis logs reconnects with the standard library logger, which
+	// would break the JSON log stream; route them through zerolog instead.
+	redis.SetLogger(redisLogger{log.With().Str("component", "go-redis").Logger()})
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -81,6 +85,13 @@ func run() int {
 	}
 	log.Info().Msg("processor stopped")
 	return 0
+}
+
+// redisLogger adapts zerolog to go-redis' internal logging interface.
+type redisLogger struct{ log zerolog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msgf(format, v...)
 }
 
 // newLogger writes human-readable lines on a terminal and JSON otherwise
