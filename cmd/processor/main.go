@@ -28,6 +28,7 @@ func main() {
 
 func run() int {
 	dev := flag.Bool("dev", false, "start an embedded chain (and Redis if none answers) and run against them")
+	check := flag.Bool("check", false, "check Redis, the chain, the product and the wallet balance, then exit (a release command)")
 	flag.Parse()
 
 	log := newLogger(os.Stderr)
@@ -54,6 +55,13 @@ func run() int {
 		return 2
 	}
 	log = log.Level(cfg.LogLevel)
+	if *check {
+		if err := preflight(ctx, cfg, log); err != nil {
+			log.Error().Err(err).Msg("preflight failed")
+			return 1
+		}
+		return 0
+	}
 	log.Info().Fields(cfg.LogFields()).Msg("starting processor")
 
 	svc, err := newService(ctx, cfg, log)

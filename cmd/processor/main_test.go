@@ -8,6 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/internal/redistest"
 )
 
 // TestBadConfigurationExitsWithOneMessage runs the built binary with several
@@ -49,5 +56,50 @@ func TestBadConfigurationExitsWithOneMessage(t *testing.T) {
 	}
 	if n := strings.Count(strings.TrimSpace(out), "\n"); n != 0 {
 		t.Errorf("want one message line, got %d lines:\n%s", n+1, out)
+	}
+}
+
+// TestCheckMode runs -check against a real redis-server and an EVM over HTTP:
+// it passes when everything answers and fails, naming the cause, when Redis
+// is gone or the wallet is below PROCESSOR_MIN_BALANCE.
+func TestCheckMode(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "processor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	key, err := chain.DeriveKey(devMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	srv := redistest.Start(t)
+	run := func(extra ...string) (int, string) {
+		cmd := exec.Command(bin, "-check")
+		cmd.Env = append(os.Environ(), "CHAIN_RPC_URL="+dc.URL, "DEPEG_PRODUCT_ADDRESS="+dc.Product.Hex(),
+			"PROCESSOR_MNEMONIC="+devMnemonic, "REDIS_URL="+srv.URL(), "RPC_TIMEOUT=2000")
+		cmd.Env = append(cmd.Env, extra...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(out)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := run(); code != 0 || !strings.Contains(out, "preflight ok") {
+		t.Fatalf("healthy: exit %d\n%s", code, out)
+	}
+	if code, out := run("PROCESSOR_MIN_BALANCE=2000000000000000000000", "PROCESSOR_ALERT_BALANCE=2000000000000000000000"); code == 0 || !strings.Contains(out, "below PROCESSOR_MIN_BALANCE") {
+		t.Fatalf("poor wallet: exit %d\n%s", code, out)
+	}
+	srv.Stop()
+	if code, out := run(); code == 0 || !strings.Contains(out, "redis does not answer") {
+		t.Fatalf("redis down: exit %d\n%s", code, out)
 	}
 }

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
+)
+
+// preflight is the -check mode: it verifies, without writing anything, that
+// a processor with this configuration could work (Redis answers, the node
+// answers, the product has code, the wallet holds at least
+// PROCESSOR_MIN_BALANCE). Dokku runs it as the Procfile's release command, so
+// a deploy that cannot reach Redis or the chain stops before the running
+// container is replaced.
+func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.RPCTimeout)
+	defer cancel()
+	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	if err != nil {
+		return errors.New("REDIS_URL is not a valid redis URL")
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis does not answer: %w", err)
+	}
+	client, err := chain.Dial(ctx, cfg.ChainRPCURL.Reveal())
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	chainID, err := client.ChainID(ctx)
+	if err != nil {
+		return fmt.Errorf("chain node does not answer: %w", err)
+	}
+	code, err := client.CodeAt(ctx, cfg.DepegProductAddress, nil)
+	if err != nil {
+		return fmt.Errorf("read product code: %w", err)
+	}
+	if len(code) == 0 {
+		return fmt.Errorf("no contract at DEPEG_PRODUCT_ADDRESS %s on chain %s", cfg.DepegProductAddress.Hex(), chainID)
+	}
+	key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
+	if err != nil {
+		return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	}
+	wallet := crypto.PubkeyToAddress(key.PublicKey)
+	balance, err := client.BalanceAt(ctx, wallet, nil)
+	if err != nil {
+		return fmt.Errorf("read wallet balance: %w", err)
+	}
+	if balance.Cmp(cfg.ProcessorMinBalance) < 0 {
+		return fmt.Errorf("wallet %s holds %s wei, below PROCESSOR_MIN_BALANCE %s wei", wallet.Hex(), balance, cfg.ProcessorMinBalance)
+	}
+	log.Info().Str("chain_id", chainID.String()).Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).
+		Msg("preflight ok: redis, chain, product and wallet balance")
+	return nil
+}
