@@ -10,6 +10,7 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
@@ -35,27 +36,63 @@ func Dial(ctx context.Context, url string) (*Client, error) {
 	return &Client{Client: ethclient.NewClient(rc), rpc: rc}, nil
 }
 
-// Receipts fetches the receipts of hashes in one batch. A nil entry means the
-// node has no receipt (not mined, or reorganised away). err is set only when
-// the batch itself failed; per-item errors are returned in errs.
+// maxBatch bounds one JSON-RPC batch: geth refuses batches of more than
+// 1000 calls and hosted providers often allow far fewer.
+const maxBatch = 100
+
+// Receipts fetches the receipts of hashes in JSON-RPC batches of at most
+// maxBatch calls. A nil entry means the node has no receipt (not mined, or
+// reorganised away). Any failed call fails the whole look-up: "unknown" must
+// never be mistaken for "not mined".
 func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
-	if len(hashes) == 0 {
-		return nil, nil
-	}
 	out := make([]*types.Receipt, len(hashes))
-	batch := make([]rpc.BatchElem, len(hashes))
-	for i, h := range hashes {
-		batch[i] = rpc.BatchElem{Method: "eth_getTransactionReceipt", Args: []any{h}, Result: &out[i]}
-	}
-	if err := c.rpc.BatchCallContext(ctx, batch); err != nil {
+	err := c.batch(ctx, len(hashes), func(i int) rpc.BatchElem {
+		return rpc.BatchElem{Method: "eth_getTransactionReceipt", Args: []any{hashes[i]}, Result: &out[i]}
+	})
+	if err != nil {
 		return nil, fmt.Errorf("batch receipts: %w", err)
 	}
-	for i, b := range batch {
-		if b.Error != nil {
-			return nil, fmt.Errorf("receipt %s: %w", hashes[i], b.Error)
+	return out, nil
+}
+
+// BlockHashes returns the canonical hashes of the given block numbers (zero
+// hash for a block the node does not have), in batches. The relay compares
+// them with its receipts' block hashes to notice reorgs without re-reading
+// every receipt on every pass.
+func (c *Client) BlockHashes(ctx context.Context, numbers []uint64) ([]common.Hash, error) {
+	headers := make([]*types.Header, len(numbers))
+	err := c.batch(ctx, len(numbers), func(i int) rpc.BatchElem {
+		return rpc.BatchElem{Method: "eth_getBlockByNumber", Args: []any{hexutil.EncodeUint64(numbers[i]), false}, Result: &headers[i]}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch block hashes: %w", err)
+	}
+	out := make([]common.Hash, len(numbers))
+	for i, h := range headers {
+		if h != nil {
+			out[i] = h.Hash()
 		}
 	}
 	return out, nil
+}
+
+func (c *Client) batch(ctx context.Context, n int, elem func(i int) rpc.BatchElem) error {
+	for start := 0; start < n; start += maxBatch {
+		end := min(start+maxBatch, n)
+		batch := make([]rpc.BatchElem, 0, end-start)
+		for i := start; i < end; i++ {
+			batch = append(batch, elem(i))
+		}
+		if err := c.rpc.BatchCallContext(ctx, batch); err != nil {
+			return err
+		}
+		for _, b := range batch {
+			if b.Error != nil {
+				return fmt.Errorf("%s %v: %w", b.Method, b.Args[0], b.Error)
+			}
+		}
+	}
+	return nil
 }
 
 // Signer signs EIP-1559 transactions for the relay's wallet. The private key

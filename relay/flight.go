@@ -30,11 +30,18 @@ type flight struct {
 	sentAtBlock uint64
 	// minedIn is the block of the last receipt seen; when the receipt then
 	// vanishes, a reorg took it and the transaction is re-broadcast at once.
-	minedIn uint64
+	minedIn   uint64
+	minedHash common.Hash
+	// lowestSince is the head when this flight's nonce became the wallet's
+	// next one to be mined; only that flight can be stuck on its own fees.
+	lowestSince uint64
 	// atCap: the fees cannot be raised further under MAX_FEE_PER_GAS, so the
 	// flight waits (re-broadcasting identical bytes) instead of replacing.
 	atCap bool
 	log   zerolog.Logger
+	// baseLog carries the application's fields without the transaction's,
+	// so a replacement's logger does not repeat "tx".
+	baseLog zerolog.Logger
 }
 
 // hashes are every transaction hash that may carry this application.
@@ -70,7 +77,7 @@ func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.L
 		sigHash:    crypto.Keccak256Hash(sig),
 		enqueuedAt: rec.EnqueuedAt,
 	}
-	f.log = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).
-		Str("tx", tx.Hash().Hex()).Uint64("nonce", rec.Nonce).Logger()
+	f.baseLog = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).Logger()
+	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", rec.Nonce).Logger()
 	return f, nil
 }

@@ -26,7 +26,6 @@ import (
 
 // Chain is what the relay asks of an Ethereum node; *chain.Client has it.
 type Chain interface {
-	BlockNumber(ctx context.Context) (uint64, error)
 	HeaderByNumber(ctx context.Context, number *big.Int) (*types.Header, error)
 	BalanceAt(ctx context.Context, account common.Address, block *big.Int) (*big.Int, error)
 	NonceAt(ctx context.Context, account common.Address, block *big.Int) (uint64, error)
@@ -37,6 +36,7 @@ type Chain interface {
 	SendTransaction(ctx context.Context, tx *types.Transaction) error
 	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
 	Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error)
+	BlockHashes(ctx context.Context, numbers []uint64) ([]common.Hash, error)
 }
 
 // Queue is what the relay asks of Redis; *stream.Queue has it.

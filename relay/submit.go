@@ -303,7 +303,7 @@ func (r *Relay) process(ctx context.Context, e stream.Entry, fees chain.Fees) er
 	rec := stream.TxRecord{Nonce: nonce, EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{tx.Hash().Hex()},
 		RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(), EnqueuedAt: enqueuedAt}
 	f := &flight{rec: rec, tx: tx, journaled: true, sigHash: sigHash, enqueuedAt: enqueuedAt,
-		log: log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
+		baseLog: log, log: log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
 
 	// From here on, shutdown must not cut between journal and broadcast: the
 	// pair runs to a safe point on a context that ignores cancellation.

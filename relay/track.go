@@ -30,9 +30,12 @@ func (r *Relay) track(ctx context.Context) {
 	}
 }
 
-// trackOnce costs three RPC calls whatever the window size (head, the wallet's
-// mined nonce, one batch of receipts) plus re-broadcasts: per-iteration work
-// grows with the number in flight, never with the backlog.
+// trackOnce costs a fixed handful of RPC calls whatever the window size: the
+// head header, the wallet's mined nonce, batched receipts of the flights not
+// mined yet (or due for their final check), and one batch of block hashes to
+// notice reorgs under flights already mined. Per-pass work grows with the
+// number in flight, never with the backlog; a mined flight's receipt is read
+// again only when its confirmations are due or its block left the chain.
 //
 // Confirmations are counted as head - receiptBlock + 1, so a transaction in
 // the head block has one confirmation, as ethers counts them.
@@ -48,23 +51,37 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	}
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
-	head, err := r.chain.BlockNumber(c)
+	header, err := r.chain.HeaderByNumber(c, nil)
 	if err != nil {
-		r.metrics.RPCError("block_number")
-		r.log.Warn().Err(err).Msg("read block number failed")
+		r.metrics.RPCError("header")
+		r.log.Warn().Err(err).Msg("read head block failed")
 		return
 	}
+	head := header.Number.Uint64()
 	// The mined nonce is read before the receipts: a nonce below it whose
 	// hashes have no receipt afterwards was taken by a transaction not ours.
-	mined, err := r.chain.NonceAt(c, r.signer.Address(), new(big.Int).SetUint64(head))
+	mined, err := r.chain.NonceAt(c, r.signer.Address(), header.Number)
 	if err != nil {
 		r.metrics.RPCError("nonce")
 		r.log.Warn().Err(err).Msg("read mined nonce failed")
 		return
 	}
+	moved, err := r.reorged(c, flights)
+	if err != nil {
+		r.metrics.RPCError("block_hashes")
+		r.log.Warn().Err(err).Msg("read block hashes failed")
+		return
+	}
 	var hashes []common.Hash
+	var lookup []*flight
 	for _, f := range flights {
-		hashes = append(hashes, f.hashes()...)
+		r.mu.Lock()
+		waiting := f.minedIn != 0 && head+1 < f.minedIn+r.cfg.Confirmations && !moved[f.minedIn]
+		r.mu.Unlock()
+		if !waiting {
+			lookup = append(lookup, f)
+			hashes = append(hashes, f.hashes()...)
+		}
 	}
 	receipts, err := r.chain.Receipts(c, hashes)
 	if err != nil {
@@ -79,8 +96,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		}
 	}
 	var market *marketFees // read at most once per pass, only when a replacement is due
-	atCap := 0
-	for _, f := range flights {
+	for _, f := range lookup {
 		if ctx.Err() != nil {
 			return
 		}
@@ -93,8 +109,8 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		}
 		if rcpt != nil {
 			r.mu.Lock()
-			newly := f.minedIn != rcpt.BlockNumber.Uint64()
-			f.minedIn = rcpt.BlockNumber.Uint64()
+			newly := f.minedIn != rcpt.BlockNumber.Uint64() || f.minedHash != rcpt.BlockHash
+			f.minedIn, f.minedHash = rcpt.BlockNumber.Uint64(), rcpt.BlockHash
 			r.mu.Unlock()
 			if newly {
 				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", f.minedIn).
@@ -114,11 +130,18 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		}
 		r.mu.Lock()
 		reorged := f.minedIn != 0
-		f.minedIn = 0
+		f.minedIn, f.minedHash = 0, common.Hash{}
 		if f.sentAtBlock == 0 {
 			f.sentAtBlock = head
 		}
-		stuck := head >= f.sentAtBlock+r.cfg.StuckBlocks
+		// Only the lowest unmined nonce can be stuck on its own fees: the
+		// others wait behind it and are bumped only if the base fee has
+		// overtaken their fee cap (they could not be included anyway).
+		if f.rec.Nonce == mined && f.lowestSince == 0 {
+			f.lowestSince = head
+		}
+		stuck := (f.rec.Nonce == mined && head >= max(f.sentAtBlock, f.lowestSince)+r.cfg.StuckBlocks) ||
+			(header.BaseFee != nil && f.tx.GasFeeCap().Cmp(header.BaseFee) < 0)
 		r.mu.Unlock()
 		switch {
 		case reorged:
@@ -132,16 +155,49 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		default:
 			r.maybeRebroadcast(ctx, f)
 		}
-		r.mu.Lock()
+	}
+	atCap := 0
+	r.mu.Lock()
+	for _, f := range r.flights {
 		if f.atCap {
 			atCap++
 		}
-		r.mu.Unlock()
 	}
-	r.mu.Lock()
 	r.flightsAtCap = atCap
 	r.mu.Unlock()
 	r.reportFeeCap()
+}
+
+// reorged returns the block numbers under already-mined flights whose
+// canonical hash is no longer the one their receipt named: those flights'
+// receipts must be read again.
+func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool, error) {
+	want := map[uint64]common.Hash{}
+	r.mu.Lock()
+	for _, f := range flights {
+		if f.minedIn != 0 {
+			want[f.minedIn] = f.minedHash
+		}
+	}
+	r.mu.Unlock()
+	if len(want) == 0 {
+		return nil, nil
+	}
+	numbers := make([]uint64, 0, len(want))
+	for n := range want {
+		numbers = append(numbers, n)
+	}
+	got, err := r.chain.BlockHashes(ctx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	moved := map[uint64]bool{}
+	for i, n := range numbers {
+		if got[i] != want[n] {
+			moved[n] = true
+		}
+	}
+	return moved, nil
 }
 
 // marketFees are the fees a new transaction would get now; fees is nil when
@@ -227,7 +283,7 @@ func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *mar
 	old := f.tx.Hash().Hex()
 	r.mu.Lock()
 	f.rec, f.tx, f.sentAtBlock, f.atCap = rec, tx, head, false
-	f.log = f.log.With().Str("tx", tx.Hash().Hex()).Logger()
+	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", f.rec.Nonce).Logger()
 	r.mu.Unlock()
 	f.log.Info().Str("replaces", old).Int("attempt", len(rec.Hashes)).
 		Str("fee_cap_wei", next.FeeCap.String()).Str("tip_wei", next.TipCap.String()).
