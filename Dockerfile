@@ -20,8 +20,9 @@ ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
-# -trimpath and no VCS stamp: the same source gives the same binary.
-RUN go build -trimpath -buildvcs=false -ldflags="-s -w" -o bin/processor ./cmd/processor
+# -trimpath and no VCS stamp: the same source gives the same binary. -tags nodev
+# leaves dev mode (embedded chain and Redis) out of the production binary.
+RUN go build -tags nodev -trimpath -buildvcs=false -ldflags="-s -w" -o bin/processor ./cmd/processor
 
 FROM ${RUNTIME_IMAGE}
 # Dokku reads Procfile and app.json from the image's WORKDIR (older versions)

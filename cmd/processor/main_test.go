@@ -67,7 +67,7 @@ func TestCheckMode(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	key, err := chain.DeriveKey(devMnemonic, 0)
+	key, err := chain.DeriveKey(testMnemonic, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestCheckMode(t *testing.T) {
 	run := func(extra ...string) (int, string) {
 		cmd := exec.Command(bin, "-check")
 		cmd.Env = append(os.Environ(), "CHAIN_RPC_URL="+dc.URL, "DEPEG_PRODUCT_ADDRESS="+dc.Product.Hex(),
-			"PROCESSOR_MNEMONIC="+devMnemonic, "REDIS_URL="+srv.URL(), "RPC_TIMEOUT=2000")
+			"PROCESSOR_MNEMONIC="+testMnemonic, "REDIS_URL="+srv.URL(), "RPC_TIMEOUT=2000")
 		cmd.Env = append(cmd.Env, extra...)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
@@ -103,3 +103,5 @@ func TestCheckMode(t *testing.T) {
 		t.Fatalf("redis down: exit %d\n%s", code, out)
 	}
 }
+
+const testMnemonic = "test test test test test test test test test test test junk"

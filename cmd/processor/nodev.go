@@ -1,0 +1,27 @@
+//go:build nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/config"
+)
+
+// The production image is built with -tags nodev: the embedded chain and
+// Redis of dev mode are then left out of the binary, which halves its size
+// and its resident memory (BENCHMARKS.md).
+type devEnv struct{}
+
+func startDev(context.Context, zerolog.Logger) (*devEnv, error) {
+	return nil, errors.New("dev mode is not built into this binary (built with -tags nodev); use go run ./cmd/processor -dev")
+}
+
+func (*devEnv) PrintBanner(io.Writer, config.Config, common.Address) {}
+
+func (*devEnv) Close() {}
