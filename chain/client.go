@@ -76,7 +76,52 @@ func (c *Client) BlockHashes(ctx context.Context, numbers []uint64) ([]common.Ha
 	return out, nil
 }
 
-func (c *Client) batch(ctx context.Context, n int, elem func(i int) rpc.BatchElem) error {
+// EstimateGasBatch simulates several calls in JSON-RPC batches: one round
+// trip for a whole read of applications instead of one each. gas[i] is valid
+// where errs[i] is nil; errs[i] is the node's answer for that call (a revert
+// is recognised by AsRevert). err is set when the batch itself failed.
+func (c *Client) EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) (gas []uint64, errs []error, err error) {
+	out := make([]hexutil.Uint64, len(msgs))
+	errs, err = c.batchEach(ctx, len(msgs), func(i int) rpc.BatchElem {
+		arg := map[string]any{"from": msgs[i].From, "to": msgs[i].To, "input": hexutil.Bytes(msgs[i].Data)}
+		return rpc.BatchElem{Method: "eth_estimateGas", Args: []any{arg}, Result: &out[i]}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("batch estimate gas: %w", err)
+	}
+	gas = make([]uint64, len(msgs))
+	for i := range out {
+		gas[i] = uint64(out[i])
+	}
+	return gas, errs, nil
+}
+
+// SendTransactions broadcasts signed transactions in JSON-RPC batches, in the
+// given order (the relay passes them by ascending nonce; a node also queues
+// a nonce that arrives before its predecessor). errs[i] is the node's answer
+// for tx i, to be read with ClassifySendError; err means the whole batch's
+// fate is unknown.
+func (c *Client) SendTransactions(ctx context.Context, txs []*types.Transaction) (errs []error, err error) {
+	raws := make([]hexutil.Bytes, len(txs))
+	for i, tx := range txs {
+		if raws[i], err = tx.MarshalBinary(); err != nil {
+			return nil, fmt.Errorf("encode transaction %s: %w", tx.Hash(), err)
+		}
+	}
+	var ignored common.Hash
+	errs, err = c.batchEach(ctx, len(txs), func(i int) rpc.BatchElem {
+		return rpc.BatchElem{Method: "eth_sendRawTransaction", Args: []any{raws[i]}, Result: &ignored}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch send: %w", err)
+	}
+	return errs, nil
+}
+
+// batchEach runs calls in batches of at most maxBatch and returns each call's
+// own error; err is set only when a batch as a whole failed.
+func (c *Client) batchEach(ctx context.Context, n int, elem func(i int) rpc.BatchElem) (errs []error, err error) {
+	errs = make([]error, n)
 	for start := 0; start < n; start += maxBatch {
 		end := min(start+maxBatch, n)
 		batch := make([]rpc.BatchElem, 0, end-start)
@@ -84,12 +129,24 @@ func (c *Client) batch(ctx context.Context, n int, elem func(i int) rpc.BatchEle
 			batch = append(batch, elem(i))
 		}
 		if err := c.rpc.BatchCallContext(ctx, batch); err != nil {
-			return err
+			return nil, err
 		}
-		for _, b := range batch {
-			if b.Error != nil {
-				return fmt.Errorf("%s %v: %w", b.Method, b.Args[0], b.Error)
-			}
+		for i, b := range batch {
+			errs[start+i] = b.Error
+		}
+	}
+	return errs, nil
+}
+
+// batch is batchEach for look-ups where any failed call fails them all.
+func (c *Client) batch(ctx context.Context, n int, elem func(i int) rpc.BatchElem) error {
+	errs, err := c.batchEach(ctx, n, elem)
+	if err != nil {
+		return err
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
 		}
 	}
 	return nil

@@ -169,9 +169,9 @@ type lostSend struct {
 	dropped atomic.Int32
 }
 
-func (l *lostSend) SendTransaction(context.Context, *types.Transaction) error {
-	l.dropped.Add(1)
-	return nil
+func (l *lostSend) SendTransactions(_ context.Context, txs []*types.Transaction) ([]error, error) {
+	l.dropped.Add(int32(len(txs)))
+	return make([]error, len(txs)), nil
 }
 
 // failingAck acknowledges nothing: the state of a relay killed after

@@ -31,9 +31,9 @@ type Chain interface {
 	NonceAt(ctx context.Context, account common.Address, block *big.Int) (uint64, error)
 	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
 	SuggestGasTipCap(ctx context.Context) (*big.Int, error)
-	EstimateGas(ctx context.Context, msg ethereum.CallMsg) (uint64, error)
+	EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) ([]uint64, []error, error)
 	CallContract(ctx context.Context, msg ethereum.CallMsg, block *big.Int) ([]byte, error)
-	SendTransaction(ctx context.Context, tx *types.Transaction) error
+	SendTransactions(ctx context.Context, txs []*types.Transaction) ([]error, error)
 	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
 	Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error)
 	BlockHashes(ctx context.Context, numbers []uint64) ([]common.Hash, error)
@@ -44,10 +44,10 @@ type Queue interface {
 	EnsureGroup(ctx context.Context) error
 	ReadOwnPending(ctx context.Context, afterID string, count int) ([]stream.Entry, error)
 	ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error)
-	LoadApplication(ctx context.Context, entityID string) (map[string]string, bool, error)
+	LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, error)
 	Ack(ctx context.Context, entryID, entityID string) error
 	DeadLetter(ctx context.Context, d stream.DeadLetter) error
-	Record(ctx context.Context, r stream.TxRecord) error
+	Record(ctx context.Context, recs ...stream.TxRecord) error
 	Forget(ctx context.Context, nonce uint64) error
 	Journal(ctx context.Context) ([]stream.TxRecord, error)
 	Beat(ctx context.Context, now time.Time) error

@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
@@ -45,15 +48,14 @@ func (r *Relay) submitLoop(ctx context.Context) {
 			r.backoff(ctx, err)
 			continue
 		}
-		for _, e := range entries {
-			if fresh {
+		if fresh {
+			for range entries {
 				r.metrics.EntryReceived()
 			}
-			if err := r.process(ctx, e, fees); err != nil {
-				r.rescanFromStart()
-				r.backoff(ctx, err)
-				break
-			}
+		}
+		if err := r.processBatch(ctx, entries, fees); err != nil {
+			r.rescanFromStart()
+			r.backoff(ctx, err)
 		}
 	}
 }
@@ -217,140 +219,264 @@ func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
 	return fees, err
 }
 
-// process takes one entry as far as it can go now. A nil error means the entry
-// is dealt with for this pass (submitted, dead-lettered, adopted, or deferred
-// behind a transaction with the same signature); an error is transient and
-// leaves the entry pending for a later pass.
-func (r *Relay) process(ctx context.Context, e stream.Entry, fees chain.Fees) error {
-	log := r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Logger()
-	if e.EntityID == "" {
-		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed",
-			Reason: fmt.Sprintf("stream entry has no %s field (fields: %v)", stream.FieldEntityID, keys(e.Fields))})
+// candidate is an application that passed validation and waits for its
+// pre-flight simulation.
+type candidate struct {
+	entry   stream.Entry
+	app     stream.Application
+	fields  map[string]string
+	call    chain.Call
+	sigHash common.Hash
+	gas     uint64
+	log     zerolog.Logger
+}
+
+// processBatch takes a read of entries as far as they can go now, with a
+// fixed number of round trips for the whole batch: one pipelined read of the
+// application hashes, one JSON-RPC batch of simulations, one pipeline
+// journaling every signed transaction, one JSON-RPC batch of broadcasts.
+// Per entry, the outcome is one of: submitted, dead-lettered, adopted,
+// deferred behind a transaction with the same signature, or left pending by
+// a transient error, which is then returned (after the rest of the batch was
+// dealt with) so the loop backs off and reads its pending entries again.
+func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
+	var withID []stream.Entry
+	for _, e := range entries {
+		if e.EntityID != "" {
+			withID = append(withID, e)
+			continue
+		}
+		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed",
+			Reason: fmt.Sprintf("stream entry has no %s field (fields: %v)", stream.FieldEntityID, keys(e.Fields))}); err != nil {
+			return err
+		}
 	}
-	fields, found, err := r.queue.LoadApplication(ctx, e.EntityID)
+	if len(withID) == 0 {
+		return nil
+	}
+	ids := make([]string, len(withID))
+	for i, e := range withID {
+		ids[i] = e.EntityID
+	}
+	loaded, err := r.queue.LoadApplications(ctx, ids)
 	if err != nil {
 		r.metrics.RedisError("load")
 		return err
 	}
-	if !found {
-		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
-			Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " is missing"})
-	}
-	app, err := stream.DecodeApplication(e.EntityID, fields)
-	if err != nil {
-		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
-			Reason: err.Error(), Fields: fields})
-	}
-	log = log.With().Str("signatureId", app.SignatureID).Logger()
-	sigHash := crypto.Keccak256Hash(app.Signature)
 
-	r.mu.Lock()
-	if other, dup := r.sigs[sigHash]; dup {
-		r.deferred = true
+	var cands []*candidate
+	inBatch := map[common.Hash]string{}
+	dupInBatch := false
+	for i, e := range withID {
+		log := r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Logger()
+		fields := loaded[i]
+		if fields == nil {
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+				Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " is missing"}); err != nil {
+				return err
+			}
+			continue
+		}
+		app, err := stream.DecodeApplication(e.EntityID, fields)
+		if err != nil {
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+				Reason: err.Error(), Fields: fields}); err != nil {
+				return err
+			}
+			continue
+		}
+		log = log.With().Str("signatureId", app.SignatureID).Logger()
+		sigHash := crypto.Keccak256Hash(app.Signature)
+		r.mu.Lock()
+		other, dup := r.sigs[sigHash]
+		if dup {
+			r.deferred = true
+		}
 		r.mu.Unlock()
-		log.Info().Str("in_flight_entry", other).Msg("same signature already in flight, deferring")
-		return nil
-	}
-	r.mu.Unlock()
-
-	if app.TransactionHash != nil {
-		adopted, err := r.adopt(ctx, e, app, sigHash)
-		if adopted || err != nil {
-			return err
+		if !dup {
+			other, dup = inBatch[sigHash]
+			dupInBatch = dupInBatch || dup
 		}
-	}
-
-	call, err := r.product.Apply(chain.ApplicationArgs{
-		PolicyHolder: app.PolicyHolder, ProtectedWallet: app.ProtectedWallet,
-		ProtectedBalance: app.ProtectedBalance, Duration: app.Duration, BundleID: app.BundleID,
-		SignatureID: app.SignatureID32, Signature: app.Signature,
-	})
-	if err != nil {
-		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
-			Reason: err.Error(), Fields: fields})
-	}
-
-	// Pre-flight: simulate before signing, so a final revert costs no gas.
-	c, cancel := r.rpcCtx(ctx)
-	gas, err := r.chain.EstimateGas(c, call.Msg(r.signer.Address()))
-	cancel()
-	if err != nil {
-		rev := chain.AsRevert(err)
-		if rev == nil {
-			r.metrics.RPCError("estimate")
-			return fmt.Errorf("simulate entry %s: %w", e.ID, err)
+		if dup {
+			log.Info().Str("in_flight_entry", other).Msg("same signature already in flight, deferring")
+			continue
 		}
-		if !rev.Class.Final() {
-			return fmt.Errorf("simulate entry %s: %w: %s", e.ID, errTransient, rev.Reason)
+		if app.TransactionHash != nil {
+			adopted, err := r.adopt(ctx, e, app, sigHash)
+			if err != nil {
+				return err
+			}
+			if adopted {
+				continue
+			}
 		}
-		return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: rev.Class.String(),
-			Reason: rev.Reason, Fields: fields})
+		call, err := r.product.Apply(chain.ApplicationArgs{
+			PolicyHolder: app.PolicyHolder, ProtectedWallet: app.ProtectedWallet,
+			ProtectedBalance: app.ProtectedBalance, Duration: app.Duration, BundleID: app.BundleID,
+			SignatureID: app.SignatureID32, Signature: app.Signature,
+		})
+		if err != nil {
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+				Reason: err.Error(), Fields: fields}); err != nil {
+				return err
+			}
+			continue
+		}
+		inBatch[sigHash] = e.ID
+		cands = append(cands, &candidate{entry: e, app: app, fields: fields, call: call, sigHash: sigHash, log: log})
 	}
-	gas += gas * r.cfg.GasMarginPercent / 100
+	if dupInBatch {
+		// The first of the pair may yet be rejected; read the other again.
+		r.rescanFromStart()
+	}
 
-	r.mu.Lock()
-	nonce := r.nextNonce
-	r.mu.Unlock()
-	tx, err := r.signer.Sign(call, nonce, gas, fees)
+	ready, transient, err := r.preflight(ctx, cands)
 	if err != nil {
 		return err
 	}
-	raw, err := tx.MarshalBinary()
-	if err != nil {
-		return fmt.Errorf("encode transaction: %w", err)
+	if err := r.submit(ctx, ready, fees); err != nil {
+		return err
 	}
-	enqueuedAt := entryTime(e.ID)
-	rec := stream.TxRecord{Nonce: nonce, EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{tx.Hash().Hex()},
-		RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(), EnqueuedAt: enqueuedAt}
-	f := &flight{rec: rec, tx: tx, journaled: true, sigHash: sigHash, enqueuedAt: enqueuedAt,
-		baseLog: log, log: log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
+	return transient
+}
+
+// preflight simulates every candidate in one batch before anything is
+// signed, so a final revert costs no gas: those are dead-lettered. It returns
+// the candidates to submit and, when some stay pending (product paused, node
+// trouble for that call), a transient error to back off on.
+func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
+	if len(cands) == 0 {
+		return nil, nil, nil
+	}
+	msgs := make([]ethereum.CallMsg, len(cands))
+	for i, cd := range cands {
+		msgs[i] = cd.call.Msg(r.signer.Address())
+	}
+	c, cancel := r.rpcCtx(ctx)
+	gas, errs, err := r.chain.EstimateGasBatch(c, msgs)
+	cancel()
+	if err != nil {
+		r.metrics.RPCError("estimate")
+		return nil, nil, fmt.Errorf("simulate %d applications: %w", len(cands), err)
+	}
+	for i, cd := range cands {
+		if errs[i] == nil {
+			cd.gas = gas[i] + gas[i]*r.cfg.GasMarginPercent/100
+			ready = append(ready, cd)
+			continue
+		}
+		rev := chain.AsRevert(errs[i])
+		switch {
+		case rev == nil:
+			r.metrics.RPCError("estimate")
+			transient = fmt.Errorf("simulate entry %s: %w", cd.entry.ID, errs[i])
+		case !rev.Class.Final():
+			transient = fmt.Errorf("simulate entry %s: %w: %s", cd.entry.ID, errTransient, rev.Reason)
+		default:
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
+				Class: rev.Class.String(), Reason: rev.Reason, Fields: cd.fields}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return ready, transient, nil
+}
+
+// submit signs the ready candidates with consecutive nonces, journals them
+// all, and only then broadcasts them.
+func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees) error {
+	if len(ready) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	first := r.nextNonce
+	r.mu.Unlock()
+	flights := make([]*flight, len(ready))
+	recs := make([]stream.TxRecord, len(ready))
+	for i, cd := range ready {
+		nonce := first + uint64(i)
+		tx, err := r.signer.Sign(cd.call, nonce, cd.gas, fees)
+		if err != nil {
+			return err
+		}
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("encode transaction: %w", err)
+		}
+		enqueuedAt := entryTime(cd.entry.ID)
+		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
+			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(),
+			EnqueuedAt: enqueuedAt}
+		flights[i] = &flight{rec: recs[i], tx: tx, journaled: true, sigHash: cd.sigHash, enqueuedAt: enqueuedAt,
+			baseLog: cd.log, log: cd.log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
+	}
 
 	// From here on, shutdown must not cut between journal and broadcast: the
 	// pair runs to a safe point on a context that ignores cancellation.
 	safe, cancelSafe := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancelSafe()
-	if err := r.queue.Record(safe, rec); err != nil {
-		// Not journaled means not broadcast: the nonce is reused next time.
+	if err := r.queue.Record(safe, recs...); err != nil {
+		// Not journaled means not broadcast: the nonces are reused next time.
 		r.metrics.RedisError("journal")
 		return err
 	}
 	r.mu.Lock()
-	r.flights[e.ID] = f
-	r.sigs[sigHash] = e.ID
-	r.nextNonce = max(r.nextNonce, nonce+1)
+	for _, f := range flights {
+		r.flights[f.rec.EntryID] = f
+		r.sigs[f.sigHash] = f.rec.EntryID
+	}
+	r.nextNonce = max(r.nextNonce, first+uint64(len(flights)))
 	inFlight := len(r.flights)
 	r.mu.Unlock()
 	r.metrics.SetInFlight(inFlight)
-	r.broadcast(safe, f)
-	r.metrics.Submitted(enqueuedAt, r.cfg.Now())
+	r.broadcast(safe, flights...)
+	now := r.cfg.Now()
+	for _, f := range flights {
+		r.metrics.Submitted(f.enqueuedAt, now)
+	}
 	return nil
 }
 
-// broadcast sends a flight's signed bytes. Whatever the node answers, the
-// flight stays tracked: the tracker reconciles by receipt and nonce, and
-// re-broadcasts the same bytes when nothing was mined.
-func (r *Relay) broadcast(ctx context.Context, f *flight) {
+// broadcast sends flights' signed bytes in one batch, in the order given.
+// Whatever the node answers, the flights stay tracked: the tracker reconciles
+// by receipt and nonce, and re-broadcasts the same bytes when nothing was
+// mined.
+func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
+	txs := make([]*types.Transaction, len(flights))
+	logs := make([]zerolog.Logger, len(flights))
 	r.mu.Lock()
-	tx, log := f.tx, f.log
+	for i, f := range flights {
+		txs[i], logs[i] = f.tx, f.log
+	}
 	r.mu.Unlock()
 	c, cancel := r.rpcCtx(ctx)
-	err := r.chain.SendTransaction(c, tx)
+	errs, err := r.chain.SendTransactions(c, txs)
 	cancel()
 	r.mu.Lock()
-	f.lastSent = r.cfg.Now()
+	now := r.cfg.Now()
+	for _, f := range flights {
+		f.lastSent = now
+	}
 	r.mu.Unlock()
-	switch chain.ClassifySendError(err) {
-	case chain.SendOK:
-		log.Info().Str("fee_cap_wei", tx.GasFeeCap().String()).Str("tip_wei", tx.GasTipCap().String()).
-			Uint64("gas", tx.Gas()).Msg("transaction broadcast")
-	case chain.SendNonceUsed:
-		log.Warn().Err(err).Msg("node says nonce already used, reconciling")
-	case chain.SendUnknown:
-		r.metrics.RPCError("send")
-		log.Warn().Err(err).Msg("broadcast outcome unknown, will reconcile by hash")
-	default:
-		r.metrics.RPCError("send")
-		log.Warn().Err(err).Msg("node refused transaction for now, will re-broadcast")
+	for i, tx := range txs {
+		sendErr := err
+		if err == nil {
+			sendErr = errs[i]
+		}
+		log := logs[i]
+		switch chain.ClassifySendError(sendErr) {
+		case chain.SendOK:
+			log.Info().Str("fee_cap_wei", tx.GasFeeCap().String()).Str("tip_wei", tx.GasTipCap().String()).
+				Uint64("gas", tx.Gas()).Msg("transaction broadcast")
+		case chain.SendNonceUsed:
+			log.Warn().Err(sendErr).Msg("node says nonce already used, reconciling")
+		case chain.SendUnknown:
+			r.metrics.RPCError("send")
+			log.Warn().Err(sendErr).Msg("broadcast outcome unknown, will reconcile by hash")
+		default:
+			r.metrics.RPCError("send")
+			log.Warn().Err(sendErr).Msg("node refused transaction for now, will re-broadcast")
+		}
 	}
 }
 

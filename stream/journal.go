@@ -28,21 +28,25 @@ type TxRecord struct {
 // the relay's own keys together on one Redis Cluster slot.
 func (q *Queue) JournalKey() string { return "{depeg-relay:" + q.keys.Wallet + "}:journal" }
 
-// Record writes the journal record and the application's transactionHash
-// field (which the frontend shows the user) in one round trip. Both must be
-// stored before the transaction is broadcast; an error means "do not send".
-func (q *Queue) Record(ctx context.Context, r TxRecord) error {
-	raw, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("encode journal record nonce %d: %w", r.Nonce, err)
-	}
+// Record writes journal records and each application's transactionHash
+// field (which the frontend shows the user) in one round trip. All must be
+// stored before any of the transactions is broadcast; an error means "send
+// none of them" (records that did get written are overwritten when their
+// nonces are used again, and were never broadcast).
+func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
 	pipe := q.rdb.Pipeline()
-	pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raw)
-	if len(r.Hashes) > 0 {
-		pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, r.Hashes[len(r.Hashes)-1])
+	for _, r := range recs {
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode journal record nonce %d: %w", r.Nonce, err)
+		}
+		pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raw)
+		if len(r.Hashes) > 0 {
+			pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, r.Hashes[len(r.Hashes)-1])
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("journal nonce %d for entry %s: %w", r.Nonce, r.EntryID, err)
+		return fmt.Errorf("journal %d transactions: %w", len(recs), err)
 	}
 	return nil
 }

@@ -107,14 +107,25 @@ func (q *Queue) read(ctx context.Context, id string, count int, block time.Durat
 	return out, nil
 }
 
-// LoadApplication reads the application hash. found is false when the hash
-// does not exist (never written, or already purged).
-func (q *Queue) LoadApplication(ctx context.Context, entityID string) (fields map[string]string, found bool, err error) {
-	fields, err = q.rdb.HGetAll(ctx, ApplicationKey(entityID)).Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("load application %s: %w", entityID, err)
+// LoadApplications reads several application hashes in one round trip
+// (a pipeline; no MULTI, since the keys may live on different cluster
+// slots). fields[i] is nil when the hash of entityIDs[i] does not exist.
+func (q *Queue) LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, error) {
+	pipe := q.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(entityIDs))
+	for i, id := range entityIDs {
+		cmds[i] = pipe.HGetAll(ctx, ApplicationKey(id))
 	}
-	return fields, len(fields) > 0, nil
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("load %d applications: %w", len(entityIDs), err)
+	}
+	out := make([]map[string]string, len(entityIDs))
+	for i, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out[i] = m
+		}
+	}
+	return out, nil
 }
 
 // Ack acknowledges an entry and purges its application hash. It is called only
