@@ -49,7 +49,8 @@ func BuildProcessor(ctx context.Context, dir, rev string) (bin, built string, er
 		built = "commit " + strings.TrimSpace(string(full))[:12]
 	}
 	bin = filepath.Join(dir, "processor")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/processor")
+	// -tags nodev: measure the binary the production image ships (Dockerfile).
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nodev", "-o", bin, "./cmd/processor")
 	cmd.Dir = src
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", "", fmt.Errorf("go build ./cmd/processor: %w\n%s", err, out)

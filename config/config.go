@@ -107,7 +107,10 @@ type Config struct {
 	BalanceRefreshInterval time.Duration
 
 	// MaxInFlight is MAX_IN_FLIGHT, how many applications may have a
-	// transaction pending at once (1..1024).
+	// transaction pending at once (1..1024). The default, 512, lets a backlog
+	// fill 1 s blocks of ~108 applications with 2 confirmations and a 2 s
+	// poll (BENCHMARKS.md); a window of 16 fills 7% of them. It bounds how
+	// many unconfirmed transactions the hot wallet has out at once.
 	MaxInFlight int
 	// ErrorTimeout is ERROR_TIMEOUT, the back-off after a transient error.
 	ErrorTimeout time.Duration
@@ -169,7 +172,7 @@ type env struct {
 	BalanceTooLowTimeout   string `envconfig:"BALANCE_TOO_LOW_TIMEOUT" default:"60000"`
 	BalanceRefreshInterval string `envconfig:"BALANCE_REFRESH_INTERVAL" default:"15000"`
 
-	MaxInFlight     string `envconfig:"MAX_IN_FLIGHT" default:"16"`
+	MaxInFlight     string `envconfig:"MAX_IN_FLIGHT" default:"512"`
 	ErrorTimeout    string `envconfig:"ERROR_TIMEOUT" default:"30000"`
 	ShutdownTimeout string `envconfig:"SHUTDOWN_TIMEOUT" default:"20000"`
 

@@ -166,7 +166,7 @@ func TestLoadDefaults(t *testing.T) {
 				BalanceTooLowTimeout:   time.Minute,
 				BalanceRefreshInterval: 15 * time.Second,
 
-				MaxInFlight:     16,
+				MaxInFlight:     512,
 				ErrorTimeout:    30 * time.Second,
 				ShutdownTimeout: 20 * time.Second,
 
