@@ -166,8 +166,8 @@ func (q *benchQueue) Ack(ctx context.Context, entryID, entityID string) error {
 	return err
 }
 
-// benchChain is a node that mines every transaction sent before a tracker
-// pass into the block that pass reads (each BlockNumber call is a new block),
+// benchChain is a node that mines every transaction sent before a head read
+// into the block that read returns (each HeaderByNumber call is a new block),
 // so an application is confirmed one pass after its broadcast. It counts
 // calls. The embedded nil client only satisfies methods the relay may add to
 // its Chain interface later; the benchmark fails loudly if one is called.
@@ -193,7 +193,7 @@ func (c *benchChain) counts() (calls, passes, hashes int64) {
 	return c.calls, c.passes, c.receipts
 }
 
-func (c *benchChain) BlockNumber(context.Context) (uint64, error) {
+func (c *benchChain) HeaderByNumber(context.Context, *big.Int) (*types.Header, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.count()
@@ -203,13 +203,6 @@ func (c *benchChain) BlockNumber(context.Context) (uint64, error) {
 		c.nonce++
 	}
 	c.unmined = c.unmined[:0]
-	return c.head, nil
-}
-
-func (c *benchChain) HeaderByNumber(context.Context, *big.Int) (*types.Header, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.count()
 	return &types.Header{Number: new(big.Int).SetUint64(c.head), BaseFee: big.NewInt(params.GWei)}, nil
 }
 
@@ -241,11 +234,15 @@ func (c *benchChain) SuggestGasTipCap(context.Context) (*big.Int, error) {
 	return big.NewInt(params.GWei), nil
 }
 
-func (c *benchChain) EstimateGas(context.Context, ethereum.CallMsg) (uint64, error) {
+func (c *benchChain) EstimateGasBatch(_ context.Context, msgs []ethereum.CallMsg) ([]uint64, []error, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.count()
-	return 276_652, nil
+	c.calls += int64(len(msgs))
+	gas := make([]uint64, len(msgs))
+	for i := range gas {
+		gas[i] = 276_652
+	}
+	return gas, make([]error, len(msgs)), nil
 }
 
 func (c *benchChain) CallContract(context.Context, ethereum.CallMsg, *big.Int) ([]byte, error) {
@@ -255,13 +252,23 @@ func (c *benchChain) CallContract(context.Context, ethereum.CallMsg, *big.Int) (
 	return nil, nil
 }
 
-func (c *benchChain) SendTransaction(_ context.Context, tx *types.Transaction) error {
+func (c *benchChain) SendTransactions(_ context.Context, txs []*types.Transaction) ([]error, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.count()
-	c.sent++
-	c.unmined = append(c.unmined, tx.Hash())
-	return nil
+	c.calls += int64(len(txs))
+	for _, tx := range txs {
+		c.sent++
+		c.unmined = append(c.unmined, tx.Hash())
+	}
+	return make([]error, len(txs)), nil
+}
+
+// BlockHashes answers the zero hash the synthetic receipts carry: no reorgs.
+func (c *benchChain) BlockHashes(_ context.Context, numbers []uint64) ([]common.Hash, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls += int64(len(numbers))
+	return make([]common.Hash, len(numbers)), nil
 }
 
 func (c *benchChain) TransactionReceipt(context.Context, common.Hash) (*types.Receipt, error) {
