@@ -510,7 +510,7 @@ func enqueue(ctx context.Context, rdb *redis.Client, obs *observer, idx []int) e
 		obs.mu.Lock()
 		for j, i := range chunk {
 			obs.apps[i].entryID = adds[j].Val()
-			obs.apps[i].enqueuedAt = entryTime(adds[j].Val())
+			obs.apps[i].enqueuedAt = stream.EntryTime(adds[j].Val())
 		}
 		obs.mu.Unlock()
 	}
@@ -539,16 +539,6 @@ func enqueueAtRate(ctx context.Context, rdb *redis.Client, obs *observer, idx []
 		}
 	}
 	return nil
-}
-
-// entryTime is the enqueue time encoded in a stream id ("<ms>-<seq>").
-func entryTime(id string) time.Time {
-	ms, _, _ := strings.Cut(id, "-")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil {
-		return time.Time{}
-	}
-	return time.UnixMilli(n)
 }
 
 // Sample is one point of the run's timeline.

@@ -403,7 +403,7 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 		if err != nil {
 			return fmt.Errorf("encode transaction: %w", err)
 		}
-		enqueuedAt := entryTime(cd.entry.ID)
+		enqueuedAt := stream.EntryTime(cd.entry.ID)
 		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
 			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(),
 			EnqueuedAt: enqueuedAt}
@@ -501,8 +501,8 @@ func (r *Relay) adopt(ctx context.Context, e stream.Entry, app stream.Applicatio
 	}
 	f := &flight{
 		rec: stream.TxRecord{EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{app.TransactionHash.Hex()},
-			EnqueuedAt: entryTime(e.ID)},
-		sigHash: sigHash, enqueuedAt: entryTime(e.ID), lastSent: r.cfg.Now(),
+			EnqueuedAt: stream.EntryTime(e.ID)},
+		sigHash: sigHash, enqueuedAt: stream.EntryTime(e.ID), lastSent: r.cfg.Now(),
 	}
 	f.log = r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Str("signatureId", app.SignatureID).
 		Str("tx", app.TransactionHash.Hex()).Logger()

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -40,6 +42,17 @@ type Entry struct {
 	ID       string
 	EntityID string // empty when the entry has no entityId field
 	Fields   map[string]any
+}
+
+// EntryTime is the enqueue time a stream id encodes ("<ms>-<seq>"); zero
+// for an id that is not of that form.
+func EntryTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(n)
 }
 
 // Queue is the consumer-group view of the frontend's stream plus the
