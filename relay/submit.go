@@ -42,16 +42,16 @@ func (r *Relay) submitLoop(ctx context.Context) {
 		if len(entries) == 0 {
 			continue
 		}
+		if fresh {
+			for range entries {
+				r.metrics.EntryReceived()
+			}
+		}
 		fees, err := r.fees(ctx)
 		if err != nil {
 			r.rescanFromStart() // the entries just read stay pending in our list
 			r.backoff(ctx, err)
 			continue
-		}
-		if fresh {
-			for range entries {
-				r.metrics.EntryReceived()
-			}
 		}
 		if err := r.processBatch(ctx, entries, fees); err != nil {
 			r.rescanFromStart()
@@ -59,6 +59,10 @@ func (r *Relay) submitLoop(ctx context.Context) {
 		}
 	}
 }
+
+// pendingPage is how many of its own pending entries the loop reads at once
+// when it scans that list.
+const pendingPage = 256
 
 // rescanFromStart makes the next read start again at the beginning of this
 // consumer's pending entries, where an entry left by an error now waits.
@@ -151,7 +155,10 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 		clear(r.settled)
 		r.readingPending = true
 		r.mu.Unlock()
-		batch, err := r.queue.ReadOwnPending(ctx, r.rescanCursor, n)
+		// Read past in-flight entries in large pages: with a full window most
+		// of the pending list is in flight, and paging by the free slots
+		// would cost one round trip per few entries.
+		batch, err := r.queue.ReadOwnPending(ctx, r.rescanCursor, max(n, pendingPage))
 		if err != nil {
 			r.mu.Lock()
 			r.readingPending = false
@@ -168,8 +175,11 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 			r.rescan, r.rescanCursor = false, "0"
 			break
 		}
-		r.rescanCursor = batch[len(batch)-1].ID
 		for _, e := range batch {
+			if len(entries) == n {
+				break // the rest is read again from the cursor next time
+			}
+			r.rescanCursor = e.ID
 			_, busy := r.flights[e.ID]
 			_, done := r.settled[e.ID]
 			if !busy && !done {
