@@ -72,6 +72,9 @@ func TestMinedRevertIsDeadLettered(t *testing.T) {
 	if v["class"] != "reverted" || !strings.Contains(v["reason"].(string), "SIGNATURE_USED") || v["transactionHash"] != ours {
 		t.Fatalf("dead letter %v: want class reverted, reason SIGNATURE_USED, transactionHash %s", v, ours)
 	}
+	if !strings.Contains(v["application"].(string), app.SignatureID) {
+		t.Fatalf("dead letter does not keep the application: %v", v["application"])
+	}
 	if e.exists(stream.ApplicationKey(q.entityID)) || len(e.journal()) != 0 {
 		t.Fatalf("hash or journal record left behind")
 	}

@@ -359,9 +359,16 @@ func (r *Relay) finish(ctx context.Context, f *flight, rcpt *types.Receipt) {
 			Msg("application confirmed, entry acknowledged")
 	} else {
 		reason := r.revertReason(c, f, rcpt)
+		// The dead letter keeps what the user signed: the hash is purged next.
+		loaded, err := r.queue.LoadApplications(c, []string{f.rec.EntityID})
+		if err != nil {
+			r.metrics.RedisError("load")
+			log.Warn().Err(err).Msg("load reverted application failed, will retry")
+			return
+		}
 		r.metrics.RevertedOnChain(r.cfg.Now())
 		if err := r.deadLetter(c, stream.DeadLetter{EntryID: f.rec.EntryID, EntityID: f.rec.EntityID,
-			Class: "reverted", Reason: reason, TxHash: rcpt.TxHash.Hex()}); err != nil {
+			Class: "reverted", Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
 			log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
 			return
 		}
