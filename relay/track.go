@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -96,6 +97,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		}
 	}
 	var market *marketFees // read at most once per pass, only when a replacement is due
+	var resend []*flight
 	for _, f := range lookup {
 		if ctx.Err() != nil {
 			return
@@ -146,15 +148,22 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		switch {
 		case reorged:
 			f.log.Warn().Msg("receipt vanished in a reorg, re-broadcasting")
-			r.broadcast(ctx, f)
+			resend = append(resend, f)
 		case stuck:
 			if market == nil {
 				market = r.market(ctx)
 			}
 			r.replace(ctx, f, head, market)
-		default:
-			r.maybeRebroadcast(ctx, f)
+		case r.rebroadcastDue(f):
+			f.log.Info().Msg("transaction not mined yet, re-broadcasting")
+			resend = append(resend, f)
 		}
+	}
+	if len(resend) > 0 {
+		// One batch, in nonce order, so a refilled gap comes before what
+		// waits behind it (after a restart this is the whole window).
+		sort.Slice(resend, func(i, j int) bool { return resend[i].rec.Nonce < resend[j].rec.Nonce })
+		r.broadcast(ctx, resend...)
 	}
 	atCap := 0
 	r.mu.Lock()
@@ -298,14 +307,19 @@ func maxBig(a, b *big.Int) *big.Int {
 	return b
 }
 
-// maybeRebroadcast re-sends the same signed bytes when the node has not mined
-// them for REBROADCAST_INTERVAL: a node restart, a pool eviction or a refused
-// first send must not leave a hole in the nonce sequence.
-func (r *Relay) maybeRebroadcast(ctx context.Context, f *flight) {
+// rebroadcastDue reports whether a flight's signed bytes should be sent
+// again: the node has not mined them for REBROADCAST_INTERVAL, and a node
+// restart, a pool eviction or a refused first send must not leave a hole in
+// the nonce sequence.
+func (r *Relay) rebroadcastDue(f *flight) bool {
 	r.mu.Lock()
-	due := f.tx != nil && r.cfg.Now().Sub(f.lastSent) >= r.cfg.RebroadcastInterval
-	r.mu.Unlock()
-	if due {
+	defer r.mu.Unlock()
+	return f.tx != nil && r.cfg.Now().Sub(f.lastSent) >= r.cfg.RebroadcastInterval
+}
+
+// maybeRebroadcast re-sends one flight when rebroadcastDue says so.
+func (r *Relay) maybeRebroadcast(ctx context.Context, f *flight) {
+	if r.rebroadcastDue(f) {
 		f.log.Info().Msg("transaction not mined yet, re-broadcasting")
 		r.broadcast(ctx, f)
 	}
