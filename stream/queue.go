@@ -67,9 +67,6 @@ func NewQueue(rdb redis.Cmdable, keys Keys) *Queue {
 	return &Queue{rdb: rdb, keys: keys}
 }
 
-// Keys returns the layout the queue was built with.
-func (q *Queue) Keys() Keys { return q.keys }
-
 // EnsureGroup creates the consumer group from id 0 with MKSTREAM, so entries
 // written before the first start are processed too. An existing group is fine.
 func (q *Queue) EnsureGroup(ctx context.Context) error {
