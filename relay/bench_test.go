@@ -158,10 +158,12 @@ type benchQueue struct {
 	done   chan struct{}
 }
 
-func (q *benchQueue) Ack(ctx context.Context, entryID, entityID string) error {
-	err := q.Queue.Ack(ctx, entryID, entityID)
-	if err == nil && q.acked.Add(1) == q.target {
-		close(q.done)
+func (q *benchQueue) Ack(ctx context.Context, entries ...stream.Settled) error {
+	err := q.Queue.Ack(ctx, entries...)
+	if err == nil {
+		if n := q.acked.Add(int64(len(entries))); n >= q.target && n-int64(len(entries)) < q.target {
+			close(q.done)
+		}
 	}
 	return err
 }

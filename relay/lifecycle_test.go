@@ -178,7 +178,7 @@ func (l *lostSend) SendTransactions(_ context.Context, txs []*types.Transaction)
 // confirmation but before XACK.
 type failingAck struct{ *stream.Queue }
 
-func (failingAck) Ack(context.Context, string, string) error {
+func (failingAck) Ack(context.Context, ...stream.Settled) error {
 	return errors.New("injected: redis gone")
 }
 

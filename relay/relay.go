@@ -43,10 +43,10 @@ type Queue interface {
 	ReadOwnPending(ctx context.Context, afterID string, count int) ([]stream.Entry, error)
 	ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error)
 	LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, error)
-	Ack(ctx context.Context, entryID, entityID string) error
+	Ack(ctx context.Context, entries ...stream.Settled) error
 	DeadLetter(ctx context.Context, d stream.DeadLetter) error
 	Record(ctx context.Context, recs ...stream.TxRecord) error
-	Forget(ctx context.Context, nonce uint64) error
+	Forget(ctx context.Context, nonces ...uint64) error
 	Journal(ctx context.Context) ([]stream.TxRecord, error)
 	Beat(ctx context.Context, now time.Time) error
 }

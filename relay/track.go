@@ -98,6 +98,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	}
 	var market *marketFees // read at most once per pass, only when a replacement is due
 	var resend []*flight
+	var confirmed []confirmation
 	for _, f := range lookup {
 		if ctx.Err() != nil {
 			return
@@ -118,8 +119,12 @@ func (r *Relay) trackOnce(ctx context.Context) {
 				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", f.minedIn).
 					Uint64("status", rcpt.Status).Msg("transaction mined")
 			}
-			if head+1 >= rcpt.BlockNumber.Uint64()+r.cfg.Confirmations {
-				r.finish(ctx, f, rcpt)
+			switch {
+			case head+1 < rcpt.BlockNumber.Uint64()+r.cfg.Confirmations:
+			case rcpt.Status == types.ReceiptStatusSuccessful:
+				confirmed = append(confirmed, confirmation{f, rcpt})
+			default:
+				r.finishReverted(ctx, f, rcpt)
 			}
 			continue
 		}
@@ -159,6 +164,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			resend = append(resend, f)
 		}
 	}
+	r.settle(ctx, confirmed)
 	if len(resend) > 0 {
 		// One batch, in nonce order, so a refilled gap comes before what
 		// waits behind it (after a restart this is the whole window).
@@ -353,39 +359,73 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 	r.mu.Unlock()
 }
 
-// finish settles a flight whose receipt has the required confirmations:
-// success is acked and purged; a revert is dead-lettered with its reason.
-// The journal record goes last, so a crash in between only repeats
-// idempotent steps on restart.
-func (r *Relay) finish(ctx context.Context, f *flight, rcpt *types.Receipt) {
+// confirmation is a flight whose successful receipt has the required
+// confirmations.
+type confirmation struct {
+	f    *flight
+	rcpt *types.Receipt
+}
+
+// settle acknowledges every flight a pass confirmed, then forgets their
+// journal records: two Redis round trips per pass, not per application. The
+// journal goes last, so a crash in between only repeats idempotent steps on
+// restart (the record is tracked again, found confirmed, acked again).
+func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
+	if len(confirmed) == 0 {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancel()
+	entries := make([]stream.Settled, len(confirmed))
+	var nonces []uint64
+	for i, cf := range confirmed {
+		entries[i] = stream.Settled{EntryID: cf.f.rec.EntryID, EntityID: cf.f.rec.EntityID}
+		if cf.f.journaled {
+			nonces = append(nonces, cf.f.rec.Nonce)
+		}
+	}
+	if err := r.queue.Ack(c, entries...); err != nil {
+		r.metrics.RedisError("ack")
+		r.log.Warn().Err(err).Int("entries", len(entries)).Msg("ack failed, will retry")
+		return
+	}
+	now := r.cfg.Now()
+	for _, cf := range confirmed {
+		gasPaid := new(big.Int).Mul(new(big.Int).SetUint64(cf.rcpt.GasUsed), cf.rcpt.EffectiveGasPrice)
+		r.metrics.Confirmed(cf.f.enqueuedAt, now, gasPaid)
+		cf.f.log.Info().Str("mined_tx", cf.rcpt.TxHash.Hex()).Uint64("block", cf.rcpt.BlockNumber.Uint64()).
+			Uint64("gas_used", cf.rcpt.GasUsed).Str("gas_paid_wei", gasPaid.String()).
+			Msg("application confirmed, entry acknowledged")
+	}
+	if err := r.queue.Forget(c, nonces...); err != nil {
+		r.metrics.RedisError("forget")
+		r.log.Warn().Err(err).Msg("forget journal records failed; they are settled again on restart")
+	}
+	for _, cf := range confirmed {
+		r.release(cf.f, false)
+	}
+}
+
+// finishReverted dead-letters a flight whose transaction was mined and
+// reverted, once it has the required confirmations, with the reason and a
+// copy of the application, then forgets its journal record.
+func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
-	if rcpt.Status == types.ReceiptStatusSuccessful {
-		if err := r.queue.Ack(c, f.rec.EntryID, f.rec.EntityID); err != nil {
-			r.metrics.RedisError("ack")
-			log.Warn().Err(err).Msg("ack failed, will retry")
-			return
-		}
-		gasPaid := new(big.Int).Mul(new(big.Int).SetUint64(rcpt.GasUsed), rcpt.EffectiveGasPrice)
-		r.metrics.Confirmed(f.enqueuedAt, r.cfg.Now(), gasPaid)
-		log.Info().Uint64("gas_used", rcpt.GasUsed).Str("gas_paid_wei", gasPaid.String()).
-			Msg("application confirmed, entry acknowledged")
-	} else {
-		reason := r.revertReason(c, f, rcpt)
-		// The dead letter keeps what the user signed: the hash is purged next.
-		loaded, err := r.queue.LoadApplications(c, []string{f.rec.EntityID})
-		if err != nil {
-			r.metrics.RedisError("load")
-			log.Warn().Err(err).Msg("load reverted application failed, will retry")
-			return
-		}
-		r.metrics.RevertedOnChain(r.cfg.Now())
-		if err := r.deadLetter(c, stream.DeadLetter{EntryID: f.rec.EntryID, EntityID: f.rec.EntityID,
-			Class: "reverted", Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
-			log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
-			return
-		}
+	reason := r.revertReason(c, f, rcpt)
+	// The dead letter keeps what the user signed: the hash is purged next.
+	loaded, err := r.queue.LoadApplications(c, []string{f.rec.EntityID})
+	if err != nil {
+		r.metrics.RedisError("load")
+		log.Warn().Err(err).Msg("load reverted application failed, will retry")
+		return
+	}
+	r.metrics.RevertedOnChain(r.cfg.Now())
+	if err := r.deadLetter(c, stream.DeadLetter{EntryID: f.rec.EntryID, EntityID: f.rec.EntityID,
+		Class: "reverted", Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
+		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
+		return
 	}
 	if f.journaled {
 		if err := r.queue.Forget(c, f.rec.Nonce); err != nil {

@@ -46,5 +46,5 @@ func (q *Queue) DeadLetter(ctx context.Context, d DeadLetter) error {
 	if err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.keys.DeadLetter, Values: values}).Err(); err != nil {
 		return fmt.Errorf("dead-letter entry %s: %w", d.EntryID, err)
 	}
-	return q.Ack(ctx, d.EntryID, d.EntityID)
+	return q.Ack(ctx, Settled{EntryID: d.EntryID, EntityID: d.EntityID})
 }

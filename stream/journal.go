@@ -51,10 +51,18 @@ func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
 	return nil
 }
 
-// Forget removes a journal record once its outcome is acknowledged.
-func (q *Queue) Forget(ctx context.Context, nonce uint64) error {
-	if err := q.rdb.HDel(ctx, q.JournalKey(), strconv.FormatUint(nonce, 10)).Err(); err != nil {
-		return fmt.Errorf("forget journal nonce %d: %w", nonce, err)
+// Forget removes journal records, once their outcome is acknowledged (or
+// when they were never broadcast), in one command.
+func (q *Queue) Forget(ctx context.Context, nonces ...uint64) error {
+	if len(nonces) == 0 {
+		return nil
+	}
+	fields := make([]string, len(nonces))
+	for i, n := range nonces {
+		fields[i] = strconv.FormatUint(n, 10)
+	}
+	if err := q.rdb.HDel(ctx, q.JournalKey(), fields...).Err(); err != nil {
+		return fmt.Errorf("forget journal nonces %v: %w", nonces, err)
 	}
 	return nil
 }

@@ -138,18 +138,38 @@ func (q *Queue) LoadApplications(ctx context.Context, entityIDs []string) ([]map
 	return out, nil
 }
 
-// Ack acknowledges an entry and purges its application hash. It is called only
-// once the outcome is final (confirmed, or dead-lettered). The ack comes first:
-// a crash between the two leaves a purged-late hash, never an acked entry
-// whose application is lost without a record. Both commands are idempotent.
-func (q *Queue) Ack(ctx context.Context, entryID, entityID string) error {
+// Settled names a stream entry whose outcome is final.
+type Settled struct {
+	EntryID  string
+	EntityID string // empty for an entry that had none
+}
+
+// Ack acknowledges entries and purges their application hashes in one round
+// trip. It is called only once an outcome is final (confirmed, or
+// dead-lettered). In the pipeline the acks come first: a crash part-way
+// leaves a purged-late hash, never an acked entry whose application is lost
+// without a record. Every command is idempotent.
+func (q *Queue) Ack(ctx context.Context, entries ...Settled) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	ids := make([]string, len(entries))
+	var keys []string
+	for i, e := range entries {
+		ids[i] = e.EntryID
+		if e.EntityID != "" {
+			keys = append(keys, ApplicationKey(e.EntityID))
+		}
+	}
 	pipe := q.rdb.Pipeline()
-	pipe.XAck(ctx, q.keys.Stream, q.keys.Group, entryID)
-	if entityID != "" {
-		pipe.Del(ctx, ApplicationKey(entityID))
+	pipe.XAck(ctx, q.keys.Stream, q.keys.Group, ids...)
+	for _, k := range keys {
+		// One DEL per key: the frontend's keys carry no hash tag and may
+		// live on different cluster slots.
+		pipe.Del(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("ack entry %s: %w", entryID, err)
+		return fmt.Errorf("ack %d entries (first %s): %w", len(ids), ids[0], err)
 	}
 	return nil
 }
