@@ -345,3 +345,50 @@ func TestSettledWhileReadingPendingIsNotReprocessed(t *testing.T) {
 		}
 	}
 }
+
+// lostReply journals like the real queue but, once, reports a failure after
+// the write landed (a reply lost on the way back), and runs hook then.
+type lostReply struct {
+	*stream.Queue
+	failed atomic.Bool
+	hook   func()
+}
+
+func (l *lostReply) Record(ctx context.Context, recs ...stream.TxRecord) error {
+	if err := l.Queue.Record(ctx, recs...); err != nil {
+		return err
+	}
+	if l.failed.CompareAndSwap(false, true) {
+		l.hook()
+		return errors.New("injected: reply lost")
+	}
+	return nil
+}
+
+// TestLostJournalReplyLeavesNoStaleRecord: a journal write whose reply is
+// lost may have landed. When the retry no longer needs every nonce of that
+// write (here one application's hash vanished meanwhile), the records of the
+// unused nonces must not stay in the journal: a restart would broadcast them.
+func TestLostJournalReplyLeavesNoStaleRecord(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	apps := e.enqueue(2)
+	q := &lostReply{Queue: e.queue, hook: func() {
+		// The second application is withdrawn before the retry.
+		if err := e.rdb.Del(context.Background(), stream.ApplicationKey(apps[1].entityID)).Err(); err != nil {
+			t.Error(err)
+		}
+	}}
+	e.startWith(e.client, q)
+	e.mineUntil(30*time.Second, "first created, second dead-lettered", func() bool {
+		return e.pending() == 0 && e.created(apps[0].signatureID) == 1 && len(e.deadLetters()) == 1
+	})
+	if !q.failed.Load() {
+		t.Fatal("the injected failure never happened")
+	}
+	if recs := e.journal(); len(recs) != 0 {
+		t.Fatalf("journal keeps %d records of transactions never broadcast: %+v", len(recs), recs)
+	}
+	if e.created(apps[1].signatureID) != 0 || e.walletNonce() != 1 {
+		t.Fatalf("withdrawn application created %d times; wallet nonce %d, want 1", e.created(apps[1].signatureID), e.walletNonce())
+	}
+}

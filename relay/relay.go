@@ -123,6 +123,7 @@ type Relay struct {
 	slotFreed       chan struct{}
 
 	// Owned by the submitting loop only.
+	unjournaled  []uint64 // nonces of a journal write that failed, to remove
 	rescan       bool
 	rescanCursor string
 	balanceAt    time.Time

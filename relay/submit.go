@@ -425,9 +425,20 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 	// pair runs to a safe point on a context that ignores cancellation.
 	safe, cancelSafe := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancelSafe()
+	if err := r.forgetUnjournaled(safe); err != nil {
+		return err
+	}
 	if err := r.queue.Record(safe, recs...); err != nil {
-		// Not journaled means not broadcast: the nonces are reused next time.
+		// Not journaled means not broadcast: the nonces are reused next
+		// time. The write may still have landed (a lost reply): those
+		// records must go before anything else is journaled, or a restart
+		// would broadcast a transaction nobody tracks, possibly a second
+		// one for an application.
 		r.metrics.RedisError("journal")
+		for _, rec := range recs {
+			r.unjournaled = append(r.unjournaled, rec.Nonce)
+		}
+		_ = r.forgetUnjournaled(safe)
 		return err
 	}
 	r.mu.Lock()
@@ -444,6 +455,20 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 	for _, f := range flights {
 		r.metrics.Submitted(f.enqueuedAt, now)
 	}
+	return nil
+}
+
+// forgetUnjournaled removes journal records a failed write may have left
+// for transactions that were never broadcast.
+func (r *Relay) forgetUnjournaled(ctx context.Context) error {
+	if len(r.unjournaled) == 0 {
+		return nil
+	}
+	if err := r.queue.Forget(ctx, r.unjournaled...); err != nil {
+		r.metrics.RedisError("forget")
+		return fmt.Errorf("remove records of a failed journal write: %w", err)
+	}
+	r.unjournaled = nil
 	return nil
 }
 
