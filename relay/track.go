@@ -59,14 +59,6 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		return
 	}
 	head := header.Number.Uint64()
-	// The mined nonce is read before the receipts: a nonce below it whose
-	// hashes have no receipt afterwards was taken by a transaction not ours.
-	mined, err := r.chain.NonceAt(c, r.signer.Address(), header.Number)
-	if err != nil {
-		r.metrics.RPCError("nonce")
-		r.log.Warn().Err(err).Msg("read mined nonce failed")
-		return
-	}
 	moved, err := r.reorged(c, flights)
 	if err != nil {
 		r.metrics.RPCError("block_hashes")
@@ -75,13 +67,27 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	}
 	var hashes []common.Hash
 	var lookup []*flight
+	unmined := false
 	for _, f := range flights {
 		r.mu.Lock()
 		waiting := f.minedIn != 0 && head+1 < f.minedIn+r.cfg.Confirmations && !moved[f.minedIn]
+		unmined = unmined || f.minedIn == 0
 		r.mu.Unlock()
 		if !waiting {
 			lookup = append(lookup, f)
 			hashes = append(hashes, f.hashes()...)
+		}
+	}
+	// The mined nonce matters only for flights not known to be mined (lost
+	// nonce, lowest nonce stuck), and is read before the receipts: a nonce
+	// below it whose hashes have no receipt afterwards was taken by a
+	// transaction not ours.
+	var mined uint64
+	if unmined {
+		if mined, err = r.chain.NonceAt(c, r.signer.Address(), header.Number); err != nil {
+			r.metrics.RPCError("nonce")
+			r.log.Warn().Err(err).Msg("read mined nonce failed")
+			return
 		}
 	}
 	receipts, err := r.chain.Receipts(c, hashes)
@@ -131,7 +137,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		if !f.journaled || f.tx == nil {
 			continue // adopted: only its recorded receipt matters
 		}
-		if f.rec.Nonce < mined {
+		if unmined && f.rec.Nonce < mined {
 			r.lostNonce(ctx, f, mined)
 			continue
 		}
@@ -144,10 +150,11 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		// Only the lowest unmined nonce can be stuck on its own fees: the
 		// others wait behind it and are bumped only if the base fee has
 		// overtaken their fee cap (they could not be included anyway).
-		if f.rec.Nonce == mined && f.lowestSince == 0 {
+		lowest := unmined && f.rec.Nonce == mined
+		if lowest && f.lowestSince == 0 {
 			f.lowestSince = head
 		}
-		stuck := (f.rec.Nonce == mined && head >= max(f.sentAtBlock, f.lowestSince)+r.cfg.StuckBlocks) ||
+		stuck := (lowest && head >= max(f.sentAtBlock, f.lowestSince)+r.cfg.StuckBlocks) ||
 			(header.BaseFee != nil && f.tx.GasFeeCap().Cmp(header.BaseFee) < 0)
 		r.mu.Unlock()
 		switch {
