@@ -207,26 +207,37 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 // could not be included.
 func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
 	c, cancel := r.rpcCtx(ctx)
-	defer cancel()
 	head, err := r.chain.HeaderByNumber(c, nil)
+	cancel()
 	if err != nil {
 		r.metrics.RPCError("header")
 		return chain.Fees{}, fmt.Errorf("read latest block: %w", err)
 	}
-	var tip *big.Int
-	if r.cfg.Fees.MaxTip == nil {
-		if tip, err = r.chain.SuggestGasTipCap(c); err != nil {
-			r.metrics.RPCError("tip")
-			return chain.Fees{}, fmt.Errorf("read tip suggestion: %w", err)
-		}
-	}
 	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
-	fees, err := r.cfg.Fees.Fees(head.BaseFee, tip)
+	fees, err := r.quote(ctx, head)
 	r.mu.Lock()
 	r.baseFeeAboveCap = errors.Is(err, chain.ErrBaseFeeAboveCap)
 	r.mu.Unlock()
 	r.reportFeeCap()
 	return fees, err
+}
+
+// quote prices a new transaction for the block after head: the fee policy
+// applied to head's base fee and the tip (MAX_PRIORITY_FEE_PER_GAS, or the
+// node's suggestion, which costs one call).
+func (r *Relay) quote(ctx context.Context, head *types.Header) (chain.Fees, error) {
+	var tip *big.Int
+	if r.cfg.Fees.MaxTip == nil {
+		c, cancel := r.rpcCtx(ctx)
+		var err error
+		tip, err = r.chain.SuggestGasTipCap(c)
+		cancel()
+		if err != nil {
+			r.metrics.RPCError("tip")
+			return chain.Fees{}, fmt.Errorf("read tip suggestion: %w", err)
+		}
+	}
+	return r.cfg.Fees.Fees(head.BaseFee, tip)
 }
 
 // candidate is an application that passed validation and waits for its

@@ -163,7 +163,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			resend = append(resend, f)
 		case stuck:
 			if market == nil {
-				market = r.market(ctx)
+				market = r.market(ctx, header)
 			}
 			r.replace(ctx, f, head, market)
 		case r.rebroadcastDue(f):
@@ -223,27 +223,14 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 }
 
 // marketFees are the fees a new transaction would get now; fees is nil when
-// the base fee is above the cap or could not be read.
+// the base fee is above the cap or the tip could not be read.
 type marketFees struct {
 	fees *chain.Fees
 }
 
-func (r *Relay) market(ctx context.Context) *marketFees {
-	c, cancel := r.rpcCtx(ctx)
-	defer cancel()
-	head, err := r.chain.HeaderByNumber(c, nil)
-	if err != nil {
-		r.metrics.RPCError("header")
-		return &marketFees{}
-	}
-	var tip *big.Int
-	if r.cfg.Fees.MaxTip == nil {
-		if tip, err = r.chain.SuggestGasTipCap(c); err != nil {
-			r.metrics.RPCError("tip")
-			return &marketFees{}
-		}
-	}
-	fees, err := r.cfg.Fees.Fees(head.BaseFee, tip)
+// market quotes a new transaction on the pass's head block.
+func (r *Relay) market(ctx context.Context, head *types.Header) *marketFees {
+	fees, err := r.quote(ctx, head)
 	if err != nil {
 		return &marketFees{}
 	}
