@@ -291,3 +291,13 @@ func (e *env) queueLen() int64 {
 	}
 	return 0
 }
+
+// waitBroadcast waits until the relay has logged n broadcasts. The
+// transactionHash field is written before the broadcast (journal first), so
+// it does not prove the node has the transaction yet.
+func (e *env) waitBroadcast(n int) {
+	e.t.Helper()
+	eventually(e.t, 10*time.Second, "broadcast", func() bool {
+		return strings.Count(e.log.String(), `"message":"transaction broadcast"`) >= n
+	})
+}

@@ -68,7 +68,7 @@ func TestStuckTransactionIsReplaced(t *testing.T) {
 	e.cfg.StuckBlocks, e.cfg.FeeBumpPercent = 2, 15
 	app := e.enqueue(1)[0]
 	e.start()
-	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	e.waitBroadcast(1)
 	first := e.txHash(app.entityID)
 
 	var recs []stream.TxRecord
@@ -103,9 +103,9 @@ func TestStuckAtFeeCapWaits(t *testing.T) {
 	e.cfg.Fees.MaxFee = big.NewInt(minerMinTip * 95 / 100)
 	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 9 / 10)
 	e.cfg.StuckBlocks = 1
-	app := e.enqueue(1)[0]
+	e.enqueue(1)
 	e.start()
-	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	e.waitBroadcast(1)
 	e.mineUntil(20*time.Second, "waiting at the cap", func() bool {
 		return e.logContains("stuck transaction at MAX_FEE_PER_GAS, waiting")
 	})
@@ -137,7 +137,7 @@ func TestReorgBeforeConfirmations(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 3})
 	app := e.enqueue(1)[0]
 	e.start()
-	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	e.waitBroadcast(1)
 	parent, err := e.client.HeaderByNumber(t.Context(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +210,7 @@ func TestRestartRecoversEveryJournalState(t *testing.T) {
 		e := newEnv(t, envOptions{confirmations: 4})
 		app := e.enqueue(1)[0]
 		stop := e.start()
-		eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+		e.waitBroadcast(1)
 		e.chain.Commit()
 		eventually(t, 10*time.Second, "mined", func() bool { return e.logContains(`"message":"transaction mined"`) })
 		stop()
@@ -249,7 +249,7 @@ func TestNonceTakenByForeignTransaction(t *testing.T) {
 	e.cfg.StuckBlocks = 1000                        // and is not bumped in this test
 	app := e.enqueue(1)[0]
 	stop := e.start()
-	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(app.entityID) != "" })
+	e.waitBroadcast(1)
 	stop()
 	// The operator sends a plain transfer with nonce 0 and a real tip; it
 	// replaces ours in the pool and is mined.

@@ -44,7 +44,7 @@ func TestMinedRevertIsDeadLettered(t *testing.T) {
 	}
 	q := e.enqueueApp(app)
 	e.start()
-	eventually(t, 10*time.Second, "broadcast", func() bool { return e.txHash(q.entityID) != "" })
+	e.waitBroadcast(1)
 	ours := e.txHash(q.entityID)
 
 	// The user front-runs us with a much higher tip.
