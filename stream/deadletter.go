@@ -22,7 +22,9 @@ type DeadLetter struct {
 }
 
 // DeadLetter appends the rejection to the dead-letter stream, then acks the
-// entry and purges the hash. The record is written first, so a crash in
+// entry and purges the hash. The stream is capped by Options.DeadLetterMaxLen
+// (the oldest rejections are trimmed first), so a flood of garbage cannot
+// fill Redis's memory. The record is written first, so a crash in
 // between leaves the entry pending (and it is dead-lettered again on restart,
 // at worst twice) rather than acknowledged without a trace.
 func (q *Queue) DeadLetter(ctx context.Context, d DeadLetter) error {
@@ -43,7 +45,13 @@ func (q *Queue) DeadLetter(ctx context.Context, d DeadLetter) error {
 		}
 		values["application"] = string(raw)
 	}
-	if err := q.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.keys.DeadLetter, Values: values}).Err(); err != nil {
+	args := &redis.XAddArgs{Stream: q.keys.DeadLetter, Values: values}
+	if n := q.opts.DeadLetterMaxLen; n > 0 {
+		// Approximate trimming: exact MAXLEN would rewrite a macro node on
+		// every append; "~" drops whole nodes and stays O(1) amortized.
+		args.MaxLen, args.Approx = n, true
+	}
+	if err := q.rdb.XAdd(ctx, args).Err(); err != nil {
 		return fmt.Errorf("dead-letter entry %s: %w", d.EntryID, err)
 	}
 	return q.Ack(ctx, Settled{EntryID: d.EntryID, EntityID: d.EntityID})

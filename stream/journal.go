@@ -3,10 +3,13 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TxRecord is the journal's memory of one signed transaction, written before
@@ -67,8 +70,24 @@ func (q *Queue) Forget(ctx context.Context, nonces ...uint64) error {
 	return nil
 }
 
+// JournalQuarantineKey is the hash where Journal moves records it cannot
+// read (field: the journal field, value: the raw bytes as they were). It
+// shares the journal's hash tag, so the move is one atomic script on one
+// cluster slot.
+func (q *Queue) JournalQuarantineKey() string { return q.JournalKey() + ":quarantine" }
+
 // Journal returns every record, by ascending nonce. The journal only holds
 // unacknowledged transactions, so it is bounded by the in-flight window.
+//
+// A record that is not a TxRecord stored under its own nonce (not JSON, or a
+// field that is not the decimal nonce of its value) is moved to the
+// quarantine hash and left out of the result, instead of failing the whole
+// read: the relay reads the journal on startup, and one corrupt record would
+// otherwise keep it from ever starting. Such a record cannot be tracked or
+// re-broadcast anyway; its stream entry stays pending and is simulated
+// again. The move keeps the raw value for an operator (JournalQuarantine),
+// is reported through Options.OnJournalQuarantined and counted by
+// JournalQuarantined.
 func (q *Queue) Journal(ctx context.Context) ([]TxRecord, error) {
 	all, err := q.rdb.HGetAll(ctx, q.JournalKey()).Result()
 	if err != nil {
@@ -76,12 +95,87 @@ func (q *Queue) Journal(ctx context.Context) ([]TxRecord, error) {
 	}
 	out := make([]TxRecord, 0, len(all))
 	for field, raw := range all {
-		var r TxRecord
-		if err := json.Unmarshal([]byte(raw), &r); err != nil {
-			return nil, fmt.Errorf("decode journal record %s: %w", field, err)
+		r, err := decodeTxRecord(field, raw)
+		if err == nil {
+			out = append(out, r)
+			continue
 		}
-		out = append(out, r)
+		if err := q.quarantine(ctx, field, raw); err != nil {
+			return nil, err
+		}
+		q.journalQuarantined.Add(1)
+		if q.opts.OnJournalQuarantined != nil {
+			q.opts.OnJournalQuarantined(field, err)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Nonce < out[j].Nonce })
 	return out, nil
+}
+
+// JournalQuarantine returns the quarantined journal records, field to raw
+// value, for an operator to inspect. Nothing ever removes them: an operator
+// deletes the hash (or a field) once done.
+func (q *Queue) JournalQuarantine(ctx context.Context) (map[string]string, error) {
+	all, err := q.rdb.HGetAll(ctx, q.JournalQuarantineKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read journal quarantine: %w", err)
+	}
+	return all, nil
+}
+
+// ErrJournalChanged means a journal record changed between Journal's read
+// and its attempt to quarantine it; reading the journal again sees the new
+// value. With the wallet's lease held, nothing else writes the journal, so
+// this points at a second writer.
+var ErrJournalChanged = errors.New("journal record changed while being quarantined")
+
+// decodeTxRecord reads one journal value. Record stores each record under
+// its decimal nonce, so a field that disagrees with its value's nonce (or
+// "null", which decodes to nonce 0) is as unreadable as broken JSON: trusting
+// it would make Forget delete the wrong field.
+func decodeTxRecord(field, raw string) (TxRecord, error) {
+	var r TxRecord
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return TxRecord{}, fmt.Errorf("decode journal record %s: %w", field, err)
+	}
+	if want := strconv.FormatUint(r.Nonce, 10); field != want {
+		return TxRecord{}, fmt.Errorf("decode journal record %s: it holds nonce %d", field, r.Nonce)
+	}
+	return r, nil
+}
+
+// quarantineScript moves one journal field to the quarantine hash if it
+// still holds the value that was read (KEYS[1] journal, KEYS[2] quarantine,
+// ARGV[1] field, ARGV[2] value). An earlier, different quarantined value
+// under the same field is kept: the new one goes to "<field>#2", "#3", ...
+// It returns the quarantine field used, or nil when the journal value
+// changed (then nothing is moved).
+var quarantineScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+  return false
+end
+local f, n = ARGV[1], 1
+while true do
+  local cur = redis.call('HGET', KEYS[2], f)
+  if not cur or cur == ARGV[2] then break end
+  n = n + 1
+  f = ARGV[1] .. '#' .. n
+end
+redis.call('HSET', KEYS[2], f, ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return f
+`)
+
+// quarantine moves one unreadable journal record atomically: a crash leaves
+// it either in the journal (and it is moved on the next read) or in the
+// quarantine, never lost or in both.
+func (q *Queue) quarantine(ctx context.Context, field, raw string) error {
+	err := quarantineScript.Run(ctx, q.rdb, []string{q.JournalKey(), q.JournalQuarantineKey()}, field, raw).Err()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("quarantine journal record %s: %w", field, ErrJournalChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("quarantine journal record %s: %w", field, err)
+	}
+	return nil
 }

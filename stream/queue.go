@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,7 +42,16 @@ const FieldEntityID = "entityId"
 type Entry struct {
 	ID       string
 	EntityID string // empty when the entry has no entityId field
-	Fields   map[string]any
+	// Fields is nil (or empty) when Trimmed is set.
+	Fields map[string]any
+	// Trimmed reports an entry that is still in this consumer's pending
+	// list but whose payload is gone: the frontend's XTRIM (or XADD MAXLEN)
+	// deleted it before it was acknowledged, and Redis then delivers the
+	// id with no fields. Nothing can be processed for it; the relay should
+	// dead-letter it (which acks it) so it does not stay pending forever.
+	// XADD refuses an entry without fields, so an empty payload can only
+	// mean this.
+	Trimmed bool
 }
 
 // EntryTime is the enqueue time a stream id encodes ("<ms>-<seq>"); zero
@@ -55,17 +65,64 @@ func EntryTime(id string) time.Time {
 	return time.UnixMilli(n)
 }
 
+// Options tunes a Queue. The zero value is the behaviour of NewQueue: no
+// cap on the dead-letter stream and no callbacks.
+type Options struct {
+	// DeadLetterMaxLen caps the dead-letter stream at about this many
+	// entries (XADD MAXLEN ~ N): Redis trims whole macro nodes, so the
+	// stream may hold somewhat more, and trimming costs next to nothing.
+	// The oldest rejections go first. 0 means no cap; a negative value is
+	// treated as 0.
+	DeadLetterMaxLen int64
+
+	// OnGroupRecreated is called each time the read path found the
+	// consumer group missing (NOGROUP) and created it again (or found that
+	// another consumer had just done so: both saw the loss). That happens
+	// when Redis lost its data (FLUSHALL, a restart without persistence)
+	// and the frontend's XADD recreated the stream without the group. It
+	// is worth an alert: whatever was pending in the old group is gone from
+	// Redis. Called from the reading goroutine; it must not block.
+	OnGroupRecreated func()
+
+	// OnJournalQuarantined is called for each journal record that Journal
+	// moved to the quarantine hash, with its field (the nonce, as stored)
+	// and why it was unreadable. Called from Journal's goroutine; it must
+	// not block.
+	OnJournalQuarantined func(field string, err error)
+}
+
 // Queue is the consumer-group view of the frontend's stream plus the
-// application hashes it points to.
+// application hashes it points to. Its methods may be called concurrently.
 type Queue struct {
 	rdb  redis.Cmdable
 	keys Keys
+	opts Options
+
+	groupRecreations   atomic.Uint64
+	journalQuarantined atomic.Uint64
 }
 
-// NewQueue returns a Queue; it does not touch Redis until used.
+// NewQueue returns a Queue with default Options; it does not touch Redis
+// until used.
 func NewQueue(rdb redis.Cmdable, keys Keys) *Queue {
-	return &Queue{rdb: rdb, keys: keys}
+	return NewQueueWithOptions(rdb, keys, Options{})
 }
+
+// NewQueueWithOptions returns a Queue tuned by opts; it does not touch Redis
+// until used.
+func NewQueueWithOptions(rdb redis.Cmdable, keys Keys, opts Options) *Queue {
+	opts.DeadLetterMaxLen = max(opts.DeadLetterMaxLen, 0)
+	return &Queue{rdb: rdb, keys: keys, opts: opts}
+}
+
+// GroupRecreations counts how often the read path recreated a lost consumer
+// group since the Queue was built (see Options.OnGroupRecreated). Safe to
+// call from any goroutine, e.g. a monitor.
+func (q *Queue) GroupRecreations() uint64 { return q.groupRecreations.Load() }
+
+// JournalQuarantined counts the journal records moved to quarantine since
+// the Queue was built (see Journal). Safe to call from any goroutine.
+func (q *Queue) JournalQuarantined() uint64 { return q.journalQuarantined.Load() }
 
 // EnsureGroup creates the consumer group from id 0 with MKSTREAM, so entries
 // written before the first start are processed too. An existing group is fine.
@@ -90,14 +147,30 @@ func (q *Queue) ReadNew(ctx context.Context, count int, block time.Duration) ([]
 	return q.read(ctx, ">", count, block)
 }
 
+// read runs XREADGROUP. When the group is missing (NOGROUP), it recreates
+// it like EnsureGroup and reads once more: the group only disappears when
+// Redis lost its data, and without this the relay would fail every read
+// until someone restarts it. One retry is enough; a second NOGROUP (the
+// data lost again in between) is returned and retried by the caller's loop.
 func (q *Queue) read(ctx context.Context, id string, count int, block time.Duration) ([]Entry, error) {
-	res, err := q.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+	args := &redis.XReadGroupArgs{
 		Group:    q.keys.Group,
 		Consumer: q.keys.Consumer,
 		Streams:  []string{q.keys.Stream, id},
 		Count:    int64(count),
 		Block:    block,
-	}).Result()
+	}
+	res, err := q.rdb.XReadGroup(ctx, args).Result()
+	if redis.HasErrorPrefix(err, "NOGROUP") {
+		if gerr := q.EnsureGroup(ctx); gerr != nil {
+			return nil, fmt.Errorf("xreadgroup %s from %s: recreate lost group: %w", q.keys.Stream, id, gerr)
+		}
+		q.groupRecreations.Add(1)
+		if q.opts.OnGroupRecreated != nil {
+			q.opts.OnGroupRecreated()
+		}
+		res, err = q.rdb.XReadGroup(ctx, args).Result()
+	}
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -107,7 +180,7 @@ func (q *Queue) read(ctx context.Context, id string, count int, block time.Durat
 	var out []Entry
 	for _, s := range res {
 		for _, m := range s.Messages {
-			e := Entry{ID: m.ID, Fields: m.Values}
+			e := Entry{ID: m.ID, Fields: m.Values, Trimmed: len(m.Values) == 0}
 			if v, ok := m.Values[FieldEntityID].(string); ok {
 				e.EntityID = v
 			}
