@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 	"strconv"
@@ -58,6 +59,9 @@ var (
 	maxUint   = new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1))
 )
 
+// maxUnixSeconds is the largest timestamp whose milliseconds fit in int64.
+const maxUnixSeconds = math.MaxInt64 / 1000
+
 // DecodeApplication validates every field of a PendingApplication hash and
 // returns all problems at once, wrapped in ErrInvalidApplication, so the
 // dead-letter entry tells the frontend developer everything that is wrong.
@@ -99,7 +103,9 @@ func DecodeApplication(entityID string, fields map[string]string) (Application, 
 		}
 	}
 	if ts, ok := fields[FieldTimestamp]; ok {
-		if f, err := strconv.ParseFloat(ts, 64); err == nil && f > 0 {
+		// The bound keeps f*1000 inside int64: "1e300" or "Inf" would
+		// otherwise convert to an arbitrary time (on amd64, year -292e6).
+		if f, err := strconv.ParseFloat(ts, 64); err == nil && f > 0 && f < maxUnixSeconds {
 			app.CreatedAt = time.UnixMilli(int64(f * 1000))
 		}
 	}

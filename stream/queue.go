@@ -54,15 +54,34 @@ type Entry struct {
 	Trimmed bool
 }
 
-// EntryTime is the enqueue time a stream id encodes ("<ms>-<seq>"); zero
-// for an id that is not of that form.
+// EntryTime is the enqueue time a stream id encodes ("<ms>-<seq>", both
+// decimal); zero for an id that is not of that form. Stream ids come from
+// Redis, but the relay treats them as outside input: a malformed one yields
+// no time (and so no latency sample), never a made-up one.
 func EntryTime(id string) time.Time {
-	ms, _, _ := strings.Cut(id, "-")
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok || !isDecimal(ms) || !isDecimal(seq) {
+		return time.Time{}
+	}
 	n, err := strconv.ParseInt(ms, 10, 64)
 	if err != nil {
 		return time.Time{}
 	}
 	return time.UnixMilli(n)
+}
+
+// isDecimal reports a non-empty run of ASCII digits (strconv alone would
+// also accept a sign).
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Options tunes a Queue. The zero value is the behaviour of NewQueue: no
