@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strings"
 	"testing"
@@ -143,5 +144,37 @@ func TestClassifySendError(t *testing.T) {
 		if got := ClassifySendError(tt.err); got != tt.want {
 			t.Errorf("%v: %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestReplacementFollowsTheNodesRule(t *testing.T) {
+	g := func(f float64) *big.Int { return big.NewInt(int64(math.Round(f * 1e9))) }
+	p := FeePolicy{MaxFee: g(30)}
+	tests := []struct {
+		name     string
+		accepted Fees
+		market   *Fees
+		want     Fees
+		ok       bool
+	}{
+		{"plain bump", Fees{FeeCap: g(10), TipCap: g(2)}, nil, Fees{FeeCap: g(11.5), TipCap: g(2.3)}, true},
+		{"market higher than the bump", Fees{FeeCap: g(10), TipCap: g(2)}, &Fees{FeeCap: g(20), TipCap: g(3)},
+			Fees{FeeCap: g(20), TipCap: g(3)}, true},
+		{"cap leaves +5% on the fee cap: refused by nodes, so not ok", Fees{FeeCap: g(28.5), TipCap: g(2)}, nil,
+			Fees{FeeCap: g(30), TipCap: g(2.3)}, false},
+		{"cap leaves exactly +10%", Fees{FeeCap: g(27), TipCap: g(2)}, nil, Fees{FeeCap: g(30), TipCap: g(2.3)}, true},
+		{"at the cap already", Fees{FeeCap: g(30), TipCap: g(2)}, nil, Fees{FeeCap: g(30), TipCap: g(2.3)}, false},
+		{"zero tip is raised to one wei", Fees{FeeCap: g(10), TipCap: big.NewInt(0)}, nil, Fees{FeeCap: g(11.5), TipCap: big.NewInt(1)}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := p.Replacement(tc.accepted, tc.market, 15)
+			if ok != tc.ok || got.FeeCap.Cmp(tc.want.FeeCap) != 0 || got.TipCap.Cmp(tc.want.TipCap) != 0 {
+				t.Fatalf("Replacement = %v/%v ok %v, want %v/%v ok %v", got.FeeCap, got.TipCap, ok, tc.want.FeeCap, tc.want.TipCap, tc.ok)
+			}
+			if got.FeeCap.Cmp(p.MaxFee) > 0 {
+				t.Fatalf("fee cap %v above MAX_FEE_PER_GAS", got.FeeCap)
+			}
+		})
 	}
 }

@@ -72,3 +72,46 @@ func minBig(a, b *big.Int) *big.Int {
 	}
 	return new(big.Int).Set(b)
 }
+
+// ReplacementMinPercent is how much dearer a same-nonce replacement must be
+// for a node to take it: geth's txpool.pricebump (10) on both the fee cap and
+// the tip, other clients the same or less. A replacement below it is refused
+// ("replacement transaction underpriced") and the pool keeps the old one.
+const ReplacementMinPercent = 10
+
+// Replacement prices a same-nonce replacement of the transaction the node
+// accepted: both fees raised by percent (at least ReplacementMinPercent), or
+// to market (what a new transaction would pay now; may be nil) when that is
+// higher, the fee cap clipped to MaxFee. ok is false when the clipped result
+// no longer clears the node's replacement rule on both fees: then the
+// transaction is at the cap and must wait, since a refused replacement only
+// wastes a signature and a journal write.
+func (p FeePolicy) Replacement(accepted Fees, market *Fees, percent int64) (next Fees, ok bool) {
+	percent = max(percent, ReplacementMinPercent)
+	next, _ = p.Bump(accepted, percent)
+	if next.TipCap.Sign() == 0 {
+		next.TipCap = big.NewInt(1) // a zero tip rounds up to zero; a node wants it higher
+	}
+	if market != nil {
+		if market.FeeCap.Cmp(next.FeeCap) > 0 {
+			next.FeeCap = minBig(market.FeeCap, p.MaxFee)
+		}
+		if market.TipCap.Cmp(next.TipCap) > 0 {
+			next.TipCap = new(big.Int).Set(market.TipCap)
+		}
+	}
+	if next.TipCap.Cmp(next.FeeCap) > 0 {
+		next.TipCap = new(big.Int).Set(next.FeeCap)
+	}
+	return next, clearsReplacement(accepted.FeeCap, next.FeeCap) && clearsReplacement(accepted.TipCap, next.TipCap)
+}
+
+// clearsReplacement is geth's rule for one fee: strictly higher, and at least
+// old * (100 + ReplacementMinPercent) / 100, rounded up so that no node's
+// rounding can refuse it.
+func clearsReplacement(old, next *big.Int) bool {
+	threshold := new(big.Int).Mul(old, big.NewInt(100+ReplacementMinPercent))
+	threshold.Add(threshold, big.NewInt(99))
+	threshold.Div(threshold, big.NewInt(100))
+	return next.Cmp(old) > 0 && next.Cmp(threshold) >= 0
+}

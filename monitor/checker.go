@@ -81,6 +81,9 @@ type CheckerConfig struct {
 	Heartbeat *Heartbeat
 	// InFlight, when set, reports the relay's in-flight transactions.
 	InFlight func() int
+	// NodeWindow, when set, reports how many of our transactions the node
+	// holds and how many the relay keeps outstanding for it.
+	NodeWindow func() (held, window uint64)
 	// WaitingAtFeeCap, when set, reports that submission or a stuck
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
@@ -242,6 +245,10 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	if c.cfg.InFlight != nil {
 		n := c.cfg.InFlight()
 		r.InFlight = &n
+	}
+	if c.cfg.NodeWindow != nil {
+		held, window := c.cfg.NodeWindow()
+		r.NodeHeld, r.NodeWindow = &held, &window
 	}
 	if c.cfg.WaitingAtFeeCap != nil && c.cfg.WaitingAtFeeCap() {
 		r.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"

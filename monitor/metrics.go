@@ -60,6 +60,12 @@ type Metrics struct {
 	maxFeeCap             prometheus.Gauge
 	waitingAtFeeCap       prometheus.Gauge
 	reverted              prometheus.Counter
+	revertedGas           prometheus.Counter
+	revertRequeued        *prometheus.CounterVec
+	nodeHeld              prometheus.Gauge
+	nodeWindow            prometheus.Gauge
+	gapFills              prometheus.Counter
+	replacementsRefused   prometheus.Counter
 	revertedLastDay       prometheus.GaugeFunc
 	balance               prometheus.Gauge
 	lastLoop              prometheus.Gauge
@@ -131,6 +137,16 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.maxFeeCap = gauge("chain", "max_fee_cap_gwei", "Configured cap on maxFeePerGas (MAX_FEE_PER_GAS), in gwei.")
 	m.waitingAtFeeCap = gauge("chain", "waiting_at_fee_cap", "1 while submission waits because the fee needed exceeds the cap, else 0.")
 	m.reverted = counter("tx", "reverted_total", "Our transactions that were mined and reverted.")
+	m.revertedGas = counter("tx", "reverted_gas_wei_total", "Wei paid for gas by our transactions that were mined and reverted: the gas wasted.")
+	m.revertRequeued = counterVec("tx", "revert_requeued_total",
+		"Applications put back in the queue after their transaction reverted for a cause that can pass, by cause.", "cause")
+	for _, c := range []string{RequeueProductInactive, RequeueOutOfGas, RequeuePassesNow} {
+		m.revertRequeued.WithLabelValues(c)
+	}
+	m.nodeHeld = gauge("chain", "node_held_transactions", "Our unmined transactions the node holds in its pool (pending nonce - mined nonce).")
+	m.nodeWindow = gauge("chain", "node_window_transactions", "How many unmined transactions the relay keeps outstanding, learnt from what the node holds.")
+	m.gapFills = counter("tx", "gap_fills_total", "Zero-value self-transfers sent to fill a nonce no transaction held.")
+	m.replacementsRefused = counter("tx", "replacements_refused_total", "Fee-bumped replacements the node refused; the transaction it holds stays current.")
 	m.revertedLastDay = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "tx", Name: "reverted_last_24h",
 		Help: "Our transactions that were mined and reverted in the last 24 hours (saturates at 4096).",
@@ -146,6 +162,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
+		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
 	if reg != nil {
@@ -294,12 +311,63 @@ func (m *Metrics) WaitingAtFeeCap(waiting bool) {
 // RevertedOnChain records that one of our transactions was mined and
 // reverted at time at. Reverts cost gas and mean our pre-checks missed
 // something, so the 24h count is exported for alerting.
-func (m *Metrics) RevertedOnChain(at time.Time) {
+func (m *Metrics) RevertedOnChain(at time.Time, gasPaidWei *big.Int) {
 	if m == nil {
 		return
 	}
 	m.reverted.Inc()
 	m.reverts.add(at)
+	if gasPaidWei != nil && gasPaidWei.Sign() > 0 {
+		m.revertedGas.Add(toFloat(gasPaidWei))
+	}
+}
+
+// Causes of a revert that puts the application back in the queue (the
+// label values of revert_requeued_total).
+const (
+	RequeueProductInactive = "product_inactive" // ERROR:DP-010, the product was paused
+	RequeueOutOfGas        = "out_of_gas"
+	RequeuePassesNow       = "passes_now" // the replayed call no longer reverts
+)
+
+// RevertRequeued counts an application put back in the queue after a
+// transient revert. cause is one of the Requeue* constants.
+func (m *Metrics) RevertRequeued(cause string) {
+	if m == nil {
+		return
+	}
+	switch cause {
+	case RequeueProductInactive, RequeueOutOfGas, RequeuePassesNow:
+	default:
+		cause = RequeuePassesNow
+	}
+	m.revertRequeued.WithLabelValues(cause).Inc()
+}
+
+// SetNodeWindow reports how many of our transactions the node holds and how
+// many the relay keeps outstanding for it.
+func (m *Metrics) SetNodeWindow(held, window uint64) {
+	if m == nil {
+		return
+	}
+	m.nodeHeld.Set(float64(held))
+	m.nodeWindow.Set(float64(window))
+}
+
+// GapFilled counts a nonce-gap fill.
+func (m *Metrics) GapFilled() {
+	if m == nil {
+		return
+	}
+	m.gapFills.Inc()
+}
+
+// ReplacementRefused counts a replacement the node refused.
+func (m *Metrics) ReplacementRefused() {
+	if m == nil {
+		return
+	}
+	m.replacementsRefused.Inc()
 }
 
 // SetBalance reports the hot wallet balance. It also feeds the runway gauge.

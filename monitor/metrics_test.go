@@ -108,10 +108,10 @@ depeg_relay_tx_enqueue_to_broadcast_seconds_count 2
 func TestRevertedLast24h(t *testing.T) {
 	clock := newFakeClock(time.Unix(1_800_000_000, 0))
 	m := NewMetrics(prometheus.NewRegistry(), WithClock(clock.Now))
-	m.RevertedOnChain(clock.Now())
+	m.RevertedOnChain(clock.Now(), nil)
 	clock.Advance(20 * time.Hour)
-	m.RevertedOnChain(clock.Now())
-	m.RevertedOnChain(clock.Now())
+	m.RevertedOnChain(clock.Now(), nil)
+	m.RevertedOnChain(clock.Now(), nil)
 	if got := testutil.ToFloat64(m.revertedLastDay); got != 3 {
 		t.Errorf("reverted last 24h = %v, want 3", got)
 	}
@@ -160,7 +160,7 @@ func TestNilMetricsIsNoop(t *testing.T) {
 	m.RedisError("x")
 	m.SetBaseFee(big.NewInt(1), big.NewInt(1))
 	m.WaitingAtFeeCap(true)
-	m.RevertedOnChain(time.Now())
+	m.RevertedOnChain(time.Now(), big.NewInt(1))
 	m.SetBalance(big.NewInt(1))
 	m.LoopIteration(time.Now())
 	if _, ok := m.SpendRate(time.Now()); ok {

@@ -44,6 +44,11 @@ type Report struct {
 	LastLoopIteration  string   `json:"lastLoopIteration,omitempty"`
 	LastLoopAgeSeconds *float64 `json:"lastLoopAgeSeconds,omitempty"`
 	InFlight           *int     `json:"inFlight,omitempty"`
+	// NodeHeld is how many of our unmined transactions the node holds;
+	// NodeWindow how many the relay keeps outstanding, learnt from it. A
+	// node that keeps fewer than the relay sends shows here first.
+	NodeHeld   *uint64 `json:"nodeHeld,omitempty"`
+	NodeWindow *uint64 `json:"nodeWindow,omitempty"`
 	// FeeCap is set while the relay waits because fees are at the cap.
 	FeeCap string `json:"feeCap,omitempty"`
 

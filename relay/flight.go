@@ -2,6 +2,7 @@ package relay
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -14,37 +15,58 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// flight is one application whose transaction is submitted but whose outcome
-// is not final yet. Fields are guarded by Relay.mu except log, which is
-// immutable.
+// flight is one nonce of ours whose outcome is not final yet: a transaction
+// carrying an application, a nonce-gap fill carrying none, or a transaction
+// adopted from an application's transactionHash (no nonce of ours, only a
+// receipt to wait for). Fields are guarded by Relay.mu except log and
+// baseLog, which are replaced only under it.
+//
+// What the transaction carries (app) is kept apart from the transaction's own
+// state (st, tx, next), so that one transaction could later carry several
+// applications: app would become a slice, and the lifecycle stays as it is.
 type flight struct {
-	rec        stream.TxRecord
-	tx         *types.Transaction // the signed bytes to re-broadcast; nil when adopted
-	journaled  bool               // false for a transaction adopted from the hash's transactionHash
-	sigHash    common.Hash
-	enqueuedAt time.Time
-	lastSent   time.Time
-	// sentAtBlock is the head when the current hash was first broadcast (0:
-	// not known yet, set by the next tracker pass). A flight still unmined
-	// STUCK_TX_BLOCKS later is replaced with higher fees.
-	sentAtBlock uint64
-	// minedIn is the block of the last receipt seen; when the receipt then
-	// vanishes, a reorg took it and the transaction is re-broadcast at once.
-	minedIn   uint64
-	minedHash common.Hash
-	// lowestSince is the head when this flight's nonce became the wallet's
-	// next one to be mined; only that flight can be stuck on its own fees.
-	lowestSince uint64
+	rec stream.TxRecord
+	st  flightState
+	// app is the application the transaction carries; nil for a gap fill.
+	app *carried
+	// tx is the signed transaction the node accepted (re-broadcast as is);
+	// nil when adopted.
+	tx *types.Transaction
+	// next is a replacement being tried: sent on the next broadcast, and
+	// current once the node takes it (see Relay.afterSend).
+	next *types.Transaction
 	// atCap: the fees cannot be raised further under MAX_FEE_PER_GAS, so the
 	// flight waits (re-broadcasting identical bytes) instead of replacing.
 	atCap bool
-	log   zerolog.Logger
+	// reportedRevert: the revert was counted once, however many passes its
+	// outcome takes to settle.
+	reportedRevert bool
+	log            zerolog.Logger
 	// baseLog carries the application's fields without the transaction's,
 	// so a replacement's logger does not repeat "tx".
 	baseLog zerolog.Logger
 }
 
-// hashes are every transaction hash that may carry this application.
+// carried is the application a flight's transaction applies.
+type carried struct {
+	entryID, entityID string
+	signature         []byte
+	sigHash           common.Hash
+	enqueuedAt        time.Time
+}
+
+// key is the flight's key in Relay.flights: the stream entry for an
+// application, the nonce for a gap fill.
+func (f *flight) key() string {
+	if f.app == nil {
+		return gapKey(f.rec.Nonce)
+	}
+	return f.app.entryID
+}
+
+func gapKey(nonce uint64) string { return "gap:" + strconv.FormatUint(nonce, 10) }
+
+// hashes are every transaction hash that may carry this flight's nonce.
 func (f *flight) hashes() []common.Hash {
 	out := make([]common.Hash, len(f.rec.Hashes))
 	for i, h := range f.rec.Hashes {
@@ -53,31 +75,60 @@ func (f *flight) hashes() []common.Hash {
 	return out
 }
 
-// flightFromRecord rebuilds a flight from the journal after a restart.
-func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.Logger) (*flight, error) {
-	raw, err := hexutil.Decode(rec.RawTx)
+// sending is the transaction a broadcast sends: the replacement being tried,
+// else the accepted one.
+func (f *flight) sending() *types.Transaction {
+	if f.next != nil {
+		return f.next
+	}
+	return f.tx
+}
+
+// setTx makes tx the accepted transaction.
+func (f *flight) setTx(tx *types.Transaction) {
+	f.tx = tx
+	f.st.FeeCap = tx.GasFeeCap()
+	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", tx.Nonce()).Logger()
+}
+
+func decodeTx(raw string, nonce uint64) (*types.Transaction, error) {
+	b, err := hexutil.Decode(raw)
 	if err != nil {
-		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", rec.Nonce, err)
+		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", nonce, err)
 	}
 	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", rec.Nonce, err)
+	if err := tx.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", nonce, err)
 	}
-	if tx.Nonce() != rec.Nonce {
-		return nil, fmt.Errorf("journal nonce %d holds a transaction with nonce %d", rec.Nonce, tx.Nonce())
+	if tx.Nonce() != nonce {
+		return nil, fmt.Errorf("journal nonce %d holds a transaction with nonce %d", nonce, tx.Nonce())
 	}
-	sig, err := product.SignatureOf(tx.Data())
+	return tx, nil
+}
+
+// flightFromRecord rebuilds a flight from the journal after a restart.
+func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.Logger) (*flight, error) {
+	tx, err := decodeTx(rec.RawTx, rec.Nonce)
 	if err != nil {
-		return nil, fmt.Errorf("journal nonce %d: %w", rec.Nonce, err)
+		return nil, err
 	}
-	f := &flight{
-		rec:        rec,
-		tx:         tx,
-		journaled:  true,
-		sigHash:    crypto.Keccak256Hash(sig),
-		enqueuedAt: rec.EnqueuedAt,
+	f := &flight{rec: rec, st: flightState{Nonce: rec.Nonce, Signed: true}}
+	if rec.NextRawTx != "" {
+		if f.next, err = decodeTx(rec.NextRawTx, rec.Nonce); err != nil {
+			return nil, err
+		}
 	}
-	f.baseLog = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).Logger()
-	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", rec.Nonce).Logger()
+	if rec.Kind == stream.KindGapFill {
+		f.baseLog = log.With().Str("kind", rec.Kind).Logger()
+	} else {
+		sig, err := product.SignatureOf(tx.Data())
+		if err != nil {
+			return nil, fmt.Errorf("journal nonce %d: %w", rec.Nonce, err)
+		}
+		f.app = &carried{entryID: rec.EntryID, entityID: rec.EntityID, signature: sig,
+			sigHash: crypto.Keccak256Hash(sig), enqueuedAt: rec.EnqueuedAt}
+		f.baseLog = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).Logger()
+	}
+	f.setTx(tx)
 	return f, nil
 }

@@ -28,11 +28,14 @@ type Chain interface {
 	BalanceAt(ctx context.Context, account common.Address, block *big.Int) (*big.Int, error)
 	NonceAt(ctx context.Context, account common.Address, block *big.Int) (uint64, error)
 	PendingNonceAt(ctx context.Context, account common.Address) (uint64, error)
+	Nonces(ctx context.Context, account common.Address, block *big.Int) (mined, pending uint64, err error)
 	SuggestGasTipCap(ctx context.Context) (*big.Int, error)
 	EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) ([]uint64, []error, error)
 	CallContract(ctx context.Context, msg ethereum.CallMsg, block *big.Int) ([]byte, error)
 	SendTransactions(ctx context.Context, txs []*types.Transaction) ([]error, error)
 	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
+	TransactionsByHash(ctx context.Context, hashes []common.Hash) ([]*types.Transaction, error)
+	FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error)
 	Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error)
 	BlockHashes(ctx context.Context, numbers []uint64) ([]common.Hash, error)
 }
@@ -48,6 +51,7 @@ type Queue interface {
 	Record(ctx context.Context, recs ...stream.TxRecord) error
 	Forget(ctx context.Context, nonces ...uint64) error
 	Journal(ctx context.Context) ([]stream.TxRecord, error)
+	CountRevert(ctx context.Context, entityID string) (int64, error)
 	Beat(ctx context.Context, now time.Time) error
 }
 
@@ -62,7 +66,11 @@ type Metrics interface {
 	RedisError(op string)
 	SetBaseFee(baseFee, maxFeeCap *big.Int)
 	WaitingAtFeeCap(waiting bool)
-	RevertedOnChain(at time.Time)
+	RevertedOnChain(at time.Time, gasPaidWei *big.Int)
+	RevertRequeued(cause string)
+	SetNodeWindow(held, window uint64)
+	GapFilled()
+	ReplacementRefused()
 	SetBalance(wei *big.Int)
 	LoopIteration(t time.Time)
 }
@@ -87,6 +95,13 @@ type Config struct {
 	GasMarginPercent    uint64 // GAS_LIMIT_MARGIN_PERCENT over the estimate
 	StuckBlocks         uint64 // STUCK_TX_BLOCKS without inclusion before a fee bump
 	FeeBumpPercent      int64  // FEE_BUMP_PERCENT per replacement, >= 11 (geth wants +10%)
+	// MaxTransientReverts (MAX_TRANSIENT_REVERTS) is how often an
+	// application's transaction may be mined and revert for a cause that
+	// can pass (product paused, out of gas) before it is dead-lettered.
+	MaxTransientReverts int
+	// SignatureLookback (SIGNATURE_LOOKBACK_BLOCKS) bounds the search for
+	// the transaction that applied a signature reported as used.
+	SignatureLookback uint64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -104,30 +119,23 @@ type Relay struct {
 	heartbeat Heartbeat
 
 	mu        sync.Mutex
-	flights   map[string]*flight // by stream entry id
+	flights   map[string]*flight // by flight.key: stream entry id, or nonce of a gap fill
 	sigs      map[common.Hash]string
 	nextNonce uint64
-	deferred  bool // an entry waits for a flight with the same signature
-	// rescanRequested asks the submitting loop to re-read its own pending
-	// entries: a deferred entry may go now, or an entry lost its transaction.
-	rescanRequested bool
-	// settled holds entries the tracker acknowledged since the submitting
-	// loop last started reading its pending list: a read that raced with
-	// the acknowledgement may still return them, and they must not be
-	// processed again (their hash is gone, they would be dead-lettered).
-	settled        map[string]struct{}
-	readingPending bool // settled is only kept while this is true
+	scan      pendingScan
+	window    nodeWindow
 	// baseFeeAboveCap and flightsAtCap feed the "waiting at fee cap" gauge.
 	baseFeeAboveCap bool
 	flightsAtCap    int
 	slotFreed       chan struct{}
 
 	// Owned by the submitting loop only.
-	unjournaled  []uint64 // nonces of a journal write that failed, to remove
-	rescan       bool
-	rescanCursor string
-	balanceAt    time.Time
-	balanceOK    bool
+	unjournaled []uint64 // nonces of a journal write that failed, to remove
+	balanceAt   time.Time
+	balanceOK   bool
+
+	// Owned by the tracker only.
+	gapSince uint64 // head when the current nonce gap was first seen
 }
 
 // New wires a relay. It starts nothing.
@@ -147,13 +155,20 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	if cfg.FeeBumpPercent < 11 {
 		cfg.FeeBumpPercent = 15
 	}
+	if cfg.MaxTransientReverts < 1 {
+		cfg.MaxTransientReverts = 3
+	}
+	if cfg.SignatureLookback == 0 {
+		cfg.SignatureLookback = 10_000
+	}
+	max := uint64(cfg.MaxInFlight)
 	return &Relay{
 		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
 		flights:   make(map[string]*flight),
 		sigs:      make(map[common.Hash]string),
-		settled:   make(map[string]struct{}),
+		scan:      newPendingScan(),
+		window:    nodeWindow{Limit: max, Max: max},
 		slotFreed: make(chan struct{}, 1),
-		rescan:    true, rescanCursor: "0",
 	}
 }
 
@@ -249,8 +264,10 @@ func (r *Relay) recover(ctx context.Context) error {
 			continue
 		}
 		r.mu.Lock()
-		r.flights[rec.EntryID] = f
-		r.sigs[f.sigHash] = rec.EntryID
+		r.flights[f.key()] = f
+		if f.app != nil {
+			r.sigs[f.app.sigHash] = f.app.entryID
+		}
 		if rec.Nonce >= r.nextNonce {
 			r.nextNonce = rec.Nonce + 1
 		}

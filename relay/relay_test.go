@@ -109,14 +109,16 @@ func TestBadInput(t *testing.T) {
 		}
 		want[id] = bc.WantReasonContains
 	}
-	// The same signature twice: the second entry must be rejected as used.
+	// The same signed application stored twice: the second entry is the
+	// same application, which our transaction for the first created, so its
+	// SIGNATURE_USED is success (DESIGN.md section 5, invariant 6), not a
+	// rejection.
 	twice, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := e.enqueueApp(twice)
 	second := e.enqueueApp(twice)
-	want[second.entryID] = "SIGNATURE_USED"
 	// Other final reverts of the contract.
 	foreign, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1000)
 	if err != nil {
@@ -153,6 +155,12 @@ func TestBadInput(t *testing.T) {
 	}
 	if e.created(first.signatureID) != 1 {
 		t.Errorf("first use of the signature not created")
+	}
+	if e.exists(stream.ApplicationKey(second.entityID)) {
+		t.Errorf("the duplicate of a created application was not acknowledged and purged")
+	}
+	if e.walletNonce() != 2 {
+		t.Errorf("wallet nonce %d, want 2: one transaction for the duplicated application, one for the good one", e.walletNonce())
 	}
 	for _, bc := range cases {
 		if bc.EntityID != "" && e.exists(stream.ApplicationKey(bc.EntityID)) {

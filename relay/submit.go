@@ -67,7 +67,9 @@ const pendingPage = 256
 // rescanFromStart makes the next read start again at the beginning of this
 // consumer's pending entries, where an entry left by an error now waits.
 func (r *Relay) rescanFromStart() {
-	r.rescan, r.rescanCursor = true, "0"
+	r.mu.Lock()
+	r.scan.restart()
+	r.mu.Unlock()
 }
 
 func (r *Relay) beat(ctx context.Context) {
@@ -120,13 +122,22 @@ func (r *Relay) balanceGate(ctx context.Context) bool {
 
 // waitForSlot returns how many more transactions the window takes, waiting up
 // to REDIS_READ_BLOCK_TIMEOUT for a confirmation to free one. This is the
-// back-pressure: a slow chain stops the reading, not the confirming.
+// back-pressure: a slow chain stops the reading, not the confirming. Two
+// limits apply: MAX_IN_FLIGHT for everything not final, and the node window
+// (what the node keeps for us, learnt by the tracker) for what is not mined
+// yet, so a node that keeps 16 per sender gets 16 and not 512 it would drop.
 func (r *Relay) waitForSlot(ctx context.Context) int {
 	t := time.NewTimer(r.cfg.ReadBlock)
 	defer t.Stop()
 	for {
 		r.mu.Lock()
-		free := r.cfg.MaxInFlight - len(r.flights)
+		unmined := 0
+		for _, f := range r.flights {
+			if f.st.Signed && f.st.MinedIn == 0 {
+				unmined++
+			}
+		}
+		free := min(r.cfg.MaxInFlight-len(r.flights), int(r.window.Limit)-unmined)
 		r.mu.Unlock()
 		if free > 0 {
 			return free
@@ -142,47 +153,40 @@ func (r *Relay) waitForSlot(ctx context.Context) int {
 }
 
 // next returns up to n entries: first this consumer's own pending entries
-// (left by a previous run or a transient error), then new ones. fresh tells
-// whether they were never delivered before.
+// (left by a previous run, a transient error, or put back by the tracker),
+// then new ones. fresh tells whether they were never delivered before.
 func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
-	r.mu.Lock()
-	if r.rescanRequested {
-		r.rescanRequested, r.rescan, r.rescanCursor = false, true, "0"
-	}
-	r.mu.Unlock()
-	for r.rescan && ctx.Err() == nil {
+	for ctx.Err() == nil {
 		r.mu.Lock()
-		clear(r.settled)
-		r.readingPending = true
+		due := r.scan.due()
+		cursor := r.scan.cursor
+		if due {
+			r.scan.beginPage()
+		}
 		r.mu.Unlock()
+		if !due {
+			break
+		}
 		// Read past in-flight entries in large pages: with a full window most
 		// of the pending list is in flight, and paging by the free slots
 		// would cost one round trip per few entries.
-		batch, err := r.queue.ReadOwnPending(ctx, r.rescanCursor, max(n, pendingPage))
-		if err != nil {
-			r.mu.Lock()
-			r.readingPending = false
-			r.mu.Unlock()
-			r.metrics.RedisError("read_pending")
-			return nil, false, err
-		}
+		batch, err := r.queue.ReadOwnPending(ctx, cursor, max(n, pendingPage))
 		// Filter under the lock that release takes, so an entry settled at
 		// any moment since the read began is either busy or settled here.
 		r.mu.Lock()
-		r.readingPending = false
-		if len(batch) == 0 {
+		r.scan.endPage(err == nil && len(batch) == 0)
+		if err != nil {
 			r.mu.Unlock()
-			r.rescan, r.rescanCursor = false, "0"
-			break
+			r.metrics.RedisError("read_pending")
+			return nil, false, err
 		}
 		for _, e := range batch {
 			if len(entries) == n {
 				break // the rest is read again from the cursor next time
 			}
-			r.rescanCursor = e.ID
+			r.scan.cursor = e.ID
 			_, busy := r.flights[e.ID]
-			_, done := r.settled[e.ID]
-			if !busy && !done {
+			if !busy && !r.scan.skip(e.ID) {
 				entries = append(entries, e)
 			}
 		}
@@ -243,13 +247,12 @@ func (r *Relay) quote(ctx context.Context, head *types.Header) (chain.Fees, erro
 // candidate is an application that passed validation and waits for its
 // pre-flight simulation.
 type candidate struct {
-	entry   stream.Entry
-	app     stream.Application
-	fields  map[string]string
-	call    chain.Call
-	sigHash common.Hash
-	gas     uint64
-	log     zerolog.Logger
+	entry  stream.Entry
+	app    *carried
+	fields map[string]string
+	call   chain.Call
+	gas    uint64
+	log    zerolog.Logger
 }
 
 // processBatch takes a read of entries as far as they can go now, with a
@@ -311,7 +314,7 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 		r.mu.Lock()
 		other, dup := r.sigs[sigHash]
 		if dup {
-			r.deferred = true
+			r.scan.deferEntry()
 		}
 		r.mu.Unlock()
 		if !dup {
@@ -322,8 +325,10 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 			log.Info().Str("in_flight_entry", other).Msg("same signature already in flight, deferring")
 			continue
 		}
+		carry := &carried{entryID: e.ID, entityID: e.EntityID, signature: app.Signature, sigHash: sigHash,
+			enqueuedAt: stream.EntryTime(e.ID)}
 		if app.TransactionHash != nil {
-			adopted, err := r.adopt(ctx, e, app, sigHash)
+			adopted, err := r.adopt(ctx, carry, *app.TransactionHash, log)
 			if err != nil {
 				return err
 			}
@@ -344,7 +349,7 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 			continue
 		}
 		inBatch[sigHash] = e.ID
-		cands = append(cands, &candidate{entry: e, app: app, fields: fields, call: call, sigHash: sigHash, log: log})
+		cands = append(cands, &candidate{entry: e, app: carry, fields: fields, call: call, log: log})
 	}
 	if dupInBatch {
 		// The first of the pair may yet be rejected; read the other again.
@@ -362,8 +367,11 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 }
 
 // preflight simulates every candidate in one batch before anything is
-// signed, so a final revert costs no gas: those are dead-lettered. It returns
-// the candidates to submit and, when some stay pending (product paused, node
+// signed, so a final revert costs no gas: those are dead-lettered. A
+// SIGNATURE_USED is first looked up: if a transaction of ours applied the
+// signature (its journal record and transactionHash were lost), the
+// application is tracked under that transaction instead. It returns the
+// candidates to submit and, when some stay pending (product paused, node
 // trouble for that call), a transient error to back off on.
 func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
 	if len(cands) == 0 {
@@ -380,6 +388,7 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 		r.metrics.RPCError("estimate")
 		return nil, nil, fmt.Errorf("simulate %d applications: %w", len(cands), err)
 	}
+	var head uint64
 	for i, cd := range cands {
 		if errs[i] == nil {
 			cd.gas = gas[i] + gas[i]*r.cfg.GasMarginPercent/100
@@ -393,6 +402,39 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 			transient = fmt.Errorf("simulate entry %s: %w", cd.entry.ID, errs[i])
 		case !rev.Class.Final():
 			transient = fmt.Errorf("simulate entry %s: %w: %s", cd.entry.ID, errTransient, rev.Reason)
+		case rev.Class == chain.RevertSignatureUsed:
+			if head == 0 {
+				c, cancel := r.rpcCtx(ctx)
+				h, err := r.chain.HeaderByNumber(c, nil)
+				cancel()
+				if err != nil {
+					r.metrics.RPCError("header")
+					return nil, nil, fmt.Errorf("read head for a used signature: %w", err)
+				}
+				head = h.Number.Uint64()
+			}
+			ours, foreign, err := r.appliedBy(ctx, cd.app.signature, head)
+			if err != nil {
+				transient = fmt.Errorf("entry %s: %w", cd.entry.ID, err)
+				continue
+			}
+			if ours != nil {
+				f := r.adopted(cd.app, *ours, cd.log)
+				r.mu.Lock()
+				r.flights[f.key()] = f
+				r.sigs[cd.app.sigHash] = cd.app.entryID
+				r.mu.Unlock()
+				f.log.Info().Msg("signature already applied by a transaction of ours, tracking its confirmations")
+				continue
+			}
+			reason := rev.Reason
+			if foreign != nil {
+				reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
+			}
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
+				Class: rev.Class.String(), Reason: reason, Fields: cd.fields}); err != nil {
+				return nil, nil, err
+			}
 		default:
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
 				Class: rev.Class.String(), Reason: rev.Reason, Fields: cd.fields}); err != nil {
@@ -424,12 +466,11 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 		if err != nil {
 			return fmt.Errorf("encode transaction: %w", err)
 		}
-		enqueuedAt := stream.EntryTime(cd.entry.ID)
 		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
 			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(),
-			EnqueuedAt: enqueuedAt}
-		flights[i] = &flight{rec: recs[i], tx: tx, journaled: true, sigHash: cd.sigHash, enqueuedAt: enqueuedAt,
-			baseLog: cd.log, log: cd.log.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", nonce).Logger()}
+			EnqueuedAt: cd.app.enqueuedAt}
+		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true}, app: cd.app, baseLog: cd.log}
+		flights[i].setTx(tx)
 	}
 
 	// From here on, shutdown must not cut between journal and broadcast: the
@@ -454,8 +495,8 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 	}
 	r.mu.Lock()
 	for _, f := range flights {
-		r.flights[f.rec.EntryID] = f
-		r.sigs[f.sigHash] = f.rec.EntryID
+		r.flights[f.key()] = f
+		r.sigs[f.app.sigHash] = f.app.entryID
 	}
 	r.nextNonce = max(r.nextNonce, first+uint64(len(flights)))
 	inFlight := len(r.flights)
@@ -464,7 +505,7 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 	r.broadcast(safe, flights...)
 	now := r.cfg.Now()
 	for _, f := range flights {
-		r.metrics.Submitted(f.enqueuedAt, now)
+		r.metrics.Submitted(f.app.enqueuedAt, now)
 	}
 	return nil
 }
@@ -481,83 +522,6 @@ func (r *Relay) forgetUnjournaled(ctx context.Context) error {
 	}
 	r.unjournaled = nil
 	return nil
-}
-
-// broadcast sends flights' signed bytes in one batch, in the order given.
-// Whatever the node answers, the flights stay tracked: the tracker reconciles
-// by receipt and nonce, and re-broadcasts the same bytes when nothing was
-// mined.
-func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
-	txs := make([]*types.Transaction, len(flights))
-	logs := make([]zerolog.Logger, len(flights))
-	r.mu.Lock()
-	for i, f := range flights {
-		txs[i], logs[i] = f.tx, f.log
-	}
-	r.mu.Unlock()
-	c, cancel := r.rpcCtx(ctx)
-	errs, err := r.chain.SendTransactions(c, txs)
-	cancel()
-	r.mu.Lock()
-	now := r.cfg.Now()
-	for _, f := range flights {
-		f.lastSent = now
-	}
-	r.mu.Unlock()
-	for i, tx := range txs {
-		sendErr := err
-		if err == nil {
-			sendErr = errs[i]
-		}
-		log := logs[i]
-		switch chain.ClassifySendError(sendErr) {
-		case chain.SendOK:
-			log.Info().Str("fee_cap_wei", tx.GasFeeCap().String()).Str("tip_wei", tx.GasTipCap().String()).
-				Uint64("gas", tx.Gas()).Msg("transaction broadcast")
-		case chain.SendNonceUsed:
-			log.Warn().Err(sendErr).Msg("node says nonce already used, reconciling")
-		case chain.SendUnknown:
-			r.metrics.RPCError("send")
-			log.Warn().Err(sendErr).Msg("broadcast outcome unknown, will reconcile by hash")
-		default:
-			r.metrics.RPCError("send")
-			log.Warn().Err(sendErr).Msg("node refused transaction for now, will re-broadcast")
-		}
-	}
-}
-
-// adopt handles an application whose hash already names a transaction that
-// this relay's journal does not hold (the old processor, or a journal record
-// lost with Redis). If that transaction created the application, the entry is
-// tracked to confirmation instead of being submitted again: SIGNATURE_USED by
-// our own mined transaction is success, not failure.
-func (r *Relay) adopt(ctx context.Context, e stream.Entry, app stream.Application, sigHash [32]byte) (bool, error) {
-	c, cancel := r.rpcCtx(ctx)
-	rcpt, err := r.chain.TransactionReceipt(c, *app.TransactionHash)
-	cancel()
-	if errors.Is(err, ethereum.NotFound) {
-		return false, nil
-	}
-	if err != nil {
-		r.metrics.RPCError("receipt")
-		return false, fmt.Errorf("look up recorded transaction %s: %w", app.TransactionHash.Hex(), err)
-	}
-	if rcpt.Status != 1 || !r.product.ApplicationCreated(rcpt) {
-		return false, nil
-	}
-	f := &flight{
-		rec: stream.TxRecord{EntryID: e.ID, EntityID: e.EntityID, Hashes: []string{app.TransactionHash.Hex()},
-			EnqueuedAt: stream.EntryTime(e.ID)},
-		sigHash: sigHash, enqueuedAt: stream.EntryTime(e.ID), lastSent: r.cfg.Now(),
-	}
-	f.log = r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Str("signatureId", app.SignatureID).
-		Str("tx", app.TransactionHash.Hex()).Logger()
-	r.mu.Lock()
-	r.flights[e.ID] = f
-	r.sigs[sigHash] = e.ID
-	r.mu.Unlock()
-	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
-	return true, nil
 }
 
 // deadLetter records a final rejection, then acks and purges.

@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/big"
 	"sort"
 	"time"
@@ -31,152 +30,164 @@ func (r *Relay) track(ctx context.Context) {
 	}
 }
 
-// trackOnce costs a fixed handful of RPC calls whatever the window size: the
-// head header, the wallet's mined nonce, batched receipts of the flights not
-// mined yet (or due for their final check), and one batch of block hashes to
-// notice reorgs under flights already mined. Per-pass work grows with the
-// number in flight, never with the backlog; a mined flight's receipt is read
-// again only when its confirmations are due or its block left the chain.
-//
-// Confirmations are counted as head - receiptBlock + 1, so a transaction in
-// the head block has one confirmation, as ethers counts them.
+func (r *Relay) policy() policy {
+	return policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
+		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.cfg.PollInterval}
+}
+
+// trackOnce is one pass over the in-flight window: it gathers what the node
+// says, asks decide what each flight needs, and carries that out. Its cost is
+// a fixed handful of calls whatever the window size: the head header, one
+// batch of the mined and pending nonces, one batch of block hashes under
+// mined flights (reorgs), and batched receipts only of the flights where
+// something can have changed (needsReceipt). Each call has its own deadline.
 func (r *Relay) trackOnce(ctx context.Context) {
 	r.mu.Lock()
 	flights := make([]*flight, 0, len(r.flights))
+	signed := false
 	for _, f := range r.flights {
 		flights = append(flights, f)
+		signed = signed || f.st.Signed
 	}
 	r.mu.Unlock()
 	if len(flights) == 0 {
+		r.gapSince = 0
 		return
 	}
 	c, cancel := r.rpcCtx(ctx)
-	defer cancel()
 	header, err := r.chain.HeaderByNumber(c, nil)
+	cancel()
 	if err != nil {
 		r.metrics.RPCError("header")
 		r.log.Warn().Err(err).Msg("read head block failed")
 		return
 	}
 	head := header.Number.Uint64()
-	moved, err := r.reorged(c, flights)
+	var mined, pending uint64
+	if signed {
+		c, cancel := r.rpcCtx(ctx)
+		mined, pending, err = r.chain.Nonces(c, r.signer.Address(), header.Number)
+		cancel()
+		if err != nil {
+			r.metrics.RPCError("nonce")
+			r.log.Warn().Err(err).Msg("read wallet nonces failed")
+			return
+		}
+	}
+	moved, err := r.reorged(ctx, flights)
 	if err != nil {
 		r.metrics.RPCError("block_hashes")
 		r.log.Warn().Err(err).Msg("read block hashes failed")
 		return
 	}
+	pol := r.policy()
 	var hashes []common.Hash
-	var lookup []*flight
-	unmined := false
+	looked := make(map[*flight]bool)
+	r.mu.Lock()
 	for _, f := range flights {
-		r.mu.Lock()
-		waiting := f.minedIn != 0 && head+1 < f.minedIn+r.cfg.Confirmations && !moved[f.minedIn]
-		unmined = unmined || f.minedIn == 0
-		r.mu.Unlock()
-		if !waiting {
-			lookup = append(lookup, f)
+		if needsReceipt(pol, f.st, head, mined, moved[f.st.MinedIn]) {
+			looked[f] = true
 			hashes = append(hashes, f.hashes()...)
 		}
 	}
-	// The mined nonce matters only for flights not known to be mined (lost
-	// nonce, lowest nonce stuck), and is read before the receipts: a nonce
-	// below it whose hashes have no receipt afterwards was taken by a
-	// transaction not ours.
-	var mined uint64
-	if unmined {
-		if mined, err = r.chain.NonceAt(c, r.signer.Address(), header.Number); err != nil {
-			r.metrics.RPCError("nonce")
-			r.log.Warn().Err(err).Msg("read mined nonce failed")
-			return
-		}
-	}
-	receipts, err := r.chain.Receipts(c, hashes)
+	r.mu.Unlock()
+	byHash, err := r.receipts(ctx, hashes)
 	if err != nil {
 		r.metrics.RPCError("receipts")
 		r.log.Warn().Err(err).Msg("read receipts failed")
 		return
 	}
-	byHash := make(map[common.Hash]*types.Receipt, len(receipts))
-	for i, rc := range receipts {
-		if rc != nil {
-			byHash[hashes[i]] = rc
-		}
-	}
-	var market *marketFees // read at most once per pass, only when a replacement is due
-	var resend []*flight
+
+	now := r.cfg.Now()
+	r.mu.Lock()
+	windowBefore := r.window.Limit
+	r.mu.Unlock()
+	window := r.observeNode(flights, head, mined, pending, now)
 	var confirmed []confirmation
-	for _, f := range lookup {
-		if ctx.Err() != nil {
-			return
-		}
+	var reverted []confirmation
+	var lost, send, replace []*flight
+	// freed: a flight got mined or the node window grew, so the node has
+	// room for more: the submitting loop may go on.
+	freed := window > windowBefore
+	r.mu.Lock()
+	for _, f := range flights {
+		o := observation{Now: now, Head: head, BaseFee: header.BaseFee, Mined: mined, Pending: pending,
+			NodeLimit: window, Looked: looked[f]}
 		var rcpt *types.Receipt
-		for _, h := range f.hashes() {
-			if rc := byHash[h]; rc != nil {
-				rcpt = rc
-				break
+		if o.Looked {
+			for _, h := range f.hashes() {
+				if rc := byHash[h]; rc != nil {
+					rcpt = rc
+					break
+				}
 			}
 		}
 		if rcpt != nil {
-			r.mu.Lock()
-			newly := f.minedIn != rcpt.BlockNumber.Uint64() || f.minedHash != rcpt.BlockHash
-			f.minedIn, f.minedHash = rcpt.BlockNumber.Uint64(), rcpt.BlockHash
-			r.mu.Unlock()
-			if newly {
-				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", f.minedIn).
+			o.Receipt = &receiptSeen{Block: rcpt.BlockNumber.Uint64(), BlockHash: rcpt.BlockHash,
+				Success: rcpt.Status == types.ReceiptStatusSuccessful}
+			if f.st.MinedIn != o.Receipt.Block || f.st.MinedHash != o.Receipt.BlockHash {
+				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", o.Receipt.Block).
 					Uint64("status", rcpt.Status).Msg("transaction mined")
 			}
-			switch {
-			case head+1 < rcpt.BlockNumber.Uint64()+r.cfg.Confirmations:
-			case rcpt.Status == types.ReceiptStatusSuccessful:
-				confirmed = append(confirmed, confirmation{f, rcpt})
-			default:
-				r.finishReverted(ctx, f, rcpt)
-			}
-			continue
 		}
-		if !f.journaled || f.tx == nil {
-			continue // adopted: only its recorded receipt matters
+		act, st := decide(pol, f.st, o)
+		freed = freed || (f.st.MinedIn == 0 && st.MinedIn != 0)
+		if act == actResend && f.st.MinedIn != 0 {
+			f.log.Warn().Uint64("block", f.st.MinedIn).Msg("receipt vanished in a reorg, re-broadcasting")
 		}
-		if unmined && f.rec.Nonce < mined {
-			r.lostNonce(ctx, f, mined)
-			continue
+		f.st = st
+		switch act {
+		case actConfirm:
+			confirmed = append(confirmed, confirmation{f, rcpt})
+		case actReverted:
+			reverted = append(reverted, confirmation{f, rcpt})
+		case actLost:
+			lost = append(lost, f)
+		case actResend, actRebroadcast:
+			send = append(send, f)
+		case actReplace:
+			replace = append(replace, f)
 		}
-		r.mu.Lock()
-		reorged := f.minedIn != 0
-		f.minedIn, f.minedHash = 0, common.Hash{}
-		if f.sentAtBlock == 0 {
-			f.sentAtBlock = head
-		}
-		// Only the lowest unmined nonce can be stuck on its own fees: the
-		// others wait behind it and are bumped only if the base fee has
-		// overtaken their fee cap (they could not be included anyway).
-		lowest := unmined && f.rec.Nonce == mined
-		if lowest && f.lowestSince == 0 {
-			f.lowestSince = head
-		}
-		stuck := (lowest && head >= max(f.sentAtBlock, f.lowestSince)+r.cfg.StuckBlocks) ||
-			(header.BaseFee != nil && f.tx.GasFeeCap().Cmp(header.BaseFee) < 0)
-		r.mu.Unlock()
-		switch {
-		case reorged:
-			f.log.Warn().Msg("receipt vanished in a reorg, re-broadcasting")
-			resend = append(resend, f)
-		case stuck:
-			if market == nil {
-				market = r.market(ctx, header)
-			}
-			r.replace(ctx, f, head, market)
-		case r.rebroadcastDue(f):
-			f.log.Info().Msg("transaction not mined yet, re-broadcasting")
-			resend = append(resend, f)
+		if act != actWait && act != actConfirm {
+			f.log.Debug().Stringer("action", act).Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Msg("tracker decision")
 		}
 	}
+	r.mu.Unlock()
+	if freed {
+		r.wake()
+	}
+
 	r.settle(ctx, confirmed)
-	if len(resend) > 0 {
+	for _, cf := range reverted {
+		if ctx.Err() != nil {
+			return
+		}
+		r.finishReverted(ctx, cf.f, cf.rcpt)
+	}
+	for _, f := range lost {
+		r.lostNonce(ctx, f, mined)
+	}
+	var market *chain.Fees // read at most once per pass, only when a replacement is due
+	marketRead := false
+	for _, f := range replace {
+		if !marketRead {
+			if fees, err := r.quote(ctx, header); err == nil {
+				market = &fees
+			}
+			marketRead = true
+		}
+		if r.replace(ctx, f, head, market) {
+			send = append(send, f)
+		}
+	}
+	if len(send) > 0 {
 		// One batch, in nonce order, so a refilled gap comes before what
 		// waits behind it (after a restart this is the whole window).
-		sort.Slice(resend, func(i, j int) bool { return resend[i].rec.Nonce < resend[j].rec.Nonce })
-		r.broadcast(ctx, resend...)
+		sort.Slice(send, func(i, j int) bool { return send[i].rec.Nonce < send[j].rec.Nonce })
+		r.broadcast(ctx, send...)
+	}
+	if signed {
+		r.fillGaps(ctx, header, mined, pending)
 	}
 	atCap := 0
 	r.mu.Lock()
@@ -190,6 +201,62 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	r.reportFeeCap()
 }
 
+// receipts reads the receipts of hashes, keyed by hash, under one deadline
+// per call.
+func (r *Relay) receipts(ctx context.Context, hashes []common.Hash) (map[common.Hash]*types.Receipt, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	receipts, err := r.chain.Receipts(c, hashes)
+	if err != nil {
+		return nil, err
+	}
+	byHash := make(map[common.Hash]*types.Receipt, len(receipts))
+	for i, rc := range receipts {
+		if rc != nil {
+			byHash[hashes[i]] = rc
+		}
+	}
+	return byHash, nil
+}
+
+// observeNode learns from the pass's nonces how many of our transactions the
+// node holds, updates the node window (nextNodeLimit) and reports both. It
+// returns the window for this pass's decisions.
+func (r *Relay) observeNode(flights []*flight, head, mined, pending uint64, now time.Time) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sent := make(map[uint64]time.Time)
+	for _, f := range flights {
+		if f.st.Signed && f.st.MinedIn == 0 && f.rec.Nonce >= mined && !f.st.LastSent.IsZero() {
+			sent[f.rec.Nonce] = f.st.LastSent
+		}
+	}
+	held := uint64(0)
+	if pending > mined {
+		held = pending - mined
+	}
+	before := r.window.Limit
+	expected := expectedHeld(sent, mined, r.window.Limit, now.Add(-r.cfg.PollInterval))
+	r.window = nextNodeLimit(r.window, head, held, expected)
+	if r.window.Limit < before {
+		r.log.Warn().Uint64("node_held", held).Uint64("expected", expected).Uint64("window", r.window.Limit).
+			Msg("node keeps fewer of our transactions than sent, narrowing the window")
+	}
+	r.metrics.SetNodeWindow(held, r.window.Limit)
+	return r.window.Limit
+}
+
+// NodeWindow reports how many of our transactions the node held on the last
+// pass, and how many the relay keeps outstanding for it.
+func (r *Relay) NodeWindow() (held, window uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.window.Observed, r.window.Limit
+}
+
 // reorged returns the block numbers under already-mined flights whose
 // canonical hash is no longer the one their receipt named: those flights'
 // receipts must be read again.
@@ -197,8 +264,8 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 	want := map[uint64]common.Hash{}
 	r.mu.Lock()
 	for _, f := range flights {
-		if f.minedIn != 0 {
-			want[f.minedIn] = f.minedHash
+		if f.st.MinedIn != 0 {
+			want[f.st.MinedIn] = f.st.MinedHash
 		}
 	}
 	r.mu.Unlock()
@@ -209,7 +276,9 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 	for n := range want {
 		numbers = append(numbers, n)
 	}
-	got, err := r.chain.BlockHashes(ctx, numbers)
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	got, err := r.chain.BlockHashes(c, numbers)
 	if err != nil {
 		return nil, err
 	}
@@ -222,42 +291,21 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 	return moved, nil
 }
 
-// marketFees are the fees a new transaction would get now; fees is nil when
-// the base fee is above the cap or the tip could not be read.
-type marketFees struct {
-	fees *chain.Fees
-}
-
-// market quotes a new transaction on the pass's head block.
-func (r *Relay) market(ctx context.Context, head *types.Header) *marketFees {
-	fees, err := r.quote(ctx, head)
-	if err != nil {
-		return &marketFees{}
-	}
-	return &marketFees{fees: &fees}
-}
-
-// replace re-signs a stuck transaction with the same nonce, call and gas and
-// higher fees: each raised by FEE_BUMP_PERCENT (enough for nodes to accept a
-// replacement) or to what a new transaction would pay now, whichever is
-// higher, and never above MAX_FEE_PER_GAS. The new hash is journaled before
-// it is broadcast, beside the old ones: any of them may be the one mined.
-// When the cap leaves no room to raise, the flight waits and re-broadcasts
-// its identical bytes, so a node that evicted it cannot jam the nonce.
-func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *marketFees) {
+// replace signs a replacement for a stuck transaction: the same nonce, call
+// and gas, with fees that clear the node's replacement rule over the
+// transaction it accepted (chain.FeePolicy.Replacement), never above
+// MAX_FEE_PER_GAS. The replacement is journaled (beside the accepted bytes)
+// before it is sent, and becomes current only once the node takes it. It
+// reports whether the flight should be sent on this pass: with a new
+// replacement, or, at the cap, with its identical bytes when a re-broadcast
+// is due, so a node that evicted it cannot jam the nonce.
+func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *chain.Fees) bool {
+	r.mu.Lock()
 	cur := chain.Fees{FeeCap: f.tx.GasFeeCap(), TipCap: f.tx.GasTipCap()}
-	next, _ := r.cfg.Fees.Bump(cur, r.cfg.FeeBumpPercent)
-	if market.fees != nil {
-		next.FeeCap = maxBig(next.FeeCap, market.fees.FeeCap)
-		next.TipCap = maxBig(next.TipCap, market.fees.TipCap)
-	}
-	if next.FeeCap.Cmp(r.cfg.Fees.MaxFee) > 0 {
-		next.FeeCap = new(big.Int).Set(r.cfg.Fees.MaxFee)
-	}
-	if next.TipCap.Cmp(next.FeeCap) > 0 {
-		next.TipCap = new(big.Int).Set(next.FeeCap)
-	}
-	if next.FeeCap.Cmp(cur.FeeCap) <= 0 && next.TipCap.Cmp(cur.TipCap) <= 0 {
+	due := r.cfg.Now().Sub(f.st.LastSent) >= r.cfg.RebroadcastInterval
+	r.mu.Unlock()
+	next, ok := r.cfg.Fees.Replacement(cur, market, r.cfg.FeeBumpPercent)
+	if !ok {
 		r.mu.Lock()
 		first := !f.atCap
 		f.atCap = true
@@ -266,73 +314,47 @@ func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *mar
 			f.log.Warn().Str("fee_cap_wei", cur.FeeCap.String()).Str("max_fee_per_gas_wei", r.cfg.Fees.MaxFee.String()).
 				Msg("stuck transaction at MAX_FEE_PER_GAS, waiting")
 		}
-		r.maybeRebroadcast(ctx, f)
-		return
+		return due
 	}
 	tx, err := r.signer.Sign(chain.Call{To: *f.tx.To(), Data: f.tx.Data()}, f.rec.Nonce, f.tx.Gas(), next)
 	if err != nil {
 		f.log.Error().Err(err).Msg("sign replacement failed")
-		return
+		return false
 	}
 	raw, err := tx.MarshalBinary()
 	if err != nil {
 		f.log.Error().Err(err).Msg("encode replacement failed")
-		return
+		return false
 	}
 	rec := f.rec
 	rec.Hashes = append(append([]string(nil), f.rec.Hashes...), tx.Hash().Hex())
-	rec.RawTx = hexutil.Encode(raw)
+	rec.NextRawTx = hexutil.Encode(raw)
+	rec.Current = tx.Hash().Hex()
 	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	if err := r.queue.Record(safe, rec); err != nil {
 		r.metrics.RedisError("journal")
 		f.log.Warn().Err(err).Msg("journal replacement failed, not sending it")
-		return
+		return false
 	}
-	old := f.tx.Hash().Hex()
 	r.mu.Lock()
-	f.rec, f.tx, f.sentAtBlock, f.atCap = rec, tx, head, false
-	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", f.rec.Nonce).Logger()
+	f.rec, f.next, f.atCap = rec, tx, false
+	f.st.SentAtBlock = head
 	r.mu.Unlock()
-	f.log.Info().Str("replaces", old).Int("attempt", len(rec.Hashes)).
+	f.log.Info().Str("replacement", tx.Hash().Hex()).Int("attempt", len(rec.Hashes)).
 		Str("fee_cap_wei", next.FeeCap.String()).Str("tip_wei", next.TipCap.String()).
-		Msg("stuck transaction replaced with higher fees")
-	r.broadcast(safe, f)
-}
-
-func maxBig(a, b *big.Int) *big.Int {
-	if a.Cmp(b) >= 0 {
-		return a
-	}
-	return b
-}
-
-// rebroadcastDue reports whether a flight's signed bytes should be sent
-// again: the node has not mined them for REBROADCAST_INTERVAL, and a node
-// restart, a pool eviction or a refused first send must not leave a hole in
-// the nonce sequence.
-func (r *Relay) rebroadcastDue(f *flight) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return f.tx != nil && r.cfg.Now().Sub(f.lastSent) >= r.cfg.RebroadcastInterval
-}
-
-// maybeRebroadcast re-sends one flight when rebroadcastDue says so.
-func (r *Relay) maybeRebroadcast(ctx context.Context, f *flight) {
-	if r.rebroadcastDue(f) {
-		f.log.Info().Msg("transaction not mined yet, re-broadcasting")
-		r.broadcast(ctx, f)
-	}
+		Msg("stuck transaction, sending replacement with higher fees")
+	return true
 }
 
 // lostNonce handles a journaled transaction whose nonce was mined by a
-// transaction that is not one of ours (someone else used the wallet). Ours
-// can never be mined now, so building a new one for the application is safe:
-// the entry is released and read again.
+// transaction that is not one of ours (someone else used the wallet): decide
+// saw it on two passes in different blocks. Ours can never be mined now, so
+// building a new one for the application is safe: the entry is released and
+// read again.
 func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
-	// Ask once more, hash by hash: behind a load balancer the nonce and the
-	// receipts may come from nodes at different heights, and a wrong "lost"
-	// would build a second transaction for an application already created.
+	// Ask once more, hash by hash, to rule out a batch answered by a
+	// backend that had not seen the block yet.
 	for _, h := range f.hashes() {
 		c, cancel := r.rpcCtx(ctx)
 		_, err := r.chain.TransactionReceipt(c, h)
@@ -353,28 +375,30 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 	r.mu.Unlock()
 }
 
-// confirmation is a flight whose successful receipt has the required
-// confirmations.
+// confirmation is a flight whose receipt has the required confirmations.
 type confirmation struct {
 	f    *flight
 	rcpt *types.Receipt
 }
 
-// settle acknowledges every flight a pass confirmed, then forgets their
+// settle acknowledges every application a pass confirmed, then forgets their
 // journal records: two Redis round trips per pass, not per application. The
 // journal goes last, so a crash in between only repeats idempotent steps on
-// restart (the record is tracked again, found confirmed, acked again).
+// restart (the record is tracked again, found confirmed, acked again). A
+// confirmed gap fill is only forgotten.
 func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 	if len(confirmed) == 0 {
 		return
 	}
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
-	entries := make([]stream.Settled, len(confirmed))
+	var entries []stream.Settled
 	var nonces []uint64
-	for i, cf := range confirmed {
-		entries[i] = stream.Settled{EntryID: cf.f.rec.EntryID, EntityID: cf.f.rec.EntityID}
-		if cf.f.journaled {
+	for _, cf := range confirmed {
+		if cf.f.app != nil {
+			entries = append(entries, stream.Settled{EntryID: cf.f.app.entryID, EntityID: cf.f.app.entityID})
+		}
+		if cf.f.st.Signed {
 			nonces = append(nonces, cf.f.rec.Nonce)
 		}
 	}
@@ -385,8 +409,12 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 	}
 	now := r.cfg.Now()
 	for _, cf := range confirmed {
-		gasPaid := new(big.Int).Mul(new(big.Int).SetUint64(cf.rcpt.GasUsed), cf.rcpt.EffectiveGasPrice)
-		r.metrics.Confirmed(cf.f.enqueuedAt, now, gasPaid)
+		gasPaid := gasPaid(cf.rcpt)
+		if cf.f.app == nil {
+			cf.f.log.Info().Str("mined_tx", cf.rcpt.TxHash.Hex()).Msg("nonce gap filled")
+			continue
+		}
+		r.metrics.Confirmed(cf.f.app.enqueuedAt, now, gasPaid)
 		cf.f.log.Info().Str("mined_tx", cf.rcpt.TxHash.Hex()).Uint64("block", cf.rcpt.BlockNumber.Uint64()).
 			Uint64("gas_used", cf.rcpt.GasUsed).Str("gas_paid_wei", gasPaid.String()).
 			Msg("application confirmed, entry acknowledged")
@@ -400,71 +428,36 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 	}
 }
 
-// finishReverted dead-letters a flight whose transaction was mined and
-// reverted, once it has the required confirmations, with the reason and a
-// copy of the application, then forgets its journal record.
-func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt) {
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
-	defer cancel()
-	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
-	reason := r.revertReason(c, f, rcpt)
-	// The dead letter keeps what the user signed: the hash is purged next.
-	loaded, err := r.queue.LoadApplications(c, []string{f.rec.EntityID})
-	if err != nil {
-		r.metrics.RedisError("load")
-		log.Warn().Err(err).Msg("load reverted application failed, will retry")
-		return
+func gasPaid(rcpt *types.Receipt) *big.Int {
+	price := rcpt.EffectiveGasPrice
+	if price == nil {
+		price = new(big.Int)
 	}
-	r.metrics.RevertedOnChain(r.cfg.Now())
-	if err := r.deadLetter(c, stream.DeadLetter{EntryID: f.rec.EntryID, EntityID: f.rec.EntityID,
-		Class: "reverted", Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
-		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
-		return
-	}
-	if f.journaled {
-		if err := r.queue.Forget(c, f.rec.Nonce); err != nil {
-			r.metrics.RedisError("forget")
-			log.Warn().Err(err).Msg("forget journal record failed; it is settled again on restart")
-		}
-	}
-	r.release(f, false)
-}
-
-// revertReason replays a reverted transaction's call on the state of its
-// block to read the reason (receipts carry none). The replay runs after the
-// whole block, so it sees what the transactions before ours did, e.g. the
-// same signature used earlier in the block.
-func (r *Relay) revertReason(ctx context.Context, f *flight, rcpt *types.Receipt) string {
-	if f.tx == nil {
-		return "reverted on chain"
-	}
-	call := chain.Call{To: *f.tx.To(), Data: f.tx.Data()}
-	_, err := r.chain.CallContract(ctx, call.Msg(r.signer.Address()), rcpt.BlockNumber)
-	if rev := chain.AsRevert(err); rev != nil {
-		return fmt.Sprintf("reverted on chain: %s", rev.Reason)
-	}
-	if rcpt.GasUsed >= f.tx.Gas() {
-		return "reverted on chain: out of gas"
-	}
-	return "reverted on chain: reason unknown"
+	return new(big.Int).Mul(new(big.Int).SetUint64(rcpt.GasUsed), price)
 }
 
 // release removes a flight from the window and wakes the submitting loop.
+// rescan asks the loop to read its own pending entries again: the flight's
+// application goes back to the queue.
 func (r *Relay) release(f *flight, rescan bool) {
 	r.mu.Lock()
-	delete(r.flights, f.rec.EntryID)
-	if r.sigs[f.sigHash] == f.rec.EntryID {
-		delete(r.sigs, f.sigHash)
+	if r.flights[f.key()] == f {
+		delete(r.flights, f.key())
 	}
-	if !rescan && r.readingPending {
-		r.settled[f.rec.EntryID] = struct{}{}
-	}
-	if rescan || r.deferred {
-		r.deferred, r.rescanRequested = false, true
+	if f.app != nil {
+		if r.sigs[f.app.sigHash] == f.app.entryID {
+			delete(r.sigs, f.app.sigHash)
+		}
+		r.scan.released(f.app.entryID, rescan)
 	}
 	n := len(r.flights)
 	r.mu.Unlock()
 	r.metrics.SetInFlight(n)
+	r.wake()
+}
+
+// wake tells the submitting loop that the window may have room.
+func (r *Relay) wake() {
 	select {
 	case r.slotFreed <- struct{}{}:
 	default:

@@ -22,9 +22,33 @@ type TxRecord struct {
 	EntryID    string    `json:"entryId"`
 	EntityID   string    `json:"entityId"`
 	Hashes     []string  `json:"hashes"`
-	RawTx      string    `json:"rawTx"` // 0x hex of the signed transaction
+	RawTx      string    `json:"rawTx"` // 0x hex of the signed transaction the node accepted
 	SignedAt   time.Time `json:"signedAt"`
 	EnqueuedAt time.Time `json:"enqueuedAt,omitzero"`
+	// NextRawTx is a fee-bumped replacement signed and about to be sent (or
+	// sent, its answer not yet recorded). A restart sends it again; if the
+	// node refuses it, RawTx stays the current transaction.
+	NextRawTx string `json:"nextRawTx,omitempty"`
+	// Current is the hash the application's transactionHash field shows:
+	// the accepted transaction, or the replacement being tried. Empty means
+	// the last of Hashes (records written before this field existed).
+	Current string `json:"current,omitempty"`
+	// Kind is empty for an application's transaction and KindGapFill for a
+	// zero-value self-transfer that fills a nonce nothing else holds.
+	Kind string `json:"kind,omitempty"`
+}
+
+// KindGapFill marks a journal record of a nonce-gap fill: it carries no
+// application, so it is never acknowledged, only forgotten once confirmed.
+const KindGapFill = "gap-fill"
+
+// CurrentHash is the hash shown to the user as the application's
+// transactionHash.
+func (r TxRecord) CurrentHash() string {
+	if r.Current != "" || len(r.Hashes) == 0 {
+		return r.Current
+	}
+	return r.Hashes[len(r.Hashes)-1]
 }
 
 // JournalKey is the wallet's journal hash (field: nonce). The hash tag keeps
@@ -44,8 +68,8 @@ func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
 			return fmt.Errorf("encode journal record nonce %d: %w", r.Nonce, err)
 		}
 		pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raw)
-		if len(r.Hashes) > 0 {
-			pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, r.Hashes[len(r.Hashes)-1])
+		if h := r.CurrentHash(); h != "" && r.EntityID != "" {
+			pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, h)
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

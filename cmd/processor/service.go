@@ -99,8 +99,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
 		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
-		WaitingAtFeeCap: s.relay.WaitingAtFeeCap,
-		Metrics:         metrics, Log: log,
+		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
+		Metrics: metrics, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)

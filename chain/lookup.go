@@ -1,0 +1,88 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/rpc"
+)
+
+// Nonces reads, in one JSON-RPC batch, the wallet's mined nonce at block (nil:
+// latest) and the node's pending nonce. The difference is how many of the
+// wallet's transactions the node holds in its pool as executable, which is
+// the truth about the pool (DESIGN.md section 5, invariant 7): a node keeps
+// only so many per sender and drops the rest without telling.
+func (c *Client) Nonces(ctx context.Context, account common.Address, block *big.Int) (mined, pending uint64, err error) {
+	at := "latest"
+	if block != nil {
+		at = hexutil.EncodeBig(block)
+	}
+	var m, p hexutil.Uint64
+	err = c.batch(ctx, 2, func(i int) rpc.BatchElem {
+		if i == 0 {
+			return rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{account, at}, Result: &m}
+		}
+		return rpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{account, "pending"}, Result: &p}
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read nonces: %w", err)
+	}
+	return uint64(m), uint64(p), nil
+}
+
+// TransactionsByHash fetches transactions in JSON-RPC batches; a nil entry
+// is a hash the node does not know.
+func (c *Client) TransactionsByHash(ctx context.Context, hashes []common.Hash) ([]*types.Transaction, error) {
+	out := make([]*types.Transaction, len(hashes))
+	err := c.batch(ctx, len(hashes), func(i int) rpc.BatchElem {
+		return rpc.BatchElem{Method: "eth_getTransactionByHash", Args: []any{hashes[i]}, Result: &out[i]}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("batch transactions: %w", err)
+	}
+	return out, nil
+}
+
+// CreatedQuery is the log filter for the product's LogDepegApplicationCreated
+// events in blocks [from, to].
+func (p *Product) CreatedQuery(from, to uint64) ethereum.FilterQuery {
+	return ethereum.FilterQuery{
+		FromBlock: new(big.Int).SetUint64(from),
+		ToBlock:   new(big.Int).SetUint64(to),
+		Addresses: []common.Address{p.Address},
+		Topics:    [][]common.Hash{{p.binding.GetABI().Events["LogDepegApplicationCreated"].ID}},
+	}
+}
+
+// ProcessID returns the processId of the product's creation event in a
+// receipt, if it has one.
+func (p *Product) ProcessID(r *types.Receipt) (common.Hash, bool) {
+	for _, l := range r.Logs {
+		if l.Address != p.Address {
+			continue
+		}
+		ev, err := p.binding.UnpackLogDepegApplicationCreatedEvent(l)
+		if err == nil {
+			return ev.ProcessId, true
+		}
+	}
+	return common.Hash{}, false
+}
+
+// Carries reports whether tx is an applyForPolicyWithBundleAndSignature call
+// to this product with exactly this signature: the only proof that a
+// transaction applied a given application. A receipt's creation event alone
+// proves that *some* application was created.
+func (p *Product) Carries(tx *types.Transaction, signature []byte) bool {
+	if tx == nil || tx.To() == nil || *tx.To() != p.Address {
+		return false
+	}
+	sig, err := p.SignatureOf(tx.Data())
+	return err == nil && bytes.Equal(sig, signature)
+}

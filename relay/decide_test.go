@@ -1,0 +1,239 @@
+package relay
+
+import (
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// The decisions are pure, so these tables are the specification of the
+// transaction lifecycle (docs/design.md, "Transaction lifecycle").
+
+var (
+	t0   = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	gwei = func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
+	blkA = common.HexToHash("0xaa")
+)
+
+func testPolicy() policy {
+	return policy{Confirmations: 3, StuckBlocks: 5, RebroadcastInterval: time.Minute, ResendAfter: time.Second}
+}
+
+func TestDecide(t *testing.T) {
+	signed := func(nonce uint64) flightState {
+		return flightState{Nonce: nonce, Signed: true, FeeCap: gwei(20), SentAtBlock: 100, LastSent: t0}
+	}
+	obs := func(mut func(*observation)) observation {
+		o := observation{Now: t0.Add(2 * time.Second), Head: 101, BaseFee: gwei(10), Mined: 5, Pending: 8, NodeLimit: 16}
+		if mut != nil {
+			mut(&o)
+		}
+		return o
+	}
+	with := func(s flightState, mut func(*flightState)) flightState { mut(&s); return s }
+	rcpt := func(block uint64, ok bool) func(*observation) {
+		return func(o *observation) {
+			o.Looked, o.Receipt = true, &receiptSeen{Block: block, BlockHash: blkA, Success: ok}
+			o.Mined = 8
+		}
+	}
+
+	tests := []struct {
+		name  string
+		s     flightState
+		o     observation
+		want  action
+		check func(t *testing.T, s flightState)
+	}{
+		{name: "held by the node, nothing due", s: signed(6), o: obs(nil), want: actWait},
+		{name: "mined, not deep enough", s: signed(5), o: obs(rcpt(100, true)), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.MinedIn != 100 || s.MinedHash != blkA {
+					t.Errorf("mined block not remembered: %+v", s)
+				}
+			}},
+		{name: "mined and deep: head-block+1 == confirmations", s: signed(5), o: obs(func(o *observation) {
+			rcpt(99, true)(o)
+		}), want: actConfirm},
+		{name: "mined, deep, reverted", s: signed(5), o: obs(func(o *observation) { rcpt(90, false)(o) }), want: actReverted},
+		{name: "mined earlier, receipt not due for a look-up", s: with(signed(5), func(s *flightState) { s.MinedIn = 100 }),
+			o: obs(nil), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.MinedIn != 100 {
+					t.Errorf("forgot the mined block: %+v", s)
+				}
+			}},
+		{name: "receipt gone in a reorg: resend at once", s: with(signed(5), func(s *flightState) { s.MinedIn = 99 }),
+			o: obs(func(o *observation) { o.Looked = true }), want: actResend,
+			check: func(t *testing.T, s flightState) {
+				if s.MinedIn != 0 {
+					t.Errorf("still believed mined: %+v", s)
+				}
+			}},
+		{name: "dropped by the node (nonce at or past pending): resend", s: signed(9), o: obs(nil), want: actResend},
+		{name: "dropped, but sent a moment ago: the pool may not show it yet", s: signed(9),
+			o: obs(func(o *observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: actWait},
+		{name: "dropped beyond the node window: waits its turn", s: signed(30), o: obs(nil), want: actWait},
+		{name: "held and unmined for the rebroadcast interval", s: signed(6),
+			o: obs(func(o *observation) { o.Now = t0.Add(2 * time.Minute) }), want: actRebroadcast},
+		{name: "lowest nonce for STUCK_TX_BLOCKS: replace", s: with(signed(5), func(s *flightState) { s.LowestSince = 100 }),
+			o: obs(func(o *observation) { o.Head = 105 }), want: actReplace,
+			check: func(t *testing.T, s flightState) {
+				if s.ReplacedAt != 105 {
+					t.Errorf("replacement height not recorded: %+v", s)
+				}
+			}},
+		{name: "lowest nonce, not long enough", s: with(signed(5), func(s *flightState) { s.LowestSince = 100 }),
+			o: obs(func(o *observation) { o.Head = 104 }), want: actWait},
+		{name: "lowest nonce becomes lowest now: the clock starts", s: signed(5), o: obs(func(o *observation) { o.Head = 200 }),
+			want: actWait, // the stuck clock runs from when it became lowest, not from the send
+			check: func(t *testing.T, s flightState) {
+				if s.LowestSince != 200 {
+					t.Errorf("LowestSince %d, want 200", s.LowestSince)
+				}
+			}},
+		{name: "not the lowest nonce: never stuck on its own fees", s: with(signed(6), func(s *flightState) { s.LowestSince = 0 }),
+			o: obs(func(o *observation) { o.Head = 300 }), want: actWait},
+		{name: "base fee above the fee cap: replace, held or not", s: signed(9),
+			o: obs(func(o *observation) { o.BaseFee = gwei(25) }), want: actReplace},
+		{name: "base fee above the fee cap, already replaced in this block", s: with(signed(6), func(s *flightState) { s.ReplacedAt = 101 }),
+			o: obs(func(o *observation) { o.BaseFee = gwei(25) }), want: actWait},
+		{name: "nonce mined, no receipt of ours: first sighting only marks it", s: signed(3),
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.LostSince != 101 {
+					t.Errorf("LostSince %d, want 101", s.LostSince)
+				}
+			}},
+		{name: "nonce mined, no receipt, same block again: still waits", s: with(signed(3), func(s *flightState) { s.LostSince = 101 }),
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait},
+		{name: "nonce mined, no receipt, in a later block: lost", s: with(signed(3), func(s *flightState) { s.LostSince = 101 }),
+			o: obs(func(o *observation) { o.Looked = true; o.Head = 102 }), want: actLost},
+		{name: "lost sighting cleared once a receipt shows", s: with(signed(5), func(s *flightState) { s.LostSince = 101 }),
+			o: obs(rcpt(101, true)), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.LostSince != 0 {
+					t.Errorf("LostSince not cleared: %+v", s)
+				}
+			}},
+		{name: "adopted, receipt found and deep", s: flightState{LastSent: t0}, o: obs(rcpt(90, true)), want: actConfirm},
+		{name: "adopted, no receipt: nothing to send", s: flightState{LastSent: t0},
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, next := decide(testPolicy(), tc.s, tc.o)
+			if got != tc.want {
+				t.Fatalf("decide = %v, want %v (state %+v)", got, tc.want, next)
+			}
+			if tc.check != nil {
+				tc.check(t, next)
+			}
+		})
+	}
+}
+
+// TestDecideCoversEveryAction keeps the table honest: a new action needs a
+// row.
+func TestDecideCoversEveryAction(t *testing.T) {
+	if len(actionNames) != int(actLost)+1 {
+		t.Fatalf("actionNames has %d names for %d actions", len(actionNames), actLost+1)
+	}
+}
+
+func TestNeedsReceipt(t *testing.T) {
+	p := testPolicy()
+	tests := []struct {
+		name  string
+		s     flightState
+		head  uint64
+		mined uint64
+		moved bool
+		want  bool
+	}{
+		{"unmined, nonce not yet mined: nothing can have changed", flightState{Nonce: 5, Signed: true}, 100, 5, false, false},
+		{"unmined, wallet nonce passed it", flightState{Nonce: 5, Signed: true}, 100, 6, false, true},
+		{"mined, confirmations not due", flightState{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, false, false},
+		{"mined, confirmations due", flightState{Nonce: 5, Signed: true, MinedIn: 98}, 100, 6, false, true},
+		{"mined, block moved", flightState{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, true, true},
+		{"adopted, unmined", flightState{}, 100, 0, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := needsReceipt(p, tc.s, tc.head, tc.mined, tc.moved); got != tc.want {
+				t.Fatalf("needsReceipt = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNextNodeLimit(t *testing.T) {
+	tests := []struct {
+		name            string
+		w               nodeWindow
+		head            uint64
+		held, expected  uint64
+		wantLimit       uint64
+		wantGrownAtHead bool
+	}{
+		{"permissive node holds all at the maximum", nodeWindow{Limit: 512, Max: 512}, 10, 512, 512, 512, false},
+		{"strict node dropped all but 16", nodeWindow{Limit: 512, Max: 512}, 10, 16, 512, 16, false},
+		{"held nothing: nothing learnt", nodeWindow{Limit: 64, Max: 512}, 10, 0, 64, 64, false},
+		{"holds all we allowed: probe a quarter higher", nodeWindow{Limit: 16, Max: 512}, 10, 16, 16, 20, true},
+		{"probe at most once per block", nodeWindow{Limit: 20, Max: 512, GrownAt: 10}, 10, 20, 20, 20, false},
+		{"small window grows by at least one", nodeWindow{Limit: 2, Max: 512}, 10, 2, 2, 3, true},
+		{"growth stops at the maximum", nodeWindow{Limit: 500, Max: 512}, 10, 500, 500, 512, true},
+		{"held fewer than allowed but all that was sent: no change", nodeWindow{Limit: 64, Max: 512}, 10, 10, 10, 64, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := nextNodeLimit(tc.w, tc.head, tc.held, tc.expected)
+			if got.Limit != tc.wantLimit || got.Observed != tc.held {
+				t.Fatalf("limit %d observed %d, want %d %d", got.Limit, got.Observed, tc.wantLimit, tc.held)
+			}
+			if (got.GrownAt == tc.head && tc.w.GrownAt != tc.head) != tc.wantGrownAtHead {
+				t.Fatalf("GrownAt %d", got.GrownAt)
+			}
+		})
+	}
+}
+
+func TestExpectedHeld(t *testing.T) {
+	sent := map[uint64]time.Time{5: t0, 6: t0, 7: t0.Add(time.Minute), 9: t0}
+	if got := expectedHeld(sent, 5, 16, t0.Add(time.Second)); got != 2 {
+		t.Fatalf("expected %d, want 2 (7 was sent too recently, 8 is missing)", got)
+	}
+	if got := expectedHeld(sent, 5, 1, t0.Add(time.Hour)); got != 1 {
+		t.Fatalf("expected %d, want 1 (capped by the limit)", got)
+	}
+}
+
+func TestGapNonces(t *testing.T) {
+	tests := []struct {
+		name           string
+		have           []uint64
+		mined, pending uint64
+		want           []uint64
+	}{
+		{"no flights", nil, 5, 5, nil},
+		{"contiguous from mined", []uint64{5, 6, 7}, 5, 8, nil},
+		{"lowest missing, node holds nothing", []uint64{6, 7}, 5, 5, []uint64{5}},
+		{"lowest missing, the node holds something there", []uint64{6, 7}, 5, 6, nil},
+		{"holes in the middle", []uint64{5, 8, 10}, 5, 6, []uint64{6, 7, 9}},
+		{"all below mined", []uint64{1, 2}, 5, 5, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			have := map[uint64]bool{}
+			for _, n := range tc.have {
+				have[n] = true
+			}
+			if got := gapNonces(have, tc.mined, tc.pending); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("gaps %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

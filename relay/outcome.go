@@ -1,0 +1,281 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// revertCause is what a mined revert means for its application.
+type revertCause struct {
+	reason string
+	class  chain.RevertClass
+	// requeue is set for a cause that can pass (the product paused, out of
+	// gas, a call that no longer reverts): the application goes back to the
+	// queue. It holds the metric label of the cause.
+	requeue string
+}
+
+// causeOf replays a reverted transaction's call on the state after its
+// block to learn why it reverted (receipts carry no reason). The replay sees
+// what the transactions before ours did, e.g. the same signature used earlier
+// in the block. An error means the node could not answer: decide later.
+func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (revertCause, error) {
+	if rcpt.GasUsed >= f.tx.Gas() {
+		return revertCause{reason: "out of gas", requeue: monitor.RequeueOutOfGas}, nil
+	}
+	call := chain.Call{To: *f.tx.To(), Data: f.tx.Data()}
+	c, cancel := r.rpcCtx(ctx)
+	_, err := r.chain.CallContract(c, call.Msg(r.signer.Address()), rcpt.BlockNumber)
+	cancel()
+	if err == nil {
+		return revertCause{reason: "reason unknown, the call passes when replayed", requeue: monitor.RequeuePassesNow}, nil
+	}
+	rev := chain.AsRevert(err)
+	if rev == nil {
+		r.metrics.RPCError("call")
+		return revertCause{}, fmt.Errorf("replay reverted transaction: %w", err)
+	}
+	cause := revertCause{reason: rev.Reason, class: rev.Class}
+	if rev.Class == chain.RevertProductInactive {
+		cause.requeue = monitor.RequeueProductInactive
+	}
+	return cause, nil
+}
+
+// finishReverted decides the outcome of an application whose transaction was
+// mined and reverted, once it has the required confirmations (DESIGN.md
+// section 5, invariant 6):
+//   - a cause that can pass puts the application back in the queue, where it
+//     is simulated again and gets a new transaction once the cause cleared;
+//     after MAX_TRANSIENT_REVERTS such reverts it is dead-lettered;
+//   - SIGNATURE_USED is success if a transaction of ours applied this
+//     signature (the application is then tracked under that transaction),
+//     and final otherwise;
+//   - anything else is final: dead-lettered with the reason and a copy of the
+//     application.
+//
+// On any Redis or RPC failure it returns and the next pass decides again.
+func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt) {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancel()
+	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
+	if f.app == nil {
+		// A self-transfer cannot revert; whatever happened, the nonce is used.
+		r.forgetAndRelease(c, f, false, log)
+		return
+	}
+	cause, err := r.causeOf(c, f, rcpt)
+	if err != nil {
+		log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")
+		return
+	}
+	if !f.reportedRevert {
+		f.reportedRevert = true
+		r.metrics.RevertedOnChain(r.cfg.Now(), gasPaid(rcpt))
+	}
+	log = log.With().Str("reason", cause.reason).Logger()
+	switch {
+	case cause.class == chain.RevertSignatureUsed:
+		proof, foreign, err := r.appliedBy(c, f.app.signature, rcpt.BlockNumber.Uint64())
+		if err != nil {
+			log.Warn().Err(err).Msg("look-up of the signature's earlier use failed, will retry")
+			return
+		}
+		if proof != nil {
+			log.Info().Str("applied_by", proof.Hex()).Msg("signature already applied by a transaction of ours: success")
+			r.swapToAdopted(c, f, *proof)
+			return
+		}
+		reason := "reverted on chain: " + cause.reason
+		if foreign != nil {
+			reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
+		}
+		r.rejectReverted(c, f, rcpt, reason, log)
+	case cause.requeue != "":
+		n, err := r.queue.CountRevert(c, f.app.entityID)
+		if err != nil {
+			r.metrics.RedisError("count_revert")
+			log.Warn().Err(err).Msg("count transient revert failed, will retry")
+			return
+		}
+		if n > int64(r.cfg.MaxTransientReverts) {
+			r.rejectReverted(c, f, rcpt, fmt.Sprintf("reverted on chain %d times, last: %s", n, cause.reason), log)
+			return
+		}
+		r.metrics.RevertRequeued(cause.requeue)
+		log.Warn().Int64("reverts", n).Int("max_reverts", r.cfg.MaxTransientReverts).
+			Msg("transaction reverted for a cause that can pass, application back in the queue")
+		r.forgetAndRelease(c, f, true, log)
+	default:
+		r.rejectReverted(c, f, rcpt, "reverted on chain: "+cause.reason, log)
+	}
+}
+
+// rejectReverted dead-letters a reverted application with a copy of what the
+// user signed (the hash is purged next), then forgets its journal record.
+func (r *Relay) rejectReverted(ctx context.Context, f *flight, rcpt *types.Receipt, reason string, log zerolog.Logger) {
+	loaded, err := r.queue.LoadApplications(ctx, []string{f.app.entityID})
+	if err != nil {
+		r.metrics.RedisError("load")
+		log.Warn().Err(err).Msg("load reverted application failed, will retry")
+		return
+	}
+	if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: f.app.entryID, EntityID: f.app.entityID,
+		Class: monitor.ClassReverted, Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
+		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
+		return
+	}
+	r.forgetAndRelease(ctx, f, false, log)
+}
+
+// forgetAndRelease forgets a flight's journal record and removes it from the
+// window; requeue sends its application back to the queue. The record goes
+// first: if that fails the flight stays, and the next pass decides again.
+func (r *Relay) forgetAndRelease(ctx context.Context, f *flight, requeue bool, log zerolog.Logger) {
+	if f.st.Signed {
+		if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
+			r.metrics.RedisError("forget")
+			log.Warn().Err(err).Msg("forget journal record failed, will retry")
+			return
+		}
+	}
+	r.release(f, requeue)
+}
+
+// signatureLookupChunk is how many blocks one eth_getLogs call of
+// appliedBy spans; providers commonly refuse ranges much wider.
+const signatureLookupChunk = 1000
+
+// appliedBy looks for the transaction that applied signature: the product's
+// creation events in the SIGNATURE_LOOKBACK_BLOCKS blocks up to upTo, newest
+// first, each checked by its transaction's input (the product call carrying
+// this very signature). ours is set if that transaction came from this
+// relay's wallet, foreign if from anyone else; both nil if none was found in
+// the range.
+func (r *Relay) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ours, foreign *common.Hash, err error) {
+	lowest := upTo - min(upTo, r.cfg.SignatureLookback)
+	for to := upTo; ; {
+		from := max(lowest, to-min(to, signatureLookupChunk-1))
+		c, cancel := r.rpcCtx(ctx)
+		logs, err := r.chain.FilterLogs(c, r.product.CreatedQuery(from, to))
+		cancel()
+		if err != nil {
+			r.metrics.RPCError("logs")
+			return nil, nil, fmt.Errorf("read creation events %d-%d: %w", from, to, err)
+		}
+		var hashes []common.Hash
+		seen := map[common.Hash]bool{}
+		for i := len(logs) - 1; i >= 0; i-- {
+			if h := logs[i].TxHash; !seen[h] {
+				seen[h] = true
+				hashes = append(hashes, h)
+			}
+		}
+		if len(hashes) > 0 {
+			c, cancel := r.rpcCtx(ctx)
+			txs, err := r.chain.TransactionsByHash(c, hashes)
+			cancel()
+			if err != nil {
+				r.metrics.RPCError("transactions")
+				return nil, nil, fmt.Errorf("read transactions of creation events: %w", err)
+			}
+			for i, tx := range txs {
+				if !r.product.Carries(tx, signature) {
+					continue
+				}
+				h := hashes[i]
+				if from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), tx); err == nil && from == r.signer.Address() {
+					return &h, nil, nil
+				}
+				return nil, &h, nil
+			}
+		}
+		if from <= lowest {
+			return nil, nil, nil
+		}
+		to = from - 1
+	}
+}
+
+// swapToAdopted replaces a flight whose own transaction reverted with
+// SIGNATURE_USED by one tracking the transaction of ours that did apply the
+// signature, in one step under the lock so the application is never out of
+// the window; then the reverted transaction's record is forgotten.
+func (r *Relay) swapToAdopted(ctx context.Context, f *flight, applied common.Hash) {
+	a := r.adopted(f.app, applied, f.baseLog)
+	r.mu.Lock()
+	if r.flights[f.key()] == f {
+		r.flights[f.key()] = a
+		r.sigs[a.app.sigHash] = a.app.entryID
+	}
+	r.mu.Unlock()
+	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
+		r.metrics.RedisError("forget")
+		f.log.Warn().Err(err).Msg("forget journal record failed; it is settled again on restart")
+	}
+}
+
+// adopted is a flight that only waits for the receipt of a transaction that
+// applied app, sent by us earlier (the old processor, a lost journal record).
+func (r *Relay) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
+	return &flight{
+		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
+		st:      flightState{LastSent: r.cfg.Now()},
+		app:     app,
+		baseLog: base,
+		log:     base.With().Str("tx", hash.Hex()).Logger(),
+	}
+}
+
+// adopt handles an application whose hash already names a transaction that
+// this relay's journal does not hold (the old processor, or a journal record
+// lost with Redis). If that transaction applied this very application (its
+// input is the product call with this signature, and it succeeded), the entry
+// is tracked to confirmation instead of being submitted again. Any other hash
+// (another application's transaction, a failed one, garbage) is foreign: the
+// application is simulated as if it had none.
+func (r *Relay) adopt(ctx context.Context, app *carried, txHash common.Hash, log zerolog.Logger) (bool, error) {
+	c, cancel := r.rpcCtx(ctx)
+	rcpt, err := r.chain.TransactionReceipt(c, txHash)
+	cancel()
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		r.metrics.RPCError("receipt")
+		return false, fmt.Errorf("look up recorded transaction %s: %w", txHash.Hex(), err)
+	}
+	if rcpt.Status != types.ReceiptStatusSuccessful || !r.product.ApplicationCreated(rcpt) {
+		return false, nil
+	}
+	c, cancel = r.rpcCtx(ctx)
+	txs, err := r.chain.TransactionsByHash(c, []common.Hash{txHash})
+	cancel()
+	if err != nil {
+		r.metrics.RPCError("transactions")
+		return false, fmt.Errorf("read recorded transaction %s: %w", txHash.Hex(), err)
+	}
+	if !r.product.Carries(txs[0], app.signature) {
+		log.Warn().Str("recorded_tx", txHash.Hex()).Msg("recorded transaction carries another application, ignoring it")
+		return false, nil
+	}
+	f := r.adopted(app, txHash, log)
+	r.mu.Lock()
+	r.flights[f.key()] = f
+	r.sigs[app.sigHash] = app.entryID
+	r.mu.Unlock()
+	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
+	return true, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ethereum.NotFound) }

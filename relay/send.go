@@ -1,0 +1,182 @@
+package relay
+
+import (
+	"context"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// broadcast sends flights' signed bytes in one batch, in the order given:
+// for each, the replacement being tried if there is one, else the accepted
+// transaction. Whatever the node answers, the flights stay tracked: the
+// tracker reconciles by receipt and nonce and sends again when the node does
+// not hold them. A replacement's answer decides which transaction is current
+// (afterSend).
+func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
+	txs := make([]*types.Transaction, len(flights))
+	logs := make([]zerolog.Logger, len(flights))
+	r.mu.Lock()
+	for i, f := range flights {
+		txs[i], logs[i] = f.sending(), f.log
+	}
+	r.mu.Unlock()
+	c, cancel := r.rpcCtx(ctx)
+	errs, err := r.chain.SendTransactions(c, txs)
+	cancel()
+	r.mu.Lock()
+	now := r.cfg.Now()
+	for _, f := range flights {
+		f.st.LastSent = now
+	}
+	r.mu.Unlock()
+	actions := make([]chain.SendAction, len(txs))
+	for i, tx := range txs {
+		sendErr := err
+		if err == nil {
+			sendErr = errs[i]
+		}
+		actions[i] = chain.ClassifySendError(sendErr)
+		log := logs[i]
+		switch actions[i] {
+		case chain.SendOK:
+			log.Info().Str("sent_tx", tx.Hash().Hex()).Str("fee_cap_wei", tx.GasFeeCap().String()).
+				Str("tip_wei", tx.GasTipCap().String()).Uint64("gas", tx.Gas()).Msg("transaction broadcast")
+		case chain.SendNonceUsed:
+			log.Warn().Err(sendErr).Msg("node says nonce already used, reconciling")
+		case chain.SendUnknown:
+			r.metrics.RPCError("send")
+			log.Warn().Err(sendErr).Msg("broadcast outcome unknown, will reconcile by hash")
+		default:
+			r.metrics.RPCError("send")
+			log.Warn().Err(sendErr).Msg("node refused transaction for now, will send again")
+		}
+	}
+	r.afterSend(ctx, flights, txs, actions)
+}
+
+// afterSend settles the replacements a broadcast carried. One the node took
+// (or may have taken: the answer was lost) becomes the accepted transaction,
+// which later replacements must outbid and re-broadcasts send. One it refused
+// is dropped, and the transaction the pool holds stays current, so the relay
+// never re-broadcasts bytes the node does not want while the ones it holds
+// wait. Either way the journal is brought up to date in one round trip; if
+// that write fails, the record still has both transactions and a restart
+// tries the replacement again.
+func (r *Relay) afterSend(ctx context.Context, flights []*flight, sent []*types.Transaction, actions []chain.SendAction) {
+	var recs []stream.TxRecord
+	r.mu.Lock()
+	for i, f := range flights {
+		if f.next == nil || sent[i] != f.next {
+			continue
+		}
+		switch actions[i] {
+		case chain.SendOK, chain.SendUnknown:
+			old := f.tx.Hash().Hex()
+			f.setTx(f.next)
+			f.rec.RawTx = f.rec.NextRawTx
+			f.log.Info().Str("replaces", old).Msg("replacement accepted")
+		default:
+			r.metrics.ReplacementRefused()
+			f.log.Warn().Str("refused_tx", f.next.Hash().Hex()).Msg("node refused the replacement, keeping the transaction it holds")
+		}
+		f.next = nil
+		f.rec.NextRawTx, f.rec.Current = "", f.tx.Hash().Hex()
+		recs = append(recs, f.rec)
+	}
+	r.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.Record(c, recs...); err != nil {
+		r.metrics.RedisError("journal")
+		r.log.Warn().Err(err).Int("records", len(recs)).Msg("journal replacement outcome failed")
+	}
+}
+
+// fillGaps sends zero-value self-transfers at nonces that nothing holds
+// (gapNonces): not our journal, not the node's pool. Until something is
+// mined there, every transaction above waits forever. That happens when the
+// node dropped a transaction the journal no longer has, when a journal record
+// was lost, or when an earlier processor's transaction was dropped. The gap
+// must last STUCK_TX_BLOCKS, seen in two different blocks, so that a lagging
+// backend's answer does not cost a transfer. Fills are journaled before they
+// are sent, like any transaction, and forgotten once confirmed.
+func (r *Relay) fillGaps(ctx context.Context, header *types.Header, mined, pending uint64) {
+	head := header.Number.Uint64()
+	r.mu.Lock()
+	have := make(map[uint64]bool, len(r.flights))
+	for _, f := range r.flights {
+		if f.st.Signed {
+			have[f.rec.Nonce] = true
+		}
+	}
+	r.mu.Unlock()
+	gaps := gapNonces(have, mined, pending)
+	switch {
+	case len(gaps) == 0:
+		r.gapSince = 0
+		return
+	case r.gapSince == 0:
+		r.gapSince = head
+		r.log.Warn().Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Int("gaps", len(gaps)).
+			Uint64("first_gap", gaps[0]).Msg("nonce gap below our transactions: nothing holds these nonces")
+		return
+	case head <= r.gapSince || head < r.gapSince+r.cfg.StuckBlocks:
+		return
+	}
+	fees, err := r.quote(ctx, header)
+	if err != nil {
+		r.log.Warn().Err(err).Msg("cannot price gap fill, waiting")
+		return
+	}
+	self := r.signer.Address()
+	flights := make([]*flight, 0, len(gaps))
+	recs := make([]stream.TxRecord, 0, len(gaps))
+	now := r.cfg.Now().UTC()
+	for _, n := range gaps {
+		tx, err := r.signer.Sign(chain.Call{To: self}, n, gasTransfer, fees)
+		if err != nil {
+			r.log.Error().Err(err).Msg("sign gap fill failed")
+			return
+		}
+		raw, err := tx.MarshalBinary()
+		if err != nil {
+			r.log.Error().Err(err).Msg("encode gap fill failed")
+			return
+		}
+		rec := stream.TxRecord{Nonce: n, Kind: stream.KindGapFill, Hashes: []string{tx.Hash().Hex()},
+			RawTx: hexutil.Encode(raw), SignedAt: now}
+		f := &flight{rec: rec, st: flightState{Nonce: n, Signed: true}, baseLog: r.log.With().Str("kind", rec.Kind).Logger()}
+		f.setTx(tx)
+		flights, recs = append(flights, f), append(recs, rec)
+	}
+	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.Record(safe, recs...); err != nil {
+		r.metrics.RedisError("journal")
+		r.log.Warn().Err(err).Msg("journal gap fills failed, not sending them")
+		return
+	}
+	r.mu.Lock()
+	for _, f := range flights {
+		r.flights[f.key()] = f
+	}
+	r.mu.Unlock()
+	for _, f := range flights {
+		r.metrics.GapFilled()
+		f.log.Warn().Uint64("mined_nonce", mined).Msg("filling nonce gap with a zero-value self-transfer")
+	}
+	r.gapSince = 0
+	r.broadcast(safe, flights...)
+}
+
+// gasTransfer is the gas of a plain value transfer to an account without
+// code: what a gap fill needs.
+const gasTransfer = 21_000
