@@ -68,6 +68,17 @@ type Options struct {
 	// GasLimit is the block gas limit. 0 means 30,000,000 (mainnet-like), so
 	// the gas burner of the test contract fills blocks as it would on mainnet.
 	GasLimit uint64
+	// PoolSlots, when set, makes the node keep at most that many executable
+	// transactions per sender, and as many queued ones, dropping the rest
+	// without telling the sender: a busy geth pool or a hosted provider's
+	// node (txpool.accountslots and globalslots), instead of the simulated
+	// backend's roomy default. Local-transaction tracking is off too, as on
+	// a remote node, so dropped transactions stay dropped.
+	PoolSlots uint64
+	// PriceBump, when set, is the pool's replacement rule in percent
+	// (txpool.pricebump; geth's default is 10): a same-nonce replacement
+	// must raise both fees by at least this much or it is refused.
+	PriceBump uint64
 }
 
 // Chain is a running devchain with the test DepegProduct deployed.
@@ -172,7 +183,7 @@ func startBackend(opts Options, alloc types.GenesisAlloc) (*simulated.Backend, i
 			}
 			port = p
 		}
-		backend, err := newBackend(alloc, gasLimit, port)
+		backend, err := newBackend(alloc, gasLimit, port, opts)
 		if err == nil {
 			return backend, port, nil
 		}
@@ -183,7 +194,7 @@ func startBackend(opts Options, alloc types.GenesisAlloc) (*simulated.Backend, i
 
 // newBackend turns the panic simulated.NewBackend raises when the node cannot
 // start (typically: the HTTP port is taken) into an error.
-func newBackend(alloc types.GenesisAlloc, gasLimit uint64, port int) (backend *simulated.Backend, err error) {
+func newBackend(alloc types.GenesisAlloc, gasLimit uint64, port int, opts Options) (backend *simulated.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("start simulated backend on %s:%d: %v", host, port, r)
@@ -192,7 +203,23 @@ func newBackend(alloc types.GenesisAlloc, gasLimit uint64, port int) (backend *s
 	return simulated.NewBackend(alloc,
 		simulated.WithBlockGasLimit(gasLimit),
 		withHTTP(port),
+		withPool(opts),
 	), nil
+}
+
+// withPool applies Options.PoolSlots and Options.PriceBump; zero values
+// keep the default pool.
+func withPool(opts Options) func(*node.Config, *ethconfig.Config) {
+	return func(_ *node.Config, ethConf *ethconfig.Config) {
+		if opts.PriceBump != 0 {
+			ethConf.TxPool.PriceBump = opts.PriceBump
+		}
+		if slots := opts.PoolSlots; slots != 0 {
+			ethConf.TxPool.AccountSlots, ethConf.TxPool.GlobalSlots = slots, slots
+			ethConf.TxPool.AccountQueue, ethConf.TxPool.GlobalQueue = slots, slots
+			ethConf.TxPool.NoLocals = true
+		}
+	}
 }
 
 // withHTTP enables the node's plain JSON-RPC HTTP server, which the simulated
@@ -351,7 +378,16 @@ func (c *Chain) ApplicationCount(ctx context.Context) (uint64, error) {
 func (c *Chain) ownerTx(ctx context.Context, data []byte) error {
 	c.ownerMu.Lock()
 	defer c.ownerMu.Unlock()
-	tx, err := bind.Transact(c.contract, c.ownerOpts(ctx), data)
+	// An admin call tips three times the node's suggestion, so a pause sent
+	// while the relay's transactions wait in the pool is mined ahead of them
+	// in the same block, as an operator's emergency pause would be.
+	opts := c.ownerOpts(ctx)
+	tip, err := c.Client.SuggestGasTipCap(ctx)
+	if err != nil {
+		return fmt.Errorf("suggest tip: %w", err)
+	}
+	opts.GasTipCap = tip.Mul(tip, big.NewInt(3))
+	tx, err := bind.Transact(c.contract, opts, data)
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}

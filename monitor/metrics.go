@@ -66,6 +66,8 @@ type Metrics struct {
 	nodeWindow            prometheus.Gauge
 	gapFills              prometheus.Counter
 	replacementsRefused   prometheus.Counter
+	resent                prometheus.Counter
+	noncesLost            prometheus.Counter
 	revertedLastDay       prometheus.GaugeFunc
 	balance               prometheus.Gauge
 	lastLoop              prometheus.Gauge
@@ -146,6 +148,8 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.nodeHeld = gauge("chain", "node_held_transactions", "Our unmined transactions the node holds in its pool (pending nonce - mined nonce).")
 	m.nodeWindow = gauge("chain", "node_window_transactions", "How many unmined transactions the relay keeps outstanding, learnt from what the node holds.")
 	m.gapFills = counter("tx", "gap_fills_total", "Zero-value self-transfers sent to fill a nonce no transaction held.")
+	m.noncesLost = counter("tx", "nonces_lost_total", "Our transactions whose nonce a transaction not ours took; their applications were submitted again.")
+	m.resent = counter("tx", "resent_total", "Broadcasts of signed bytes sent before: re-sends after a drop, a reorg or the rebroadcast interval.")
 	m.replacementsRefused = counter("tx", "replacements_refused_total", "Fee-bumped replacements the node refused; the transaction it holds stays current.")
 	m.revertedLastDay = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "tx", Name: "reverted_last_24h",
@@ -162,7 +166,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
-		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused,
+		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
 	if reg != nil {
@@ -360,6 +364,22 @@ func (m *Metrics) GapFilled() {
 		return
 	}
 	m.gapFills.Inc()
+}
+
+// NonceLost counts a transaction of ours whose nonce someone else took.
+func (m *Metrics) NonceLost() {
+	if m == nil {
+		return
+	}
+	m.noncesLost.Inc()
+}
+
+// Resent counts n broadcasts of bytes sent before.
+func (m *Metrics) Resent(n int) {
+	if m == nil {
+		return
+	}
+	m.resent.Add(float64(n))
 }
 
 // ReplacementRefused counts a replacement the node refused.

@@ -51,6 +51,8 @@ type envOptions struct {
 	confirmations uint64
 	maxInFlight   int
 	alsoFund      []common.Address // more genesis-funded accounts, e.g. a user paying gas
+	poolSlots     uint64           // the node keeps this many of a sender's transactions (0: roomy)
+	priceBump     uint64           // the node's replacement rule in percent (0: geth's 10)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -60,7 +62,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: append([]common.Address{wallet}, o.alsoFund...), FundAmount: o.fund})
+	dc, err := devchain.Start(devchain.Options{Fund: append([]common.Address{wallet}, o.alsoFund...), FundAmount: o.fund,
+		PoolSlots: o.poolSlots, PriceBump: o.priceBump})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}

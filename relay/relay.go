@@ -71,6 +71,8 @@ type Metrics interface {
 	SetNodeWindow(held, window uint64)
 	GapFilled()
 	ReplacementRefused()
+	Resent(n int)
+	NonceLost()
 	SetBalance(wei *big.Int)
 	LoopIteration(t time.Time)
 }

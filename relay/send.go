@@ -20,11 +20,16 @@ import (
 func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 	txs := make([]*types.Transaction, len(flights))
 	logs := make([]zerolog.Logger, len(flights))
+	resent := 0
 	r.mu.Lock()
 	for i, f := range flights {
 		txs[i], logs[i] = f.sending(), f.log
+		if !f.st.LastSent.IsZero() && f.next == nil {
+			resent++
+		}
 	}
 	r.mu.Unlock()
+	r.metrics.Resent(resent)
 	c, cancel := r.rpcCtx(ctx)
 	errs, err := r.chain.SendTransactions(c, txs)
 	cancel()

@@ -363,6 +363,7 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 			return // mined after all, or unknown: decide on a later pass
 		}
 	}
+	r.metrics.NonceLost()
 	f.log.Warn().Uint64("mined_nonce", mined).Msg("nonce used by a transaction not in the journal, resubmitting application")
 	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 		r.metrics.RedisError("forget")
