@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
@@ -26,12 +25,18 @@ type Client struct {
 	rpc *rpc.Client
 }
 
-// Dial connects to CHAIN_RPC_URL (http, https, ws or wss). The URL may carry an
-// API key, so it is not part of the returned error.
-func Dial(ctx context.Context, url string) (*Client, error) {
-	rc, err := rpc.DialContext(ctx, url)
+// Dial connects to CHAIN_RPC_URL (http, https, ws or wss). The URL may carry
+// an API key in its path or query, or credentials in its userinfo. No error
+// of Dial or of the returned Client's methods (the embedded ethclient's and
+// the batches) names more of it than scheme://host[:port]: see endpoint.
+func Dial(ctx context.Context, rawURL string) (*Client, error) {
+	ep, err := parseEndpoint(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("dial chain rpc: %w", redactURL(err, url))
+		return nil, fmt.Errorf("dial chain rpc: %w", err)
+	}
+	rc, err := ep.dial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dial chain rpc %s: %w", ep.origin, ep.scrubError(err))
 	}
 	return &Client{Client: ethclient.NewClient(rc), rpc: rc}, nil
 }
@@ -241,15 +246,6 @@ func (p *Product) ApplicationCreated(r *types.Receipt) bool {
 		}
 	}
 	return false
-}
-
-// redactURL drops the URL from an error message, since RPC URLs often embed
-// API keys.
-func redactURL(err error, url string) error {
-	if url == "" {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), url, "<CHAIN_RPC_URL>"))
 }
 
 // SignatureOf extracts the user's signature from packed application calldata,
