@@ -92,6 +92,19 @@ type Config struct {
 	// replacement that does not raise both fees by at least 10% and integer
 	// rounding must not land just under that line.
 	FeeBumpPercent uint64
+	// MaxTransientReverts is MAX_TRANSIENT_REVERTS: how often an
+	// application's transaction may be mined and revert for a cause that can
+	// pass (the product paused, out of gas) before the application is
+	// dead-lettered. Each such revert costs gas. At least 1.
+	MaxTransientReverts int
+	// SignatureLookbackBlocks is SIGNATURE_LOOKBACK_BLOCKS: how far back the
+	// relay looks for the transaction that applied a signature reported as
+	// used, to tell its own earlier transaction (success) from someone
+	// else's (final). At least 1.
+	SignatureLookbackBlocks uint64
+	// DeadLetterMaxLen is DEAD_LETTER_MAX_LEN: the dead-letter stream is
+	// trimmed to about this many entries (XADD MAXLEN ~); 0 keeps all.
+	DeadLetterMaxLen int64
 
 	// ProcessorMinBalance is PROCESSOR_MIN_BALANCE: below it the processor
 	// stops submitting and waits BalanceTooLowTimeout.
@@ -166,6 +179,9 @@ type env struct {
 	GasLimitMarginPercent string `envconfig:"GAS_LIMIT_MARGIN_PERCENT" default:"20"`
 	StuckTxBlocks         string `envconfig:"STUCK_TX_BLOCKS" default:"5"`
 	FeeBumpPercent        string `envconfig:"FEE_BUMP_PERCENT" default:"15"`
+	MaxTransientReverts   string `envconfig:"MAX_TRANSIENT_REVERTS" default:"3"`
+	SignatureLookback     string `envconfig:"SIGNATURE_LOOKBACK_BLOCKS" default:"10000"`
+	DeadLetterMaxLen      string `envconfig:"DEAD_LETTER_MAX_LEN" default:"100000"`
 
 	ProcessorMinBalance    string `envconfig:"PROCESSOR_MIN_BALANCE" default:"1000000000000000000"`
 	ProcessorAlertBalance  string `envconfig:"PROCESSOR_ALERT_BALANCE" default:"1000000000000000000"`
@@ -262,19 +278,22 @@ func parse(e env) (Config, error) {
 		DeadLetterStreamKey:   e.DeadLetterStreamKey,
 		RedisReadBlockTimeout: p.duration("REDIS_READ_BLOCK_TIMEOUT", e.RedisReadBlockTimeout),
 
-		ChainRPCURL:           p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
-		DepegProductAddress:   p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
-		ProcessorMnemonic:     p.mnemonic("PROCESSOR_MNEMONIC", e.ProcessorMnemonic),
-		ProcessorAccountIndex: uint32(p.integer("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex, 0, math.MaxInt32)),
-		MaxFeePerGas:          p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
-		MaxPriorityFeePerGas:  p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
-		RequiredConfirmations: uint64(p.integer("CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", e.RequiredConfirmations, 1, math.MaxInt64)),
-		ChainPollInterval:     p.duration("CHAIN_POLL_INTERVAL", e.ChainPollInterval),
-		RPCTimeout:            p.duration("RPC_TIMEOUT", e.RPCTimeout),
-		RebroadcastInterval:   p.duration("REBROADCAST_INTERVAL", e.RebroadcastInterval),
-		GasLimitMarginPercent: uint64(p.integer("GAS_LIMIT_MARGIN_PERCENT", e.GasLimitMarginPercent, 0, 200)),
-		StuckTxBlocks:         uint64(p.integer("STUCK_TX_BLOCKS", e.StuckTxBlocks, 1, math.MaxInt64)),
-		FeeBumpPercent:        uint64(p.integer("FEE_BUMP_PERCENT", e.FeeBumpPercent, 11, math.MaxInt64)),
+		ChainRPCURL:             p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
+		DepegProductAddress:     p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
+		ProcessorMnemonic:       p.mnemonic("PROCESSOR_MNEMONIC", e.ProcessorMnemonic),
+		ProcessorAccountIndex:   uint32(p.integer("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex, 0, math.MaxInt32)),
+		MaxFeePerGas:            p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
+		MaxPriorityFeePerGas:    p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
+		RequiredConfirmations:   uint64(p.integer("CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", e.RequiredConfirmations, 1, math.MaxInt64)),
+		ChainPollInterval:       p.duration("CHAIN_POLL_INTERVAL", e.ChainPollInterval),
+		RPCTimeout:              p.duration("RPC_TIMEOUT", e.RPCTimeout),
+		RebroadcastInterval:     p.duration("REBROADCAST_INTERVAL", e.RebroadcastInterval),
+		GasLimitMarginPercent:   uint64(p.integer("GAS_LIMIT_MARGIN_PERCENT", e.GasLimitMarginPercent, 0, 200)),
+		StuckTxBlocks:           uint64(p.integer("STUCK_TX_BLOCKS", e.StuckTxBlocks, 1, math.MaxInt64)),
+		FeeBumpPercent:          uint64(p.integer("FEE_BUMP_PERCENT", e.FeeBumpPercent, 11, math.MaxInt64)),
+		MaxTransientReverts:     int(p.integer("MAX_TRANSIENT_REVERTS", e.MaxTransientReverts, 1, 1000)),
+		SignatureLookbackBlocks: uint64(p.integer("SIGNATURE_LOOKBACK_BLOCKS", e.SignatureLookback, 1, math.MaxInt64)),
+		DeadLetterMaxLen:        p.integer("DEAD_LETTER_MAX_LEN", e.DeadLetterMaxLen, 0, math.MaxInt64),
 
 		ProcessorMinBalance:    p.wei("PROCESSOR_MIN_BALANCE", e.ProcessorMinBalance, 0),
 		ProcessorAlertBalance:  p.wei("PROCESSOR_ALERT_BALANCE", e.ProcessorAlertBalance, 0),
@@ -564,6 +583,9 @@ func (c Config) LogFields() map[string]any {
 		"GAS_LIMIT_MARGIN_PERCENT":             c.GasLimitMarginPercent,
 		"STUCK_TX_BLOCKS":                      c.StuckTxBlocks,
 		"FEE_BUMP_PERCENT":                     c.FeeBumpPercent,
+		"MAX_TRANSIENT_REVERTS":                c.MaxTransientReverts,
+		"SIGNATURE_LOOKBACK_BLOCKS":            c.SignatureLookbackBlocks,
+		"DEAD_LETTER_MAX_LEN":                  c.DeadLetterMaxLen,
 
 		"PROCESSOR_MIN_BALANCE":    weiString(c.ProcessorMinBalance),
 		"PROCESSOR_ALERT_BALANCE":  weiString(c.ProcessorAlertBalance),

@@ -84,6 +84,9 @@ type CheckerConfig struct {
 	// NodeWindow, when set, reports how many of our transactions the node
 	// holds and how many the relay keeps outstanding for it.
 	NodeWindow func() (held, window uint64)
+	// GroupRecreations, when set, counts the consumer group's recreations
+	// after a Redis data loss; the body shows a non-zero count.
+	GroupRecreations func() uint64
 	// WaitingAtFeeCap, when set, reports that submission or a stuck
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
@@ -249,6 +252,9 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	if c.cfg.NodeWindow != nil {
 		held, window := c.cfg.NodeWindow()
 		r.NodeHeld, r.NodeWindow = &held, &window
+	}
+	if c.cfg.GroupRecreations != nil {
+		r.GroupRecreated = c.cfg.GroupRecreations()
 	}
 	if c.cfg.WaitingAtFeeCap != nil && c.cfg.WaitingAtFeeCap() {
 		r.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"

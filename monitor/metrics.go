@@ -68,6 +68,8 @@ type Metrics struct {
 	replacementsRefused   prometheus.Counter
 	resent                prometheus.Counter
 	noncesLost            prometheus.Counter
+	groupRecreated        prometheus.Counter
+	journalQuarantined    prometheus.Counter
 	revertedLastDay       prometheus.GaugeFunc
 	balance               prometheus.Gauge
 	lastLoop              prometheus.Gauge
@@ -148,6 +150,9 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.nodeHeld = gauge("chain", "node_held_transactions", "Our unmined transactions the node holds in its pool (pending nonce - mined nonce).")
 	m.nodeWindow = gauge("chain", "node_window_transactions", "How many unmined transactions the relay keeps outstanding, learnt from what the node holds.")
 	m.gapFills = counter("tx", "gap_fills_total", "Zero-value self-transfers sent to fill a nonce no transaction held.")
+	m.groupRecreated = counter("redis", "group_recreated_total",
+		"Times the consumer group was found missing (Redis lost its data) and created again; what was pending in it is gone.")
+	m.journalQuarantined = counter("redis", "journal_quarantined_total", "Unreadable journal records moved to the quarantine hash.")
 	m.noncesLost = counter("tx", "nonces_lost_total", "Our transactions whose nonce a transaction not ours took; their applications were submitted again.")
 	m.resent = counter("tx", "resent_total", "Broadcasts of signed bytes sent before: re-sends after a drop, a reorg or the rebroadcast interval.")
 	m.replacementsRefused = counter("tx", "replacements_refused_total", "Fee-bumped replacements the node refused; the transaction it holds stays current.")
@@ -166,7 +171,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
-		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost,
+		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
 	if reg != nil {
@@ -364,6 +369,22 @@ func (m *Metrics) GapFilled() {
 		return
 	}
 	m.gapFills.Inc()
+}
+
+// GroupRecreated counts a consumer group created again after a data loss.
+func (m *Metrics) GroupRecreated() {
+	if m == nil {
+		return
+	}
+	m.groupRecreated.Inc()
+}
+
+// JournalQuarantined counts a journal record moved to quarantine.
+func (m *Metrics) JournalQuarantined() {
+	if m == nil {
+		return
+	}
+	m.journalQuarantined.Inc()
 }
 
 // NonceLost counts a transaction of ours whose nonce someone else took.

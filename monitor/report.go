@@ -55,6 +55,10 @@ type Report struct {
 	PendingCount            *int64   `json:"pendingCount,omitempty"`
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
 	DeadLetterCount         *int64   `json:"deadLetterCount,omitempty"`
+	// GroupRecreated counts, since start, the times Redis had lost the
+	// consumer group and the relay created it again: whatever was pending
+	// in it is gone, and the frontend may need to enqueue again.
+	GroupRecreated uint64 `json:"groupRecreated,omitempty"`
 }
 
 // Healthy reports whether every check present in r passed.

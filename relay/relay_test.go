@@ -252,3 +252,29 @@ func TestBalanceGate(t *testing.T) {
 		t.Fatalf("submitted below minimum balance")
 	}
 }
+
+// TestTrimmedEntryIsNamed: an entry delivered to this consumer and then
+// trimmed from the stream (XTRIM by the frontend) reads back with no fields;
+// its dead letter says so instead of "no entityId field".
+func TestTrimmedEntryIsNamed(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	q := e.enqueue(1)[0]
+	if err := e.queue.EnsureGroup(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.queue.ReadNew(t.Context(), 10, time.Millisecond); err != nil { // delivered, then the relay "crashed"
+		t.Fatal(err)
+	}
+	if err := e.rdb.XTrimMaxLen(t.Context(), e.keys.Stream, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	eventually(t, 10*time.Second, "dead-lettered", func() bool { return len(e.deadLetters()) == 1 })
+	dl := e.deadLetters()[0].Values
+	if dl["entryId"] != q.entryID || !strings.Contains(dl["reason"].(string), "trimmed") {
+		t.Fatalf("dead letter %v: want entry %s with a reason naming the trim", dl, q.entryID)
+	}
+	if e.pending() != 0 {
+		t.Fatalf("trimmed entry still pending")
+	}
+}

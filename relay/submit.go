@@ -270,8 +270,11 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 			withID = append(withID, e)
 			continue
 		}
-		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed",
-			Reason: fmt.Sprintf("stream entry has no %s field (fields: %v)", stream.FieldEntityID, keys(e.Fields))}); err != nil {
+		reason := fmt.Sprintf("stream entry has no %s field (fields: %v)", stream.FieldEntityID, keys(e.Fields))
+		if e.Trimmed {
+			reason = "stream entry was trimmed before it was processed (no fields)"
+		}
+		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed", Reason: reason}); err != nil {
 			return err
 		}
 	}

@@ -77,20 +77,34 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := monitor.NewMetrics(reg)
 	heartbeat := &monitor.Heartbeat{}
-	queue := stream.NewQueue(s.rdb, stream.Keys{
+	queue := stream.NewQueueWithOptions(s.rdb, stream.Keys{
 		Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
 		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(s.signer.Address().Hex()),
+	}, stream.Options{
+		DeadLetterMaxLen: cfg.DeadLetterMaxLen,
+		OnGroupRecreated: func() {
+			metrics.GroupRecreated()
+			log.Error().Str("stream", cfg.StreamKey).Str("group", cfg.GroupName).
+				Msg("consumer group was missing (redis lost its data?), created it again: entries pending in the old group are gone")
+		},
+		OnJournalQuarantined: func(field string, err error) {
+			metrics.JournalQuarantined()
+			log.Error().Err(err).Str("field", field).
+				Msg("unreadable journal record moved to quarantine: check its transaction by hand")
+		},
 	})
 	s.relay = relay.New(relay.Config{
 		Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
 		ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
 		BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
 		RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
-		MinBalance:       cfg.ProcessorMinBalance,
-		Fees:             chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
-		GasMarginPercent: cfg.GasLimitMarginPercent,
-		StuckBlocks:      cfg.StuckTxBlocks,
-		FeeBumpPercent:   int64(cfg.FeeBumpPercent),
+		MinBalance:          cfg.ProcessorMinBalance,
+		Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
+		GasMarginPercent:    cfg.GasLimitMarginPercent,
+		StuckBlocks:         cfg.StuckTxBlocks,
+		FeeBumpPercent:      int64(cfg.FeeBumpPercent),
+		MaxTransientReverts: cfg.MaxTransientReverts,
+		SignatureLookback:   cfg.SignatureLookbackBlocks,
 	}, log, s.client, queue, s.signer, chain.NewProduct(cfg.DepegProductAddress), metrics, heartbeat)
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
@@ -100,7 +114,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
 		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
 		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
-		Metrics: metrics, Log: log,
+		GroupRecreations: queue.GroupRecreations,
+		Metrics:          metrics, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
