@@ -128,6 +128,10 @@ const (
 	// SendUnknown: timeout or connection failure; the node may or may not
 	// have it. Reconcile by hash and nonce before doing anything else.
 	SendUnknown
+	// SendPoolFull: the node keeps no more of our transactions (its pool,
+	// or its per-sender limit, is full). Like SendRetryLater, and also a
+	// measure of how many the node holds for us.
+	SendPoolFull
 )
 
 // ClassifySendError maps a node's answer to eth_sendRawTransaction. Nodes only
@@ -154,9 +158,16 @@ func ClassifySendError(err error) SendAction {
 		strings.Contains(msg, "insufficient funds"),
 		strings.Contains(msg, "max fee per gas less than block base fee"),
 		strings.Contains(msg, "fee cap less than block base fee"),
-		strings.Contains(msg, "transaction underpriced"),
-		strings.Contains(msg, "txpool is full"), strings.Contains(msg, "nonce too high"):
+		strings.Contains(msg, "nonce too high"):
 		return SendRetryLater
+	case strings.Contains(msg, "txpool is full"), strings.Contains(msg, "transaction underpriced"),
+		strings.Contains(msg, "account limit exceeded"), strings.Contains(msg, "too many pending"),
+		strings.Contains(msg, "in-flight transaction limit"):
+		// geth answers a full pool with "txpool is full", or "transaction
+		// underpriced" when the new transaction is no dearer than the
+		// cheapest one it would have to evict; providers word their
+		// per-sender limits their own way.
+		return SendPoolFull
 	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "eof"),
 		strings.Contains(msg, "timeout"), strings.Contains(msg, "429"),
 		strings.Contains(msg, "502"), strings.Contains(msg, "503"):
