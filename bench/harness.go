@@ -80,6 +80,10 @@ type Options struct {
 	// Stall ends the run early when nothing is broadcast or acknowledged for
 	// this long; default 2m.
 	Stall time.Duration
+	// PoolSlots makes the node keep at most this many of a sender's
+	// transactions (devchain.Options.PoolSlots), as a busy geth pool or a
+	// hosted provider does; 0 keeps the roomy default pool.
+	PoolSlots uint64
 	// Env adds KEY=VALUE settings for the processor.
 	Env []string
 	// WorkDir keeps the processor's log; empty uses a temporary directory.
@@ -272,7 +276,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	fund := new(big.Int).Mul(big.NewInt(100_000), big.NewInt(params.Ether))
-	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund,
+	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: o.PoolSlots,
 		Fund: []common.Address{wallet, crypto.PubkeyToAddress(calKey.PublicKey)}})
 	if err != nil {
 		return nil, fmt.Errorf("start devchain: %w", err)

@@ -24,13 +24,14 @@ type Settings struct {
 	PollMs        int64    `json:"pollIntervalMs"` // 0: processor default
 	RPCLatencyMs  int64    `json:"addedRpcLatencyMs,omitempty"`
 	RedisLatency  float64  `json:"addedRedisLatencyMs,omitempty"`
+	PoolSlots     uint64   `json:"nodePoolSlotsPerSender,omitempty"`
 	Env           []string `json:"extraEnv,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	s := Settings{Mode: o.Mode, N: o.total(), BlockTimeMs: o.BlockTime.Milliseconds(), GasLimit: o.GasLimit,
 		MaxInFlight: o.MaxInFlight, Confirmations: o.Confirmations, PollMs: o.PollInterval.Milliseconds(),
-		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, Env: o.Env}
+		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, Env: o.Env}
 	if o.Mode == "rate" {
 		s.Rate, s.DurationS = o.Rate, o.Duration.Seconds()
 	} else {
@@ -238,6 +239,9 @@ func (r *Report) Print(w io.Writer) {
 		r.Machine.MemoryGiB, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	row("chain", "%v blocks, %d gas limit, %d gas/application (%d burn iterations), capacity %d applications/block",
 		time.Duration(s.BlockTimeMs)*time.Millisecond, s.GasLimit, r.Blocks.GasPerApp, r.Calibration.Iterations, r.Blocks.Capacity)
+	if s.PoolSlots > 0 {
+		row("node", "keeps at most %d pending transactions per sender, drops the rest without telling", s.PoolSlots)
+	}
 	if s.Mode == "rate" {
 		row("load", "%.1f applications/s for %.0f s (%d)", s.Rate, s.DurationS, s.N)
 	} else {

@@ -190,16 +190,19 @@ func decide(p policy, s flightState, o observation) (action, flightState) {
 		s.ReplacedAt = o.Head
 		return actReplace, s
 	}
+	if lowest && o.Head >= max(s.SentAtBlock, s.LowestSince)+p.StuckBlocks && canReplace {
+		// The next nonce to be mined has not been for STUCK_TX_BLOCKS, held
+		// or not: its fees are too low for the miners, or for the node to
+		// keep it (a node's minimum tip).
+		s.ReplacedAt = o.Head
+		return actReplace, s
+	}
 	held := s.Nonce < o.Pending
 	if !held {
 		if o.Now.Sub(s.LastSent) >= p.ResendAfter {
 			return actResend, s
 		}
 		return actWait, s
-	}
-	if lowest && o.Head >= max(s.SentAtBlock, s.LowestSince)+p.StuckBlocks && canReplace {
-		s.ReplacedAt = o.Head
-		return actReplace, s
 	}
 	if o.Now.Sub(s.LastSent) >= p.RebroadcastInterval {
 		return actRebroadcast, s
@@ -210,18 +213,37 @@ func decide(p policy, s flightState, o observation) (action, flightState) {
 // nodeWindow is the relay's estimate of how many unmined transactions the
 // node keeps for this wallet. geth keeps 16 per sender for sure (more while
 // its pool has room), busy pools and hosted providers fewer or more, and none
-// says when it drops one; so the estimate is learnt from what the node holds.
+// says when it drops one; so the estimate is learnt from what the node does.
 type nodeWindow struct {
 	Limit    uint64 // current estimate, 1..Max
 	Max      uint64 // MAX_IN_FLIGHT
 	GrownAt  uint64 // head of the last growth, at most one per block
 	Observed uint64 // what the node held on the last pass, for the monitor
+	// Mined is the wallet's mined nonce on the last pass.
+	Mined uint64
+	// Bound: since the last pass the submitting loop had applications
+	// waiting that the window kept back. Refused: since the last pass the
+	// node refused one of ours because its pool was full for us.
+	Bound, Refused bool
 }
 
-// nextNodeLimit updates the estimate after a pass. held is how many of ours
-// the node holds (pending - mined); expected is how many it should hold:
-// the consecutive flights from the mined nonce, within the limit, sent at
-// least ResendAfter ago.
+// refusedAt notes that the node refused our transaction at nonce because it
+// keeps no more of ours: it holds the nonces below, so the limit is at most
+// their count. A pool that refuses outright (geth with a full pool) shows
+// its limit here; one that accepts and drops later shows it in the pending
+// nonce (nextNodeLimit).
+func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
+	w.Refused = true
+	if nonce >= w.Mined {
+		w.Limit = max(1, min(w.Limit, nonce-w.Mined))
+	}
+	return w
+}
+
+// nextNodeLimit updates the estimate after a pass's nonces. held is how many
+// of ours the node holds (pending - mined); expected is how many it should
+// hold: the consecutive flights from the mined nonce, within the limit, sent
+// long enough ago for the pool to show them.
 //
 //   - held < expected, held > 0: the node dropped some. The limit becomes
 //     what it held, so the rest wait their turn instead of being re-sent
@@ -229,20 +251,21 @@ type nodeWindow struct {
 //   - held == 0 with flights expected: either the pool evicted all of them or
 //     this backend does not see the pool (a load balancer sending reads and
 //     writes to different nodes). Nothing is learnt: the flights are re-sent.
-//   - held >= limit: the node keeps all we allowed; probe one step higher
-//     (a quarter, at least one), at most once per block, so a node that
-//     takes more is filled again without a storm of re-sends into one that
-//     does not.
-func nextNodeLimit(w nodeWindow, head, held, expected uint64) nodeWindow {
-	w.Observed = held
+//   - the node held all we allowed, or the window kept applications back
+//     while the node refused nothing: probe one step higher (a quarter, at
+//     least one), at most once per block, so a node that takes more is
+//     filled again without a storm of re-sends into one that does not.
+func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow {
+	w.Observed, w.Mined = held, mined
 	switch {
 	case held > 0 && held < expected:
 		w.Limit = held
-	case held >= w.Limit && w.Limit < w.Max && head > w.GrownAt:
+	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && head > w.GrownAt:
 		w.Limit = min(w.Max, w.Limit+max(1, w.Limit/4))
 		w.GrownAt = head
 	}
 	w.Limit = max(1, min(w.Limit, w.Max))
+	w.Bound, w.Refused = false, false
 	return w
 }
 
@@ -284,4 +307,89 @@ func gapNonces(have map[uint64]bool, mined, pending uint64) []uint64 {
 		}
 	}
 	return gaps
+}
+
+// unknownNonces returns the nonces in [mined, pending) for which the relay
+// holds no transaction: the node's pool holds a transaction of this wallet
+// there that the journal does not know. That is what a Redis that lost its
+// last writes leaves (AOF everysec, a restore, a failover to a lagging
+// replica): the journal record and transactionHash are gone while the
+// transaction waits in the pool. It may also be the old processor's, or an
+// operator's.
+func unknownNonces(have map[uint64]bool, mined, pending uint64) []uint64 {
+	var out []uint64
+	for n := mined; n < pending; n++ {
+		if !have[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// holdState is the submitting loop's memory of transactions in the node's
+// pool at nonces the journal does not know (unknownNonces). While it holds,
+// nothing new is signed: such a transaction may carry an application still
+// pending in the stream, whose simulation passes until it is mined, and a
+// second transaction signed for it would revert with SIGNATURE_USED. Heights
+// are block numbers.
+type holdState struct {
+	// UpTo is one past the highest unknown nonce seen while holding; zero
+	// when not holding. Once the mined nonce reaches it, each of them was
+	// mined (by the unknown transaction or a replacement of it).
+	UpTo uint64
+	// Unknown is how many unknown nonces the last check found.
+	Unknown uint64
+	// Since is the head when the hold began.
+	Since uint64
+	// GoneAt is the head when the pool was first seen without them while
+	// they were not all mined: dropped, or an answer from a backend that
+	// does not see the pool (a load balancer). It must still hold at a
+	// later head before the hold ends.
+	GoneAt uint64
+}
+
+// Holding reports whether new submissions wait.
+func (h holdState) Holding() bool { return h.UpTo != 0 }
+
+// holdEvent is what a check changed, for the log.
+type holdEvent int
+
+const (
+	holdUnchanged holdEvent = iota
+	holdStarted             // unknown transactions found: submissions wait
+	holdMined               // all of them mined: go on (their applications resolve as SIGNATURE_USED by our own transaction)
+	holdDropped             // the pool no longer holds them, in two blocks: go on from the node's pending nonce
+)
+
+// nextHold decides, from one check of the wallet's nonces, whether new
+// submissions still wait. There is no time limit: a transaction the pool
+// keeps without mining it (its tip below what miners take) keeps the hold,
+// which the log and the monitor report, because signing past it would risk
+// the very second transaction the hold prevents. It ends when the pool no
+// longer holds any unknown nonce and either the mined nonce passed them all,
+// or they were dropped, seen on two checks in different blocks so that one
+// lagging backend's answer does not end it.
+func nextHold(h holdState, unknown []uint64, mined, head uint64) (holdState, holdEvent) {
+	if len(unknown) > 0 {
+		ev := holdUnchanged
+		if !h.Holding() {
+			h.Since, ev = head, holdStarted
+		}
+		h.UpTo = max(h.UpTo, unknown[len(unknown)-1]+1)
+		h.Unknown, h.GoneAt = uint64(len(unknown)), 0
+		return h, ev
+	}
+	switch {
+	case !h.Holding():
+		return holdState{}, holdUnchanged
+	case mined >= h.UpTo:
+		return holdState{}, holdMined
+	case h.GoneAt == 0:
+		h.Unknown, h.GoneAt = 0, head
+		return h, holdUnchanged
+	case head > h.GoneAt:
+		return holdState{}, holdDropped
+	default:
+		return h, holdUnchanged
+	}
 }

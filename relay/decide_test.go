@@ -77,6 +77,9 @@ func TestDecide(t *testing.T) {
 		{name: "dropped, but sent a moment ago: the pool may not show it yet", s: signed(9),
 			o: obs(func(o *observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: actWait},
 		{name: "dropped beyond the node window: waits its turn", s: signed(30), o: obs(nil), want: actWait},
+		{name: "lowest nonce, not held, stuck for STUCK_TX_BLOCKS: replace, since re-sending did not help",
+			s: with(signed(5), func(s *flightState) { s.LowestSince = 100 }),
+			o: obs(func(o *observation) { o.Head = 105; o.Pending = 5 }), want: actReplace},
 		{name: "held and unmined for the rebroadcast interval", s: signed(6),
 			o: obs(func(o *observation) { o.Now = t0.Add(2 * time.Minute) }), want: actRebroadcast},
 		{name: "lowest nonce for STUCK_TX_BLOCKS: replace", s: with(signed(5), func(s *flightState) { s.LowestSince = 100 }),
@@ -187,17 +190,38 @@ func TestNextNodeLimit(t *testing.T) {
 		{"small window grows by at least one", nodeWindow{Limit: 2, Max: 512}, 10, 2, 2, 3, true},
 		{"growth stops at the maximum", nodeWindow{Limit: 500, Max: 512}, 10, 500, 500, 512, true},
 		{"held fewer than allowed but all that was sent: no change", nodeWindow{Limit: 64, Max: 512}, 10, 10, 10, 64, false},
+		{"pool drained by a block, window kept work back: probe", nodeWindow{Limit: 16, Max: 512, Bound: true}, 10, 0, 0, 20, true},
+		{"window kept work back but the node refused: no probe", nodeWindow{Limit: 16, Max: 512, Bound: true, Refused: true}, 10, 0, 0, 16, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := nextNodeLimit(tc.w, tc.head, tc.held, tc.expected)
-			if got.Limit != tc.wantLimit || got.Observed != tc.held {
-				t.Fatalf("limit %d observed %d, want %d %d", got.Limit, got.Observed, tc.wantLimit, tc.held)
+			got := nextNodeLimit(tc.w, tc.head, 100, tc.held, tc.expected)
+			if got.Limit != tc.wantLimit || got.Observed != tc.held || got.Mined != 100 {
+				t.Fatalf("limit %d observed %d mined %d, want %d %d 100", got.Limit, got.Observed, got.Mined, tc.wantLimit, tc.held)
 			}
 			if (got.GrownAt == tc.head && tc.w.GrownAt != tc.head) != tc.wantGrownAtHead {
 				t.Fatalf("GrownAt %d", got.GrownAt)
 			}
+			if got.Bound || got.Refused {
+				t.Fatalf("pass flags not reset: %+v", got)
+			}
 		})
+	}
+}
+
+func TestNodeWindowRefusedAt(t *testing.T) {
+	w := nodeWindow{Limit: 512, Max: 512, Mined: 100}
+	if got := w.refusedAt(116); got.Limit != 16 || !got.Refused {
+		t.Fatalf("refused at 116 with mined 100: %+v, want limit 16", got)
+	}
+	if got := w.refusedAt(100); got.Limit != 1 {
+		t.Fatalf("refused the very next nonce: limit %d, want 1 (never 0)", got.Limit)
+	}
+	if got := (nodeWindow{Limit: 8, Max: 512, Mined: 100}).refusedAt(130); got.Limit != 8 {
+		t.Fatalf("a refusal beyond the limit must not raise it: %d", got.Limit)
+	}
+	if got := w.refusedAt(50); got.Limit != 512 {
+		t.Fatalf("a refusal below the mined nonce (stale) must not change the limit: %d", got.Limit)
 	}
 }
 

@@ -40,6 +40,7 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 	}
 	r.mu.Unlock()
 	actions := make([]chain.SendAction, len(txs))
+	defer r.noteRefusals(flights, actions)
 	for i, tx := range txs {
 		sendErr := err
 		if err == nil {
@@ -56,12 +57,31 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 		case chain.SendUnknown:
 			r.metrics.RPCError("send")
 			log.Warn().Err(sendErr).Msg("broadcast outcome unknown, will reconcile by hash")
+		case chain.SendPoolFull:
+			log.Debug().Err(sendErr).Msg("node keeps no more of our transactions for now, will send again")
 		default:
 			r.metrics.RPCError("send")
 			log.Warn().Err(sendErr).Msg("node refused transaction for now, will send again")
 		}
 	}
 	r.afterSend(ctx, flights, txs, actions)
+}
+
+// noteRefusals feeds the node window with the lowest nonce the node refused
+// for a full pool (nodeWindow.refusedAt).
+func (r *Relay) noteRefusals(flights []*flight, actions []chain.SendAction) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, f := range flights {
+		if actions[i] == chain.SendPoolFull && f.next == nil {
+			before := r.window.Limit
+			r.window = r.window.refusedAt(f.rec.Nonce)
+			if r.window.Limit < before {
+				f.log.Info().Uint64("window", r.window.Limit).Msg("node keeps no more of our transactions, narrowing the window")
+			}
+			return // the lowest refused nonce: flights come in nonce order
+		}
+	}
 }
 
 // afterSend settles the replacements a broadcast carried. One the node took

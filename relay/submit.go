@@ -137,7 +137,11 @@ func (r *Relay) waitForSlot(ctx context.Context) int {
 				unmined++
 			}
 		}
-		free := min(r.cfg.MaxInFlight-len(r.flights), int(r.window.Limit)-unmined)
+		room := r.cfg.MaxInFlight - len(r.flights)
+		free := min(room, int(r.window.Limit)-unmined)
+		if room > 0 && free <= 0 {
+			r.window.Bound = true // the node window, not MAX_IN_FLIGHT, holds work back
+		}
 		r.mu.Unlock()
 		if free > 0 {
 			return free

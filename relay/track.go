@@ -32,8 +32,17 @@ func (r *Relay) track(ctx context.Context) {
 
 func (r *Relay) policy() policy {
 	return policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
-		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.cfg.PollInterval}
+		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.resendAfter()}
 }
+
+// maxResendAfter bounds resendAfter: a pool takes a transaction in well
+// under a second; longer would only delay the re-send of a dropped one.
+const maxResendAfter = 500 * time.Millisecond
+
+// resendAfter is how long after a send the node must show a transaction
+// before it counts as dropped: half a poll interval, so that a transaction
+// sent on one pass is judged on the next one, however the ticks fall.
+func (r *Relay) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, maxResendAfter) }
 
 // trackOnce is one pass over the in-flight window: it gathers what the node
 // says, asks decide what each flight needs, and carries that out. Its cost is
@@ -239,8 +248,8 @@ func (r *Relay) observeNode(flights []*flight, head, mined, pending uint64, now 
 		held = pending - mined
 	}
 	before := r.window.Limit
-	expected := expectedHeld(sent, mined, r.window.Limit, now.Add(-r.cfg.PollInterval))
-	r.window = nextNodeLimit(r.window, head, held, expected)
+	expected := expectedHeld(sent, mined, r.window.Limit, now.Add(-r.resendAfter()))
+	r.window = nextNodeLimit(r.window, head, mined, held, expected)
 	if r.window.Limit < before {
 		r.log.Warn().Uint64("node_held", held).Uint64("expected", expected).Uint64("window", r.window.Limit).
 			Msg("node keeps fewer of our transactions than sent, narrowing the window")

@@ -59,6 +59,7 @@ func run() int {
 	flag.DurationVar(&o.Idle, "idle", 10e9, "watch the idle processor this long after the load drained")
 	flag.DurationVar(&o.Timeout, "timeout", 30*60e9, "give up on the load after this long")
 	flag.DurationVar(&o.Stall, "stall", 2*60e9, "give up when nothing is broadcast or acknowledged for this long")
+	flag.Uint64Var(&o.PoolSlots, "pool-slots", 0, "the node keeps at most this many pending transactions per sender (geth txpool.accountslots/globalslots; 0: roomy)")
 	flag.Var(&env, "env", "extra KEY=VALUE for the processor (repeatable)")
 	flag.StringVar(&o.WorkDir, "workdir", "", "keep the processor's log here (default: a temporary directory)")
 	flag.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
