@@ -15,8 +15,10 @@ import (
 // TxRecord is the journal's memory of one signed transaction, written before
 // the transaction is broadcast so that a restart can track or re-broadcast it
 // instead of building a second, different transaction for the application
-// (DESIGN.md section 5, invariant 2). Hashes lists every hash ever broadcast
-// for the nonce; the last one is the current raw transaction.
+// (docs/design.md, "Invariants"). Hashes lists every hash ever signed for
+// the nonce, refused replacements included, so a receipt of any of them is
+// found; RawTx is the transaction the node accepted and CurrentHash the one
+// the user is shown.
 type TxRecord struct {
 	Nonce      uint64    `json:"nonce"`
 	EntryID    string    `json:"entryId"`
@@ -149,8 +151,8 @@ func (q *Queue) JournalQuarantine(ctx context.Context) (map[string]string, error
 
 // ErrJournalChanged means a journal record changed between Journal's read
 // and its attempt to quarantine it; reading the journal again sees the new
-// value. With the wallet's lease held, nothing else writes the journal, so
-// this points at a second writer.
+// value. Only one process may use a wallet (DESIGN.md section 5, invariant
+// 8), so this points at a second writer.
 var ErrJournalChanged = errors.New("journal record changed while being quarantined")
 
 // decodeTxRecord reads one journal value. Record stores each record under
