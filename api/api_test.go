@@ -25,8 +25,8 @@ import (
 )
 
 const (
-	stream = "application:signatures"
-	group  = "depeg-backend-processor"
+	streamKey = "application:signatures"
+	group     = "depeg-backend-processor"
 )
 
 type clock struct {
@@ -87,7 +87,7 @@ func newEnv(tb testing.TB) *env {
 		hb:    &monitor.Heartbeat{},
 	}
 	e.bal.wei.Store(milliEth(2000))
-	if err := e.rdb.XGroupCreateMkStream(tb.Context(), stream, group, "0").Err(); err != nil {
+	if err := e.rdb.XGroupCreateMkStream(tb.Context(), streamKey, group, "0").Err(); err != nil {
 		tb.Fatalf("create group: %v", err)
 	}
 	reg := prometheus.NewRegistry()
@@ -97,7 +97,7 @@ func newEnv(tb testing.TB) *env {
 		AlertBalance:     milliEth(1000),
 		LoopMaxAge:       60 * time.Second,
 		MaxPending:       10,
-		StreamKey:        stream,
+		StreamKey:        streamKey,
 		Group:            group,
 		DeadLetterStream: "application:dead-letters",
 		CheckTimeout:     checkTimeout,
@@ -188,12 +188,12 @@ func TestMonitorFailures(t *testing.T) {
 			name: "pending above threshold",
 			setup: func(t *testing.T, e *env) {
 				for range 12 {
-					if err := e.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: stream, Values: []any{"entityId", "01J"}}).Err(); err != nil {
+					if err := e.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: streamKey, Values: []any{"entityId", "01J"}}).Err(); err != nil {
 						t.Fatal(err)
 					}
 				}
 				if err := e.rdb.XReadGroup(t.Context(), &redis.XReadGroupArgs{
-					Group: group, Consumer: "c", Streams: []string{stream, ">"}, Block: -1,
+					Group: group, Consumer: "c", Streams: []string{streamKey, ">"}, Block: -1,
 				}).Err(); err != nil {
 					t.Fatal(err)
 				}

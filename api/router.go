@@ -1,5 +1,7 @@
-// Package api serves the monitor contract (DESIGN.md section 4) and the
-// Prometheus metrics over HTTP.
+// Package api serves the monitor contract (DESIGN.md section 4), the
+// Prometheus metrics, the intake gateway's application routes, the
+// operator's dead-letter routes and the OpenAPI description of them all
+// over HTTP.
 package api
 
 import (
@@ -42,6 +44,8 @@ type Config struct {
 	Log zerolog.Logger
 	// RequestTimeout defaults to DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Intake serves /api/application and /api/admin; nil leaves them out.
+	Intake *IntakeConfig
 }
 
 // NewRouter returns the HTTP handler of the processor:
@@ -50,6 +54,16 @@ type Config struct {
 //	GET /api/monitor/liveness   processor and nonAckPendingTx
 //	GET /api/monitor/readiness  balance
 //	GET /metrics                Prometheus exposition
+//	GET /api/openapi.json       the OpenAPI 3 description of every route
+//
+// and, with Config.Intake (see mountIntake and openapi.json):
+//
+//	POST /api/application                      take an application
+//	GET  /api/application?address=0x...        a policy holder's pending applications
+//	GET  /api/application/{entityId}           one application's status
+//	GET  /api/admin/deadletters                dead letters, newest first (admin token)
+//	GET  /api/admin/deadletters/{id}           one dead letter (admin token)
+//	POST /api/admin/deadletters/{id}/replay    re-queue one, once (admin token)
 //
 // HEAD is answered like GET, for uptime checkers that only look at the
 // status.
@@ -70,6 +84,10 @@ func NewRouter(cfg Config) http.Handler {
 			MaxRequestsInFlight: 4,
 			Timeout:             cfg.RequestTimeout,
 		}))
+	}
+	r.Get("/api/openapi.json", serveOpenAPI)
+	if cfg.Intake != nil {
+		mountIntake(r, *cfg.Intake, cfg.Log)
 	}
 	return r
 }
