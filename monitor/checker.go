@@ -25,6 +25,8 @@ type BalanceReader interface {
 // (single node, Sentinel or Cluster) satisfies it.
 type RedisReader interface {
 	XPending(ctx context.Context, stream, group string) *redis.XPendingCmd
+	XInfoGroups(ctx context.Context, stream string) *redis.XInfoGroupsCmd
+	XRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
 	XLen(ctx context.Context, stream string) *redis.IntCmd
 }
 
@@ -53,6 +55,19 @@ type CheckerConfig struct {
 	// MaxPending (MAX_NON_ACK_PENDING_MESSAGES): the group's pending count may
 	// not exceed it. Must not be negative.
 	MaxPending int64
+	// MaxWaitAge: the oldest entry waiting in the queue, whether delivered
+	// and not acknowledged (pending) or still in the stream and not yet
+	// delivered to the group (its lag), may have been enqueued at most this
+	// long ago. It is how the check sees a queue that makes no progress
+	// while the loop beats and the pending count stays small: an entry the
+	// relay keeps failing on, or an intake that stopped reading while the
+	// lag does not fall. Default 10 x LoopMaxAge (10 minutes with the
+	// default PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT): an iteration lasts
+	// at most LoopMaxAge, and a healthy queue moves an entry on within a few
+	// of them plus its confirmations, while an entry that always fails is
+	// dead-lettered after the relay's bounded attempts (about four
+	// ERROR_TIMEOUTs, 2 minutes by default). Must not be negative.
+	MaxWaitAge time.Duration
 	// StreamKey and Group name the consumer group whose pending list is
 	// checked. Required.
 	StreamKey string
@@ -87,6 +102,12 @@ type CheckerConfig struct {
 	// GroupRecreations, when set, counts the consumer group's recreations
 	// after a Redis data loss; the body shows a non-zero count.
 	GroupRecreations func() uint64
+	// HeldByUnknown, when set, reports that the relay holds new submissions
+	// because the node's pool holds transactions of the wallet the journal
+	// does not know (Redis lost its last writes), and how many; the body
+	// then says so. Not a failing check by itself: waiting for them is the
+	// safe course, and the queue check fails once entries wait too long.
+	HeldByUnknown func() (n uint64, holding bool)
 	// WaitingAtFeeCap, when set, reports that submission or a stuck
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
@@ -114,6 +135,9 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	if c.BalanceMaxAge == 0 {
 		c.BalanceMaxAge = 3 * c.BalanceRefresh
 	}
+	if c.MaxWaitAge == 0 {
+		c.MaxWaitAge = 10 * c.LoopMaxAge
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -140,6 +164,7 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	}{
 		{"check timeout", c.CheckTimeout}, {"balance refresh", c.BalanceRefresh},
 		{"balance timeout", c.BalanceTimeout}, {"balance max age", c.BalanceMaxAge},
+		{"max wait age", c.MaxWaitAge},
 	} {
 		if d.v < 0 {
 			bad("%s must be positive, got %s", d.name, d.v)
@@ -256,6 +281,12 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	if c.cfg.GroupRecreations != nil {
 		r.GroupRecreated = c.cfg.GroupRecreations()
 	}
+	if c.cfg.HeldByUnknown != nil {
+		if n, holding := c.cfg.HeldByUnknown(); holding {
+			r.Holding = fmt.Sprintf("waiting - the node holds %d transaction(s) of the wallet the journal does not know "+
+				"(redis lost its last writes?); nothing new is signed until they are mined or dropped", n)
+		}
+	}
 	if c.cfg.WaitingAtFeeCap != nil && c.cfg.WaitingAtFeeCap() {
 		r.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"
 	}
@@ -281,8 +312,10 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	r.Processor = StatusOK
 }
 
-// checkPending fails when Redis does not answer within the check timeout or
-// the group holds more unacknowledged entries than MaxPending.
+// checkPending fails when Redis does not answer within the check timeout,
+// the group holds more unacknowledged entries than MaxPending, or the queue
+// makes no progress: its oldest waiting entry (pending, or not yet delivered)
+// was enqueued more than MaxWaitAge ago (waitTooLong).
 func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
 	res, err := c.probeRedis(ctx)
 	if err == nil {
@@ -299,11 +332,47 @@ func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
 	if res.deadLettersOK {
 		r.DeadLetterCount = &res.deadLetters
 	}
+	if res.lag >= 0 {
+		r.Lag = &res.lag
+	}
+	if res.undeliveredOK {
+		r.OldestUndeliveredAgeSeconds = seconds(now.Sub(res.undelivered))
+	}
 	if res.pending > c.cfg.MaxPending {
 		r.NonAckPendingTx = errorStatus("%d pending > %d", res.pending, c.cfg.MaxPending)
 		return
 	}
+	if why := waitTooLong(res, now, c.cfg.MaxWaitAge); why != "" {
+		r.NonAckPendingTx = errorStatus("%s", why)
+		return
+	}
 	r.NonAckPendingTx = StatusOK
+}
+
+// waitTooLong says why the queue makes no progress, or "" when it does: the
+// oldest pending entry, or the oldest entry not yet delivered to the group,
+// was enqueued more than maxAge ago. Ages come from the entry ids, the Redis
+// server's clock at XADD, so the check needs no memory of earlier probes:
+// an intake that stopped reading leaves its oldest undelivered entry to age
+// while the lag does not fall, and an entry the relay cannot finish stays
+// the oldest pending one.
+func waitTooLong(res redisResult, now time.Time, maxAge time.Duration) string {
+	limit := formatAge(maxAge)
+	if res.oldestOK {
+		if age := now.Sub(res.oldest); age > maxAge {
+			return fmt.Sprintf("oldest pending entry enqueued %s ago (max %s): the queue makes no progress", formatAge(age), limit)
+		}
+	}
+	if res.undeliveredOK {
+		if age := now.Sub(res.undelivered); age > maxAge {
+			lag := "some"
+			if res.lag >= 0 {
+				lag = strconv.FormatInt(res.lag, 10)
+			}
+			return fmt.Sprintf("%s entries not yet read, the oldest enqueued %s ago (max %s): the queue makes no progress", lag, formatAge(age), limit)
+		}
+	}
+	return ""
 }
 
 func (c *Checker) describeRedisError(err error) string {
@@ -327,6 +396,13 @@ type redisResult struct {
 	oldestOK      bool
 	deadLetters   int64
 	deadLettersOK bool
+	// lag is the group's lag (XINFO GROUPS, Redis >= 7.0): entries in the
+	// stream not yet delivered to it; -1 when Redis cannot tell.
+	lag int64
+	// undelivered is the enqueue time of the oldest entry not yet
+	// delivered to the group.
+	undelivered   time.Time
+	undeliveredOK bool
 }
 
 // redisProbe is one Redis round trip shared by all probes that arrive while
@@ -374,7 +450,8 @@ func (c *Checker) probeRedis(ctx context.Context) (redisResult, error) {
 	}
 }
 
-// queryRedis reads the pending summary and the dead-letter length. It turns
+// queryRedis reads the pending summary, the group's lag and oldest
+// undelivered entry, and the dead-letter length. It turns
 // a panic into an error because nothing above this goroutine could recover
 // it.
 func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
@@ -392,6 +469,9 @@ func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
 	if xp.Count > 0 {
 		res.oldest, res.oldestOK = idTime(xp.Lower)
 	}
+	if err := c.queryUndelivered(ctx, &res); err != nil {
+		return redisResult{err: err}
+	}
 	if c.cfg.DeadLetterStream != "" {
 		n, err := c.cfg.Redis.XLen(ctx, c.cfg.DeadLetterStream).Result()
 		if err != nil {
@@ -404,6 +484,38 @@ func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
 		}
 	}
 	return res
+}
+
+// queryUndelivered reads the group's lag and the oldest entry it has not
+// been delivered yet: the first entry after its last-delivered-id. That entry
+// is looked up whatever the lag says, because Redis reports no lag before
+// 7.0 and none it can compute after deletions in the stream.
+func (c *Checker) queryUndelivered(ctx context.Context, res *redisResult) error {
+	res.lag = -1
+	groups, err := c.cfg.Redis.XInfoGroups(ctx, c.cfg.StreamKey).Result()
+	if err != nil {
+		c.cfg.Metrics.RedisError("monitor_xinfo_groups")
+		return fmt.Errorf("xinfo groups %s: %w", c.cfg.StreamKey, err)
+	}
+	last := ""
+	for _, g := range groups {
+		if g.Name == c.cfg.Group {
+			last, res.lag = g.LastDeliveredID, g.Lag
+			break
+		}
+	}
+	if last == "" {
+		return nil // deleted since XPENDING answered; the next check says so
+	}
+	msgs, err := c.cfg.Redis.XRangeN(ctx, c.cfg.StreamKey, "("+last, "+", 1).Result()
+	if err != nil {
+		c.cfg.Metrics.RedisError("monitor_xrange")
+		return fmt.Errorf("xrange %s after %s: %w", c.cfg.StreamKey, last, err)
+	}
+	if len(msgs) > 0 {
+		res.undelivered, res.undeliveredOK = idTime(msgs[0].ID)
+	}
+	return nil
 }
 
 // idTime returns the time encoded in a stream entry id ("<ms>-<seq>"): the

@@ -366,11 +366,11 @@ func TestRunwayFromConfirmedSamples(t *testing.T) {
 }
 
 func TestNewCheckerReportsEveryProblem(t *testing.T) {
-	_, err := NewChecker(CheckerConfig{MaxPending: -1, CheckTimeout: -time.Second})
+	_, err := NewChecker(CheckerConfig{MaxPending: -1, CheckTimeout: -time.Second, MaxWaitAge: -time.Second})
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
-	for _, want := range []string{"alert balance", "loop max age", "max pending", "stream key", "group", "check timeout", "balance reader", "redis reader", "heartbeat"} {
+	for _, want := range []string{"alert balance", "loop max age", "max pending", "stream key", "group", "check timeout", "max wait age", "balance reader", "redis reader", "heartbeat"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}

@@ -23,11 +23,16 @@ const (
 	ClassApplication   = "application" // the contract rejected the application itself
 	ClassFunds         = "funds"       // policy holder lacks balance or allowance
 	ClassReverted      = "reverted"    // our transaction reverted on chain
-	ClassOther         = "other"
+	// ClassFailing: the entry failed every one of its bounded attempts for a
+	// reason of its own that is not a verdict on the application (the node
+	// answered its simulation with an error that is not a revert). The dead
+	// letter keeps the application, so it can be enqueued again.
+	ClassFailing = "failing"
+	ClassOther   = "other"
 )
 
 func deadLetterClasses() []string {
-	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassOther}
+	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing, ClassOther}
 }
 
 // Window sizes of the in-memory history kept for metrics.
@@ -64,6 +69,7 @@ type Metrics struct {
 	revertRequeued        *prometheus.CounterVec
 	nodeHeld              prometheus.Gauge
 	nodeWindow            prometheus.Gauge
+	unknownPending        prometheus.Gauge
 	gapFills              prometheus.Counter
 	replacementsRefused   prometheus.Counter
 	resent                prometheus.Counter
@@ -149,6 +155,8 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	}
 	m.nodeHeld = gauge("chain", "node_held_transactions", "Our unmined transactions the node holds in its pool (pending nonce - mined nonce).")
 	m.nodeWindow = gauge("chain", "node_window_transactions", "How many unmined transactions the relay keeps outstanding, learnt from what the node holds.")
+	m.unknownPending = gauge("chain", "unknown_pool_transactions",
+		"Transactions of the wallet the node's pool holds at nonces the journal does not know; while above 0 nothing new is signed.")
 	m.gapFills = counter("tx", "gap_fills_total", "Zero-value self-transfers sent to fill a nonce no transaction held.")
 	m.groupRecreated = counter("redis", "group_recreated_total",
 		"Times the consumer group was found missing (Redis lost its data) and created again; what was pending in it is gone.")
@@ -171,7 +179,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
-		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined,
+		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.unknownPending, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
 	if reg != nil {
@@ -258,7 +266,7 @@ func (m *Metrics) DeadLettered(class string) {
 		return
 	}
 	switch class {
-	case ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted:
+	case ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing:
 	default:
 		class = ClassOther
 	}
@@ -361,6 +369,16 @@ func (m *Metrics) SetNodeWindow(held, window uint64) {
 	}
 	m.nodeHeld.Set(float64(held))
 	m.nodeWindow.Set(float64(window))
+}
+
+// SetUnknownPending reports how many transactions of the wallet the node's
+// pool holds at nonces the journal does not know (Redis lost its last
+// writes): the relay signs nothing new until they are mined or dropped.
+func (m *Metrics) SetUnknownPending(n uint64) {
+	if m == nil {
+		return
+	}
+	m.unknownPending.Set(float64(n))
 }
 
 // GapFilled counts a nonce-gap fill.

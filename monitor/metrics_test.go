@@ -69,6 +69,14 @@ func TestMetricsValues(t *testing.T) {
 	if got := testutil.ToFloat64(m.deadLettered.WithLabelValues(ClassFunds)); got != 1 {
 		t.Errorf("funds = %v", got)
 	}
+	m.DeadLettered(ClassFailing) // an entry that failed all its attempts has its own class
+	if got := testutil.ToFloat64(m.deadLettered.WithLabelValues(ClassFailing)); got != 1 {
+		t.Errorf("failing = %v, want 1 (not folded into other)", got)
+	}
+	m.SetUnknownPending(2)
+	if got := testutil.ToFloat64(m.unknownPending); got != 2 {
+		t.Errorf("unknown pool transactions = %v, want 2", got)
+	}
 	if got := testutil.CollectAndCount(m.deadLettered); got != len(deadLetterClasses()) {
 		t.Errorf("dead-letter series = %d, want %d", got, len(deadLetterClasses()))
 	}

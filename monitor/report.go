@@ -26,8 +26,8 @@ type Report struct {
 	Balance string `json:"balance,omitempty"`
 	// Processor: the relay loop completed an iteration recently enough.
 	Processor string `json:"processor,omitempty"`
-	// NonAckPendingTx: Redis answers and the group's pending count is within
-	// the limit.
+	// NonAckPendingTx: Redis answers, the group's pending count is within
+	// the limit, and the queue makes progress (no entry waits too long).
 	NonAckPendingTx string `json:"nonAckPendingTx,omitempty"`
 
 	BalanceEth        string   `json:"balanceEth,omitempty"`
@@ -51,10 +51,18 @@ type Report struct {
 	NodeWindow *uint64 `json:"nodeWindow,omitempty"`
 	// FeeCap is set while the relay waits because fees are at the cap.
 	FeeCap string `json:"feeCap,omitempty"`
+	// Holding is set while the relay signs nothing new because the node's
+	// pool holds transactions of the wallet that the journal does not know.
+	Holding string `json:"holding,omitempty"`
 
 	PendingCount            *int64   `json:"pendingCount,omitempty"`
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
-	DeadLetterCount         *int64   `json:"deadLetterCount,omitempty"`
+	// Lag is how many entries of the stream the group was not delivered
+	// yet (Redis >= 7.0; absent when Redis cannot tell), and
+	// OldestUndeliveredAgeSeconds how long the first of them has waited.
+	Lag                         *int64   `json:"lag,omitempty"`
+	OldestUndeliveredAgeSeconds *float64 `json:"oldestUndeliveredAgeSeconds,omitempty"`
+	DeadLetterCount             *int64   `json:"deadLetterCount,omitempty"`
 	// GroupRecreated counts, since start, the times Redis had lost the
 	// consumer group and the relay created it again: whatever was pending
 	// in it is gone, and the frontend may need to enqueue again.

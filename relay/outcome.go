@@ -124,11 +124,16 @@ func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Recei
 // rejectReverted dead-letters a reverted application with a copy of what the
 // user signed (the hash is purged next), then forgets its journal record.
 func (r *Relay) rejectReverted(ctx context.Context, f *flight, rcpt *types.Receipt, reason string, log zerolog.Logger) {
-	loaded, err := r.queue.LoadApplications(ctx, []string{f.app.entityID})
+	loaded, loadErrs, err := r.queue.LoadApplications(ctx, []string{f.app.entityID})
 	if err != nil {
 		r.metrics.RedisError("load")
 		log.Warn().Err(err).Msg("load reverted application failed, will retry")
 		return
+	}
+	if loadErrs[0] != nil {
+		// The key was replaced by something that is not a hash: there is
+		// nothing to copy, the rejection itself must still be recorded.
+		log.Warn().Err(loadErrs[0]).Msg("reverted application unreadable, dead-lettering without a copy")
 	}
 	if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: f.app.entryID, EntityID: f.app.entityID,
 		Class: monitor.ClassReverted, Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {

@@ -1,5 +1,7 @@
 package relay
 
+import "time"
+
 // pendingScan owns the protocol by which the submitting loop reads its own
 // pending entries (delivered to this consumer, not acknowledged) before new
 // ones: at start (a previous run's entries), after a transient error (the
@@ -25,10 +27,62 @@ type pendingScan struct {
 	// dead-lettered as missing).
 	reading bool
 	settled map[string]struct{}
+	// failures remembers the entries whose last attempt failed for a
+	// reason of their own (see attempts). An entry waiting for its next
+	// attempt is passed over, so one that fails every time never holds up
+	// the entries after it, nor the reading of new ones.
+	failures map[string]*entryFailure
+}
+
+// entryFailure is the scan's memory of one entry that failed.
+type entryFailure struct {
+	count int // failed attempts so far
+	// due: not tried again before it. Zero once the scan has handed the
+	// entry out again, so an entry that is then deferred or left by an
+	// error of the whole batch does not keep asking for rescans.
+	due time.Time
+	// seen: found by the scan under way. A scan from the start that ends
+	// without finding an entry proves it is no longer pending (settled,
+	// claimed by another consumer, lost with its group): it is forgotten.
+	seen bool
+}
+
+// attempts bounds the attempts at an entry that keeps failing for a reason
+// of its own: its key is not a hash, or the node answers its simulation with
+// an error that is not a revert ("gas required exceeds allowance", a revert
+// format chain.AsRevert does not know). Failures of the whole call (Redis or
+// the node unreachable) and causes that concern every application (the
+// product paused) count against no entry: they back the whole loop off.
+//
+// The count is the relay's own, in memory, not the stream's delivery count
+// (XPENDING's times_delivered): Redis counts a delivery each time a read of
+// the pending list returns the entry, and the loop reads that list in pages
+// that also return every entry in flight, and entries past the free slots,
+// on every rescan and at every start. The delivery count thus measures how
+// often the list was scanned, and an application whose transaction waits
+// through a long pause would be dead-lettered at its first hiccup. Keeping
+// the count in memory means a restart grants a failing entry Max attempts
+// more; that costs only a few more attempts, since the entry no longer holds
+// anything up, and no Redis write per failure or key to clean up (a key that
+// is not a hash could not hold a counter field anyway).
+type attempts struct {
+	Max   int           // MaxEntryAttempts: failed attempts before the dead letter, >= 1
+	Delay time.Duration // ERROR_TIMEOUT: between two attempts at one entry
+}
+
+// afterFailure decides, once an entry has failed count times, whether it is
+// dead-lettered (giveUp) or when it may be tried again. The delay is fixed
+// at ERROR_TIMEOUT, so an entry that always fails is dead-lettered within
+// about (Max-1) x ERROR_TIMEOUT of its first attempt: well inside the
+// monitor's limit on the age of a waiting entry, so the monitor does not
+// report a queue that is only working through its bounded retries.
+func afterFailure(p attempts, count int, now time.Time) (giveUp bool, due time.Time) {
+	return count >= p.Max, now.Add(p.Delay)
 }
 
 func newPendingScan() pendingScan {
-	return pendingScan{active: true, cursor: "0", settled: make(map[string]struct{})}
+	return pendingScan{active: true, cursor: "0", settled: make(map[string]struct{}),
+		failures: make(map[string]*entryFailure)}
 }
 
 // restart makes the next read start again at the beginning of the pending
@@ -36,37 +90,99 @@ func newPendingScan() pendingScan {
 func (s *pendingScan) restart() { s.active, s.cursor = true, "0" }
 
 // due reports whether the next read is a page of the pending list, taking up
-// a scan the tracker requested.
-func (s *pendingScan) due() bool {
+// a scan the tracker requested, or one that a failed entry's next attempt
+// asks for.
+func (s *pendingScan) due(now time.Time) bool {
 	if s.requested {
 		s.requested = false
 		s.restart()
 	}
+	if !s.active {
+		if at, ok := s.nextAttempt(); ok && !now.Before(at) {
+			s.restart()
+		}
+	}
 	return s.active
 }
 
-// beginPage marks a page read as under way.
+// beginPage marks a page read as under way. A page from the start begins a
+// new sweep of the failures: each must be found again to be kept.
 func (s *pendingScan) beginPage() {
 	clear(s.settled)
 	s.reading = true
+	if s.cursor == "0" {
+		for _, f := range s.failures {
+			f.seen = false
+		}
+	}
 }
 
 // endPage ends a page read. An empty page ends the scan: new entries are
-// read next.
+// read next, and failed entries the scan did not find are forgotten.
 func (s *pendingScan) endPage(empty bool) {
 	s.reading = false
 	if empty {
 		s.active, s.cursor = false, "0"
+		for id, f := range s.failures {
+			if !f.seen {
+				delete(s.failures, id)
+			}
+		}
 	}
 }
 
-// skip reports whether an entry of the page just read must not be processed:
-// it was settled while the page was read. busy entries (in flight) are
-// checked by the caller.
-func (s *pendingScan) skip(entryID string) bool {
-	_, done := s.settled[entryID]
-	return done
+// take reports whether an entry of the page just read is to be processed
+// now, and marks it found. It is not when it was settled while the page was
+// read, or when it failed before and its next attempt is not due; busy
+// entries (in flight) are checked by the caller.
+func (s *pendingScan) take(entryID string, now time.Time) bool {
+	f := s.failures[entryID]
+	if f != nil {
+		f.seen = true
+	}
+	if _, done := s.settled[entryID]; done {
+		return false
+	}
+	if f != nil && !f.due.IsZero() {
+		if now.Before(f.due) {
+			return false
+		}
+		f.due = time.Time{}
+	}
+	return true
 }
+
+// nextAttempt is the earliest time a failed entry may be tried again.
+func (s *pendingScan) nextAttempt() (time.Time, bool) {
+	var at time.Time
+	for _, f := range s.failures {
+		if !f.due.IsZero() && (at.IsZero() || f.due.Before(at)) {
+			at = f.due
+		}
+	}
+	return at, !at.IsZero()
+}
+
+// fail records a failed attempt at an entry and returns how many it has had
+// and whether to give up on it (afterFailure). Until it is given up (and
+// then settled), the entry waits for its next attempt.
+func (s *pendingScan) fail(entryID string, now time.Time, p attempts) (count int, giveUp bool) {
+	f := s.failures[entryID]
+	if f == nil {
+		f = &entryFailure{seen: true}
+		s.failures[entryID] = f
+	}
+	f.count++
+	giveUp, f.due = afterFailure(p, f.count, now)
+	return f.count, giveUp
+}
+
+// forget drops an entry's failures: it went through (submitted, adopted) or
+// was settled.
+func (s *pendingScan) forget(entryID string) { delete(s.failures, entryID) }
+
+// failing is how many entries wait for another attempt.
+func (s *pendingScan) failing() int { return len(s.failures) }
 
 // deferEntry notes an entry waiting for a flight with the same signature.
 func (s *pendingScan) deferEntry() { s.deferred = true }

@@ -45,7 +45,7 @@ type Queue interface {
 	EnsureGroup(ctx context.Context) error
 	ReadOwnPending(ctx context.Context, afterID string, count int) ([]stream.Entry, error)
 	ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error)
-	LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, error)
+	LoadApplications(ctx context.Context, entityIDs []string) (fields []map[string]string, errs []error, err error)
 	Ack(ctx context.Context, entries ...stream.Settled) error
 	DeadLetter(ctx context.Context, d stream.DeadLetter) error
 	Record(ctx context.Context, recs ...stream.TxRecord) error
@@ -69,6 +69,7 @@ type Metrics interface {
 	RevertedOnChain(at time.Time, gasPaidWei *big.Int)
 	RevertRequeued(cause string)
 	SetNodeWindow(held, window uint64)
+	SetUnknownPending(n uint64)
 	GapFilled()
 	ReplacementRefused()
 	Resent(n int)
@@ -104,6 +105,12 @@ type Config struct {
 	// SignatureLookback (SIGNATURE_LOOKBACK_BLOCKS) bounds the search for
 	// the transaction that applied a signature reported as used.
 	SignatureLookback uint64
+	// MaxEntryAttempts is how many attempts an entry gets that fails for a
+	// reason of its own (its application key is not a hash, the node
+	// answers its simulation with an error that is not a revert) before it
+	// is dead-lettered; attempts are ERROR_TIMEOUT apart and other entries
+	// go on meanwhile (see attempts). Default 5.
+	MaxEntryAttempts int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -132,9 +139,16 @@ type Relay struct {
 	slotFreed       chan struct{}
 
 	// Owned by the submitting loop only.
-	unjournaled []uint64 // nonces of a journal write that failed, to remove
-	balanceAt   time.Time
-	balanceOK   bool
+	unjournaled  []uint64 // nonces of a journal write that failed, to remove
+	balanceAt    time.Time
+	balanceOK    bool
+	holdWarnedAt uint64 // head of the last "still holding" log line
+
+	// hold: the node's pool holds transactions of this wallet that the
+	// journal does not know; nothing new is signed meanwhile (holdGate).
+	// holdCheck asks the submitting loop to look once, after recover.
+	hold      holdState
+	holdCheck bool
 
 	// Owned by the tracker only.
 	gapSince uint64 // head when the current nonce gap was first seen
@@ -162,6 +176,9 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	}
 	if cfg.SignatureLookback == 0 {
 		cfg.SignatureLookback = 10_000
+	}
+	if cfg.MaxEntryAttempts < 1 {
+		cfg.MaxEntryAttempts = 5
 	}
 	max := uint64(cfg.MaxInFlight)
 	return &Relay{
@@ -237,7 +254,9 @@ func (r *Relay) retry(ctx context.Context, what string, step func(context.Contex
 // recover loads the journal: every recorded transaction is tracked again, and
 // those the chain has not mined are re-broadcast (same bytes, so never a
 // second, different transaction). The local nonce continues after both the
-// node's pending nonce and the highest journaled one.
+// node's pending nonce and the highest journaled one. Before anything new is
+// signed, the submitting loop checks the pool for transactions of ours the
+// journal does not know (holdGate).
 func (r *Relay) recover(ctx context.Context) error {
 	recs, err := r.queue.Journal(ctx)
 	if err != nil {
@@ -254,6 +273,7 @@ func (r *Relay) recover(ctx context.Context) error {
 	r.flights = make(map[string]*flight)
 	r.sigs = make(map[common.Hash]string)
 	r.nextNonce = pending
+	r.holdCheck = true
 	r.mu.Unlock()
 	for _, rec := range recs {
 		f, err := flightFromRecord(rec, r.product, r.log)

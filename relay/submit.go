@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -28,6 +29,9 @@ func (r *Relay) submitLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		r.beat(ctx)
 		if !r.balanceGate(ctx) {
+			continue
+		}
+		if !r.holdGate(ctx) {
 			continue
 		}
 		free := r.waitForSlot(ctx)
@@ -159,10 +163,15 @@ func (r *Relay) waitForSlot(ctx context.Context) int {
 // next returns up to n entries: first this consumer's own pending entries
 // (left by a previous run, a transient error, or put back by the tracker),
 // then new ones. fresh tells whether they were never delivered before.
+// Pending entries waiting for another attempt after a failure of their own
+// are passed over, and the scan goes on past them to the end of the list and
+// then to new entries; the read of new entries blocks no longer than until
+// the next such attempt is due, which starts a scan again.
 func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
 	for ctx.Err() == nil {
+		now := r.cfg.Now()
 		r.mu.Lock()
-		due := r.scan.due()
+		due := r.scan.due(now)
 		cursor := r.scan.cursor
 		if due {
 			r.scan.beginPage()
@@ -189,8 +198,10 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 				break // the rest is read again from the cursor next time
 			}
 			r.scan.cursor = e.ID
-			_, busy := r.flights[e.ID]
-			if !busy && !r.scan.skip(e.ID) {
+			if _, busy := r.flights[e.ID]; busy {
+				continue
+			}
+			if r.scan.take(e.ID, now) {
 				entries = append(entries, e)
 			}
 		}
@@ -199,7 +210,14 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 			return entries, false, nil
 		}
 	}
-	entries, err = r.queue.ReadNew(ctx, n, r.cfg.ReadBlock)
+	block := r.cfg.ReadBlock
+	r.mu.Lock()
+	if at, ok := r.scan.nextAttempt(); ok {
+		// At least a millisecond: BLOCK 0 would wait forever.
+		block = min(block, max(at.Sub(r.cfg.Now()), time.Millisecond))
+	}
+	r.mu.Unlock()
+	entries, err = r.queue.ReadNew(ctx, n, block)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, false, nil
@@ -264,10 +282,14 @@ type candidate struct {
 // application hashes, one JSON-RPC batch of simulations, one pipeline
 // journaling every signed transaction, one JSON-RPC batch of broadcasts.
 // Per entry, the outcome is one of: submitted, dead-lettered, adopted,
-// deferred behind a transaction with the same signature, or left pending by
-// a transient error, which is then returned (after the rest of the batch was
-// dealt with) so the loop backs off and reads its pending entries again.
+// deferred behind a transaction with the same signature, failed for a reason
+// of its own (it waits for another attempt, bounded by MaxEntryAttempts,
+// while the rest go on: entryFailed), or left pending by a transient error
+// that is not the entry's (the product paused, the node failing a look-up),
+// which is then returned (after the rest of the batch was dealt with) so the
+// loop backs off and reads its pending entries again.
 func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
+	defer r.forgetFailuresInFlight(entries)
 	var withID []stream.Entry
 	for _, e := range entries {
 		if e.EntityID != "" {
@@ -289,7 +311,7 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 	for i, e := range withID {
 		ids[i] = e.EntityID
 	}
-	loaded, err := r.queue.LoadApplications(ctx, ids)
+	loaded, loadErrs, err := r.queue.LoadApplications(ctx, ids)
 	if err != nil {
 		r.metrics.RedisError("load")
 		return err
@@ -300,6 +322,16 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 	dupInBatch := false
 	for i, e := range withID {
 		log := r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Logger()
+		if err := loadErrs[i]; err != nil {
+			class := monitor.ClassFailing
+			if errors.Is(err, stream.ErrNotAHash) {
+				class = monitor.ClassMalformed
+			}
+			if err := r.entryFailed(ctx, e, class, err, nil, log); err != nil {
+				return err
+			}
+			continue
+		}
 		fields := loaded[i]
 		if fields == nil {
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
@@ -378,8 +410,10 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 // SIGNATURE_USED is first looked up: if a transaction of ours applied the
 // signature (its journal record and transactionHash were lost), the
 // application is tracked under that transaction instead. It returns the
-// candidates to submit and, when some stay pending (product paused, node
-// trouble for that call), a transient error to back off on.
+// candidates to submit and, when some stay pending for a cause that is not
+// theirs (product paused, the look-up of a used signature failing), a
+// transient error to back off on. One the node answers with an error that is
+// not a revert waits alone for another attempt (entryFailed).
 func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
 	if len(cands) == 0 {
 		return nil, nil, nil
@@ -397,19 +431,20 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 	}
 	var head uint64
 	for i, cd := range cands {
-		if errs[i] == nil {
+		rev := chain.AsRevert(errs[i])
+		switch simulationOutcome(errs[i], rev) {
+		case simOK:
 			cd.gas = gas[i] + gas[i]*r.cfg.GasMarginPercent/100
 			ready = append(ready, cd)
-			continue
-		}
-		rev := chain.AsRevert(errs[i])
-		switch {
-		case rev == nil:
+		case simEntryFailed:
 			r.metrics.RPCError("estimate")
-			transient = fmt.Errorf("simulate entry %s: %w", cd.entry.ID, errs[i])
-		case !rev.Class.Final():
+			if err := r.entryFailed(ctx, cd.entry, monitor.ClassFailing,
+				fmt.Errorf("simulate: %w", errs[i]), cd.fields, cd.log); err != nil {
+				return nil, nil, err
+			}
+		case simTransient:
 			transient = fmt.Errorf("simulate entry %s: %w: %s", cd.entry.ID, errTransient, rev.Reason)
-		case rev.Class == chain.RevertSignatureUsed:
+		case simSignatureUsed:
 			if head == 0 {
 				c, cancel := r.rpcCtx(ctx)
 				h, err := r.chain.HeaderByNumber(c, nil)
@@ -442,7 +477,7 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 				Class: rev.Class.String(), Reason: reason, Fields: cd.fields}); err != nil {
 				return nil, nil, err
 			}
-		default:
+		case simFinal:
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
 				Class: rev.Class.String(), Reason: rev.Reason, Fields: cd.fields}); err != nil {
 				return nil, nil, err
@@ -450,6 +485,75 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 		}
 	}
 	return ready, transient, nil
+}
+
+// simOutcome is what a candidate's simulation means for it.
+type simOutcome int
+
+const (
+	simOK            simOutcome = iota // passes: sign it
+	simEntryFailed                     // the node answered this call with an error that is not a revert
+	simTransient                       // a revert that can pass (the product paused): all wait
+	simSignatureUsed                   // already applied: ours (success) or someone else's
+	simFinal                           // a revert that can never pass: dead-letter
+)
+
+// simulationOutcome classifies the node's answer to one simulation; rev is
+// chain.AsRevert(err). An error that is not a revert came inside a batch the
+// node did answer, so it is about this call ("gas required exceeds
+// allowance", a revert in a format the classifier does not know): it counts
+// against the entry (entryFailed) and does not stop the others. A revert
+// that can pass concerns every application (the product is paused), so the
+// whole loop waits on it instead.
+func simulationOutcome(err error, rev *chain.RevertError) simOutcome {
+	switch {
+	case err == nil:
+		return simOK
+	case rev == nil:
+		return simEntryFailed
+	case !rev.Class.Final():
+		return simTransient
+	case rev.Class == chain.RevertSignatureUsed:
+		return simSignatureUsed
+	default:
+		return simFinal
+	}
+}
+
+// entryFailed records a failed attempt at one entry, for a reason of its own
+// (its application key is not a hash, the node answers its simulation with
+// an error that is not a revert). The entry waits ERROR_TIMEOUT for its next
+// attempt while the scan moves past it, so other entries and new ones go on;
+// its MaxEntryAttempts-th failure dead-letters it with class (malformed for
+// a key that is not a hash, failing otherwise) and the last error. It
+// returns only a failure to write that dead letter, for the loop to back off.
+func (r *Relay) entryFailed(ctx context.Context, e stream.Entry, class string, cause error, fields map[string]string, log zerolog.Logger) error {
+	r.mu.Lock()
+	n, giveUp := r.scan.fail(e.ID, r.cfg.Now(), r.attempts())
+	r.mu.Unlock()
+	if !giveUp {
+		log.Warn().Err(cause).Int("attempt", n).Int("max_attempts", r.cfg.MaxEntryAttempts).
+			Dur("retry_in", r.cfg.ErrorBackoff).Msg("entry failed, passing over it until its next attempt")
+		return nil
+	}
+	return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: class,
+		Reason: fmt.Sprintf("failed %d attempts, last: %v", n, cause), Fields: fields})
+}
+
+func (r *Relay) attempts() attempts {
+	return attempts{Max: r.cfg.MaxEntryAttempts, Delay: r.cfg.ErrorBackoff}
+}
+
+// forgetFailuresInFlight drops the failure counts of a batch's entries that
+// went through: submitted or adopted, they are the tracker's now.
+func (r *Relay) forgetFailuresInFlight(entries []stream.Entry) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range entries {
+		if _, ok := r.flights[e.ID]; ok {
+			r.scan.forget(e.ID)
+		}
+	}
 }
 
 // submit signs the ready candidates with consecutive nonces, journals them
@@ -540,6 +644,9 @@ func (r *Relay) deadLetter(ctx context.Context, d stream.DeadLetter) error {
 		r.metrics.RedisError("dead_letter")
 		return err
 	}
+	r.mu.Lock()
+	r.scan.forget(d.EntryID)
+	r.mu.Unlock()
 	r.metrics.DeadLettered(d.Class)
 	r.log.Warn().Str("entry", d.EntryID).Str("entityId", d.EntityID).Str("class", d.Class).
 		Str("reason", d.Reason).Str("tx", d.TxHash).Msg("application rejected, dead-lettered")

@@ -124,9 +124,14 @@ func BenchmarkQueueLifecycle(b *testing.B) {
 		for i, e := range es {
 			ids[i] = e.EntityID
 		}
-		loaded, err := q.LoadApplications(ctx, ids)
+		loaded, loadErrs, err := q.LoadApplications(ctx, ids)
 		if err != nil {
 			b.Fatal(err)
+		}
+		for i, err := range loadErrs {
+			if err != nil {
+				b.Fatalf("load %s: %v", es[i].EntityID, err)
+			}
 		}
 		recs := make([]stream.TxRecord, len(es))
 		for i, e := range es {

@@ -209,25 +209,45 @@ func (q *Queue) read(ctx context.Context, id string, count int, block time.Durat
 	return out, nil
 }
 
+// ErrNotAHash marks an application key that holds another Redis type than
+// a hash (HGETALL answers WRONGTYPE): nothing the frontend wrote can be read
+// from it. It is an error of that one entry, not of Redis.
+var ErrNotAHash = errors.New("application key is not a hash")
+
 // LoadApplications reads several application hashes in one round trip
 // (a pipeline; no MULTI, since the keys may live on different cluster
 // slots). fields[i] is nil when the hash of entityIDs[i] does not exist.
-func (q *Queue) LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, error) {
+//
+// errs[i] is set, wrapping ErrNotAHash, when only that key could not be
+// read because it holds another type: the relay then deals with that entry
+// alone instead of failing the whole read. Every other failure (the
+// connection, a timeout, a Redis that is loading or down) is about Redis,
+// not the entry, and fails the call as a whole with err: counting it
+// against each entry would dead-letter valid applications during an outage.
+func (q *Queue) LoadApplications(ctx context.Context, entityIDs []string) (fields []map[string]string, errs []error, err error) {
 	pipe := q.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(entityIDs))
 	for i, id := range entityIDs {
 		cmds[i] = pipe.HGetAll(ctx, ApplicationKey(id))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("load %d applications: %w", len(entityIDs), err)
-	}
-	out := make([]map[string]string, len(entityIDs))
+	// Exec reports the first failed command; each command's own error is
+	// read below, so a WRONGTYPE of one key does not hide the others.
+	_, _ = pipe.Exec(ctx)
+	fields = make([]map[string]string, len(entityIDs))
+	errs = make([]error, len(entityIDs))
 	for i, c := range cmds {
-		if m := c.Val(); len(m) > 0 {
-			out[i] = m
+		switch err := c.Err(); {
+		case err == nil:
+			if m := c.Val(); len(m) > 0 {
+				fields[i] = m
+			}
+		case redis.HasErrorPrefix(err, "WRONGTYPE"):
+			errs[i] = fmt.Errorf("load application %s: %w (%w)", ApplicationKey(entityIDs[i]), ErrNotAHash, err)
+		default:
+			return nil, nil, fmt.Errorf("load %d applications (at %s): %w", len(entityIDs), ApplicationKey(entityIDs[i]), err)
 		}
 	}
-	return out, nil
+	return fields, errs, nil
 }
 
 // Settled names a stream entry whose outcome is final.

@@ -414,3 +414,49 @@ func TestJournalQuarantineSkipsChangedRecord(t *testing.T) {
 		t.Fatalf("quarantine %q %v (count %d), want empty", got, err, q.JournalQuarantined())
 	}
 }
+
+// TestLoadApplicationsWrongTypeIsPerEntry: a PendingApplication key that
+// holds a string makes HGETALL answer WRONGTYPE. That is the entry's error,
+// reported beside it; the other hashes of the same pipeline are read.
+func TestLoadApplicationsWrongTypeIsPerEntry(t *testing.T) {
+	_, rdb, q := newQueue(t, stream.Options{})
+	ctx := t.Context()
+	if err := rdb.HSet(ctx, stream.ApplicationKey("good"), stream.FieldPolicyHolder, "0xabc").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, stream.ApplicationKey("bad"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fields, errs, err := q.LoadApplications(ctx, []string{"bad", "good", "missing"})
+	if err != nil {
+		t.Fatalf("whole call failed for one wrong-type key: %v", err)
+	}
+	if !errors.Is(errs[0], stream.ErrNotAHash) || !strings.Contains(errs[0].Error(), "PendingApplication:bad") ||
+		!strings.Contains(errs[0].Error(), "WRONGTYPE") {
+		t.Errorf("errs[0] = %v, want ErrNotAHash naming the key and WRONGTYPE", errs[0])
+	}
+	if fields[0] != nil {
+		t.Errorf("fields[0] = %v, want nil", fields[0])
+	}
+	if errs[1] != nil || fields[1][stream.FieldPolicyHolder] != "0xabc" {
+		t.Errorf("good hash: fields %v, err %v", fields[1], errs[1])
+	}
+	if errs[2] != nil || fields[2] != nil {
+		t.Errorf("missing hash: fields %v, err %v; want nil, nil", fields[2], errs[2])
+	}
+}
+
+// TestLoadApplicationsOutageFailsWholeCall: with Redis gone, the failure is
+// Redis's, not any entry's: it is one error for the call, so the relay backs
+// off instead of counting an attempt against every application.
+func TestLoadApplicationsOutageFailsWholeCall(t *testing.T) {
+	srv, _, q := newQueue(t, stream.Options{})
+	srv.Stop()
+	fields, errs, err := q.LoadApplications(t.Context(), []string{"a", "b"})
+	if err == nil || fields != nil || errs != nil {
+		t.Fatalf("LoadApplications with Redis stopped = %v, %v, %v; want a whole-call error", fields, errs, err)
+	}
+	if errors.Is(err, stream.ErrNotAHash) {
+		t.Fatalf("outage reported as a wrong-type key: %v", err)
+	}
+}
