@@ -92,6 +92,10 @@ func mountIntake(r chi.Router, cfg IntakeConfig, log zerolog.Logger) {
 		r.Post("/api/application", h.submit)
 		r.Get("/api/application", h.pending)
 		r.Get("/api/application/{entityId}", h.status)
+		// Registered so that a browser's preflight reaches the CORS
+		// middleware (chi answers an unrouted method with 405 first).
+		r.Options("/api/application", noContent)
+		r.Options("/api/application/{entityId}", noContent)
 	})
 	if cfg.AdminToken != "" && cfg.DeadLetters != nil {
 		// A separate limiter, so a flood of public posts cannot lock the
@@ -293,6 +297,9 @@ func (h *intakeHandlers) replayDeadLetter(w http.ResponseWriter, r *http.Request
 		Bool("existing", res.Existing).Msg("dead letter replayed")
 	writeJSON(w, http.StatusOK, res)
 }
+
+// noContent answers an OPTIONS request that is not a CORS preflight.
+func noContent(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
 
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
