@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -143,6 +144,36 @@ type Config struct {
 	// check behind /api/monitor.
 	MonitorCheckTimeout time.Duration
 
+	// IntakeEnabled is INTAKE_ENABLED: POST /api/application takes
+	// applications. Off by default, so an existing deployment does not
+	// grow a public write route by upgrading; when off, the route answers
+	// 503 while the relay and the status routes keep working.
+	IntakeEnabled bool
+	// IntakeCORSOrigins is INTAKE_CORS_ORIGINS, the comma-separated
+	// frontend origins (scheme://host[:port]) browsers may call the
+	// application routes from. Empty allows none.
+	IntakeCORSOrigins []string
+	// IntakeMaxBodyBytes is INTAKE_MAX_BODY_BYTES: a larger POST body is
+	// refused with 413 (256..1048576).
+	IntakeMaxBodyBytes int64
+	// IntakeRateLimit is INTAKE_RATE_LIMIT: requests one client may make
+	// per IntakeRateWindow to the application and admin routes; 0 is no
+	// limit.
+	IntakeRateLimit int
+	// IntakeRateWindow is INTAKE_RATE_WINDOW.
+	IntakeRateWindow time.Duration
+	// IntakeTrustedProxies is INTAKE_TRUSTED_PROXIES, comma-separated CIDRs
+	// of the reverse proxies whose X-Forwarded-For names the client (on
+	// Dokku, the nginx host as the container sees it). Empty: the TCP peer
+	// is the client.
+	IntakeTrustedProxies []string
+	// ApplicationStatusTTL is APPLICATION_STATUS_TTL: how long an
+	// application's outcome stays readable after its hash was purged.
+	ApplicationStatusTTL time.Duration
+	// AdminToken is ADMIN_TOKEN, the bearer token of the dead-letter admin
+	// routes (at least 32 characters). Unset turns the admin routes off.
+	AdminToken Secret
+
 	// NodeEnv is NODE_ENV, kept for its one meaning: "production" selects
 	// info-level logs by default.
 	NodeEnv string
@@ -196,6 +227,15 @@ type env struct {
 	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
 	ListenerLoopMaxTimeout   string `envconfig:"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT" default:"60000"`
 	MonitorCheckTimeout      string `envconfig:"MONITOR_CHECK_TIMEOUT" default:"2000"`
+
+	IntakeEnabled        string `envconfig:"INTAKE_ENABLED" default:"false"`
+	IntakeCORSOrigins    string `envconfig:"INTAKE_CORS_ORIGINS"`
+	IntakeMaxBodyBytes   string `envconfig:"INTAKE_MAX_BODY_BYTES" default:"16384"`
+	IntakeRateLimit      string `envconfig:"INTAKE_RATE_LIMIT" default:"60"`
+	IntakeRateWindow     string `envconfig:"INTAKE_RATE_WINDOW" default:"60000"`
+	IntakeTrustedProxies string `envconfig:"INTAKE_TRUSTED_PROXIES"`
+	ApplicationStatusTTL string `envconfig:"APPLICATION_STATUS_TTL" default:"604800000"`
+	AdminToken           string `envconfig:"ADMIN_TOKEN"`
 
 	NodeEnv  string `envconfig:"NODE_ENV"`
 	LogLevel string `envconfig:"LOG_LEVEL"`
@@ -308,6 +348,15 @@ func parse(e env) (Config, error) {
 		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
 		ListenerLoopMaxTimeout:   p.duration("PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", e.ListenerLoopMaxTimeout),
 		MonitorCheckTimeout:      p.duration("MONITOR_CHECK_TIMEOUT", e.MonitorCheckTimeout),
+
+		IntakeEnabled:        p.boolean("INTAKE_ENABLED", e.IntakeEnabled),
+		IntakeCORSOrigins:    p.origins("INTAKE_CORS_ORIGINS", e.IntakeCORSOrigins),
+		IntakeMaxBodyBytes:   p.integer("INTAKE_MAX_BODY_BYTES", e.IntakeMaxBodyBytes, 256, 1<<20),
+		IntakeRateLimit:      int(p.integer("INTAKE_RATE_LIMIT", e.IntakeRateLimit, 0, 1_000_000)),
+		IntakeRateWindow:     p.duration("INTAKE_RATE_WINDOW", e.IntakeRateWindow),
+		IntakeTrustedProxies: p.cidrs("INTAKE_TRUSTED_PROXIES", e.IntakeTrustedProxies),
+		ApplicationStatusTTL: p.duration("APPLICATION_STATUS_TTL", e.ApplicationStatusTTL),
+		AdminToken:           p.adminToken("ADMIN_TOKEN", e.AdminToken),
 
 		NodeEnv:  e.NodeEnv,
 		LogLevel: p.logLevel("LOG_LEVEL", e.LogLevel, e.NodeEnv),
@@ -426,6 +475,75 @@ func (p *parser) optionalWei(name, s string) *big.Int {
 		return nil
 	}
 	return p.wei(name, s, 0)
+}
+
+// boolean parses true/false (also 1/0, yes/no, on/off, any case).
+func (p *parser) boolean(name, s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "1", "yes", "on":
+		return true
+	case "false", "0", "no", "off":
+		return false
+	}
+	p.addf(name, "%s is not true or false", show(s))
+	return false
+}
+
+// list splits a comma-separated value, dropping blanks.
+func list(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// origins parses browser origins: scheme://host[:port] with nothing after,
+// as a browser sends them in Origin. "*" is refused: the application routes
+// are meant for the project's own frontend, and a wildcard is easy to set
+// and forget.
+func (p *parser) origins(name, s string) []string {
+	var out []string
+	for _, o := range list(s) {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			p.addf(name, "%s is not an origin like https://app.example.com", show(o))
+			continue
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out
+}
+
+// cidrs parses comma-separated CIDR prefixes; a bare address counts as its
+// own /32 or /128.
+func (p *parser) cidrs(name, s string) []string {
+	var out []string
+	for _, c := range list(s) {
+		if pfx, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, pfx.Masked().String())
+		} else if addr, err := netip.ParseAddr(c); err == nil {
+			out = append(out, netip.PrefixFrom(addr, addr.BitLen()).String())
+		} else {
+			p.addf(name, "%s is not a CIDR prefix or an IP address", show(c))
+		}
+	}
+	return out
+}
+
+// minAdminToken is the shortest ADMIN_TOKEN accepted: 32 random characters
+// are beyond guessing even without the rate limit.
+const minAdminToken = 32
+
+// adminToken checks ADMIN_TOKEN's length; the value is never echoed.
+func (p *parser) adminToken(name, s string) Secret {
+	if s != "" && len(s) < minAdminToken {
+		p.addf(name, "must be at least %d characters (got %d)", minAdminToken, len(s))
+	}
+	return NewSecret(s)
 }
 
 // redisURL checks REDIS_URL's scheme only; the client's own parser checks
@@ -562,6 +680,10 @@ func (c Config) LogFields() map[string]any {
 	if c.MaxPriorityFeePerGas != nil {
 		priority = c.MaxPriorityFeePerGas.String()
 	}
+	adminToken := "" // whether it is set is worth seeing; its value never is
+	if c.AdminToken.Reveal() != "" {
+		adminToken = redacted
+	}
 	return map[string]any{
 		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
 		"REDIS_QUEUE_STREAM_KEY":     c.StreamKey,
@@ -600,6 +722,15 @@ func (c Config) LogFields() map[string]any {
 		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,
 		"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT": c.ListenerLoopMaxTimeout.String(),
 		"MONITOR_CHECK_TIMEOUT":                     c.MonitorCheckTimeout.String(),
+
+		"INTAKE_ENABLED":         c.IntakeEnabled,
+		"INTAKE_CORS_ORIGINS":    strings.Join(c.IntakeCORSOrigins, ","),
+		"INTAKE_MAX_BODY_BYTES":  c.IntakeMaxBodyBytes,
+		"INTAKE_RATE_LIMIT":      c.IntakeRateLimit,
+		"INTAKE_RATE_WINDOW":     c.IntakeRateWindow.String(),
+		"INTAKE_TRUSTED_PROXIES": strings.Join(c.IntakeTrustedProxies, ","),
+		"APPLICATION_STATUS_TTL": c.ApplicationStatusTTL.String(),
+		"ADMIN_TOKEN":            adminToken,
 
 		"NODE_ENV":  c.NodeEnv,
 		"LOG_LEVEL": c.LogLevel.String(),

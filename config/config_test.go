@@ -31,6 +31,8 @@ var contractVars = []string{
 	"REBROADCAST_INTERVAL", "GAS_LIMIT_MARGIN_PERCENT", "SHUTDOWN_TIMEOUT", "MONITOR_CHECK_TIMEOUT",
 	"BALANCE_REFRESH_INTERVAL", "STUCK_TX_BLOCKS", "FEE_BUMP_PERCENT",
 	"MAX_TRANSIENT_REVERTS", "SIGNATURE_LOOKBACK_BLOCKS", "DEAD_LETTER_MAX_LEN",
+	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
+	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
 }
 
 // durationVars are the variables in integer milliseconds.
@@ -38,6 +40,7 @@ var durationVars = []string{
 	"BALANCE_TOO_LOW_TIMEOUT", "ERROR_TIMEOUT", "REDIS_READ_BLOCK_TIMEOUT",
 	"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", "CHAIN_POLL_INTERVAL", "RPC_TIMEOUT",
 	"REBROADCAST_INTERVAL", "SHUTDOWN_TIMEOUT", "MONITOR_CHECK_TIMEOUT", "BALANCE_REFRESH_INTERVAL",
+	"INTAKE_RATE_WINDOW", "APPLICATION_STATUS_TTL",
 }
 
 const (
@@ -178,6 +181,12 @@ func TestLoadDefaults(t *testing.T) {
 				MaxNonAckPendingMessages: 10,
 				ListenerLoopMaxTimeout:   time.Minute,
 				MonitorCheckTimeout:      2 * time.Second,
+
+				IntakeEnabled:        false,
+				IntakeMaxBodyBytes:   16384,
+				IntakeRateLimit:      60,
+				IntakeRateWindow:     time.Minute,
+				ApplicationStatusTTL: 7 * 24 * time.Hour,
 
 				NodeEnv:  "",
 				LogLevel: zerolog.DebugLevel,
