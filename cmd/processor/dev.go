@@ -95,6 +95,7 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 		"CHAIN_POLL_INTERVAL":                  "500",
 		"ERROR_TIMEOUT":                        "3000",
 		"BALANCE_REFRESH_INTERVAL":             "5000",
+		"INTAKE_ENABLED":                       "true",
 	}
 	for k, v := range defaults {
 		if os.Getenv(k) == "" {
@@ -219,6 +220,7 @@ depeg relay dev mode
   Redis            %s  (%s; stream %s)
   monitor          %s
   metrics          http://127.0.0.1:%d/metrics
+  intake           http://127.0.0.1:%d/api/application  (POST the frontend's JSON; API: /api/openapi.json)
 
 Enqueue signed sample applications, as the frontend does (in another shell):
   go run ./cmd/enqueue -redis %s -rpc %s -product %s -n 5
@@ -228,7 +230,7 @@ Add -bad to also enqueue the malformed cases (they end in %s):
 Stop with Ctrl-C; nothing of the chain is kept.
 
 `, d.chain.URL, d.chain.ChainID, d.blockTime, d.chain.Product.Hex(), d.chain.Helper.Hex(), wallet.Hex(),
-		redisURL, d.redisKind, cfg.StreamKey, monitorURL, cfg.Port,
+		redisURL, d.redisKind, cfg.StreamKey, monitorURL, cfg.Port, cfg.Port,
 		redisURL, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
 }
 

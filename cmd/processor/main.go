@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,6 +30,10 @@ func main() {
 func run() int {
 	dev := flag.Bool("dev", false, "start an embedded chain (and Redis if none answers) and run against them")
 	check := flag.Bool("check", false, "check Redis, the chain, the product and the wallet balance, then exit (a release command)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: processor [-dev] [-check]\n%s\n", deadLettersUsage)
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 
 	log := newLogger(os.Stderr)
@@ -55,6 +60,19 @@ func run() int {
 		return 2
 	}
 	log = log.Level(cfg.LogLevel)
+	if flag.Arg(0) == "deadletters" {
+		err := deadLetters(ctx, cfg, flag.Args()[1:], os.Stdout)
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, deadLettersUsage)
+		} else if err != nil {
+			log.Error().Err(err).Msg("deadletters failed")
+		}
+		return deadLettersExit(err)
+	}
+	if flag.NArg() > 0 {
+		flag.Usage()
+		return 2
+	}
 	if *check {
 		if err := preflight(ctx, cfg, log); err != nil {
 			log.Error().Err(err).Msg("preflight failed")

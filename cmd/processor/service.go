@@ -20,6 +20,7 @@ import (
 	"github.com/etherisc/depeg-relay/api"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
@@ -93,6 +94,14 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 				Msg("unreadable journal record moved to quarantine: check its transaction by hand")
 		},
 	})
+	product := chain.NewProduct(cfg.DepegProductAddress)
+	status := stream.NewStatusStore(s.rdb, cfg.StreamKey, cfg.ApplicationStatusTTL)
+	// The relay reads and dead-letters through the intake's ObservedQueue,
+	// which indexes every application it loads under its policy holder and
+	// records every rejection; everything else is the queue's own.
+	observed := &intake.ObservedQueue{Queue: queue, Status: status, OnError: func(op string, err error) {
+		log.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
+	}}
 	s.relay = relay.New(relay.Config{
 		Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
 		ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
@@ -105,7 +114,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		FeeBumpPercent:      int64(cfg.FeeBumpPercent),
 		MaxTransientReverts: cfg.MaxTransientReverts,
 		SignatureLookback:   cfg.SignatureLookbackBlocks,
-	}, log, s.client, queue, s.signer, chain.NewProduct(cfg.DepegProductAddress), metrics, heartbeat)
+	}, log, s.client, observed, s.signer, product, metrics, heartbeat)
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
 		Wallet: s.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
@@ -120,8 +129,40 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
 	}
-	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(api.Config{Health: s.checker, Gatherer: reg, Log: log}))
+	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(api.Config{
+		Health: s.checker, Gatherer: reg, Log: log,
+		Intake: intakeConfig(cfg, log, s.client, s.rdb, queue, status, product, s.signer.Address(), chainID, reg),
+	}))
 	return s, nil
+}
+
+// intakeConfig builds the intake gateway's routes: the application intake
+// (off unless INTAKE_ENABLED), status and listing, and the dead-letter admin
+// routes (only with ADMIN_TOKEN).
+func intakeConfig(cfg config.Config, log zerolog.Logger, c *chain.Client, rdb redis.Cmdable, queue *stream.Queue,
+	status *stream.StatusStore, product *chain.Product, wallet common.Address, chainID *big.Int, reg prometheus.Registerer) *api.IntakeConfig {
+	ilog := log.With().Str("component", "intake").Logger()
+	pub := stream.NewPublisher(rdb, cfg.StreamKey, stream.PublishOptions{
+		ClaimTTL: cfg.ApplicationStatusTTL, StatusTTL: cfg.ApplicationStatusTTL,
+	})
+	svc := intake.New(intake.Config{Product: product, From: wallet, ChainID: chainID, RPCTimeout: cfg.RPCTimeout},
+		ilog, c, pub, status, queue, intake.NewMetrics(reg))
+	return &api.IntakeConfig{
+		Service: svc, Enabled: cfg.IntakeEnabled, AllowedOrigins: cfg.IntakeCORSOrigins,
+		MaxBodyBytes: cfg.IntakeMaxBodyBytes, RateLimit: cfg.IntakeRateLimit, RateWindow: cfg.IntakeRateWindow,
+		TrustedProxies: cfg.IntakeTrustedProxies,
+		DeadLetters:    newOperator(cfg, rdb, queue),
+		AdminToken:     cfg.AdminToken.Reveal(),
+	}
+}
+
+// newOperator is the dead-letter side shared by the admin routes and the
+// deadletters subcommand. Its publisher remembers a replay for
+// intake.ReplayClaimTTL, so a dead letter is re-queued once.
+func newOperator(cfg config.Config, rdb redis.Cmdable, queue *stream.Queue) *intake.Operator {
+	return intake.NewOperator(queue, stream.NewPublisher(rdb, cfg.StreamKey, stream.PublishOptions{
+		ClaimTTL: intake.ReplayClaimTTL, StatusTTL: cfg.ApplicationStatusTTL,
+	}))
 }
 
 // Wallet is the hot wallet's address.
@@ -152,7 +193,8 @@ func (s *service) Run(ctx context.Context) error {
 	runPart("relay", func(c context.Context) error { defer close(relayDone); return s.relay.Run(c) })
 	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
 	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
-	s.log.Info().Int("port", s.cfg.Port).Msg("serving /api/monitor and /metrics")
+	s.log.Info().Int("port", s.cfg.Port).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
+		Msg("serving /api/monitor, /metrics, /api/application and /api/openapi.json")
 
 	<-ctx.Done()
 	select {
