@@ -192,12 +192,15 @@ func (q *confirmingQueue) Ack(ctx context.Context, entries ...stream.Settled) er
 
 // startRelay runs the real relay on the gateway's Redis and chain until the
 // test ends, with the intake's ObservedQueue as production wires it.
-func (g *gateway) startRelay() {
+func (g *gateway) startRelay() { g.startRelayWith(16) }
+
+// startRelayWith is startRelay with a window of maxInFlight transactions.
+func (g *gateway) startRelayWith(maxInFlight int) {
 	g.t.Helper()
 	obs := &intake.ObservedQueue{Queue: g.queue, Status: g.status,
 		OnError: func(op string, err error) { g.t.Errorf("bookkeeping %s: %v", op, err) }}
 	cfg := relay.Config{
-		Confirmations: 2, MaxInFlight: 16,
+		Confirmations: 2, MaxInFlight: maxInFlight,
 		ReadBlock: 100 * time.Millisecond, ErrorBackoff: 100 * time.Millisecond,
 		BalanceTooLowWait: 100 * time.Millisecond, PollInterval: 25 * time.Millisecond,
 		RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
@@ -443,3 +446,10 @@ func (fakeDeadLetters) Replay(context.Context, string) (intake.Replayed, error) 
 type nilGatherer struct{}
 
 func (nilGatherer) Gather() ([]*dto.MetricFamily, error) { return nil, nil }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func drain(res *http.Response) {
+	_, _ = io.Copy(io.Discard, res.Body)
+	_ = res.Body.Close()
+}
