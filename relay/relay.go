@@ -150,6 +150,9 @@ type Relay struct {
 	hold      holdState
 	holdCheck bool
 
+	// narrowed: the node window narrowed once (logNarrowing).
+	narrowed bool
+
 	// Owned by the tracker only.
 	gapSince uint64 // head when the current nonce gap was first seen
 }

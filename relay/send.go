@@ -77,7 +77,7 @@ func (r *Relay) noteRefusals(flights []*flight, actions []chain.SendAction) {
 			before := r.window.Limit
 			r.window = r.window.refusedAt(f.rec.Nonce)
 			if r.window.Limit < before {
-				f.log.Info().Uint64("window", r.window.Limit).Msg("node keeps no more of our transactions, narrowing the window")
+				r.logNarrowing(f.log.With().Str("refused", "pool full").Logger())
 			}
 			return // the lowest refused nonce: flights come in nonce order
 		}

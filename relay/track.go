@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
@@ -251,11 +252,24 @@ func (r *Relay) observeNode(flights []*flight, head, mined, pending uint64, now 
 	expected := expectedHeld(sent, mined, r.window.Limit, now.Add(-r.resendAfter()))
 	r.window = nextNodeLimit(r.window, head, mined, held, expected)
 	if r.window.Limit < before {
-		r.log.Warn().Uint64("node_held", held).Uint64("expected", expected).Uint64("window", r.window.Limit).
-			Msg("node keeps fewer of our transactions than sent, narrowing the window")
+		r.logNarrowing(r.log.With().Uint64("node_held", held).Uint64("expected", expected).Logger())
 	}
 	r.metrics.SetNodeWindow(held, r.window.Limit)
 	return r.window.Limit
+}
+
+// logNarrowing says that the node window narrowed: a warning the first time
+// (the operator learns that the node keeps fewer than MAX_IN_FLIGHT, which
+// the monitor then shows as nodeWindow), a debug line for every later
+// narrowing after a probe. Called with r.mu held.
+func (r *Relay) logNarrowing(log zerolog.Logger) {
+	ev := log.Debug()
+	if !r.narrowed {
+		r.narrowed = true
+		ev = log.Warn()
+	}
+	ev.Uint64("window", r.window.Limit).Uint64("max_in_flight", r.window.Max).
+		Msg("node keeps fewer of our transactions than sent, narrowing the window")
 }
 
 // NodeWindow reports how many of our transactions the node held on the last
