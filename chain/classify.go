@@ -49,7 +49,9 @@ func (c RevertClass) String() string {
 	case RevertProductInactive:
 		return "product_inactive"
 	default:
-		return "reverted"
+		// Not "reverted", which names our transaction reverting on chain:
+		// this class comes from a simulation as often as from a mined one.
+		return "unknown_revert"
 	}
 }
 

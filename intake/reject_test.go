@@ -19,7 +19,7 @@ func TestFromRevert(t *testing.T) {
 		{"ERROR:DP-014:BALANCE_TOO_LOW", "policyHolder", "funds"},
 		{"ERROR:DP-015:ALLOWANCE_TOO_LOW", "policyHolder", "funds"},
 		{"ERROR:DP-016:UNDERWRITING_FAILED", "protectedBalance", "application"},
-		{"something else", "", "reverted"},
+		{"something else", "", "unknown_revert"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.reason, func(t *testing.T) {

@@ -28,11 +28,14 @@ const (
 	// answered its simulation with an error that is not a revert). The dead
 	// letter keeps the application, so it can be enqueued again.
 	ClassFailing = "failing"
-	ClassOther   = "other"
+	// ClassUnknownRevert: the simulation reverted with a reason the
+	// classifier does not know (chain.RevertUnknown): nothing was mined.
+	ClassUnknownRevert = "unknown_revert"
+	ClassOther         = "other"
 )
 
 func deadLetterClasses() []string {
-	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing, ClassOther}
+	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing, ClassUnknownRevert, ClassOther}
 }
 
 // Window sizes of the in-memory history kept for metrics.
@@ -266,7 +269,7 @@ func (m *Metrics) DeadLettered(class string) {
 		return
 	}
 	switch class {
-	case ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing:
+	case ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing, ClassUnknownRevert:
 	default:
 		class = ClassOther
 	}

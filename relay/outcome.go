@@ -74,6 +74,15 @@ func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Recei
 		r.forgetAndRelease(c, f, false, log)
 		return
 	}
+	if f.tx == nil {
+		// Adopted: it was a success when adopted, so a reorg re-mined it
+		// reverted. Its call is not ours to replay; the application goes
+		// back to the queue, where simulation decides again (and a
+		// SIGNATURE_USED there is looked up like any other).
+		log.Warn().Msg("adopted transaction reverted after a reorg, application back in the queue")
+		r.release(f, true)
+		return
+	}
 	cause, err := r.causeOf(c, f, rcpt)
 	if err != nil {
 		log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")

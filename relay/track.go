@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"slices"
 	"sort"
 	"time"
 
@@ -350,7 +351,12 @@ func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *cha
 		return false
 	}
 	rec := f.rec
-	rec.Hashes = append(append([]string(nil), f.rec.Hashes...), tx.Hash().Hex())
+	rec.Hashes = append([]string(nil), f.rec.Hashes...)
+	if !slices.Contains(rec.Hashes, tx.Hash().Hex()) {
+		// Signing is deterministic: a replacement the node refused before,
+		// priced the same again, has the same hash.
+		rec.Hashes = append(rec.Hashes, tx.Hash().Hex())
+	}
 	rec.NextRawTx = hexutil.Encode(raw)
 	rec.Current = tx.Hash().Hex()
 	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
