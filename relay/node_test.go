@@ -396,3 +396,35 @@ func containsAll(s string, words ...string) bool {
 	}
 	return true
 }
+
+// TestUnusableJournalRecordIsQuarantined: a journal record whose signed
+// transaction does not decode cannot be re-broadcast. It is moved to the
+// quarantine hash with its raw value (it may be the only copy of a
+// transaction in some pool), the relay starts, and the application is
+// simulated and created once.
+func TestUnusableJournalRecordIsQuarantined(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	app := e.enqueue(1)[0]
+	if err := e.queue.Record(t.Context(), stream.TxRecord{Nonce: 0, EntryID: app.entryID, EntityID: app.entityID,
+		Hashes: []string{common.Hash{1}.Hex()}, RawTx: "0xdeadbeef"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.queue.EnsureGroup(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.queue.ReadNew(t.Context(), 1, time.Millisecond); err != nil { // delivered before the "crash"
+		t.Fatal(err)
+	}
+	e.start()
+	e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+	q, err := e.queue.JournalQuarantine(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 1 || !strings.Contains(q["0"], "0xdeadbeef") {
+		t.Fatalf("quarantine %v: want the record of nonce 0 with its raw value", q)
+	}
+	if e.created(app.signatureID) != 1 || len(e.deadLetters()) != 0 {
+		t.Fatalf("created %d, dead letters %d: want 1 and 0", e.created(app.signatureID), len(e.deadLetters()))
+	}
+}

@@ -51,6 +51,7 @@ type Queue interface {
 	Record(ctx context.Context, recs ...stream.TxRecord) error
 	Forget(ctx context.Context, nonces ...uint64) error
 	Journal(ctx context.Context) ([]stream.TxRecord, error)
+	QuarantineRecord(ctx context.Context, nonce uint64, why error) error
 	CountRevert(ctx context.Context, entityID string) (int64, error)
 	Beat(ctx context.Context, now time.Time) error
 }
@@ -281,11 +282,15 @@ func (r *Relay) recover(ctx context.Context) error {
 	for _, rec := range recs {
 		f, err := flightFromRecord(rec, r.product, r.log)
 		if err != nil {
-			// A record we cannot decode cannot be re-broadcast; its entry is
-			// still pending and will be simulated again (the contract refuses a
-			// second use of the signature if the old transaction was mined).
-			r.log.Error().Err(err).Uint64("nonce", rec.Nonce).Str("entry", rec.EntryID).Msg("unreadable journal record dropped")
-			_ = r.queue.Forget(ctx, rec.Nonce)
+			// A record we cannot use cannot be re-broadcast; its entry is still
+			// pending and will be simulated again (if the old transaction was
+			// mined, SIGNATURE_USED is looked up and resolved as ours). The
+			// raw record goes to the quarantine, not away: it may be the only
+			// copy of a transaction still in a pool.
+			if qerr := r.queue.QuarantineRecord(ctx, rec.Nonce, err); qerr != nil {
+				r.metrics.RedisError("quarantine")
+				return fmt.Errorf("quarantine journal record %d: %w", rec.Nonce, qerr)
+			}
 			continue
 		}
 		r.mu.Lock()

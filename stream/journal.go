@@ -205,3 +205,27 @@ func (q *Queue) quarantine(ctx context.Context, field, raw string) error {
 	}
 	return nil
 }
+
+// QuarantineRecord moves the journal record of nonce to the quarantine hash,
+// as Journal does with records that do not decode: for a record the relay
+// can read but not use (its signed transaction does not decode, or is not
+// the call it should be). The raw value is kept for an operator, since it
+// may be the only copy of a transaction still in some node's pool.
+func (q *Queue) QuarantineRecord(ctx context.Context, nonce uint64, why error) error {
+	field := strconv.FormatUint(nonce, 10)
+	raw, err := q.rdb.HGet(ctx, q.JournalKey(), field).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil // gone already
+	}
+	if err != nil {
+		return fmt.Errorf("read journal record %s: %w", field, err)
+	}
+	if err := q.quarantine(ctx, field, raw); err != nil {
+		return err
+	}
+	q.journalQuarantined.Add(1)
+	if q.opts.OnJournalQuarantined != nil {
+		q.opts.OnJournalQuarantined(field, why)
+	}
+	return nil
+}
