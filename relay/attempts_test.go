@@ -101,6 +101,16 @@ func TestPendingScanPassesOverFailingEntries(t *testing.T) {
 	if n, giveUp := s.fail("1-0", t0.Add(2*time.Minute), p); n != 3 || !giveUp {
 		t.Fatalf("third failure: %d, give up %v; want 3, true", n, giveUp)
 	}
+	// A wait (a look-up the node could not answer) passes over an entry
+	// without counting an attempt against it.
+	s.wait("2-0", t0.Add(3*time.Minute))
+	s.restart()
+	if got := page(t0.Add(2*time.Minute), "2-0"); len(got) != 0 {
+		t.Fatalf("waiting entry taken early: %v", got)
+	}
+	if f := s.failures["2-0"]; f == nil || f.count != 0 {
+		t.Fatalf("wait recorded as %+v, want no failure counted", f)
+	}
 	// Settled elsewhere: a full scan that does not find it forgets it.
 	page(t0.Add(3*time.Minute), "2-0")
 	if _, ok := s.failures["1-0"]; ok {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/redis/go-redis/v9"
 
@@ -207,5 +208,60 @@ func TestLostWritesDoNotLeadToASecondTransaction(t *testing.T) {
 	}
 	if got := metricValue(t, e, "depeg_relay_tx_reverted_total"); got != 0 {
 		t.Fatalf("%v of our transactions reverted", got)
+	}
+}
+
+// failingReceipt fails the receipt look-up of one hash, as a node still
+// indexing its transactions does, until healed.
+type failingReceipt struct {
+	*chain.Client
+	hash   common.Hash
+	healed atomic.Bool
+	failed atomic.Int32
+}
+
+func (f *failingReceipt) TransactionReceipt(ctx context.Context, h common.Hash) (*types.Receipt, error) {
+	if h == f.hash && !f.healed.Load() {
+		f.failed.Add(1)
+		return nil, errors.New("transaction indexing is in progress")
+	}
+	return f.Client.TransactionReceipt(ctx, h)
+}
+
+// TestFailingLookupDoesNotStopIntake: the node cannot answer the look-up of
+// one entry's recorded transactionHash. That entry waits, without an attempt
+// counted against it (the failure says nothing about it), while a valid
+// application enqueued after it is created; once the node answers, it goes
+// through too.
+func TestFailingLookupDoesNotStopIntake(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	e.cfg.MaxEntryAttempts = 2
+	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := common.HexToHash("0x1234")
+	fields := frontend.Fields(app)
+	fields[stream.FieldTransactionHash] = recorded.Hex()
+	id := frontend.NewEntityID()
+	if _, err := frontend.Enqueue(t.Context(), e.rdb, e.keys.Stream, id, fields); err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := frontend.SignatureIDToBytes32(app.SignatureID)
+	good := e.enqueue(1)[0]
+	c := &failingReceipt{Client: e.client, hash: recorded}
+	e.startWith(c, e.queue)
+
+	e.mineUntil(20*time.Second, "the valid application created", func() bool { return e.created(good.signatureID) == 1 })
+	eventually(t, 10*time.Second, "the look-up failed more often than MaxEntryAttempts", func() bool {
+		return c.failed.Load() > int32(e.cfg.MaxEntryAttempts)
+	})
+	if dl := e.deadLetters(); len(dl) != 0 {
+		t.Fatalf("dead letters %v: a failing look-up was counted against the entry", dl)
+	}
+	c.healed.Store(true)
+	e.mineUntil(30*time.Second, "all settled", func() bool { return e.pending() == 0 })
+	if e.created(sid) != 1 || e.walletNonce() != 2 || len(e.deadLetters()) != 0 {
+		t.Fatalf("created %d, wallet nonce %d, dead letters %d; want 1, 2, 0", e.created(sid), e.walletNonce(), len(e.deadLetters()))
 	}
 }

@@ -117,7 +117,8 @@ func TestTransientRevertsAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e.mineUntil(30*time.Second, "dead-lettered", func() bool { return len(e.deadLetters()) == 1 })
+	// Dead letter first, ack second: wait for both.
+	e.mineUntil(30*time.Second, "dead-lettered and acknowledged", func() bool { return len(e.deadLetters()) == 1 && e.pending() == 0 })
 	dl := e.deadLetters()[0].Values
 	if dl["class"] != "reverted" || !containsAll(dl["reason"].(string), "2 times", "PRODUCT_NOT_ACTIVE") {
 		t.Fatalf("dead letter %v: want class reverted, reason naming 2 reverts and PRODUCT_NOT_ACTIVE", dl)

@@ -28,15 +28,16 @@ type pendingScan struct {
 	reading bool
 	settled map[string]struct{}
 	// failures remembers the entries whose last attempt failed for a
-	// reason of their own (see attempts). An entry waiting for its next
-	// attempt is passed over, so one that fails every time never holds up
+	// reason of their own (see attempts), or that wait for a look-up the
+	// node could not answer. An entry waiting for its next attempt is
+	// passed over, so one that fails every time never holds up
 	// the entries after it, nor the reading of new ones.
 	failures map[string]*entryFailure
 }
 
 // entryFailure is the scan's memory of one entry that failed.
 type entryFailure struct {
-	count int // failed attempts so far
+	count int // failed attempts so far (a wait counts none)
 	// due: not tried again before it. Zero once the scan has handed the
 	// entry out again, so an entry that is then deferred or left by an
 	// error of the whole batch does not keep asking for rescans.
@@ -177,12 +178,20 @@ func (s *pendingScan) fail(entryID string, now time.Time, p attempts) (count int
 	return f.count, giveUp
 }
 
+// wait passes over an entry until due without counting a failure against
+// it (see Relay.entryWaits).
+func (s *pendingScan) wait(entryID string, due time.Time) {
+	f := s.failures[entryID]
+	if f == nil {
+		f = &entryFailure{seen: true}
+		s.failures[entryID] = f
+	}
+	f.due = due
+}
+
 // forget drops an entry's failures: it went through (submitted, adopted) or
 // was settled.
 func (s *pendingScan) forget(entryID string) { delete(s.failures, entryID) }
-
-// failing is how many entries wait for another attempt.
-func (s *pendingScan) failing() int { return len(s.failures) }
 
 // deferEntry notes an entry waiting for a flight with the same signature.
 func (s *pendingScan) deferEntry() { s.deferred = true }

@@ -284,10 +284,10 @@ type candidate struct {
 // Per entry, the outcome is one of: submitted, dead-lettered, adopted,
 // deferred behind a transaction with the same signature, failed for a reason
 // of its own (it waits for another attempt, bounded by MaxEntryAttempts,
-// while the rest go on: entryFailed), or left pending by a transient error
-// that is not the entry's (the product paused, the node failing a look-up),
-// which is then returned (after the rest of the batch was dealt with) so the
-// loop backs off and reads its pending entries again.
+// while the rest go on: entryFailed), passed over for now because a look-up
+// it needs failed (entryWaits), or left pending because the product is
+// paused, which is then returned (after the rest of the batch was dealt
+// with) so the loop backs off and reads its pending entries again.
 func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
 	defer r.forgetFailuresInFlight(entries)
 	var withID []stream.Entry
@@ -369,7 +369,8 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 		if app.TransactionHash != nil {
 			adopted, err := r.adopt(ctx, carry, *app.TransactionHash, log)
 			if err != nil {
-				return err
+				r.entryWaits(e, err, log)
+				continue
 			}
 			if adopted {
 				continue
@@ -410,10 +411,11 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 // SIGNATURE_USED is first looked up: if a transaction of ours applied the
 // signature (its journal record and transactionHash were lost), the
 // application is tracked under that transaction instead. It returns the
-// candidates to submit and, when some stay pending for a cause that is not
-// theirs (product paused, the look-up of a used signature failing), a
-// transient error to back off on. One the node answers with an error that is
-// not a revert waits alone for another attempt (entryFailed).
+// candidates to submit and, when some stay pending because the product is
+// paused, a transient error to back off on. One the node answers with an
+// error that is not a revert waits alone for another attempt (entryFailed);
+// one whose used signature cannot be looked up now waits alone too
+// (entryWaits).
 func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
 	if len(cands) == 0 {
 		return nil, nil, nil
@@ -457,7 +459,7 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 			}
 			ours, foreign, err := r.appliedBy(ctx, cd.app.signature, head)
 			if err != nil {
-				transient = fmt.Errorf("entry %s: %w", cd.entry.ID, err)
+				r.entryWaits(cd.entry, err, cd.log)
 				continue
 			}
 			if ours != nil {
@@ -538,6 +540,19 @@ func (r *Relay) entryFailed(ctx context.Context, e stream.Entry, class string, c
 	}
 	return r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: class,
 		Reason: fmt.Sprintf("failed %d attempts, last: %v", n, cause), Fields: fields})
+}
+
+// entryWaits passes over an entry for ERROR_TIMEOUT because a look-up only
+// it needs failed on the node (the receipt of its recorded transaction, the
+// search for the use of its signature), so that the others go on. No attempt
+// is counted: the failure says nothing about the entry, and a node that
+// cannot answer it for long must not get valid applications dead-lettered.
+// Such an entry may wait indefinitely; the monitor then reports its age.
+func (r *Relay) entryWaits(e stream.Entry, cause error, log zerolog.Logger) {
+	r.mu.Lock()
+	r.scan.wait(e.ID, r.cfg.Now().Add(r.cfg.ErrorBackoff))
+	r.mu.Unlock()
+	log.Warn().Err(cause).Dur("retry_in", r.cfg.ErrorBackoff).Msg("look-up for entry failed, passing over it for now")
 }
 
 func (r *Relay) attempts() attempts {
