@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -477,5 +478,40 @@ func TestCORS(t *testing.T) {
 	r := g.do(http.MethodPost, "/api/application", []byte(`{}`), map[string]string{"Origin": "https://app.example", "Content-Type": "application/json"})
 	if r.code != 400 || r.header.Get("Access-Control-Allow-Origin") != "https://app.example" {
 		t.Fatalf("error answers must be readable by the frontend: %d %v", r.code, r.header)
+	}
+}
+
+// TestRetryCompletesCrashedPost: a POST died after its XADD, before it
+// recorded the entry, and the relay (here: someone) has since applied the
+// signature on chain. The retry must not be refused as SIGNATURE_USED nor
+// queue a second entry: it finds the first entry and answers with it.
+func TestRetryCompletesCrashedPost(t *testing.T) {
+	g := newGateway(t, gwOptions{})
+	ctx := context.Background()
+	app := g.newApp(1)
+	keys := stream.NewIntakeKeys(g.keys.Stream)
+	claim := stream.SignatureClaimID(crypto.Keccak256Hash(app.Signature))
+	entity := frontend.NewEntityID()
+	claimedAt := strconv.FormatInt(time.Now().UnixMilli()-1, 10)
+	if err := g.rdb.HSet(ctx, keys.Claim(claim), "entityId", entity, "claimedAt", claimedAt).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.rdb.Set(ctx, keys.Lease(claim), "dead-writer", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := frontend.Enqueue(ctx, g.rdb, g.keys.Stream, entity, frontend.Fields(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.applyDirect(app)
+	r := g.post(body(app))
+	if r.code != 200 || string(r.raw) != entry {
+		t.Fatalf("retry: %d %s, want 200 %s", r.code, r.raw, entry)
+	}
+	if n := g.rdb.XLen(ctx, g.keys.Stream).Val(); n != 1 {
+		t.Fatalf("%d entries", n)
+	}
+	if st := g.state(entity); st["entryId"] != entry {
+		t.Fatalf("status %v", st)
 	}
 }

@@ -104,7 +104,7 @@ func (o *Operator) Show(ctx context.Context, id string) (DeadLetter, error) {
 		return DeadLetter{}, ErrDeadLetterNotFound
 	}
 	d := view(e)
-	if done, ok, err := o.pub.Lookup(ctx, stream.ReplayClaimID(id)); err == nil && ok {
+	if done, ok, err := o.pub.Lookup(ctx, stream.ReplayClaimID(id)); err == nil && ok && done.EntryID != "" {
 		d.Replayed = done.EntryID
 	}
 	return d, nil

@@ -145,29 +145,21 @@ func (s *Service) Submit(ctx context.Context, body []byte) (acc Accepted, err er
 	}
 
 	claim := stream.SignatureClaimID(crypto.Keccak256Hash(app.Signature))
-	if done, ok, err := s.pub.Lookup(ctx, claim); err != nil {
-		return Accepted{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	} else if ok {
-		return Accepted{EntityID: done.EntityID, EntryID: done.EntryID, Existing: true}, nil
-	}
-
-	call, err := s.cfg.Product.Apply(args)
+	prior, claimed, err := s.pub.Lookup(ctx, claim)
 	if err != nil {
-		return Accepted{}, malformed([]stream.Problem{{Reason: err.Error()}})
+		return Accepted{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if claimed && prior.EntryID != "" {
+		return Accepted{EntityID: prior.EntityID, EntryID: prior.EntryID, Existing: true}, nil
 	}
 	var deferred string
-	c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
-	_, err = s.chain.EstimateGas(c, call.Msg(s.cfg.From))
-	cancel()
-	if err != nil {
-		rev := chain.AsRevert(err)
-		switch {
-		case rev == nil:
-			return Accepted{}, fmt.Errorf("%w: simulate application: %w", ErrUnavailable, err)
-		case rev.Class.Final():
-			return Accepted{}, fromRevert(rev)
-		default:
-			deferred = rev.Reason
+	if !claimed {
+		// An unfinished claim is not simulated again: its first caller
+		// did, and the relay may already have applied the entry it wrote
+		// before crashing (the chain would now say SIGNATURE_USED); Publish
+		// finds that entry and completes the claim.
+		if deferred, err = s.simulate(ctx, args); err != nil {
+			return Accepted{}, err
 		}
 	}
 
@@ -184,6 +176,30 @@ func (s *Service) Submit(ctx context.Context, body []byte) (acc Accepted, err er
 			Str("deferred", deferred).Msg("application accepted")
 	}
 	return acc, nil
+}
+
+// simulate runs the call the relay would send. A final revert is a
+// *Rejection; a transient one (product paused) is returned as deferred, the
+// application still to be queued; no answer is ErrUnavailable.
+func (s *Service) simulate(ctx context.Context, args chain.ApplicationArgs) (deferred string, err error) {
+	call, err := s.cfg.Product.Apply(args)
+	if err != nil {
+		return "", malformed([]stream.Problem{{Reason: err.Error()}})
+	}
+	c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+	defer cancel()
+	if _, err := s.chain.EstimateGas(c, call.Msg(s.cfg.From)); err != nil {
+		rev := chain.AsRevert(err)
+		switch {
+		case rev == nil:
+			return "", fmt.Errorf("%w: simulate application: %w", ErrUnavailable, err)
+		case rev.Class.Final():
+			return "", fromRevert(rev)
+		default:
+			return rev.Reason, nil
+		}
+	}
+	return "", nil
 }
 
 // outcome is the bounded metric label of a Submit result.

@@ -150,7 +150,9 @@ type Published struct {
 // before ctx ended; retrying later returns its result.
 var ErrInProgress = errors.New("publication in progress elsewhere")
 
-// Lookup returns a finished publication of claimID, if there is one.
+// Lookup returns the claim of claimID, if there is one. Its EntryID is
+// empty while the publication is unfinished (in progress elsewhere, or left
+// by a crash): Publish then completes it.
 func (p *Publisher) Lookup(ctx context.Context, claimID string) (Published, bool, error) {
 	vals, err := p.rdb.HMGet(ctx, p.keys.Claim(claimID), "entityId", "entryId").Result()
 	if err != nil {
@@ -158,7 +160,7 @@ func (p *Publisher) Lookup(ctx context.Context, claimID string) (Published, bool
 	}
 	entity, _ := vals[0].(string)
 	entry, _ := vals[1].(string)
-	if entity == "" || entry == "" {
+	if entity == "" {
 		return Published{}, false, nil
 	}
 	return Published{EntityID: entity, EntryID: entry, Existing: true}, true, nil
