@@ -17,7 +17,7 @@ type Fees struct {
 }
 
 // FeePolicy turns a block's base fee and the node's tip suggestion into fees
-// that never exceed MaxFee (DESIGN.md section 5, invariant 3).
+// that never exceed MaxFee (invariant 3; docs/design.md, "Invariants").
 type FeePolicy struct {
 	MaxFee *big.Int // MAX_FEE_PER_GAS, hard cap on maxFeePerGas
 	MaxTip *big.Int // MAX_PRIORITY_FEE_PER_GAS; nil means take the node's suggestion

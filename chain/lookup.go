@@ -16,7 +16,7 @@ import (
 // Nonces reads, in one JSON-RPC batch, the wallet's mined nonce at block (nil:
 // latest) and the node's pending nonce. The difference is how many of the
 // wallet's transactions the node holds in its pool as executable, which is
-// the truth about the pool (DESIGN.md section 5, invariant 7): a node keeps
+// the truth about the pool (docs/design.md, "The node window"): a node keeps
 // only so many per sender and drops the rest without telling.
 func (c *Client) Nonces(ctx context.Context, account common.Address, block *big.Int) (mined, pending uint64, err error) {
 	at := "latest"

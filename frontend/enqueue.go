@@ -40,7 +40,7 @@ func xadd(ctx context.Context, rdb redis.Cmdable, streamKey string, values map[s
 }
 
 // BadCase is malformed input the relay must turn into a dead letter without
-// stopping (DESIGN.md invariant 4).
+// stopping (invariant 4; docs/design.md, "Invariants").
 type BadCase struct {
 	// Name identifies the case in test names.
 	Name string

@@ -53,8 +53,8 @@ func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (re
 }
 
 // finishReverted decides the outcome of an application whose transaction was
-// mined and reverted, once it has the required confirmations (DESIGN.md
-// section 5, invariant 6):
+// mined and reverted, once it has the required confirmations (invariant 6;
+// docs/design.md, "Mined reverts: three outcomes"):
 //   - a cause that can pass puts the application back in the queue, where it
 //     is simulated again and gets a new transaction once the cause cleared;
 //     after MAX_TRANSIENT_REVERTS such reverts it is dead-lettered;

@@ -2,7 +2,7 @@
 // to the chain (package chain): it reads applications, simulates them,
 // signs and journals a transaction before broadcasting it, keeps a bounded
 // window of transactions in flight, and acknowledges each stream entry only
-// once its outcome is final (DESIGN.md section 5).
+// once its outcome is final (docs/design.md, "Invariants").
 package relay
 
 import (

@@ -111,7 +111,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// The same signed application stored twice: the second entry is the
 	// same application, which our transaction for the first created, so its
-	// SIGNATURE_USED is success (DESIGN.md section 5, invariant 6), not a
+	// SIGNATURE_USED is success (docs/design.md, "Mined reverts"), not a
 	// rejection.
 	twice, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {

@@ -16,15 +16,17 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Keys and names of the Redis layout. The first four are the old processor's
-// contract (DESIGN.md section 1); the others are the relay's own.
+// Keys and names of the Redis layout. The first three are the old
+// processor's contract (DESIGN.md section 1); the others are the relay's own
+// (docs/design.md, "Redis keys the relay adds").
 type Keys struct {
 	Stream     string // REDIS_QUEUE_STREAM_KEY
 	Group      string // REDIS_QUEUE_APPLICATION_ID
 	Consumer   string // REDIS_QUEUE_CONSUMER_ID
 	DeadLetter string // DEAD_LETTER_STREAM_KEY
 	// Wallet is the relay's address (lower-case hex); it scopes the journal,
-	// because each wallet has its own nonce sequence (DESIGN.md section 7).
+	// because each wallet has its own nonce sequence (docs/design.md, "Redis
+	// keys the relay adds").
 	Wallet string
 }
 

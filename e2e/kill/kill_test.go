@@ -515,8 +515,9 @@ func deadLetters(t *testing.T, rdb *redis.Client) int64 {
 	return n
 }
 
-// journalKey is the processor's journal hash for the wallet (DESIGN.md and
-// stream.Queue.JournalKey), spelled out so the test checks the layout too.
+// journalKey is the processor's journal hash for the wallet (docs/design.md,
+// "Redis keys the relay adds", and stream.Queue.JournalKey), spelled out so
+// the test checks the layout too.
 func journalKey(wallet common.Address) string {
 	return "{depeg-relay:" + strings.ToLower(wallet.Hex()) + "}:journal"
 }
