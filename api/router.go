@@ -1,4 +1,4 @@
-// Package api serves the monitor contract (DESIGN.md section 4), the
+// Package api serves the monitor contract (docs/design.md, "The fixed contracts"), the
 // Prometheus metrics, the intake gateway's application routes, the
 // operator's dead-letter routes and the OpenAPI description of them all
 // over HTTP.

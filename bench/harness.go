@@ -29,7 +29,7 @@ import (
 // hardhat/anvil test phrase, index 0, funded at genesis of the devchain.
 const Mnemonic = "test test test test test test test test test test test junk"
 
-// Redis names the processor uses by default (DESIGN.md section 1).
+// Redis names the processor uses by default (docs/design.md, "The fixed contracts").
 const (
 	streamKey     = "application:signatures"
 	groupName     = "depeg-backend-processor"

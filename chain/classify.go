@@ -11,8 +11,8 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
-// RevertClass says what a revert reason means for the relay (DESIGN.md
-// section 2). Every decision about a contract answer is made here.
+// RevertClass says what a revert reason means for the relay (docs/design.md,
+// "The fixed contracts"). Every decision about a contract answer is made here.
 type RevertClass int
 
 const (

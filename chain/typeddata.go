@@ -12,7 +12,7 @@ import (
 )
 
 // The EIP-712 domain and type the deployed message helper checks a policy
-// signature against (DESIGN.md section 2). They are a contract with the
+// signature against (docs/design.md, "The fixed contracts"). They are a contract with the
 // deployed helper and with every wallet that signed: never change them.
 const (
 	PolicyDomainName    = "EtheriscDepeg"

@@ -2,7 +2,7 @@
 // the user's EIP-712 signature, the redis-om HASH it stores, and the stream
 // entry that hands the application to the relay. Tests, cmd/enqueue and the
 // load harness use it so that the relay is always fed byte-for-byte what
-// production feeds it (DESIGN.md sections 1 and 2).
+// production feeds it (docs/design.md, "The fixed contracts").
 package frontend
 
 import (
@@ -25,7 +25,7 @@ import (
 )
 
 // Field names of the PendingApplication hash and of the stream entry: the
-// relay's stream package owns the layout (DESIGN.md section 1); the frontend
+// relay's stream package owns the layout (docs/design.md, "The fixed contracts"); the frontend
 // stand-in writes exactly what the relay reads.
 const (
 	FieldPolicyHolder     = stream.FieldPolicyHolder

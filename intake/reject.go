@@ -47,8 +47,8 @@ func malformed(problems []stream.Problem) *Rejection {
 }
 
 // revertFields names the application field a contract revert is about, so
-// the frontend can point at it. Matched on the reason codes of DESIGN.md
-// section 2; the class comes from chain.ClassifyRevert, the one classifier.
+// the frontend can point at it. Matched on the reason codes of the contract
+// (docs/design.md, "The fixed contracts"); the class comes from chain.ClassifyRevert, the one classifier.
 var revertFields = []struct{ code, field string }{
 	{"DMH-001", stream.FieldSignature},
 	{"DMH-002", stream.FieldSignature},

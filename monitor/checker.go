@@ -42,7 +42,7 @@ var ErrClosed = errors.New("checker closed")
 
 // CheckerConfig holds the thresholds and the dependencies of a Checker.
 // Durations and amounts are already parsed from the environment (see
-// DESIGN.md section 3).
+// docs/design.md, "The fixed contracts").
 type CheckerConfig struct {
 	// Wallet is the hot wallet whose balance is checked.
 	Wallet common.Address

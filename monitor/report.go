@@ -3,7 +3,7 @@ package monitor
 import "fmt"
 
 // StatusOK is the value of a passing check. A failing check reads
-// "error - <why>" (see DESIGN.md section 4; the uptime checker and the people
+// "error - <why>" (see docs/design.md, "The fixed contracts"; the uptime checker and the people
 // reading its alerts depend on that shape).
 const StatusOK = "ok"
 

@@ -16,7 +16,7 @@ import (
 )
 
 // Field names of the PendingApplication hash, written by the frontend with
-// redis-om 0.4 (DESIGN.md section 1). They are a contract: never rename them.
+// redis-om 0.4 (docs/design.md, "The fixed contracts"). They are a contract: never rename them.
 const (
 	FieldPolicyHolder     = "policyHolder"
 	FieldProtectedWallet  = "protectedWallet"

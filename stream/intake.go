@@ -17,8 +17,8 @@ import (
 // IntakeKeys names the keys the relay adds for its intake gateway: claims
 // (idempotency records), their leases, application statuses and the
 // per-policy-holder index. They all carry one hash tag, so the Lua scripts
-// below may touch several of them at once on Redis Cluster (DESIGN.md
-// section 7); none of them is ever combined with the frontend's keys
+// below may touch several of them at once on Redis Cluster (docs/design.md,
+// "Redis keys the relay adds"); none of them is ever combined with the frontend's keys
 // (PendingApplication:*, the stream) in one script or MULTI. The stream key
 // is part of the tag, so two deployments sharing a Redis do not share claims.
 type IntakeKeys struct{ tag string }

@@ -151,8 +151,8 @@ func (q *Queue) JournalQuarantine(ctx context.Context) (map[string]string, error
 
 // ErrJournalChanged means a journal record changed between Journal's read
 // and its attempt to quarantine it; reading the journal again sees the new
-// value. Only one process may use a wallet (DESIGN.md section 5, invariant
-// 8), so this points at a second writer.
+// value. Only one process may use a wallet (invariant 8; docs/design.md,
+// "Invariants"), so this points at a second writer.
 var ErrJournalChanged = errors.New("journal record changed while being quarantined")
 
 // decodeTxRecord reads one journal value. Record stores each record under

@@ -17,7 +17,7 @@ import (
 )
 
 // Keys and names of the Redis layout. The first three are the old
-// processor's contract (DESIGN.md section 1); the others are the relay's own
+// processor's contract (docs/design.md, "The fixed contracts"); the others are the relay's own
 // (docs/design.md, "Redis keys the relay adds").
 type Keys struct {
 	Stream     string // REDIS_QUEUE_STREAM_KEY

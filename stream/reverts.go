@@ -6,7 +6,7 @@ import (
 )
 
 // FieldRelayReverts is a field the relay adds to a PendingApplication hash
-// (DESIGN.md section 1 allows added fields): how often the application's
+// (the contract allows added fields: docs/design.md, "The fixed contracts"): how often the application's
 // transaction was mined and reverted for a cause that can pass (the product
 // paused, out of gas). It lives in the application's own hash so that it
 // goes when the hash is purged, and survives restarts and a change of

@@ -45,7 +45,7 @@ const (
 	pollEvery     = 100 * time.Millisecond
 )
 
-// Default keys of the frontend's layout (DESIGN.md section 1); the test does
+// Default keys of the frontend's layout (docs/design.md, "The fixed contracts"); the test does
 // not override them.
 const (
 	streamKey     = "application:signatures"
