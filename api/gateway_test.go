@@ -160,36 +160,6 @@ func newGateway(t testing.TB, o gwOptions) *gateway {
 	return g
 }
 
-// confirmingQueue stands in for the hook the relay is to call when it
-// settles confirmed entries (stream.StatusStore.Confirmed, before the ack;
-// see the report of issue 11): it records each confirmation from the
-// application's transactionHash and its receipt, then acks.
-type confirmingQueue struct {
-	*intake.ObservedQueue
-	g *gateway
-}
-
-func (q *confirmingQueue) Ack(ctx context.Context, entries ...stream.Settled) error {
-	var cs []stream.Confirmation
-	for _, e := range entries {
-		h, err := q.g.rdb.HGet(ctx, stream.ApplicationKey(e.EntityID), stream.FieldTransactionHash).Result()
-		if err != nil {
-			continue
-		}
-		rc, err := q.g.client.TransactionReceipt(ctx, common.HexToHash(h))
-		if err != nil {
-			return err
-		}
-		pid, _ := q.g.product.ProcessID(rc)
-		cs = append(cs, stream.Confirmation{EntityID: e.EntityID, EntryID: e.EntryID, TxHash: rc.TxHash,
-			Block: rc.BlockNumber.Uint64(), ProcessID: pid})
-	}
-	if err := q.g.status.Confirmed(ctx, cs...); err != nil {
-		return err
-	}
-	return q.ObservedQueue.Ack(ctx, entries...)
-}
-
 // startRelay runs the real relay on the gateway's Redis and chain until the
 // test ends, with the intake's ObservedQueue as production wires it.
 func (g *gateway) startRelay() { g.startRelayWith(16) }
@@ -206,9 +176,10 @@ func (g *gateway) startRelayWith(maxInFlight int) {
 		RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
 		MinBalance: big.NewInt(params.Ether),
 		Fees:       chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)}, GasMarginPercent: 20,
+		Status: g.status, // as production wires it: confirmed outcomes recorded before the ack
 	}
 	r := relay.New(cfg, zerolog.New(g.log).With().Str("component", "relay").Logger(), g.client,
-		&confirmingQueue{ObservedQueue: obs, g: g}, g.signer, g.product,
+		obs, g.signer, g.product,
 		monitor.NewMetrics(prometheus.NewRegistry()), &monitor.Heartbeat{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

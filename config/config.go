@@ -143,6 +143,15 @@ type Config struct {
 	// MonitorCheckTimeout is MONITOR_CHECK_TIMEOUT, the deadline of each
 	// check behind /api/monitor.
 	MonitorCheckTimeout time.Duration
+	// MonitorMaxWaitAge is MONITOR_MAX_WAIT_AGE: the queue check fails when
+	// the oldest waiting entry (pending, or not yet delivered) is older.
+	// 0, the default, means 10 x PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT.
+	MonitorMaxWaitAge time.Duration
+	// MaxEntryAttempts is MAX_ENTRY_ATTEMPTS: how many attempts, ERROR_TIMEOUT
+	// apart, an entry gets that fails for a reason of its own (a key that is
+	// not a hash, a simulation the node answers with an error that is not a
+	// revert) before it is dead-lettered. At least 1.
+	MaxEntryAttempts int
 
 	// IntakeEnabled is INTAKE_ENABLED: POST /api/application takes
 	// applications. Off by default, so an existing deployment does not
@@ -227,6 +236,8 @@ type env struct {
 	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
 	ListenerLoopMaxTimeout   string `envconfig:"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT" default:"60000"`
 	MonitorCheckTimeout      string `envconfig:"MONITOR_CHECK_TIMEOUT" default:"2000"`
+	MonitorMaxWaitAge        string `envconfig:"MONITOR_MAX_WAIT_AGE" default:"0"`
+	MaxEntryAttempts         string `envconfig:"MAX_ENTRY_ATTEMPTS" default:"5"`
 
 	IntakeEnabled        string `envconfig:"INTAKE_ENABLED" default:"false"`
 	IntakeCORSOrigins    string `envconfig:"INTAKE_CORS_ORIGINS"`
@@ -348,6 +359,8 @@ func parse(e env) (Config, error) {
 		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
 		ListenerLoopMaxTimeout:   p.duration("PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", e.ListenerLoopMaxTimeout),
 		MonitorCheckTimeout:      p.duration("MONITOR_CHECK_TIMEOUT", e.MonitorCheckTimeout),
+		MonitorMaxWaitAge:        p.durationOrZero("MONITOR_MAX_WAIT_AGE", e.MonitorMaxWaitAge),
+		MaxEntryAttempts:         int(p.integer("MAX_ENTRY_ATTEMPTS", e.MaxEntryAttempts, 1, 1000)),
 
 		IntakeEnabled:        p.boolean("INTAKE_ENABLED", e.IntakeEnabled),
 		IntakeCORSOrigins:    p.origins("INTAKE_CORS_ORIGINS", e.IntakeCORSOrigins),
@@ -441,6 +454,15 @@ func (p *parser) duration(name, s string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Millisecond
+}
+
+// durationOrZero is duration that also takes 0, for a setting whose zero
+// means "derived from another one".
+func (p *parser) durationOrZero(name, s string) time.Duration {
+	if strings.TrimSpace(s) == "0" {
+		return 0
+	}
+	return p.duration(name, s)
 }
 
 // wei parses a non-negative integer amount of wei, at least least. Only
@@ -722,6 +744,8 @@ func (c Config) LogFields() map[string]any {
 		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,
 		"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT": c.ListenerLoopMaxTimeout.String(),
 		"MONITOR_CHECK_TIMEOUT":                     c.MonitorCheckTimeout.String(),
+		"MONITOR_MAX_WAIT_AGE":                      c.MonitorMaxWaitAge.String(),
+		"MAX_ENTRY_ATTEMPTS":                        c.MaxEntryAttempts,
 
 		"INTAKE_ENABLED":         c.IntakeEnabled,
 		"INTAKE_CORS_ORIGINS":    strings.Join(c.IntakeCORSOrigins, ","),

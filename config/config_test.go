@@ -31,6 +31,7 @@ var contractVars = []string{
 	"REBROADCAST_INTERVAL", "GAS_LIMIT_MARGIN_PERCENT", "SHUTDOWN_TIMEOUT", "MONITOR_CHECK_TIMEOUT",
 	"BALANCE_REFRESH_INTERVAL", "STUCK_TX_BLOCKS", "FEE_BUMP_PERCENT",
 	"MAX_TRANSIENT_REVERTS", "SIGNATURE_LOOKBACK_BLOCKS", "DEAD_LETTER_MAX_LEN",
+	"MONITOR_MAX_WAIT_AGE", "MAX_ENTRY_ATTEMPTS",
 	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
 }
@@ -181,6 +182,7 @@ func TestLoadDefaults(t *testing.T) {
 				MaxNonAckPendingMessages: 10,
 				ListenerLoopMaxTimeout:   time.Minute,
 				MonitorCheckTimeout:      2 * time.Second,
+				MaxEntryAttempts:         5,
 
 				IntakeEnabled:        false,
 				IntakeMaxBodyBytes:   16384,

@@ -79,6 +79,11 @@ type Metrics interface {
 	LoopIteration(t time.Time)
 }
 
+// StatusRecorder keeps the outcome of confirmed applications.
+type StatusRecorder interface {
+	Confirmed(ctx context.Context, cs ...stream.Confirmation) error
+}
+
 // Heartbeat records loop iterations for the monitor.
 type Heartbeat interface {
 	Beat(t time.Time)
@@ -106,6 +111,10 @@ type Config struct {
 	// SignatureLookback (SIGNATURE_LOOKBACK_BLOCKS) bounds the search for
 	// the transaction that applied a signature reported as used.
 	SignatureLookback uint64
+	// Status, when set, records each confirmed application (transaction,
+	// block, processId) before its entry is acknowledged, so the outcome
+	// stays readable after the hash is purged; *stream.StatusStore has it.
+	Status StatusRecorder
 	// MaxEntryAttempts is how many attempts an entry gets that fails for a
 	// reason of its own (its application key is not a hash, the node
 	// answers its simulation with an error that is not a revert) before it

@@ -423,13 +423,27 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	var entries []stream.Settled
+	var confs []stream.Confirmation
 	var nonces []uint64
 	for _, cf := range confirmed {
 		if cf.f.app != nil {
 			entries = append(entries, stream.Settled{EntryID: cf.f.app.entryID, EntityID: cf.f.app.entityID})
+			pid, _ := r.product.ProcessID(cf.rcpt)
+			confs = append(confs, stream.Confirmation{EntityID: cf.f.app.entityID, EntryID: cf.f.app.entryID,
+				TxHash: cf.rcpt.TxHash, Block: cf.rcpt.BlockNumber.Uint64(), ProcessID: pid})
 		}
 		if cf.f.st.Signed {
 			nonces = append(nonces, cf.f.rec.Nonce)
+		}
+	}
+	// The outcome is recorded before the ack: a crash in between repeats
+	// both, and both are idempotent; the other way round, a crash would
+	// leave an acknowledged application with no outcome to show.
+	if r.cfg.Status != nil && len(confs) > 0 {
+		if err := r.cfg.Status.Confirmed(c, confs...); err != nil {
+			r.metrics.RedisError("status")
+			r.log.Warn().Err(err).Int("entries", len(confs)).Msg("record confirmations failed, will retry")
+			return
 		}
 	}
 	if err := r.queue.Ack(c, entries...); err != nil {

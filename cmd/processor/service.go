@@ -114,6 +114,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		FeeBumpPercent:      int64(cfg.FeeBumpPercent),
 		MaxTransientReverts: cfg.MaxTransientReverts,
 		SignatureLookback:   cfg.SignatureLookbackBlocks,
+		MaxEntryAttempts:    cfg.MaxEntryAttempts,
+		Status:              status,
 	}, log, s.client, observed, s.signer, product, metrics, heartbeat)
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
@@ -123,8 +125,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
 		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
 		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
-		GroupRecreations: queue.GroupRecreations,
-		Metrics:          metrics, Log: log,
+		GroupRecreations: queue.GroupRecreations, HeldByUnknown: s.relay.HeldByUnknown,
+		MaxWaitAge: cfg.MonitorMaxWaitAge,
+		Metrics:    metrics, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
