@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,9 @@ type Config struct {
 	// RedisURL is REDIS_URL (redis://, rediss:// or unix://). It is a Secret
 	// because it may carry the Redis password; pass Reveal() to the client.
 	RedisURL Secret
+	// RedisMode is REDIS_MODE: single (default), sentinel or cluster, which
+	// decides how RedisURL is read (package redisconn).
+	RedisMode string
 	// StreamKey is REDIS_QUEUE_STREAM_KEY, the stream the frontend writes.
 	StreamKey string
 	// GroupName is REDIS_QUEUE_APPLICATION_ID, the consumer group.
@@ -200,6 +204,7 @@ type Config struct {
 // it did in the Node processor (`process.env.X || default`).
 type env struct {
 	RedisURL              string `envconfig:"REDIS_URL" default:"redis://localhost:6379"`
+	RedisMode             string `envconfig:"REDIS_MODE" default:"single"`
 	StreamKey             string `envconfig:"REDIS_QUEUE_STREAM_KEY" default:"application:signatures"`
 	GroupName             string `envconfig:"REDIS_QUEUE_APPLICATION_ID" default:"depeg-backend-processor"`
 	ConsumerName          string `envconfig:"REDIS_QUEUE_CONSUMER_ID" default:"depeg-backend-processor-consumer"`
@@ -323,6 +328,7 @@ func parse(e env) (Config, error) {
 	var p parser
 	c := Config{
 		RedisURL:              p.redisURL("REDIS_URL", e.RedisURL),
+		RedisMode:             p.oneOf("REDIS_MODE", e.RedisMode, "single", "sentinel", "cluster"),
 		StreamKey:             e.StreamKey,
 		GroupName:             e.GroupName,
 		ConsumerName:          e.ConsumerName,
@@ -454,6 +460,15 @@ func (p *parser) duration(name, s string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Millisecond
+}
+
+// oneOf checks that s is one of the allowed words.
+func (p *parser) oneOf(name, s string, allowed ...string) string {
+	if slices.Contains(allowed, s) {
+		return s
+	}
+	p.addf(name, "%s is not one of %s", show(s), strings.Join(allowed, ", "))
+	return ""
 }
 
 // durationOrZero is duration that also takes 0, for a setting whose zero
@@ -708,6 +723,7 @@ func (c Config) LogFields() map[string]any {
 	}
 	return map[string]any{
 		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
+		"REDIS_MODE":                 c.RedisMode,
 		"REDIS_QUEUE_STREAM_KEY":     c.StreamKey,
 		"REDIS_QUEUE_APPLICATION_ID": c.GroupName,
 		"REDIS_QUEUE_CONSUMER_ID":    c.ConsumerName,

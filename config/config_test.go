@@ -31,7 +31,7 @@ var contractVars = []string{
 	"REBROADCAST_INTERVAL", "GAS_LIMIT_MARGIN_PERCENT", "SHUTDOWN_TIMEOUT", "MONITOR_CHECK_TIMEOUT",
 	"BALANCE_REFRESH_INTERVAL", "STUCK_TX_BLOCKS", "FEE_BUMP_PERCENT",
 	"MAX_TRANSIENT_REVERTS", "SIGNATURE_LOOKBACK_BLOCKS", "DEAD_LETTER_MAX_LEN",
-	"MONITOR_MAX_WAIT_AGE", "MAX_ENTRY_ATTEMPTS",
+	"MONITOR_MAX_WAIT_AGE", "MAX_ENTRY_ATTEMPTS", "REDIS_MODE",
 	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
 }
@@ -146,6 +146,7 @@ func TestLoadDefaults(t *testing.T) {
 			oneETH, _ := new(big.Int).SetString("1000000000000000000", 10)
 			want := Config{
 				RedisURL:              NewSecret("redis://localhost:6379"),
+				RedisMode:             "single",
 				StreamKey:             "application:signatures",
 				GroupName:             "depeg-backend-processor",
 				ConsumerName:          "depeg-backend-processor-consumer",

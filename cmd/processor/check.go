@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/redisconn"
 )
 
 // preflight is the -check mode: it verifies, without writing anything, that
@@ -22,11 +21,10 @@ import (
 func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.RPCTimeout)
 	defer cancel()
-	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	rdb, err := redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal())
 	if err != nil {
-		return errors.New("REDIS_URL is not a valid redis URL")
+		return err
 	}
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)

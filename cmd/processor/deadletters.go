@@ -9,10 +9,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -31,11 +31,10 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	if len(args) == 0 {
 		return errUsage
 	}
-	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
+	rdb, err := redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal())
 	if err != nil {
-		return errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
+		return err
 	}
-	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	queue := stream.NewQueue(rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName,
 		Consumer: cfg.ConsumerName, DeadLetter: cfg.DeadLetterStreamKey})

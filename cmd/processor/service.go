@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -30,7 +30,7 @@ import (
 type service struct {
 	log     zerolog.Logger
 	cfg     config.Config
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	client  *chain.Client
 	signer  *chain.Signer
 	relay   *relay.Relay
@@ -49,11 +49,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 			s.Close()
 		}
 	}()
-	opts, err := redis.ParseURL(cfg.RedisURL.Reveal())
-	if err != nil {
-		return nil, errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
+	if s.rdb, err = redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal()); err != nil {
+		return nil, err
 	}
-	s.rdb = redis.NewClient(opts)
 
 	if s.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
 		return nil, err
