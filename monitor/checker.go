@@ -115,6 +115,8 @@ type CheckerConfig struct {
 	// Metrics, when set, provides the spend rate for the runway estimate and
 	// receives the balance and error counts.
 	Metrics *Metrics
+	// History, when set, receives every balance read, for the console's chart.
+	History *BalanceHistory
 	// Log receives refresh failures; the zero value discards them.
 	Log zerolog.Logger
 	// Now defaults to time.Now; tests inject a clock.
@@ -552,6 +554,7 @@ func (c *Checker) RefreshBalance(ctx context.Context) error {
 		return fmt.Errorf("read balance of %s: %w", c.cfg.Wallet.Hex(), err)
 	}
 	c.cfg.Metrics.SetBalance(wei)
+	c.cfg.History.Add(now, wei)
 	return nil
 }
 
