@@ -79,9 +79,32 @@ type app struct {
 // application exists on chain exactly once, none of the wallet's
 // transactions reverted, no nonce was mined twice, and Redis is clean
 // (nothing pending, hashes purged, journal empty, no dead letter). Set
-// KILL_TEST_SEED to replay a run's kill timings and KILL_TEST_LOG_DIR to
-// keep the processor logs.
+// KILL_TEST_SEED to replay a run's kill timings, KILL_TEST_LOG_DIR to keep
+// the processor logs, and KILL_TEST_POOL_SLOTS to run against a node that
+// keeps only so many transactions per sender.
 func TestKillRecovery(t *testing.T) {
+	var poolSlots uint64 // KILL_TEST_POOL_SLOTS: a node that keeps only so many per sender
+	if s := os.Getenv("KILL_TEST_POOL_SLOTS"); s != "" {
+		var err error
+		if poolSlots, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("KILL_TEST_POOL_SLOTS: %v", err)
+		}
+	}
+	runKillRecovery(t, poolSlots)
+}
+
+// TestKillRecoveryStrictNode is TestKillRecovery against a node that keeps
+// only 4 transactions per sender and refuses the rest, as busy pools and
+// hosted providers do: the window the relay learns from the node must
+// survive every restart too.
+func TestKillRecoveryStrictNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a second kill run; -short skips it")
+	}
+	runKillRecovery(t, 4)
+}
+
+func runKillRecovery(t *testing.T, poolSlots uint64) {
 	began := time.Now()
 	ctx := t.Context()
 
@@ -113,7 +136,7 @@ func TestKillRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, GasLimit: blockGasLimit})
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, GasLimit: blockGasLimit, PoolSlots: poolSlots})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}
