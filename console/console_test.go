@@ -1,0 +1,358 @@
+package console_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/go-chi/chi/v5"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/console"
+	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+const (
+	adminToken = "console-test-admin-token-0123456789abcdef"
+	wallet     = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+	txHash     = "0x4217c4e4b5d3f8a8b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1e693"
+	entity     = "01M84VAXA3ENVW6NN6H78HSK7Z"
+)
+
+// fakeHealth returns a fixed report.
+type fakeHealth struct{ r monitor.Report }
+
+func (f fakeHealth) Check(context.Context) monitor.Report { return f.r }
+
+// fakeDeadLetters is an operator over a fixed list; Replay marks a letter.
+type fakeDeadLetters struct {
+	mu       sync.Mutex
+	letters  []intake.DeadLetter
+	replayed map[string]string
+	block    bool // List waits for its context
+}
+
+func (f *fakeDeadLetters) List(ctx context.Context, _ string, _ int) (intake.Page, error) {
+	if f.block {
+		<-ctx.Done()
+		return intake.Page{}, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]intake.DeadLetter, len(f.letters))
+	for i, d := range f.letters {
+		d.Replayed = f.replayed[d.ID]
+		out[i] = d
+	}
+	return intake.Page{DeadLetters: out}, nil
+}
+
+func (f *fakeDeadLetters) Show(_ context.Context, id string) (intake.DeadLetter, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.letters {
+		if d.ID == id {
+			d.Replayed = f.replayed[id]
+			return d, nil
+		}
+	}
+	return intake.DeadLetter{}, intake.ErrDeadLetterNotFound
+}
+
+func (f *fakeDeadLetters) Replay(_ context.Context, id string) (intake.Replayed, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.letters {
+		if d.ID == id {
+			if d.Application == nil {
+				return intake.Replayed{}, intake.ErrNotReplayable
+			}
+			f.replayed[id] = "1800000000999-0"
+			return intake.Replayed{EntityID: d.EntityID, EntryID: "1800000000999-0"}, nil
+		}
+	}
+	return intake.Replayed{}, intake.ErrDeadLetterNotFound
+}
+
+// fakeFinder answers one entityId.
+type fakeFinder struct{}
+
+func (fakeFinder) Find(_ context.Context, q string) (inspect.Result, error) {
+	if q != entity {
+		if inspect.Classify(q) == "" {
+			return inspect.Result{}, inspect.ErrQuery
+		}
+		return inspect.Result{Query: q, Kind: inspect.Classify(q), Applications: []intake.Status{}}, nil
+	}
+	return inspect.Result{Query: q, Kind: inspect.KindEntity, Applications: []intake.Status{{
+		EntityID: entity, Status: stream.StateConfirmed, TransactionHash: txHash, Block: 42, ProcessID: "0xabc",
+	}}}, nil
+}
+
+func float(v float64) *float64 { return &v }
+func i64(v int64) *int64       { return &v }
+
+type fixture struct {
+	srv  *httptest.Server
+	dead *fakeDeadLetters
+	con  *console.Console
+}
+
+func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
+	t.Helper()
+	now := time.Unix(1_800_000_000, 0).UTC()
+	hist := monitor.NewBalanceHistory(6*time.Hour, 360)
+	for i := range 60 {
+		hist.Add(now.Add(-time.Duration(60-i)*5*time.Minute), new(big.Int).Mul(big.NewInt(int64(2000-i*10)), big.NewInt(1e15)))
+	}
+	inFlight := 1
+	held, window := uint64(1), uint64(16)
+	dead := &fakeDeadLetters{replayed: map[string]string{}, letters: []intake.DeadLetter{
+		{ID: "1799999999000-0", EntryID: "1799999990000-0", EntityID: entity, Class: "funds",
+			Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", Application: map[string]string{"policyHolder": "0x00000000000000000000000000000000000000a1"}},
+		{ID: "1799999998000-0", EntryID: "1799999980000-0", Class: "malformed", Reason: "stream entry has no entityId"},
+	}}
+	cfg := console.Config{
+		Health: fakeHealth{monitor.Report{
+			Balance: "error - balance 1.4 ETH below alert 1.5 ETH", Processor: monitor.StatusOK, NonAckPendingTx: monitor.StatusOK,
+			BalanceEth: "1.4", AlertBalanceEth: "1.5", BalanceAgeSeconds: float(3.2), Runway: "31.0 hours at 0.0452 ETH/hour",
+			SpendWeiPerHour: "45200000000000000", InFlight: &inFlight, NodeHeld: &held, NodeWindow: &window,
+			PendingCount: i64(1), Lag: i64(0), DeadLetterCount: i64(2), OldestPendingAgeSeconds: float(12),
+			LastLoopIteration: now.Format(time.RFC3339), LastLoopAgeSeconds: float(1),
+			FeeCap: "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS",
+		}},
+		Wallets: []console.Wallet{{Address: common.HexToAddress(wallet), History: hist}},
+		Recent: func() []monitor.Confirmation {
+			return []monitor.Confirmation{{EntityID: entity, TxHash: txHash, Block: 42, At: now.Add(-time.Minute)}}
+		},
+		InFlight: func(context.Context) ([]inspect.Flight, error) {
+			return []inspect.Flight{{Field: "7", Record: stream.TxRecord{Nonce: 7, EntityID: entity, Hashes: []string{txHash},
+				SignedAt: now.Add(-30 * time.Second)}}}, nil
+		},
+		DeadLetters: dead,
+		Finder:      fakeFinder{},
+		AdminToken:  adminToken,
+		ExplorerURL: "https://explorer.example/",
+		Names:       console.Names{Stream: "application:signatures", Group: "depeg-backend-processor", Consumer: "c", DeadLetter: "dl"},
+		Log:         zerolog.Nop(),
+		Now:         func() time.Time { return now },
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	con, err := console.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := chi.NewRouter()
+	r.Mount(console.Path, con.Handler())
+	srv := httptest.NewServer(r)
+	t.Cleanup(func() { srv.Close(); con.Close() })
+	return &fixture{srv: srv, dead: dead, con: con}
+}
+
+// noRedirect keeps 303s visible.
+func (f *fixture) client() *http.Client {
+	c := *f.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+func (f *fixture) get(t *testing.T, path string) (int, http.Header, string) {
+	t.Helper()
+	res, err := f.client().Get(f.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+func (f *fixture) replay(t *testing.T, id, token string) (int, http.Header, string) {
+	t.Helper()
+	form := url.Values{}
+	if token != "" {
+		form.Set("token", token)
+	}
+	res, err := f.client().PostForm(f.srv.URL+console.Path+"/deadletters/"+id+"/replay", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+func mustContain(t *testing.T, body string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(body, w) {
+			t.Errorf("page lacks %q", w)
+		}
+	}
+}
+
+func TestPageShowsEverything(t *testing.T) {
+	f := newFixture(t, nil)
+	code, h, body := f.get(t, console.Path)
+	if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /console: %d %s", code, h.Get("Content-Type"))
+	}
+	mustContain(t, body,
+		// every check, and why the failing one fails
+		`id="check-balance"`, `id="check-processor"`, `id="check-nonAckPendingTx"`,
+		"balance 1.4 ETH below alert 1.5 ETH", "1 check(s) failing",
+		// the wallet, its runway and chart
+		"1.4 ETH", "31.0 hours at 0.0452 ETH/hour", "<polyline", `class="alert"`,
+		`href="https://explorer.example/address/`+wallet+`"`,
+		// the queue
+		"Node holds / window", "1 / 16", "Waiting at the fee cap", "yes: base fee",
+		// in flight, confirmations with explorer links, dead letters with reasons and buttons
+		`href="https://explorer.example/tx/`+txHash+`"`, `href="https://explorer.example/block/42"`,
+		"ERROR:DP-015:ALLOWANCE_TOO_LOW", "stream entry has no entityId", `formaction="/console/deadletters/1799999999000-0/replay"`,
+		// search
+		`action="/console/search"`,
+	)
+	if n := strings.Count(body, "replay-button"); n != 1 {
+		t.Errorf("%d replay buttons, want 1 (the malformed letter has no application copy)", n)
+	}
+	csp := h.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	// Nothing inline and nothing from elsewhere: CSP would block inline
+	// code, and an air-gapped network has no elsewhere.
+	for _, re := range []string{`<script>`, `<script [^>]*>[^<]`, ` style=`, ` on[a-z]+=`, `(src|href)="(https?:)?//(?:[^e]|e[^x])`} {
+		if loc := regexp.MustCompile(re).FindStringIndex(body); loc != nil {
+			t.Errorf("page has %q: %s", re, body[max(0, loc[0]-40):min(len(body), loc[1]+40)])
+		}
+	}
+}
+
+func TestReadingNeedsNoScript(t *testing.T) {
+	f := newFixture(t, nil)
+	_, _, body := f.get(t, console.Path)
+	// With JavaScript off the browser shows the markup as served: every
+	// figure must be in it, not filled in by the script.
+	withoutScripts := regexp.MustCompile(`(?s)<script.*?</script>`).ReplaceAllString(body, "")
+	mustContain(t, withoutScripts, "balance 1.4 ETH below alert 1.5 ETH", "ERROR:DP-015:ALLOWANCE_TOO_LOW", "<svg", entity)
+	code, h, js := f.get(t, console.Path+"/assets/console.js")
+	if code != http.StatusOK || !strings.Contains(h.Get("Content-Type"), "javascript") || !strings.Contains(js, "data-refresh") {
+		t.Fatalf("script: %d %s", code, h.Get("Content-Type"))
+	}
+	if code, h, _ := f.get(t, console.Path+"/assets/console.css"); code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/css") {
+		t.Fatalf("stylesheet: %d %s", code, h.Get("Content-Type"))
+	}
+	for _, p := range []string{"/assets/../console.go", "/assets/nothing.js", "/assets/"} {
+		if code, _, _ := f.get(t, console.Path+p); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, code)
+		}
+	}
+}
+
+func TestReplayNeedsTheToken(t *testing.T) {
+	f := newFixture(t, nil)
+	const id = "1799999999000-0"
+	for _, token := range []string{"", "wrong-token", adminToken + "x"} {
+		code, _, body := f.replay(t, id, token)
+		if code != http.StatusUnauthorized || !strings.Contains(body, "Replay refused") {
+			t.Fatalf("token %q: %d", token, code)
+		}
+		if strings.Contains(body, adminToken) {
+			t.Fatal("refusal shows the admin token")
+		}
+	}
+	if len(f.dead.replayed) != 0 {
+		t.Fatal("a refused replay re-queued")
+	}
+	code, h, _ := f.replay(t, id, adminToken)
+	if code != http.StatusSeeOther || h.Get("Location") != "/console?replayed="+id+"#deadletters" {
+		t.Fatalf("replay: %d %q", code, h.Get("Location"))
+	}
+	_, _, body := f.get(t, h.Get("Location"))
+	mustContain(t, body, "Dead letter "+id+" re-queued", "replayed as 1800000000999-0")
+	if strings.Contains(body, adminToken) {
+		t.Fatal("page after the replay shows the admin token")
+	}
+	if code, _, body := f.replay(t, "1799999998000-0", adminToken); code != http.StatusConflict || !strings.Contains(body, "cannot be replayed") {
+		t.Fatalf("letter without copy: %d", code)
+	}
+	if code, _, _ := f.replay(t, "1-1", adminToken); code != http.StatusNotFound {
+		t.Fatalf("unknown letter: %d", code)
+	}
+	if code, _, _ := f.replay(t, "not-an-id", adminToken); code != http.StatusBadRequest {
+		t.Fatalf("bad id: %d", code)
+	}
+}
+
+func TestReadOnlyWithoutAdminToken(t *testing.T) {
+	f := newFixture(t, func(c *console.Config) { c.AdminToken = "" })
+	_, _, body := f.get(t, console.Path)
+	if strings.Contains(body, "replay-button") || strings.Contains(body, `name="token"`) {
+		t.Fatal("replay offered without ADMIN_TOKEN")
+	}
+	mustContain(t, body, "ERROR:DP-015:ALLOWANCE_TOO_LOW")
+	if code, _, _ := f.replay(t, "1799999999000-0", "anything"); code != http.StatusForbidden {
+		t.Fatalf("replay without ADMIN_TOKEN: %d", code)
+	}
+	if len(f.dead.replayed) != 0 {
+		t.Fatal("replayed without ADMIN_TOKEN")
+	}
+}
+
+func TestSearch(t *testing.T) {
+	f := newFixture(t, nil)
+	_, _, body := f.get(t, console.Path+"/search?q="+entity)
+	mustContain(t, body, `id="search-result"`, `<span class="state confirmed">confirmed</span>`, `href="https://explorer.example/block/42"`)
+	_, _, body = f.get(t, console.Path+"/search?q=bogus")
+	mustContain(t, body, "Type an entityId")
+	_, _, body = f.get(t, console.Path+"/search?q=0x0000000000000000000000000000000000000001")
+	mustContain(t, body, "Nothing is known of it")
+	_, _, body = f.get(t, console.Path+"/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+	if strings.Contains(body, "<script>alert") {
+		t.Fatal("query not escaped")
+	}
+}
+
+func TestSlowRedisCostsOnlyTheSectionTimeout(t *testing.T) {
+	f := newFixture(t, func(c *console.Config) {
+		c.SectionTimeout = 100 * time.Millisecond
+		c.DeadLetters.(*fakeDeadLetters).block = true
+		c.InFlight = func(ctx context.Context) ([]inspect.Flight, error) {
+			<-ctx.Done()
+			return nil, errors.New("dial tcp 10.0.0.7:6379: i/o timeout (redis://:hunter2@10.0.0.7)")
+		}
+	})
+	start := time.Now()
+	code, _, body := f.get(t, console.Path)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("page took %s with Redis hanging", took)
+	}
+	if code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	mustContain(t, body, "Dead letters: Redis did not answer", "In flight: Redis did not answer", `id="check-balance"`)
+	if strings.Contains(body, "hunter2") || strings.Contains(body, "10.0.0.7") {
+		t.Fatal("a section's error text reached the page")
+	}
+}
+
+func TestNewNeedsHealth(t *testing.T) {
+	if _, err := console.New(console.Config{}); err == nil {
+		t.Fatal("console without Health built")
+	}
+}

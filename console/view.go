@@ -1,0 +1,442 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// page is what the template renders. Every string in it is plain text that
+// html/template escapes; nothing is marked safe.
+type page struct {
+	Path           string
+	Generated      string
+	RefreshSeconds int
+	// RefreshURL is what the script reloads; empty (after a POST) stops it.
+	RefreshURL string
+	Notice     *notice
+	Healthy    bool
+	Failing    int
+	Checks     []check
+	Notes      []string
+	Names      Names
+	Wallets    []walletView
+	Queue      []figure
+
+	HasInFlight   bool
+	InFlight      section[flightView]
+	HasRecent     bool
+	Confirmations []confirmationView
+	HasDead       bool
+	DeadLetters   section[deadLetterView]
+	Admin         bool
+
+	SearchEnabled bool
+	Query         string
+	Search        *searchView
+}
+
+type notice struct {
+	OK   bool
+	Text string
+}
+
+type check struct {
+	Name, About string
+	OK          bool
+	Status      string // "ok", "failing" or "not checked"
+	Why         string
+}
+
+// figure is one labelled value; Warn marks one that needs a look.
+type figure struct {
+	Label, Value string
+	Warn         bool
+}
+
+// link is a value that may link to the block explorer; Href is empty
+// without EXPLORER_URL. Title carries the full value when Text is cut short.
+type link struct {
+	Text, Title, Href string
+}
+
+type walletView struct {
+	Address                                   link
+	Balance, Alert, Age, Runway, Spend, Empty string
+	Low                                       bool
+	Chart                                     *chart
+}
+
+// section is a list read from Redis: Err says, in words fit for the page,
+// why it could not be read.
+type section[T any] struct {
+	Rows []T
+	Err  string
+	More bool
+}
+
+type flightView struct {
+	Nonce, Entity, Entry, Age, MaxFee, Tip, Gas, Kind string
+	Hash                                              link
+	Earlier                                           []link
+	Unreadable                                        string
+}
+
+type confirmationView struct {
+	At, Entity string
+	Tx, Block  link
+}
+
+type deadLetterView struct {
+	ID, At, Entity, Entry, Class, Reason, Holder string
+	Tx                                           link
+	Replayed                                     string
+	Replayable                                   bool
+}
+
+type searchView struct {
+	Err  string
+	Kind string
+	Apps []appView
+	Tx   *txView
+}
+
+type appView struct {
+	Entity, Status, Entry, Class, Reason, Updated, ProcessID string
+	Tx, Block                                                link
+}
+
+type txView struct {
+	Hash, Block, From, Holder                                   link
+	State, Nonce, Confirmations, Outcome, Ours, Sig, ProcessID string
+}
+
+// Page sizes: one screen each.
+const (
+	deadLetterRows = 20
+	inFlightRows   = 25
+)
+
+// errNoAnswer is a section that did not answer within SectionTimeout.
+var errNoAnswer = errors.New("no answer")
+
+// result is a section's outcome, passed from its goroutine.
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// start runs fn in a goroutine the Console owns, bounded by SectionTimeout.
+func start[T any](c *Console, ctx context.Context, fn func(context.Context) (T, error)) <-chan result[T] {
+	ch := make(chan result[T], 1)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		sctx, cancel := context.WithTimeout(ctx, c.cfg.SectionTimeout)
+		defer cancel()
+		v, err := fn(sctx)
+		ch <- result[T]{v, err}
+	}()
+	return ch
+}
+
+// await takes a section's outcome, or errNoAnswer once deadline passed.
+func await[T any](ch <-chan result[T], deadline <-chan time.Time) (T, error) {
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-deadline:
+		var zero T
+		return zero, errNoAnswer
+	}
+}
+
+// build gathers every section at once, so the slowest bounds the page, and
+// a Redis that hangs costs SectionTimeout, after which the sections still
+// missing say so.
+func (c *Console) build(ctx context.Context, query string) page {
+	now := c.cfg.Now()
+	p := page{
+		Path: Path, Generated: now.UTC().Format(time.RFC3339), RefreshSeconds: int(c.cfg.Refresh / time.Second),
+		Names: c.cfg.Names, Admin: c.cfg.AdminToken != "" && c.cfg.DeadLetters != nil,
+		SearchEnabled: c.cfg.Finder != nil, Query: query,
+	}
+	health := start(c, ctx, func(ctx context.Context) (monitor.Report, error) { return c.cfg.Health.Check(ctx), nil })
+	var dead <-chan result[intake.Page]
+	if c.cfg.DeadLetters != nil {
+		dead = start(c, ctx, func(ctx context.Context) (intake.Page, error) {
+			return c.cfg.DeadLetters.List(ctx, "", deadLetterRows)
+		})
+	}
+	var flights <-chan result[[]inspect.Flight]
+	if c.cfg.InFlight != nil {
+		flights = start(c, ctx, c.cfg.InFlight)
+	}
+	var found <-chan result[inspect.Result]
+	if query != "" && c.cfg.Finder != nil {
+		found = start(c, ctx, func(ctx context.Context) (inspect.Result, error) { return c.cfg.Finder.Find(ctx, query) })
+	}
+	timer := time.NewTimer(c.cfg.SectionTimeout + 250*time.Millisecond)
+	defer timer.Stop()
+
+	rep, err := await(health, timer.C)
+	if err != nil {
+		rep = monitor.Report{NonAckPendingTx: "error - the monitor did not answer in time"}
+	}
+	c.health(&p, rep)
+	c.wallets(&p, rep, now)
+	c.queue(&p, rep)
+	if dead != nil {
+		p.HasDead = true
+		pg, err := await(dead, timer.C)
+		p.DeadLetters = c.deadLetters(pg, err, now)
+	}
+	if flights != nil {
+		p.HasInFlight = true
+		fs, err := await(flights, timer.C)
+		p.InFlight = c.inFlight(fs, err, now)
+	}
+	if c.cfg.Recent != nil {
+		p.HasRecent = true
+		for _, cf := range c.cfg.Recent() {
+			p.Confirmations = append(p.Confirmations, confirmationView{
+				At: age(now.Sub(cf.At)) + " ago", Entity: cf.EntityID,
+				Tx: c.link("tx", cf.TxHash), Block: c.link("block", strconv.FormatUint(cf.Block, 10)),
+			})
+		}
+	}
+	if found != nil {
+		res, err := await(found, timer.C)
+		p.Search = c.search(res, err)
+	}
+	return p
+}
+
+// sectionError says in words why a section is missing; the error's own
+// text (which may name hosts) goes to the log only.
+func (c *Console) sectionError(what string, err error) string {
+	if errors.Is(err, errNoAnswer) || errors.Is(err, context.DeadlineExceeded) {
+		return what + ": Redis did not answer within " + age(c.cfg.SectionTimeout) + "."
+	}
+	c.cfg.Log.Warn().Err(err).Str("section", what).Msg("console section failed")
+	return what + ": Redis did not answer."
+}
+
+func (c *Console) health(p *page, r monitor.Report) {
+	p.Checks = []check{
+		newCheck("balance", "The wallet balance is known, fresh and at least PROCESSOR_ALERT_BALANCE.", r.Balance),
+		newCheck("processor", "The relay loop completed an iteration within PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT.", r.Processor),
+		newCheck("nonAckPendingTx", "Redis answers, at most MAX_NON_ACK_PENDING_MESSAGES entries are pending, and no entry waits longer than MONITOR_MAX_WAIT_AGE.", r.NonAckPendingTx),
+	}
+	p.Healthy = true
+	for _, ch := range p.Checks {
+		if !ch.OK {
+			p.Healthy = false
+			p.Failing++
+		}
+	}
+	if r.FeeCap != "" {
+		p.Notes = append(p.Notes, "Fee cap: "+r.FeeCap)
+	}
+	if r.Holding != "" {
+		p.Notes = append(p.Notes, "Holding: "+r.Holding)
+	}
+	if r.GroupRecreated > 0 {
+		p.Notes = append(p.Notes, "The consumer group was lost and created again "+strconv.FormatUint(r.GroupRecreated, 10)+
+			" time(s) since start: Redis lost its data, entries pending in the old group are gone.")
+	}
+}
+
+func newCheck(name, about, status string) check {
+	c := check{Name: name, About: about}
+	switch {
+	case status == monitor.StatusOK:
+		c.OK, c.Status = true, "ok"
+	case status == "":
+		c.Status, c.Why = "not checked", "no answer"
+	default:
+		c.Status, c.Why = "failing", strings.TrimPrefix(status, "error - ")
+	}
+	return c
+}
+
+func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
+	for i, w := range c.cfg.Wallets {
+		v := walletView{Address: c.link("address", w.Address.Hex())}
+		if i == 0 {
+			v.Balance, v.Alert, v.Runway = r.BalanceEth, r.AlertBalanceEth, r.Runway
+			if r.BalanceAgeSeconds != nil {
+				v.Age = age(time.Duration(*r.BalanceAgeSeconds*float64(time.Second))) + " ago"
+			}
+			if r.SpendWeiPerHour != "" {
+				if wei, ok := new(big.Int).SetString(r.SpendWeiPerHour, 10); ok {
+					v.Spend = ethString(wei) + " ETH/hour"
+				}
+			}
+			v.Low = r.Balance != monitor.StatusOK
+		}
+		if w.History != nil {
+			alert, hasAlert := parseEth(v.Alert)
+			v.Chart = newChart(w.History.Samples(now), alert, hasAlert, now, w.History.Span())
+		}
+		if v.Chart == nil {
+			v.Empty = "No balance read yet."
+		}
+		p.Wallets = append(p.Wallets, v)
+	}
+}
+
+func (c *Console) queue(p *page, r monitor.Report) {
+	add := func(label, value string, warn bool) {
+		p.Queue = append(p.Queue, figure{Label: label, Value: value, Warn: warn})
+	}
+	unknown := "unknown"
+	intOr := func(n *int64) string {
+		if n == nil {
+			return unknown
+		}
+		return strconv.FormatInt(*n, 10)
+	}
+	ageOr := func(s *float64) string {
+		if s == nil {
+			return "none waiting"
+		}
+		return age(time.Duration(*s * float64(time.Second)))
+	}
+	queueOK := r.NonAckPendingTx == monitor.StatusOK
+	add("Pending (delivered, not acknowledged)", intOr(r.PendingCount), !queueOK && r.PendingCount != nil)
+	add("Group lag (not yet delivered)", intOr(r.Lag), false)
+	add("Oldest pending entry", ageOr(r.OldestPendingAgeSeconds), false)
+	add("Oldest entry not yet delivered", ageOr(r.OldestUndeliveredAgeSeconds), false)
+	if r.InFlight != nil {
+		add("In flight", strconv.Itoa(*r.InFlight), false)
+	}
+	if r.NodeHeld != nil && r.NodeWindow != nil {
+		add("Node holds / window", strconv.FormatUint(*r.NodeHeld, 10)+" / "+strconv.FormatUint(*r.NodeWindow, 10), false)
+	}
+	if r.FeeCap != "" {
+		add("Waiting at the fee cap", "yes: "+strings.TrimPrefix(r.FeeCap, "waiting - "), true)
+	} else {
+		add("Waiting at the fee cap", "no", false)
+	}
+	if r.LastLoopIteration != "" && r.LastLoopAgeSeconds != nil {
+		add("Last loop iteration", age(time.Duration(*r.LastLoopAgeSeconds*float64(time.Second)))+" ago ("+r.LastLoopIteration+")",
+			r.Processor != monitor.StatusOK)
+	}
+	add("Dead letters (total)", intOr(r.DeadLetterCount), false)
+}
+
+func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[deadLetterView] {
+	if err != nil {
+		return section[deadLetterView]{Err: c.sectionError("Dead letters", err)}
+	}
+	s := section[deadLetterView]{More: pg.Next != ""}
+	for _, d := range pg.DeadLetters {
+		v := deadLetterView{ID: d.ID, Entity: d.EntityID, Entry: d.EntryID, Class: d.Class, Reason: d.Reason,
+			Holder: d.Application[stream.FieldPolicyHolder], Replayed: d.Replayed,
+			Replayable: d.EntityID != "" && d.Application != nil}
+		if d.Time != nil {
+			v.At = age(now.Sub(*d.Time)) + " ago"
+		}
+		if d.TransactionHash != "" {
+			v.Tx = c.link("tx", d.TransactionHash)
+		}
+		s.Rows = append(s.Rows, v)
+	}
+	return s
+}
+
+func (c *Console) inFlight(fs []inspect.Flight, err error, now time.Time) section[flightView] {
+	if err != nil {
+		return section[flightView]{Err: c.sectionError("In flight", err)}
+	}
+	s := section[flightView]{More: len(fs) > inFlightRows}
+	for _, f := range fs[:min(len(fs), inFlightRows)] {
+		v := flightView{Nonce: f.Field, Entity: f.Record.EntityID, Entry: f.Record.EntryID, Kind: f.Record.Kind, Unreadable: f.Unreadable}
+		if f.Unreadable == "" {
+			v.Age = age(f.Age(now))
+			hs := f.Hashes()
+			for i, h := range hs {
+				if i == 0 {
+					v.Hash = c.link("tx", h.Hex())
+				} else {
+					v.Earlier = append(v.Earlier, c.link("tx", h.Hex()))
+				}
+			}
+			if f.Tx != nil {
+				v.MaxFee, v.Tip, v.Gas = gwei(f.Tx.GasFeeCap()), gwei(f.Tx.GasTipCap()), strconv.FormatUint(f.Tx.Gas(), 10)
+			}
+		}
+		s.Rows = append(s.Rows, v)
+	}
+	return s
+}
+
+func (c *Console) search(res inspect.Result, err error) *searchView {
+	switch {
+	case errors.Is(err, inspect.ErrQuery):
+		return &searchView{Err: "Type an entityId (26 characters), a transaction hash (0x and 64 hex digits) or a policy holder's address (0x and 40)."}
+	case errors.Is(err, errNoAnswer):
+		return &searchView{Err: "The search did not finish within " + age(c.cfg.SectionTimeout) + "."}
+	case err != nil:
+		c.cfg.Log.Warn().Err(err).Msg("console search failed")
+		return &searchView{Err: "The search failed: Redis or the node did not answer."}
+	}
+	v := &searchView{Kind: res.Kind}
+	for _, a := range res.Applications {
+		av := appView{Entity: a.EntityID, Status: a.Status, Entry: a.EntryID, Class: a.Class, Reason: a.Reason, ProcessID: a.ProcessID}
+		if a.TransactionHash != "" {
+			av.Tx = c.link("tx", a.TransactionHash)
+		}
+		if a.Block != 0 {
+			av.Block = c.link("block", strconv.FormatUint(a.Block, 10))
+		}
+		if a.UpdatedAt != nil {
+			av.Updated = a.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		v.Apps = append(v.Apps, av)
+	}
+	if t := res.Transaction; t != nil {
+		tv := &txView{Hash: c.link("tx", t.Hash), State: t.State, Sig: t.SignatureID, ProcessID: t.ProcessID}
+		if t.Nonce != nil {
+			tv.Nonce = strconv.FormatUint(*t.Nonce, 10)
+		}
+		if t.Block != 0 {
+			tv.Block = c.link("block", strconv.FormatUint(t.Block, 10))
+			tv.Confirmations = strconv.FormatUint(t.Confirmations, 10)
+		}
+		if t.Succeeded != nil {
+			tv.Outcome = map[bool]string{true: "succeeded", false: "reverted"}[*t.Succeeded]
+		}
+		if t.From != "" {
+			tv.From = c.link("address", t.From)
+		}
+		tv.Ours = map[bool]string{true: "yes, the relay's wallet", false: "no"}[t.Ours]
+		if t.PolicyHolder != "" {
+			tv.Holder = c.link("address", t.PolicyHolder)
+		}
+		v.Tx = tv
+	}
+	return v
+}
+
+// link renders a hash, block or address, linked to the explorer when one
+// is configured. Only values of the expected shape are linked.
+func (c *Console) link(kind, value string) link {
+	l := link{Text: value}
+	if len(value) > 20 {
+		l.Text, l.Title = value[:10]+"…"+value[len(value)-6:], value
+	}
+	if c.cfg.ExplorerURL != "" && value != "" && strings.Trim(strings.TrimPrefix(value, "0x"), "0123456789abcdefABCDEF") == "" {
+		l.Href = c.cfg.ExplorerURL + "/" + kind + "/" + value
+	}
+	return l
+}
