@@ -115,7 +115,7 @@ type appView struct {
 }
 
 type txView struct {
-	Hash, Block, From, Holder                                   link
+	Hash, Block, From, Holder                                  link
 	State, Nonce, Confirmations, Outcome, Ours, Sig, ProcessID string
 }
 
