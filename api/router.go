@@ -46,6 +46,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Intake serves /api/application and /api/admin; nil leaves them out.
 	Intake *IntakeConfig
+	// Console is the operator's page (console.Console.Handler), served
+	// under /console; nil leaves it out.
+	Console http.Handler
 }
 
 // NewRouter returns the HTTP handler of the processor:
@@ -64,6 +67,9 @@ type Config struct {
 //	GET  /api/admin/deadletters                dead letters, newest first (admin token)
 //	GET  /api/admin/deadletters/{id}           one dead letter (admin token)
 //	POST /api/admin/deadletters/{id}/replay    re-queue one, once (admin token)
+//
+// and, with Config.Console, the operator's page under /console (see
+// mountConsole).
 //
 // HEAD is answered like GET, for uptime checkers that only look at the
 // status.
@@ -88,6 +94,9 @@ func NewRouter(cfg Config) http.Handler {
 	r.Get("/api/openapi.json", serveOpenAPI)
 	if cfg.Intake != nil {
 		mountIntake(r, *cfg.Intake, cfg.Log)
+	}
+	if cfg.Console != nil {
+		mountConsole(r, cfg.Console, cfg.Intake)
 	}
 	return r
 }

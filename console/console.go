@@ -102,10 +102,6 @@ type Config struct {
 	// that hangs costs the page seconds, not the request's whole timeout;
 	// a section without an answer says so. Default 3 s.
 	SectionTimeout time.Duration
-	// Limit, when set, wraps the routes that cost more than a page view
-	// (search and replay): the api package passes its per-client rate
-	// limiter, so a replay token cannot be guessed at speed.
-	Limit func(http.Handler) http.Handler
 	// Log receives failed look-ups; their text never reaches the page.
 	Log zerolog.Logger
 	// Now defaults to time.Now.
@@ -143,9 +139,6 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Limit == nil {
-		cfg.Limit = func(h http.Handler) http.Handler { return h }
-	}
 	cfg.ExplorerURL = strings.TrimRight(cfg.ExplorerURL, "/")
 	tmpl, err := template.New("console").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
@@ -163,7 +156,8 @@ func (c *Console) Close() { c.wg.Wait() }
 const Path = "/console"
 
 // Handler serves the console's routes relative to Path, where it is
-// mounted:
+// mounted (the api package rate-limits search and replay per client, so a
+// replay token cannot be guessed at speed):
 //
 //	GET  /                              the page
 //	GET  /search?q=...                  the page with the search's answer
@@ -173,8 +167,8 @@ func (c *Console) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
 	r.Get("/", c.page(false))
-	r.With(c.cfg.Limit).Get("/search", c.page(true))
-	r.With(c.cfg.Limit).Post("/deadletters/{id}/replay", c.replay)
+	r.Get("/search", c.page(true))
+	r.Post("/deadletters/{id}/replay", c.replay)
 	r.Get("/assets/*", serveAsset)
 	return r
 }
