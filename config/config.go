@@ -187,6 +187,16 @@ type Config struct {
 	// routes (at least 32 characters). Unset turns the admin routes off.
 	AdminToken Secret
 
+	// ConsoleEnabled is CONSOLE_ENABLED: the operator's page at /console
+	// (read-only without ADMIN_TOKEN; it shows what /api/monitor and the
+	// dead-letter stream tell, never a secret). On by default.
+	ConsoleEnabled bool
+	// ExplorerURL is EXPLORER_URL, the block explorer the console links
+	// transactions, blocks and addresses to (<url>/tx/<hash>, /block/<n>,
+	// /address/<addr>, as Etherscan and Blockscout lay them out), without a
+	// trailing slash. Empty: no links.
+	ExplorerURL string
+
 	// NodeEnv is NODE_ENV, kept for its one meaning: "production" selects
 	// info-level logs by default.
 	NodeEnv string
@@ -252,6 +262,9 @@ type env struct {
 	IntakeTrustedProxies string `envconfig:"INTAKE_TRUSTED_PROXIES"`
 	ApplicationStatusTTL string `envconfig:"APPLICATION_STATUS_TTL" default:"604800000"`
 	AdminToken           string `envconfig:"ADMIN_TOKEN"`
+
+	ConsoleEnabled string `envconfig:"CONSOLE_ENABLED" default:"true"`
+	ExplorerURL    string `envconfig:"EXPLORER_URL"`
 
 	NodeEnv  string `envconfig:"NODE_ENV"`
 	LogLevel string `envconfig:"LOG_LEVEL"`
@@ -376,6 +389,9 @@ func parse(e env) (Config, error) {
 		IntakeTrustedProxies: p.cidrs("INTAKE_TRUSTED_PROXIES", e.IntakeTrustedProxies),
 		ApplicationStatusTTL: p.duration("APPLICATION_STATUS_TTL", e.ApplicationStatusTTL),
 		AdminToken:           p.adminToken("ADMIN_TOKEN", e.AdminToken),
+
+		ConsoleEnabled: p.boolean("CONSOLE_ENABLED", e.ConsoleEnabled),
+		ExplorerURL:    p.explorerURL("EXPLORER_URL", e.ExplorerURL),
 
 		NodeEnv:  e.NodeEnv,
 		LogLevel: p.logLevel("LOG_LEVEL", e.LogLevel, e.NodeEnv),
@@ -583,6 +599,21 @@ func (p *parser) adminToken(name, s string) Secret {
 	return NewSecret(s)
 }
 
+// explorerURL checks EXPLORER_URL: an http(s) base URL the console appends
+// /tx/<hash> and the like to, so no query, fragment or credentials.
+func (p *parser) explorerURL(name, s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		p.addf(name, "%s is not a base URL like https://etherscan.io", show(s))
+		return ""
+	}
+	return strings.TrimRight(u.String(), "/")
+}
+
 // redisURL checks REDIS_URL's scheme only; the client's own parser checks
 // the rest. The URL is never echoed: it may carry the password.
 func (p *parser) redisURL(name, s string) Secret {
@@ -771,6 +802,9 @@ func (c Config) LogFields() map[string]any {
 		"INTAKE_TRUSTED_PROXIES": strings.Join(c.IntakeTrustedProxies, ","),
 		"APPLICATION_STATUS_TTL": c.ApplicationStatusTTL.String(),
 		"ADMIN_TOKEN":            adminToken,
+
+		"CONSOLE_ENABLED": c.ConsoleEnabled,
+		"EXPLORER_URL":    c.ExplorerURL,
 
 		"NODE_ENV":  c.NodeEnv,
 		"LOG_LEVEL": c.LogLevel.String(),

@@ -34,6 +34,7 @@ var contractVars = []string{
 	"MONITOR_MAX_WAIT_AGE", "MAX_ENTRY_ATTEMPTS", "REDIS_MODE",
 	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
+	"CONSOLE_ENABLED", "EXPLORER_URL",
 }
 
 // durationVars are the variables in integer milliseconds.
@@ -190,6 +191,8 @@ func TestLoadDefaults(t *testing.T) {
 				IntakeRateLimit:      60,
 				IntakeRateWindow:     time.Minute,
 				ApplicationStatusTTL: 7 * 24 * time.Hour,
+
+				ConsoleEnabled: true,
 
 				NodeEnv:  "",
 				LogLevel: zerolog.DebugLevel,
