@@ -182,3 +182,34 @@ func TestReplacementFollowsTheNodesRule(t *testing.T) {
 		})
 	}
 }
+
+type codedErr struct {
+	code int
+	msg  string
+}
+
+func (e codedErr) Error() string  { return e.msg }
+func (e codedErr) ErrorCode() int { return e.code }
+
+func TestIsNodeTrouble(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{codedErr{-32005, "request limit reached"}, true},
+		{errors.New("429 Too Many Requests: {\"code\":-32005}"), true},
+		{errors.New("header not found"), true},
+		{errors.New("missing trie node 0xabc (path )"), true},
+		{errors.New("execution aborted (timeout = 5s)"), true},
+		{fmt.Errorf("batch: %w", context.DeadlineExceeded), true},
+		{errors.New("missing batch response"), true},
+		{errors.New("gas required exceeds allowance (30000000)"), false},
+		{errors.New("invalid opcode: INVALID"), false},
+		{codedErr{3, "execution reverted: custom"}, false},
+	} {
+		if got := IsNodeTrouble(tc.err); got != tc.want {
+			t.Errorf("IsNodeTrouble(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}

@@ -178,3 +178,39 @@ func ClassifySendError(err error) SendAction {
 		return SendRetryLater
 	}
 }
+
+// IsNodeTrouble reports whether a per-call error inside a JSON-RPC batch is
+// about the node rather than the call: rate limits, a backend behind the
+// others or without the state, a timeout, a batch answered short. The node
+// gave no verdict on the application, so the error must never count
+// against it (an outage pauses the work; it never rejects it). Providers
+// only give text and codes here, so the matching lives in this one function.
+func IsNodeTrouble(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var rpcErr rpc.Error
+	if errors.As(err, &rpcErr) && rpcErr.ErrorCode() == -32005 { // limit exceeded (EIP-1474): a rate limit
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{
+		"rate limit", "limit exceeded", "too many requests", "429", "capacity", "throttl",
+		"header not found", "missing trie node", "unknown block", "block not found",
+		"execution aborted (timeout", "timeout", "timed out",
+		"missing response", "missing batch response", "no response", "service unavailable", "bad gateway", "502", "503", "504",
+		"connection reset", "connection refused", "eof",
+	} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -21,6 +21,8 @@ func TestSimulationOutcome(t *testing.T) {
 		{"passes", nil, nil, simOK},
 		{"gas required exceeds allowance: the entry's", errors.New("gas required exceeds allowance (30000000)"), nil, simEntryFailed},
 		{"a revert format the classifier does not know: the entry's", errors.New("VM Exception while processing transaction"), nil, simEntryFailed},
+		{"rate limited: the node's, not the entry's", errors.New("429 Too Many Requests"), nil, simNodeTrouble},
+		{"lagging backend: the node's", errors.New("header not found"), nil, simNodeTrouble},
 		{"product paused: everyone waits", errAny, rev(chain.RevertProductInactive), simTransient},
 		{"signature used: resolve", errAny, rev(chain.RevertSignatureUsed), simSignatureUsed},
 		{"invalid signature: final", errAny, rev(chain.RevertSignature), simFinal},

@@ -152,7 +152,20 @@ func decide(p policy, s flightState, o observation) (action, flightState) {
 	reorged := s.MinedIn != 0 // looked, and the receipt is gone
 	s.MinedIn, s.MinedHash = 0, common.Hash{}
 	if !s.Signed {
-		return actWait, s // adopted: nothing to send; its receipt may come back
+		// Adopted: nothing to send. Its receipt was there when it was
+		// adopted; gone (a reorg took it, or a backend lags) it may come
+		// back. Gone for STUCK_TX_BLOCKS, seen in two blocks, the
+		// application goes back to the queue: if the old transaction is
+		// mined after all, the new one reverts with SIGNATURE_USED, which
+		// is resolved as ours.
+		switch {
+		case !o.Looked:
+		case s.LostSince == 0:
+			s.LostSince = o.Head
+		case o.Head > s.LostSince && o.Head >= s.LostSince+p.StuckBlocks:
+			return actLost, s
+		}
+		return actWait, s
 	}
 	if s.Nonce < o.Mined {
 		// Nonce mined, but no receipt of ours. Behind a load balancer the

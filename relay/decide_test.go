@@ -123,7 +123,16 @@ func TestDecide(t *testing.T) {
 				}
 			}},
 		{name: "adopted, receipt found and deep", s: flightState{LastSent: t0}, o: obs(rcpt(90, true)), want: actConfirm},
-		{name: "adopted, no receipt: nothing to send", s: flightState{LastSent: t0},
+		{name: "adopted, no receipt: nothing to send, the clock starts", s: flightState{LastSent: t0},
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.LostSince != 101 {
+					t.Errorf("LostSince %d, want 101", s.LostSince)
+				}
+			}},
+		{name: "adopted, receipt gone for STUCK_TX_BLOCKS: back to the queue", s: flightState{LastSent: t0, LostSince: 96},
+			o: obs(func(o *observation) { o.Looked = true }), want: actLost},
+		{name: "adopted, receipt gone, not long enough", s: flightState{LastSent: t0, LostSince: 98},
 			o: obs(func(o *observation) { o.Looked = true }), want: actWait},
 	}
 	for _, tc := range tests {

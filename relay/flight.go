@@ -41,7 +41,16 @@ type flight struct {
 	// reportedRevert: the revert was counted once, however many passes its
 	// outcome takes to settle.
 	reportedRevert bool
-	log            zerolog.Logger
+	// sent: broadcast at least once by this process (for the re-send count).
+	sent bool
+	// revertCount is the application's transient revert count once this
+	// flight's revert was counted (stream.Queue.CountRevert); 0 before.
+	revertCount int64
+	// sigUsedSeen is the height at which a SIGNATURE_USED revert was first
+	// found applied by no transaction of ours: final only when a later
+	// block's search agrees.
+	sigUsedSeen uint64
+	log         zerolog.Logger
 	// baseLog carries the application's fields without the transaction's,
 	// so a replacement's logger does not repeat "tx".
 	baseLog zerolog.Logger

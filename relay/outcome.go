@@ -34,8 +34,10 @@ func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (re
 		return revertCause{reason: "out of gas", requeue: monitor.RequeueOutOfGas}, nil
 	}
 	call := chain.Call{To: *f.tx.To(), Data: f.tx.Data()}
+	msg := call.Msg(r.signer.Address())
+	msg.Gas = f.tx.Gas() // with the transaction's own gas: an out-of-gas in a sub-call must show
 	c, cancel := r.rpcCtx(ctx)
-	_, err := r.chain.CallContract(c, call.Msg(r.signer.Address()), rcpt.BlockNumber)
+	_, err := r.chain.CallContract(c, msg, rcpt.BlockNumber)
 	cancel()
 	if err == nil {
 		return revertCause{reason: "reason unknown, the call passes when replayed", requeue: monitor.RequeuePassesNow}, nil
@@ -65,7 +67,7 @@ func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (re
 //     application.
 //
 // On any Redis or RPC failure it returns and the next pass decides again.
-func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt) {
+func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt, head uint64) {
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
@@ -83,6 +85,9 @@ func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Recei
 		r.release(f, true)
 		return
 	}
+	if f.sigUsedSeen != 0 && head <= f.sigUsedSeen {
+		return // SIGNATURE_USED found not ours: decided again in a later block
+	}
 	cause, err := r.causeOf(c, f, rcpt)
 	if err != nil {
 		log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")
@@ -95,7 +100,9 @@ func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Recei
 	log = log.With().Str("reason", cause.reason).Logger()
 	switch {
 	case cause.class == chain.RevertSignatureUsed:
-		proof, foreign, err := r.appliedBy(c, f.app.signature, rcpt.BlockNumber.Uint64())
+		// The search has its own deadline per call (it may take many), not
+		// the outcome's.
+		proof, foreign, err := r.appliedBy(context.WithoutCancel(ctx), f.app.signature, rcpt.BlockNumber.Uint64())
 		if err != nil {
 			log.Warn().Err(err).Msg("look-up of the signature's earlier use failed, will retry")
 			return
@@ -105,17 +112,40 @@ func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Recei
 			r.swapToAdopted(c, f, *proof)
 			return
 		}
+		// Not found, or found from someone else: final only when a later
+		// block's search says the same, since a logs backend behind the
+		// others answers short without saying so.
+		if f.sigUsedSeen == 0 {
+			f.sigUsedSeen = head
+			return
+		}
+		if head <= f.sigUsedSeen {
+			return
+		}
 		reason := "reverted on chain: " + cause.reason
 		if foreign != nil {
 			reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
 		}
 		r.rejectReverted(c, f, rcpt, reason, log)
 	case cause.requeue != "":
-		n, err := r.queue.CountRevert(c, f.app.entityID)
-		if err != nil {
-			r.metrics.RedisError("count_revert")
-			log.Warn().Err(err).Msg("count transient revert failed, will retry")
-			return
+		// Counted once per flight, however many passes the outcome takes
+		// (a failed Forget repeats it); a kill -9 in between may count it
+		// twice, which only dead-letters one revert early.
+		n := f.revertCount
+		if n == 0 {
+			var err error
+			if n, err = r.queue.CountRevert(c, f.app.entityID); err != nil {
+				r.metrics.RedisError("count_revert")
+				log.Warn().Err(err).Msg("count transient revert failed, will retry")
+				return
+			}
+			if n < 0 {
+				// The hash is gone: the entry was settled already (a crash
+				// after its dead letter, before the journal record went).
+				r.forgetAndRelease(c, f, false, log)
+				return
+			}
+			f.revertCount = n
 		}
 		if n > int64(r.cfg.MaxTransientReverts) {
 			r.rejectReverted(c, f, rcpt, fmt.Sprintf("reverted on chain %d times, last: %s", n, cause.reason), log)

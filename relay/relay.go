@@ -153,6 +153,9 @@ type Relay struct {
 	balanceAt    time.Time
 	balanceOK    bool
 	holdWarnedAt uint64 // head of the last "still holding" log line
+	// sigUsedSeen: entries whose simulation said SIGNATURE_USED with no
+	// transaction of ours found, by the head of that search.
+	sigUsedSeen map[string]uint64
 
 	// hold: the node's pool holds transactions of this wallet that the
 	// journal does not know; nothing new is signed meanwhile (holdGate).
@@ -196,11 +199,12 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	max := uint64(cfg.MaxInFlight)
 	return &Relay{
 		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
-		flights:   make(map[string]*flight),
-		sigs:      make(map[common.Hash]string),
-		scan:      newPendingScan(),
-		window:    nodeWindow{Limit: max, Max: max},
-		slotFreed: make(chan struct{}, 1),
+		flights:     make(map[string]*flight),
+		sigs:        make(map[common.Hash]string),
+		scan:        newPendingScan(),
+		sigUsedSeen: make(map[string]uint64),
+		window:      nodeWindow{Limit: max, Max: max},
+		slotFreed:   make(chan struct{}, 1),
 	}
 }
 

@@ -24,9 +24,10 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 	r.mu.Lock()
 	for i, f := range flights {
 		txs[i], logs[i] = f.sending(), f.log
-		if !f.st.LastSent.IsZero() && f.next == nil {
+		if f.sent && f.next == nil {
 			resent++
 		}
+		f.sent = true
 	}
 	r.mu.Unlock()
 	r.metrics.Resent(resent)
@@ -40,7 +41,6 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 	}
 	r.mu.Unlock()
 	actions := make([]chain.SendAction, len(txs))
-	defer r.noteRefusals(flights, actions)
 	for i, tx := range txs {
 		sendErr := err
 		if err == nil {
@@ -64,16 +64,19 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 			log.Warn().Err(sendErr).Msg("node refused transaction for now, will send again")
 		}
 	}
+	// Refusals first: afterSend clears the replacements, and a replacement
+	// refused by a full pool says nothing about the window.
+	r.noteRefusals(flights, txs, actions)
 	r.afterSend(ctx, flights, txs, actions)
 }
 
 // noteRefusals feeds the node window with the lowest nonce the node refused
 // for a full pool (nodeWindow.refusedAt).
-func (r *Relay) noteRefusals(flights []*flight, actions []chain.SendAction) {
+func (r *Relay) noteRefusals(flights []*flight, sent []*types.Transaction, actions []chain.SendAction) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, f := range flights {
-		if actions[i] == chain.SendPoolFull && f.next == nil {
+		if actions[i] == chain.SendPoolFull && sent[i] != f.next {
 			before := r.window.Limit
 			r.window = r.window.refusedAt(f.rec.Nonce)
 			if r.window.Limit < before {

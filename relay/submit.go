@@ -444,6 +444,12 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 				fmt.Errorf("simulate: %w", errs[i]), cd.fields, cd.log); err != nil {
 				return nil, nil, err
 			}
+		case simNodeTrouble:
+			// Rate limited, a lagging backend, a timeout: no verdict on the
+			// application, so no attempt is counted (an outage pauses the
+			// work, it never rejects it).
+			r.metrics.RPCError("estimate")
+			r.entryWaits(cd.entry, fmt.Errorf("simulate: %w", errs[i]), cd.log)
 		case simTransient:
 			transient = fmt.Errorf("simulate entry %s: %w: %s", cd.entry.ID, errTransient, rev.Reason)
 		case simSignatureUsed:
@@ -471,6 +477,18 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 				f.log.Info().Msg("signature already applied by a transaction of ours, tracking its confirmations")
 				continue
 			}
+			// Not ours, or not found: final only when a later block's search
+			// agrees, since a logs backend behind the others answers short
+			// without saying so (a Redis that lost the journal record of our
+			// own, just mined, transaction lands here).
+			if seen, ok := r.sigUsedSeen[cd.entry.ID]; !ok || head <= seen {
+				if !ok {
+					r.sigUsedSeen[cd.entry.ID] = head
+				}
+				r.entryWaits(cd.entry, errors.New("signature used, by no transaction of ours found yet: looking again in a later block"), cd.log)
+				continue
+			}
+			delete(r.sigUsedSeen, cd.entry.ID)
 			reason := rev.Reason
 			if foreign != nil {
 				reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
@@ -495,6 +513,7 @@ type simOutcome int
 const (
 	simOK            simOutcome = iota // passes: sign it
 	simEntryFailed                     // the node answered this call with an error that is not a revert
+	simNodeTrouble                     // the node could not answer (rate limit, lagging backend, timeout)
 	simTransient                       // a revert that can pass (the product paused): all wait
 	simSignatureUsed                   // already applied: ours (success) or someone else's
 	simFinal                           // a revert that can never pass: dead-letter
@@ -511,6 +530,8 @@ func simulationOutcome(err error, rev *chain.RevertError) simOutcome {
 	switch {
 	case err == nil:
 		return simOK
+	case rev == nil && chain.IsNodeTrouble(err):
+		return simNodeTrouble
 	case rev == nil:
 		return simEntryFailed
 	case !rev.Class.Final():
@@ -595,7 +616,11 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
 			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(),
 			EnqueuedAt: cd.app.enqueuedAt}
-		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true}, app: cd.app, baseLog: cd.log}
+		// LastSent is set now, before the flight is visible to the tracker:
+		// a pass between publishing and broadcasting must not take it for
+		// dropped and send it a second time.
+		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true, LastSent: r.cfg.Now()},
+			app: cd.app, baseLog: cd.log}
 		flights[i].setTx(tx)
 	}
 

@@ -173,7 +173,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.finishReverted(ctx, cf.f, cf.rcpt)
+		r.finishReverted(ctx, cf.f, cf.rcpt, head)
 	}
 	for _, f := range lost {
 		r.lostNonce(ctx, f, mined)
@@ -187,7 +187,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			}
 			marketRead = true
 		}
-		if r.replace(ctx, f, head, market) {
+		if r.replace(ctx, f, head, market, pending) {
 			send = append(send, f)
 		}
 	}
@@ -195,7 +195,11 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		// One batch, in nonce order, so a refilled gap comes before what
 		// waits behind it (after a restart this is the whole window).
 		sort.Slice(send, func(i, j int) bool { return send[i].rec.Nonce < send[j].rec.Nonce })
-		r.broadcast(ctx, send...)
+		// Not cut by shutdown: a replacement journaled this pass must be
+		// sent, or afterSend would record a cancelled send as accepted.
+		safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
+		r.broadcast(safe, send...)
+		cancel()
 	}
 	if signed {
 		r.fillGaps(ctx, header, mined, pending)
@@ -323,10 +327,14 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 // reports whether the flight should be sent on this pass: with a new
 // replacement, or, at the cap, with its identical bytes when a re-broadcast
 // is due, so a node that evicted it cannot jam the nonce.
-func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *chain.Fees) bool {
+func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *chain.Fees, pending uint64) bool {
 	r.mu.Lock()
 	cur := chain.Fees{FeeCap: f.tx.GasFeeCap(), TipCap: f.tx.GasTipCap()}
-	due := r.cfg.Now().Sub(f.st.LastSent) >= r.cfg.RebroadcastInterval
+	since := r.cfg.Now().Sub(f.st.LastSent)
+	// At the cap the identical bytes go out again when a re-broadcast is due,
+	// or as soon as a dropped one would be re-sent (the node does not hold
+	// it: everything behind it waits on it).
+	due := since >= r.cfg.RebroadcastInterval || (f.rec.Nonce >= pending && since >= r.resendAfter())
 	r.mu.Unlock()
 	next, ok := r.cfg.Fees.Replacement(cur, market, r.cfg.FeeBumpPercent)
 	if !ok {
@@ -391,6 +399,12 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 		if err == nil || !errors.Is(err, ethereum.NotFound) {
 			return // mined after all, or unknown: decide on a later pass
 		}
+	}
+	if !f.st.Signed {
+		// Adopted, its receipt gone for good: no record of ours to forget.
+		f.log.Warn().Msg("adopted transaction's receipt is gone, application back in the queue")
+		r.release(f, true)
+		return
 	}
 	r.metrics.NonceLost()
 	f.log.Warn().Uint64("mined_nonce", mined).Msg("nonce used by a transaction not in the journal, resubmitting application")
