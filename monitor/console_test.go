@@ -11,16 +11,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-func TestBalanceHistoryOnePointPerStep(t *testing.T) {
+func TestBalanceHistoryBoundedOverItsSpan(t *testing.T) {
 	start := time.Unix(1_800_000_000, 0).UTC()
-	h := NewBalanceHistory(time.Hour, 60) // one point a minute
-	for i := range 180 {                  // a read every 20 s for an hour
-		h.Add(start.Add(time.Duration(i)*20*time.Second), big.NewInt(int64(1000-i)))
+	h := NewBalanceHistory(time.Hour, 60)
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * 20 * time.Second) }
+	for i := range 10 {
+		h.Add(at(i), big.NewInt(int64(1000-i)))
 	}
-	now := start.Add(179 * 20 * time.Second)
+	if got := h.Samples(at(9)); len(got) != 10 {
+		t.Fatalf("%d samples of a young history, want every reading (10)", len(got))
+	}
+	for i := 10; i < 180; i++ { // a read every 20 s for an hour
+		h.Add(at(i), big.NewInt(int64(1000-i)))
+	}
+	now := at(179)
 	got := h.Samples(now)
-	if len(got) < 59 || len(got) > 61 {
-		t.Fatalf("%d samples, want about 60 (one per minute of the hour)", len(got))
+	if len(got) < 30 || len(got) > 60 {
+		t.Fatalf("%d samples, want 30..60 for the hour", len(got))
+	}
+	if got[0].At.After(start.Add(5 * time.Minute)) {
+		t.Fatalf("oldest sample %v, want the history to reach back to its start %v", got[0].At, start)
 	}
 	last := got[len(got)-1]
 	if !last.At.Equal(now) || last.Wei.Int64() != 1000-179 {
@@ -31,15 +41,22 @@ func TestBalanceHistoryOnePointPerStep(t *testing.T) {
 			t.Fatalf("samples out of order at %d", i)
 		}
 	}
-	// The history forgets what is older than its span.
-	later := h.Samples(now.Add(50 * time.Minute))
-	if len(later) > 11 {
-		t.Fatalf("%d samples 50 minutes later, want only the last ten minutes' ones", len(later))
-	}
 	// Samples are copies.
 	got[0].Wei.SetInt64(-1)
 	if h.Samples(now)[0].Wei.Sign() < 0 {
 		t.Fatal("Samples shares its amounts with the history")
+	}
+	// Many more readings keep it bounded.
+	for i := 180; i < 2000; i++ {
+		h.Add(at(i), big.NewInt(1))
+	}
+	if n := len(h.Samples(at(1999))); n < 30 || n > 60 {
+		t.Fatalf("%d samples after 2000 readings", n)
+	}
+	// It forgets what is older than its span.
+	later := h.Samples(at(1999).Add(50 * time.Minute))
+	if len(later) > 12 {
+		t.Fatalf("%d samples 50 minutes later, want only the last ten minutes' ones", len(later))
 	}
 	var nilHistory *BalanceHistory
 	nilHistory.Add(now, big.NewInt(1))

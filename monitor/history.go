@@ -25,16 +25,19 @@ type BalanceSample struct {
 // draws its chart from the process alone, without a Prometheus to ask (an
 // air-gapped ops network, a laptop in dev mode).
 //
-// Readings are kept one per step (span/points): a reading in the same step
-// as the previous one replaces it, so the latest value is always shown and
-// the ring holds at most points samples. A nil *BalanceHistory records
-// nothing. Safe for concurrent use.
+// It holds at most points samples. While young it keeps every reading, so a
+// process that started minutes ago still draws a line; once full it drops
+// every other sample and from then on keeps readings at least twice as far
+// apart, so it ends up covering the whole span at about points/2 to points
+// samples. The newest sample always is the latest reading. A nil
+// *BalanceHistory records nothing. Safe for concurrent use.
 type BalanceHistory struct {
-	span time.Duration
-	step time.Duration
+	span   time.Duration
+	points int
 
-	mu   sync.Mutex
-	ring *timeRing[*big.Int]
+	mu      sync.Mutex
+	samples []BalanceSample // oldest first
+	step    time.Duration   // minimum spacing of kept samples; 0 keeps all
 }
 
 // NewBalanceHistory keeps span of history in at most points samples; zero
@@ -43,11 +46,10 @@ func NewBalanceHistory(span time.Duration, points int) *BalanceHistory {
 	if span <= 0 {
 		span = DefaultHistorySpan
 	}
-	if points <= 0 {
+	if points < 4 {
 		points = DefaultHistoryPoints
 	}
-	step := max(span/time.Duration(points), time.Nanosecond)
-	return &BalanceHistory{span: span, step: step, ring: newTimeRing[*big.Int](points + 1)}
+	return &BalanceHistory{span: span, points: points}
 }
 
 // Span is how far back the history reaches.
@@ -58,15 +60,39 @@ func (h *BalanceHistory) Add(at time.Time, wei *big.Int) {
 	if h == nil || wei == nil {
 		return
 	}
-	v := new(big.Int).Set(wei)
+	s := BalanceSample{At: at, Wei: new(big.Int).Set(wei)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.ring.dropBefore(at.Add(-h.span))
-	if last := h.ring.last(); last != nil && at.Truncate(h.step).Equal(last.at.Truncate(h.step)) {
-		*last = sample[*big.Int]{at: at, v: v}
+	cutoff := at.Add(-h.span)
+	drop := 0
+	for drop < len(h.samples) && h.samples[drop].At.Before(cutoff) {
+		drop++
+	}
+	h.samples = h.samples[drop:]
+	// The last sample tracks the latest reading until the reading is a step
+	// away from the one before it; then it stays and a new one starts.
+	if n := len(h.samples); n >= 2 && at.Sub(h.samples[n-2].At) < h.step {
+		h.samples[n-1] = s
 		return
 	}
-	h.ring.push(at, v)
+	h.samples = append(h.samples, s)
+	if len(h.samples) > h.points {
+		h.thin()
+	}
+}
+
+// thin halves the samples, keeping the newest, and doubles the spacing new
+// ones are kept at.
+func (h *BalanceHistory) thin() {
+	n := len(h.samples)
+	kept := make([]BalanceSample, 0, n/2+1)
+	for i := (n - 1) % 2; i < n; i += 2 {
+		kept = append(kept, h.samples[i])
+	}
+	covered := kept[len(kept)-1].At.Sub(kept[0].At)
+	// At most 2 x span/points apart: the span then holds at least points/2.
+	h.step = min(max(2*h.step, covered/time.Duration(len(kept))), 2*h.span/time.Duration(h.points))
+	h.samples = kept
 }
 
 // Samples returns the readings of the last span before now, oldest first.
@@ -79,18 +105,10 @@ func (h *BalanceHistory) Samples(now time.Time) []BalanceSample {
 	defer h.mu.Unlock()
 	cutoff := now.Add(-h.span)
 	var out []BalanceSample
-	h.ring.each(func(s sample[*big.Int]) {
-		if !s.at.Before(cutoff) && !s.at.After(now) {
-			out = append(out, BalanceSample{At: s.at, Wei: new(big.Int).Set(s.v)})
+	for _, s := range h.samples {
+		if !s.At.Before(cutoff) && !s.At.After(now) {
+			out = append(out, BalanceSample{At: s.At, Wei: new(big.Int).Set(s.Wei)})
 		}
-	})
-	return out
-}
-
-// last returns the newest sample for an update in place, nil when empty.
-func (r *timeRing[T]) last() *sample[T] {
-	if r.n == 0 {
-		return nil
 	}
-	return &r.buf[(r.head+r.n-1)%len(r.buf)]
+	return out
 }
