@@ -41,8 +41,17 @@ func newChart(samples []monitor.BalanceSample, alert float64, hasAlert bool, now
 		vals[i] = ethFloat(s.Wei)
 		lo, hi = min(lo, vals[i]), max(hi, vals[i])
 	}
+	// The alert line is drawn when it is near the balance (within twice the
+	// balance's own range), and the range then stretches to it: how close
+	// the balance is to the alert shows at a glance. One far below would
+	// flatten the line to the top edge; the legend names it instead.
+	near := false
 	if hasAlert {
-		lo, hi = min(lo, alert), max(hi, alert)
+		d := max(hi-lo, hi*0.05)
+		near = alert >= lo-2*d && alert <= hi+2*d
+		if near {
+			lo, hi = min(lo, alert), max(hi, alert)
+		}
 	}
 	if pad := (hi - lo) * 0.08; pad > 0 {
 		lo, hi = max(lo-pad, 0), hi+pad
@@ -78,8 +87,14 @@ func newChart(samples []monitor.BalanceSample, alert float64, hasAlert bool, now
 		Desc: "Wallet balance over the last " + age(span) + ": " + strconv.Itoa(len(samples)) + " readings, from " +
 			num(vals[0]) + " to " + num(vals[len(vals)-1]) + " ETH",
 	}
-	if hasAlert {
+	switch {
+	case near:
 		c.HasAlert, c.AlertY, c.AlertLabel = true, coord(y(alert)), "alert "+num(alert)+" ETH"
+	case hasAlert:
+		c.AlertLabel = "alert " + num(alert) + " ETH, far below"
+		if alert > hi {
+			c.AlertLabel = "alert " + num(alert) + " ETH, above"
+		}
 	}
 	return c
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/console"
+	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/monitor"
@@ -120,10 +121,16 @@ func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
 	}
 	inFlight := 1
 	held, window := uint64(1), uint64(16)
+	app, err := frontend.NewSigned(big.NewInt(1337), common.Address{1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dead := &fakeDeadLetters{replayed: map[string]string{}, letters: []intake.DeadLetter{
 		{ID: "1799999999000-0", EntryID: "1799999990000-0", EntityID: entity, Class: "funds",
-			Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", Application: map[string]string{"policyHolder": "0x00000000000000000000000000000000000000a1"}},
+			Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", Application: frontend.Fields(app)},
 		{ID: "1799999998000-0", EntryID: "1799999980000-0", Class: "malformed", Reason: "stream entry has no entityId"},
+		{ID: "1799999997000-0", EntryID: "1799999970000-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK7Y", Class: "malformed",
+			Reason: "invalid application: signature: missing", Application: map[string]string{"policyHolder": "0x00000000000000000000000000000000000000a1"}},
 	}}
 	cfg := console.Config{
 		Health: fakeHealth{monitor.Report{
@@ -228,7 +235,7 @@ func TestPageShowsEverything(t *testing.T) {
 		`action="/console/search"`,
 	)
 	if n := strings.Count(body, "replay-button"); n != 1 {
-		t.Errorf("%d replay buttons, want 1 (the malformed letter has no application copy)", n)
+		t.Errorf("%d replay buttons, want 1 (one letter has no application copy, one an invalid one)", n)
 	}
 	csp := h.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "default-src 'none'") {

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/big"
 	"strconv"
 	"strings"
@@ -342,7 +343,7 @@ func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[
 	for _, d := range pg.DeadLetters {
 		v := deadLetterView{ID: d.ID, Entity: d.EntityID, Entry: d.EntryID, Class: d.Class, Reason: d.Reason,
 			Holder: d.Application[stream.FieldPolicyHolder], Replayed: d.Replayed,
-			Replayable: d.EntityID != "" && d.Application != nil}
+			Replayable: replayable(d)}
 		if d.Time != nil {
 			v.At = age(now.Sub(*d.Time)) + " ago"
 		}
@@ -439,4 +440,17 @@ func (c *Console) link(kind, value string) link {
 		l.Href = c.cfg.ExplorerURL + "/" + kind + "/" + value
 	}
 	return l
+}
+
+// replayable tells whether the operator's replay would take the dead letter:
+// it needs the application copy, and one that fails the validator is
+// refused (it would only be dead-lettered again), so no button is offered.
+func replayable(d intake.DeadLetter) bool {
+	if d.EntityID == "" || d.Application == nil {
+		return false
+	}
+	fields := maps.Clone(d.Application)
+	delete(fields, stream.FieldTransactionHash)
+	_, err := stream.DecodeApplication(d.EntityID, fields)
+	return err == nil
 }
