@@ -19,6 +19,7 @@ import (
 	"github.com/etherisc/depeg-relay/api"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/redisconn"
@@ -35,6 +36,8 @@ type service struct {
 	signer  *chain.Signer
 	relay   *relay.Relay
 	checker *monitor.Checker
+	metrics *monitor.Metrics
+	console *console.Console // nil with CONSOLE_ENABLED=false
 	server  *http.Server
 }
 
@@ -75,6 +78,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := monitor.NewMetrics(reg)
+	s.metrics = metrics
+	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
 	heartbeat := &monitor.Heartbeat{}
 	queue := stream.NewQueueWithOptions(s.rdb, stream.Keys{
 		Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
@@ -113,7 +118,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		MaxTransientReverts: cfg.MaxTransientReverts,
 		SignatureLookback:   cfg.SignatureLookbackBlocks,
 		MaxEntryAttempts:    cfg.MaxEntryAttempts,
-		Status:              status,
+		Status:              recordingStatus{store: status, recent: recent},
 	}, log, s.client, observed, s.signer, product, metrics, heartbeat)
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
@@ -125,15 +130,22 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
 		GroupRecreations: queue.GroupRecreations, HeldByUnknown: s.relay.HeldByUnknown,
 		MaxWaitAge: cfg.MonitorMaxWaitAge,
-		Metrics:    metrics, Log: log,
+		Metrics:    metrics, History: history, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
 	}
-	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(api.Config{
-		Health: s.checker, Gatherer: reg, Log: log,
-		Intake: intakeConfig(cfg, log, s.client, s.rdb, queue, status, product, s.signer.Address(), chainID, reg),
-	}))
+	registerMonitor(reg, cfg, s.checker)
+	ic := intakeConfig(cfg, log, s.client, s.rdb, queue, status, product, s.signer.Address(), chainID, reg)
+	rc := api.Config{Health: s.checker, Gatherer: reg, Log: log, Intake: ic}
+	if cfg.ConsoleEnabled {
+		if s.console, err = newConsole(cfg, log, consoleParts{checker: s.checker, intake: ic, rdb: s.rdb, queue: queue,
+			status: status, client: s.client, wallet: s.signer.Address(), history: history, recent: recent}); err != nil {
+			return nil, fmt.Errorf("build console: %w", err)
+		}
+		rc.Console = s.console.Handler()
+	}
+	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(rc))
 	return s, nil
 }
 
@@ -195,7 +207,7 @@ func (s *service) Run(ctx context.Context) error {
 	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
 	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
 	s.log.Info().Int("port", s.cfg.Port).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
-		Msg("serving /api/monitor, /metrics, /api/application and /api/openapi.json")
+		Bool("console", s.console != nil).Msg("serving /api/monitor, /metrics, /api/application, /api/openapi.json and /console")
 
 	<-ctx.Done()
 	select {
@@ -211,6 +223,9 @@ func (s *service) Run(ctx context.Context) error {
 
 // Close releases the clients. Safe on a partly built service.
 func (s *service) Close() {
+	if s.console != nil {
+		s.console.Close()
+	}
 	if s.checker != nil {
 		s.checker.Close()
 	}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/api"
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/console"
+	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// recordingStatus is the relay's status recorder with the console's list of
+// recent confirmations fed from the same call, so the relay needs no hook of
+// its own: a confirmation is listed once its record is written.
+type recordingStatus struct {
+	store  *stream.StatusStore
+	recent *monitor.RecentConfirmations
+}
+
+// Confirmed records as stream.StatusStore.Confirmed does, then lists them.
+func (r recordingStatus) Confirmed(ctx context.Context, cs ...stream.Confirmation) error {
+	if err := r.store.Confirmed(ctx, cs...); err != nil {
+		return err
+	}
+	now := time.Now()
+	for _, c := range cs {
+		mc := monitor.Confirmation{EntityID: c.EntityID, EntryID: c.EntryID, TxHash: c.TxHash.Hex(), Block: c.Block, At: now}
+		if c.ProcessID != (common.Hash{}) {
+			mc.ProcessID = c.ProcessID.Hex()
+		}
+		r.recent.Add(now, mc)
+	}
+	return nil
+}
+
+// registerMonitor adds the checks, queue figures and configured limits to
+// the registry /metrics serves, beside the relay's own metrics: the alert
+// rules and the dashboard (deploy/) are written against this set.
+func registerMonitor(reg prometheus.Registerer, cfg config.Config, checker *monitor.Checker) {
+	reg.MustRegister(
+		monitor.NewCheckCollector(checker, 2*cfg.MonitorCheckTimeout),
+		monitor.NewLimitsCollector(monitor.Limits{
+			AlertBalance: cfg.ProcessorAlertBalance, MinBalance: cfg.ProcessorMinBalance,
+			LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxWaitAge: checker.MaxWaitAge(),
+			MaxPending: cfg.MaxNonAckPendingMessages, MaxInFlight: cfg.MaxInFlight,
+		}),
+	)
+}
+
+// consoleParts are what the console reads beyond the service's own parts.
+type consoleParts struct {
+	checker *monitor.Checker
+	intake  *api.IntakeConfig
+	rdb     redis.Cmdable
+	queue   *stream.Queue
+	status  *stream.StatusStore
+	client  *chain.Client
+	wallet  common.Address
+	history *monitor.BalanceHistory
+	recent  *monitor.RecentConfirmations
+}
+
+// newConsole builds the operator's page from the parts the service already
+// has: the monitor's checker, the intake's status look-up and dead-letter
+// operator (the replay button is the admin route's replay), the journal read
+// without side effects, and the node.
+func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console.Console, error) {
+	journal := func(ctx context.Context) ([]inspect.Flight, error) {
+		return inspect.Journal(ctx, p.rdb, p.queue.JournalKey())
+	}
+	return console.New(console.Config{
+		Health:      p.checker,
+		Wallets:     []console.Wallet{{Address: p.wallet, History: p.history}},
+		Recent:      p.recent.Recent,
+		InFlight:    journal,
+		DeadLetters: p.intake.DeadLetters,
+		Finder: &inspect.Finder{
+			Status: p.intake.Service, Holders: p.status, DeadLetters: p.queue, Journal: journal,
+			Recent: p.recent.Recent, Chain: p.client, Product: cfg.DepegProductAddress, Wallet: p.wallet,
+			RPCTimeout: cfg.RPCTimeout,
+		},
+		AdminToken:  cfg.AdminToken.Reveal(),
+		ExplorerURL: cfg.ExplorerURL,
+		Names: console.Names{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
+			DeadLetter: cfg.DeadLetterStreamKey},
+		Log: log.With().Str("component", "console").Logger(),
+	})
+}
