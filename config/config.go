@@ -134,6 +134,11 @@ type Config struct {
 	ErrorTimeout time.Duration
 	// ShutdownTimeout is SHUTDOWN_TIMEOUT, how long a graceful stop may take.
 	ShutdownTimeout time.Duration
+	// LeaseTTL is LEASE_TTL: the lease that keeps the wallet to one live
+	// process expires this long after its holder stopped renewing it (a
+	// crash); a graceful stop releases it at once. A second process waits
+	// in standby meanwhile.
+	LeaseTTL time.Duration
 
 	// Port is PORT, the HTTP listen port (1..65535).
 	Port int
@@ -246,6 +251,7 @@ type env struct {
 	MaxInFlight     string `envconfig:"MAX_IN_FLIGHT" default:"512"`
 	ErrorTimeout    string `envconfig:"ERROR_TIMEOUT" default:"30000"`
 	ShutdownTimeout string `envconfig:"SHUTDOWN_TIMEOUT" default:"20000"`
+	LeaseTTL        string `envconfig:"LEASE_TTL" default:"15000"`
 
 	Port                     string `envconfig:"PORT" default:"3000"`
 	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
@@ -373,6 +379,7 @@ func parse(e env) (Config, error) {
 		MaxInFlight:     int(p.integer("MAX_IN_FLIGHT", e.MaxInFlight, 1, 1024)),
 		ErrorTimeout:    p.duration("ERROR_TIMEOUT", e.ErrorTimeout),
 		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", e.ShutdownTimeout),
+		LeaseTTL:        p.duration("LEASE_TTL", e.LeaseTTL),
 
 		Port:                     int(p.integer("PORT", e.Port, 1, 65535)),
 		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
@@ -786,6 +793,7 @@ func (c Config) LogFields() map[string]any {
 		"MAX_IN_FLIGHT":    c.MaxInFlight,
 		"ERROR_TIMEOUT":    c.ErrorTimeout.String(),
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
+		"LEASE_TTL":        c.LeaseTTL.String(),
 
 		"PORT":                         c.Port,
 		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,

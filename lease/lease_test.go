@@ -1,0 +1,123 @@
+package lease_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/lease"
+)
+
+func TestOneHolderAtATime(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := t.Context()
+	key := lease.Key("0xabc")
+	a, err := lease.New(rdb, key, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := lease.New(rdb, key, time.Minute)
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a: %v %v", ok, err)
+	}
+	if ok, err := a.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("a again (it holds it): %v %v", ok, err)
+	}
+	if ok, err := b.TryAcquire(ctx); ok || err != nil {
+		t.Fatalf("b took a held lease: %v %v", ok, err)
+	}
+	if h, _ := b.Holder(ctx); h != a.Token() || !strings.Contains(h, "/") {
+		t.Fatalf("holder %q, want a's token %q", h, a.Token())
+	}
+	if err := b.Release(ctx); err != nil { // not b's: no effect
+		t.Fatal(err)
+	}
+	if h, _ := b.Holder(ctx); h != a.Token() {
+		t.Fatalf("b's release removed a's lease")
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryAcquire(ctx); !ok || err != nil {
+		t.Fatalf("b after a's release: %v %v", ok, err)
+	}
+	if ok, err := a.Renew(ctx); ok || err != nil {
+		t.Fatalf("a renewed b's lease: %v %v", ok, err)
+	}
+}
+
+// TestExpiryHandsOver: a holder that dies (stops renewing) loses the lease
+// after its TTL, and a waiting process takes it.
+func TestExpiryHandsOver(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	key := lease.Key("0xabc")
+	dead, _ := lease.New(rdb, key, 300*time.Millisecond)
+	if ok, err := dead.TryAcquire(t.Context()); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	next, _ := lease.New(rdb, key, 300*time.Millisecond)
+	waits := 0
+	start := time.Now()
+	if err := next.Wait(t.Context(), 20*time.Millisecond, func(holder string, err error) {
+		if holder != dead.Token() && err == nil && holder != "" {
+			t.Errorf("waiting on %q, want the dead holder", holder)
+		}
+		waits++
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if waits == 0 || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("took the lease after %v and %d waits: before the TTL ran out", time.Since(start), waits)
+	}
+}
+
+// TestKeepReportsLoss: Keep returns ErrLost when another process holds the
+// lease, and when Redis cannot renew it for half the TTL.
+func TestKeepReportsLoss(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	key := lease.Key("0xabc")
+	a, _ := lease.New(rdb, key, 300*time.Millisecond)
+	if ok, err := a.TryAcquire(t.Context()); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Keep(t.Context()) }()
+	if err := rdb.Set(t.Context(), key, "someone-else", time.Minute).Err(); err != nil { // taken over
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("Keep = %v, want ErrLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Keep did not notice the takeover")
+	}
+
+	b, _ := lease.New(rdb, lease.Key("0xdef"), 300*time.Millisecond)
+	if ok, err := b.TryAcquire(t.Context()); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	go func() { done <- b.Keep(t.Context()) }()
+	srv.Stop() // Redis gone: renewals fail
+	select {
+	case err := <-done:
+		if !errors.Is(err, lease.ErrLost) {
+			t.Fatalf("Keep = %v, want ErrLost once renewals failed for half the TTL", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Keep went on without renewals")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Keep(ctx); err != nil {
+		t.Fatalf("Keep on an ended context = %v, want nil", err)
+	}
+}
