@@ -4,6 +4,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +35,7 @@ import (
 const devMnemonic = "test test test test test test test test test test test junk"
 
 // devEnv is what dev mode started: an embedded chain producing blocks, and a
-// Redis server when REDIS_URL did not answer.
+// Redis server of its own unless REDIS_URL was set.
 type devEnv struct {
 	log       zerolog.Logger
 	chain     *devchain.Chain
@@ -39,6 +44,11 @@ type devEnv struct {
 	embedded  *miniredis.Miniredis // in-process server, when redis-server is missing
 	redisURL  string
 	redisKind string // how Redis was found, for the banner
+	// shared: REDIS_URL was set, so the Redis may serve others (a frontend
+	// on localhost, another dev mode); isolation says what dev mode did
+	// about it, for the banner.
+	shared    bool
+	isolation string
 	blockTime time.Duration
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -63,6 +73,13 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 	if os.Getenv("CHAIN_RPC_URL") != "" {
 		log.Warn().Msg("dev mode ignores CHAIN_RPC_URL and uses its embedded chain")
 	}
+	d := &devEnv{log: log, blockTime: time.Duration(blockMs) * time.Millisecond,
+		shared: strings.TrimSpace(os.Getenv("REDIS_URL")) != ""}
+	if d.shared {
+		if err := d.isolate(); err != nil {
+			return nil, err
+		}
+	}
 	index, err := envInt("PROCESSOR_ACCOUNT_INDEX", 0)
 	if err != nil {
 		return nil, err
@@ -73,7 +90,6 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
 
-	d := &devEnv{log: log, blockTime: time.Duration(blockMs) * time.Millisecond}
 	d.chain, err = devchain.Start(devchain.Options{Port: port, Fund: []common.Address{wallet}})
 	if err != nil {
 		return nil, fmt.Errorf("start embedded chain on 127.0.0.1:%d (set DEV_CHAIN_PORT to change): %w", port, err)
@@ -108,26 +124,75 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 	return d, nil
 }
 
-// findRedis picks the Redis dev mode runs against, in this order:
-//
-//  1. REDIS_URL (default redis://localhost:6379) when it answers a PING;
-//  2. a redis-server child on a free loopback port, when one is installed;
-//  3. an embedded Redis-protocol server (miniredis) on a free loopback port.
-//
-// The embedded server is for dev mode only: it speaks everything the relay
-// uses (consumer groups, XREADGROUP with BLOCK, XPENDING, pipelines) but is
-// not Redis, so the tests keep using a real redis-server. Neither 2 nor 3
-// keeps data across restarts.
-func (d *devEnv) findRedis(ctx context.Context) error {
-	url := os.Getenv("REDIS_URL")
-	if url == "" {
-		url = "redis://localhost:6379"
+// devNamespace prefixes the Redis names of a dev mode that shares its Redis;
+// the suffix is random per run because each run has a fresh chain, so what
+// an earlier run left in Redis (pending entries, a journal) means nothing to
+// it.
+const devNamespace = "dev-"
+
+// isolate gives a dev mode on a shared Redis (REDIS_URL set) names of its own
+// for whatever the environment does not name explicitly: the stream, group,
+// consumer and dead-letter stream, and a wallet index of its own, since the
+// journal key is the wallet's. Without it two dev modes on one machine, or a
+// dev mode and a frontend's local Redis, share one consumer and take each
+// other's entries: each simulates against its own chain and dead-letters the
+// other's valid applications as SIGNATURE_INVALID.
+func (d *devEnv) isolate() error {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("dev mode names: %w", err)
 	}
-	if opts, err := redis.ParseURL(url); err == nil {
-		if ping(ctx, opts, time.Second) == nil {
-			d.redisURL, d.redisKind = url, "from REDIS_URL"
-			return nil
+	ns := devNamespace + hex.EncodeToString(b[:]) + ":"
+	var own []string
+	for _, v := range []struct{ name, def string }{
+		{"REDIS_QUEUE_STREAM_KEY", "application:signatures"},
+		{"REDIS_QUEUE_APPLICATION_ID", "depeg-backend-processor"},
+		{"REDIS_QUEUE_CONSUMER_ID", "depeg-backend-processor-consumer"},
+		{"DEAD_LETTER_STREAM_KEY", "application:signatures:dead"},
+	} {
+		if strings.TrimSpace(os.Getenv(v.name)) == "" {
+			os.Setenv(v.name, ns+v.def)
+			own = append(own, v.name)
 		}
+	}
+	if strings.TrimSpace(os.Getenv("PROCESSOR_ACCOUNT_INDEX")) == "" {
+		// Non-hardened BIP32 indexes are below 2^31; 0 is the index others
+		// default to.
+		os.Setenv("PROCESSOR_ACCOUNT_INDEX", strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[:])%(1<<31-1))+1, 10))
+		own = append(own, "PROCESSOR_ACCOUNT_INDEX")
+	}
+	if len(own) == 0 {
+		d.isolation = "every name set explicitly: shared with whoever else uses them"
+	} else {
+		d.isolation = "shared: dev mode uses names of its own (" + ns + "...) for " + strings.Join(own, ", ")
+	}
+	return nil
+}
+
+// findRedis picks the Redis dev mode runs against:
+//
+//  1. REDIS_URL when it is set (it must answer a PING: asked for explicitly,
+//     it is not replaced by another);
+//  2. else a redis-server child on a free loopback port, when one is installed;
+//  3. else an embedded Redis-protocol server (miniredis) on a free loopback port.
+//
+// So dev mode never joins a Redis that merely happens to answer on
+// localhost:6379 (a frontend's, another dev mode's). The embedded server is
+// for dev mode only: it speaks everything the relay uses (consumer groups,
+// XREADGROUP with BLOCK, XPENDING, pipelines) but is not Redis, so the tests
+// keep using a real redis-server. Neither 2 nor 3 keeps data across restarts.
+func (d *devEnv) findRedis(ctx context.Context) error {
+	if d.shared {
+		url := strings.TrimSpace(os.Getenv("REDIS_URL"))
+		opts, err := redis.ParseURL(url)
+		if err != nil {
+			return errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
+		}
+		if err := ping(ctx, opts, time.Second); err != nil {
+			return fmt.Errorf("REDIS_URL does not answer (unset it and dev mode starts a Redis of its own): %w", err)
+		}
+		d.redisURL, d.redisKind = url, "from REDIS_URL, "+d.isolation
+		return nil
 	}
 	if bin, err := exec.LookPath("redis-server"); err == nil {
 		return d.startRedisServer(ctx, bin)
@@ -150,7 +215,7 @@ func (d *devEnv) startRedisServer(ctx context.Context, bin string) error {
 	if err := d.redis.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	d.redisURL, d.redisKind = fmt.Sprintf("redis://127.0.0.1:%d", port), "redis-server started by dev mode, not persisted"
+	d.redisURL, d.redisKind = fmt.Sprintf("redis://127.0.0.1:%d", port), "its own redis-server, not persisted; set REDIS_URL to share one"
 	opts, err := redis.ParseURL(d.redisURL)
 	if err != nil {
 		return fmt.Errorf("parse own redis URL: %w", err)
@@ -175,12 +240,12 @@ func (d *devEnv) startRedisServer(ctx context.Context, bin string) error {
 func (d *devEnv) startEmbeddedRedis() error {
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return fmt.Errorf("no Redis answers at REDIS_URL, redis-server is not installed, and the embedded Redis did not start: %w", err)
+		return fmt.Errorf("redis-server is not installed and the embedded Redis did not start: %w", err)
 	}
 	d.embedded = m
-	d.redisURL, d.redisKind = "redis://"+m.Addr(), "embedded in this process, dev mode only, not persisted"
+	d.redisURL, d.redisKind = "redis://"+m.Addr(), "embedded in this process, dev mode only, not persisted; set REDIS_URL to share one"
 	d.log.Warn().Str("redis_url", d.redisURL).
-		Msg("no Redis answers at REDIS_URL and redis-server is not installed: using an embedded Redis-protocol server (dev mode only)")
+		Msg("redis-server is not installed: using an embedded Redis-protocol server (dev mode only)")
 	return nil
 }
 
@@ -202,36 +267,47 @@ func ping(ctx context.Context, opts *redis.Options, timeout time.Duration) error
 
 // PrintBanner tells a newcomer where everything is and what to do next, and
 // logs the same as one "dev mode ready" line for scripts and tests (its
-// fields: chain_rpc, chain_id, product, helper, wallet, redis_url, monitor).
+// fields: chain_rpc, chain_id, product, helper, wallet, redis_url,
+// redis_shared, stream, group, consumer, dead_letter, monitor, console).
 // The Redis URL is shown with its password, if any, redacted.
 func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config, wallet common.Address) {
 	redisURL, _ := cfg.LogFields()["REDIS_URL"].(string)
-	monitorURL := fmt.Sprintf("http://127.0.0.1:%d/api/monitor", cfg.Port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
 	d.log.Info().Str("chain_rpc", d.chain.URL).Str("chain_id", d.chain.ChainID.String()).
 		Str("product", d.chain.Product.Hex()).Str("helper", d.chain.Helper.Hex()).
-		Str("wallet", wallet.Hex()).Str("redis_url", redisURL).Str("monitor", monitorURL).
+		Str("wallet", wallet.Hex()).Str("redis_url", redisURL).Bool("redis_shared", d.shared).
+		Str("stream", cfg.StreamKey).Str("group", cfg.GroupName).Str("consumer", cfg.ConsumerName).
+		Str("dead_letter", cfg.DeadLetterStreamKey).Str("monitor", base+"/api/monitor").Str("console", base+"/console").
 		Msg("dev mode ready")
+	stream := ""
+	if cfg.StreamKey != "application:signatures" {
+		stream = " -stream " + cfg.StreamKey
+	}
 	fmt.Fprintf(w, `
 depeg relay dev mode
   chain RPC        %s  (chain id %s, a block every %s)
   DepegProduct     %s
   message helper   %s  (EIP-712 verifyingContract)
-  relay wallet     %s  (funded with 1000 ETH)
-  Redis            %s  (%s; stream %s)
-  monitor          %s
-  metrics          http://127.0.0.1:%d/metrics
-  intake           http://127.0.0.1:%d/api/application  (POST the frontend's JSON; API: /api/openapi.json)
+  relay wallet     %s  (index %d, funded with 1000 ETH)
+  Redis            %s  (%s)
+    stream         %s  (group %s, consumer %s)
+    dead letters   %s
+  console          %s/console
+  monitor          %s/api/monitor
+  metrics          %s/metrics
+  intake           %s/api/application  (POST the frontend's JSON; API: /api/openapi.json)
 
 Enqueue signed sample applications, as the frontend does (in another shell):
-  go run ./cmd/enqueue -redis %s -rpc %s -product %s -n 5
+  go run ./cmd/enqueue -redis %s%s -rpc %s -product %s -n 5
 Add -bad to also enqueue the malformed cases (they end in %s):
   redis-cli -u %s XRANGE %s - +
 
 Stop with Ctrl-C; nothing of the chain is kept.
 
-`, d.chain.URL, d.chain.ChainID, d.blockTime, d.chain.Product.Hex(), d.chain.Helper.Hex(), wallet.Hex(),
-		redisURL, d.redisKind, cfg.StreamKey, monitorURL, cfg.Port, cfg.Port,
-		redisURL, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
+`, d.chain.URL, d.chain.ChainID, d.blockTime, d.chain.Product.Hex(), d.chain.Helper.Hex(), wallet.Hex(), cfg.ProcessorAccountIndex,
+		redisURL, d.redisKind, cfg.StreamKey, cfg.GroupName, cfg.ConsumerName, cfg.DeadLetterStreamKey,
+		base, base, base, base,
+		redisURL, stream, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
 }
 
 // Close stops block production, the chain and any Redis dev mode started.

@@ -45,12 +45,14 @@ const (
 	pollEvery     = 100 * time.Millisecond
 )
 
-// Default keys of the frontend's layout (docs/design.md, "The fixed contracts"); the test does
-// not override them.
+// Default names of the frontend's layout (docs/design.md, "The fixed
+// contracts"). Dev mode on a Redis it shares (REDIS_URL set) must not use
+// them: it takes names of its own.
 const (
-	streamKey     = "application:signatures"
-	groupName     = "depeg-backend-processor"
-	deadLetterKey = "application:signatures:dead"
+	defaultStream     = "application:signatures"
+	defaultGroup      = "depeg-backend-processor"
+	defaultConsumer   = "depeg-backend-processor-consumer"
+	defaultDeadLetter = "application:signatures:dead"
 )
 
 func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
@@ -58,6 +60,51 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
+	p, ready, monitorURL := startShared(t, bins, srv)
+	valid, bad := enqueue(t, bins, srv, ready)
+	settled(t, p, rdb, ready, monitorURL, valid, bad)
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("send SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+		if p.waitErr != nil {
+			t.Fatalf("processor exit after SIGTERM: %v, want exit code 0\n%s", p.waitErr, p.logTail())
+		}
+	case <-time.After(shutdownBound):
+		t.Fatalf("processor still running %s after SIGTERM\n%s", shutdownBound, p.logTail())
+	}
+	if tail := p.logTail(); !strings.Contains(tail, "dev mode uses names of its own") {
+		t.Errorf("the banner does not say that dev mode took names of its own on a shared Redis:\n%s", tail)
+	}
+}
+
+// TestTwoDevModesShareOneRedis is the case dev mode once got wrong: two dev
+// modes on one Redis shared a consumer, took each other's entries and
+// dead-lettered the other's valid applications as SIGNATURE_INVALID (each
+// simulates against its own chain). With names and wallets of their own,
+// every valid application of each is confirmed on its own chain.
+func TestTwoDevModesShareOneRedis(t *testing.T) {
+	bins := buildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+
+	p1, r1, m1 := startShared(t, bins, srv)
+	p2, r2, m2 := startShared(t, bins, srv)
+	if r1.Stream == r2.Stream || r1.Group == r2.Group || r1.DeadLetter == r2.DeadLetter || r1.Wallet == r2.Wallet {
+		t.Fatalf("two dev modes share names or a wallet (and so a journal):\n%+v\n%+v", r1, r2)
+	}
+	v1, b1 := enqueue(t, bins, srv, r1)
+	v2, b2 := enqueue(t, bins, srv, r2)
+	settled(t, p1, rdb, r1, m1, v1, b1)
+	settled(t, p2, rdb, r2, m2, v2, b2)
+}
+
+// startShared runs dev mode on srv (REDIS_URL set, so shared) and waits
+// until it serves; it checks that dev mode took names of its own.
+func startShared(t *testing.T, bins string, srv *redistest.Server) (*processor, readyLine, string) {
+	t.Helper()
 	port := redistest.FreePort(t)
 	p := startProcessor(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
@@ -67,31 +114,50 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 		"REDIS_URL=" + srv.URL(),
 	})
 	ready := p.waitReady(t, startBound)
-	if ready.RedisURL != srv.URL() {
-		t.Fatalf("dev mode uses Redis %q, want the one answering at REDIS_URL %q", ready.RedisURL, srv.URL())
+	if ready.RedisURL != srv.URL() || !ready.RedisShared {
+		t.Fatalf("dev mode uses Redis %q (shared %v), want the one at REDIS_URL %q", ready.RedisURL, ready.RedisShared, srv.URL())
+	}
+	for _, n := range []struct{ got, prod string }{
+		{ready.Stream, defaultStream}, {ready.Group, defaultGroup}, {ready.Consumer, defaultConsumer}, {ready.DeadLetter, defaultDeadLetter},
+	} {
+		if n.got == n.prod || n.got == "" {
+			t.Fatalf("dev mode on a shared Redis uses the name %q, want one of its own", n.got)
+		}
 	}
 	monitorURL := fmt.Sprintf("http://127.0.0.1:%d/api/monitor", port)
 	eventually(t, p, startBound, "/api/monitor answers", func(ctx context.Context) error {
 		_, _, err := get(ctx, monitorURL)
 		return err
 	})
+	return p, ready, monitorURL
+}
 
+// enqueue plays the frontend on dev mode's stream: five valid applications
+// and the bad cases.
+func enqueue(t *testing.T, bins string, srv *redistest.Server, ready readyLine) ([]validEntry, []badEntry) {
+	t.Helper()
 	out := run(t, filepath.Join(bins, "enqueue"),
-		"-redis", srv.URL(), "-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "5", "-bad")
+		"-redis", srv.URL(), "-stream", ready.Stream, "-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "5", "-bad")
 	valid, bad := parseEnqueued(t, out)
 	if len(valid) != 5 || len(bad) == 0 {
 		t.Fatalf("enqueue printed %d valid and %d bad entries, want 5 and some:\n%s", len(valid), len(bad), out)
 	}
+	return valid, bad
+}
 
+// settled waits until every entry is settled and the monitor is healthy,
+// then checks the dead letters and the chain.
+func settled(t *testing.T, p *processor, rdb *redis.Client, ready readyLine, monitorURL string, valid []validEntry, bad []badEntry) {
+	t.Helper()
 	eventually(t, p, processBound, "every entry settled and /api/monitor healthy", func(ctx context.Context) error {
-		xp, err := rdb.XPending(ctx, streamKey, groupName).Result()
+		xp, err := rdb.XPending(ctx, ready.Stream, ready.Group).Result()
 		if err != nil {
 			return fmt.Errorf("xpending: %w", err)
 		}
 		if xp.Count != 0 {
 			return fmt.Errorf("%d entries pending", xp.Count)
 		}
-		if n, err := rdb.XLen(ctx, deadLetterKey).Result(); err != nil || n < int64(len(bad)) {
+		if n, err := rdb.XLen(ctx, ready.DeadLetter).Result(); err != nil || n < int64(len(bad)) {
 			return fmt.Errorf("dead letters: %d of %d (err %v)", n, len(bad), err)
 		}
 		for _, a := range valid {
@@ -109,25 +175,13 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 		return nil
 	})
 
-	checkDeadLetters(t, rdb, valid, bad)
+	checkDeadLetters(t, rdb, ready.DeadLetter, valid, bad)
 	checkOnChain(t, ready, valid)
-
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("send SIGTERM: %v", err)
-	}
-	select {
-	case <-p.done:
-		if p.waitErr != nil {
-			t.Fatalf("processor exit after SIGTERM: %v, want exit code 0\n%s", p.waitErr, p.logTail())
-		}
-	case <-time.After(shutdownBound):
-		t.Fatalf("processor still running %s after SIGTERM\n%s", shutdownBound, p.logTail())
-	}
 }
 
 // checkDeadLetters wants one dead letter per bad case, with the reason the
 // enqueue command announced, and none for a valid application.
-func checkDeadLetters(t *testing.T, rdb *redis.Client, valid []validEntry, bad []badEntry) {
+func checkDeadLetters(t *testing.T, rdb *redis.Client, deadLetterKey string, valid []validEntry, bad []badEntry) {
 	t.Helper()
 	msgs, err := rdb.XRange(t.Context(), deadLetterKey, "-", "+").Result()
 	if err != nil {
@@ -206,7 +260,14 @@ type readyLine struct {
 	Product  string `json:"product"`
 	Wallet   string `json:"wallet"`
 	RedisURL string `json:"redis_url"`
-	Monitor  string `json:"monitor"`
+	// RedisShared, Stream, Group, Consumer and DeadLetter: on a Redis it
+	// shares, dev mode uses names of its own.
+	RedisShared bool   `json:"redis_shared"`
+	Stream      string `json:"stream"`
+	Group       string `json:"group"`
+	Consumer    string `json:"consumer"`
+	DeadLetter  string `json:"dead_letter"`
+	Monitor     string `json:"monitor"`
 }
 
 type processor struct {
