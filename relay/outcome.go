@@ -47,6 +47,25 @@ func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (re
 		r.metrics.RPCError("call")
 		return revertCause{}, fmt.Errorf("replay reverted transaction: %w", err)
 	}
+	if rev.Class == chain.RevertUnknown {
+		// A sub-call that ran out of gas (the message helper's check)
+		// leaves its caller a 64th of the gas (EIP-150), so the receipt
+		// shows less used than the limit, and the caller's revert carries
+		// no reason. Given the gas it needs, such a call passes: the
+		// transaction was short of gas (an estimate from a node behind the
+		// head, state that changed since), a cause that can pass.
+		msg.Gas = 0
+		c, cancel := r.rpcCtx(ctx)
+		_, err := r.chain.CallContract(c, msg, rcpt.BlockNumber)
+		cancel()
+		if err == nil {
+			return revertCause{reason: "out of gas in a sub-call", requeue: monitor.RequeueOutOfGas}, nil
+		}
+		if chain.AsRevert(err) == nil {
+			r.metrics.RPCError("call")
+			return revertCause{}, fmt.Errorf("replay reverted transaction without its gas limit: %w", err)
+		}
+	}
 	cause := revertCause{reason: rev.Reason, class: rev.Class}
 	if rev.Class == chain.RevertProductInactive {
 		cause.requeue = monitor.RequeueProductInactive
