@@ -31,7 +31,7 @@ func run() int {
 	dev := flag.Bool("dev", false, "start an embedded chain (and Redis if none answers) and run against them")
 	check := flag.Bool("check", false, "check Redis, the chain, the product and the wallet balance, then exit (a release command)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: processor [-dev] [-check]\n%s\n", deadLettersUsage)
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: processor [-dev] [-check]\n%s\n%s\n", deadLettersUsage, opsUsage)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -68,6 +68,17 @@ func run() int {
 			log.Error().Err(err).Msg("deadletters failed")
 		}
 		return deadLettersExit(err)
+	}
+	switch cmd := flag.Arg(0); cmd {
+	case "status", "inflight", "app":
+		err := runOps(ctx, cfg, cmd, flag.Args()[1:], os.Stdout, nil)
+		switch {
+		case errors.Is(err, errUsage):
+			fmt.Fprintln(os.Stderr, "usage:\n"+opsUsage)
+		case err != nil && opsExit(err) == 1:
+			log.Error().Err(err).Str("command", cmd).Msg("subcommand failed")
+		}
+		return opsExit(err)
 	}
 	if flag.NArg() > 0 {
 		flag.Usage()

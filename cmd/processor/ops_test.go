@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the on-call subcommands")
+
+// opsWorld is a relay's Redis and chain in a known state: a real
+// redis-server and the embedded EVM over HTTP, a fixed clock, and the
+// configuration the subcommands read, loaded from the environment as the
+// binary loads it.
+type opsWorld struct {
+	t      *testing.T
+	dc     *devchain.Chain
+	client *chain.Client
+	rdb    *redis.Client
+	cfg    config.Config
+	signer *chain.Signer
+	queue  *stream.Queue
+	now    time.Time
+}
+
+func newOpsWorld(t *testing.T, env ...string) *opsWorld {
+	t.Helper()
+	key, err := chain.DeriveKey(testMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := chain.NewSigner(key, big.NewInt(devchain.ChainID))
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{signer.Address()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	client, err := chain.Dial(t.Context(), dc.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	srv := redistest.Start(t)
+	for _, kv := range append([]string{"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
+		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic}, env...) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &opsWorld{t: t, dc: dc, client: client, rdb: srv.Client(), cfg: cfg, signer: signer,
+		now: time.Date(2026, 11, 23, 18, 40, 16, 0, time.UTC)}
+	w.queue = stream.NewQueue(w.rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
+		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(signer.Address().Hex())})
+	return w
+}
+
+// id is a stream entry id enqueued ago before the world's clock.
+func (w *opsWorld) id(ago time.Duration) string {
+	return strconv.FormatInt(w.now.Add(-ago).UnixMilli(), 10) + "-0"
+}
+
+// run runs a subcommand in process with the world's clock.
+func (w *opsWorld) run(cmd string, args ...string) (string, error) {
+	w.t.Helper()
+	var out bytes.Buffer
+	err := runOps(w.t.Context(), w.cfg, cmd, args, &out, func() time.Time { return w.now })
+	return out.String(), err
+}
+
+// sign signs a transaction of the relay wallet with fixed fees: signatures
+// are deterministic (RFC 6979), so the hashes in the golden files are too.
+func (w *opsWorld) sign(call chain.Call, nonce uint64, feeGwei, tipGwei int64) *types.Transaction {
+	w.t.Helper()
+	tx, err := w.signer.Sign(call, nonce, 300_000, chain.Fees{FeeCap: big.NewInt(feeGwei * params.GWei), TipCap: big.NewInt(tipGwei * params.GWei)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tx
+}
+
+func (w *opsWorld) send(tx *types.Transaction) {
+	w.t.Helper()
+	if errs, err := w.client.SendTransactions(w.t.Context(), []*types.Transaction{tx}); err != nil || errs[0] != nil {
+		w.t.Fatalf("send: %v %v", err, errs)
+	}
+}
+
+func (w *opsWorld) record(recs ...stream.TxRecord) {
+	w.t.Helper()
+	if err := w.queue.Record(w.t.Context(), recs...); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func raw(t *testing.T, tx *types.Transaction) string {
+	t.Helper()
+	b, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hexutil.Encode(b)
+}
+
+// golden compares got with testdata/<name>.golden; -update rewrites it.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/processor -run %s -update to create it)", err, t.Name())
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s (-update rewrites it):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+// TestStatusGolden: the monitor as a table, from a Redis with pending,
+// undelivered and dead-lettered entries, a last-check two seconds old and
+// a wallet below its alert balance (so one check fails and the exit says so).
+func TestStatusGolden(t *testing.T) {
+	w := newOpsWorld(t, "PROCESSOR_ALERT_BALANCE=2000000000000000000000")
+	ctx := t.Context()
+	if err := w.rdb.Set(ctx, stream.LastCheckKey, w.now.Add(-2*time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ago := range []time.Duration{150 * time.Second, 90 * time.Second, 30 * time.Second} {
+		if err := w.rdb.XAdd(ctx, &redis.XAddArgs{Stream: w.cfg.StreamKey, ID: w.id(ago), Values: map[string]any{"entityId": "x"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.queue.ReadOwnPending(ctx, "0", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.cfg.GroupName, Consumer: w.cfg.ConsumerName,
+		Streams: []string{w.cfg.StreamKey, ">"}, Count: 2}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := w.rdb.XAdd(ctx, &redis.XAddArgs{Stream: w.cfg.DeadLetterStreamKey, Values: map[string]any{"entryId": i, "class": "malformed"}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.record(stream.TxRecord{Nonce: 0, EntryID: w.id(150 * time.Second), EntityID: "01M84VAXA3ENVW6NN6H78HSK7Z",
+		Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.now.Add(-time.Minute)})
+
+	out, err := w.run("status")
+	if !errors.Is(err, errUnhealthy) || opsExit(err) != 3 {
+		t.Fatalf("status with a failing check: %v (exit %d)", err, opsExit(err))
+	}
+	golden(t, "status", out)
+
+	js, err := w.run("status", "-json")
+	if !errors.Is(err, errUnhealthy) {
+		t.Fatalf("status -json: %v", err)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("status -json is not JSON: %v\n%s", err, js)
+	}
+	if rep["balance"] != "error - balance 1000 ETH below alert 2000 ETH" || rep["processor"] != "ok" ||
+		rep["pendingCount"] != 2.0 || rep["lag"] != 1.0 || rep["inFlight"] != 1.0 || rep["wallet"] != w.signer.Address().Hex() {
+		t.Fatalf("status -json: %s", js)
+	}
+
+	// No relay ever wrote last-check: the loop check says so instead of
+	// passing on the subcommand's own start.
+	if err := w.rdb.Del(ctx, stream.LastCheckKey).Err(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = w.run("status")
+	if !strings.Contains(out, "no loop iteration recorded") {
+		t.Fatalf("status without last-check:\n%s", out)
+	}
+}
+
+// TestInflightGolden: the journal as the on-call sees it, one line per
+// nonce: a gap fill mined, a replaced application transaction in the
+// node's pool, one journaled but never sent, and an unreadable record.
+func TestInflightGolden(t *testing.T) {
+	w := newOpsWorld(t)
+	ctx := t.Context()
+	product := chain.NewProduct(w.dc.Product)
+	var sid [32]byte
+	copy(sid[:], "T8668yFbT83ROkMA1BjLK")
+	call, err := product.Apply(chain.ApplicationArgs{
+		PolicyHolder: common.HexToAddress("0x00000000000000000000000000000000000000a1"), ProtectedWallet: common.HexToAddress("0x00000000000000000000000000000000000000a2"),
+		ProtectedBalance: big.NewInt(5_000_000_000), Duration: big.NewInt(2_592_000), BundleID: big.NewInt(1),
+		SignatureID: sid, Signature: bytes.Repeat([]byte{7}, 65),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The devchain deploys from a fresh key, so its product address (and a
+	// transaction to it) differs per run; a fixed one keeps the hashes
+	// golden. The node holds the transactions without simulating them.
+	call.To = common.HexToAddress("0x00000000000000000000000000000000000000c0")
+	self := chain.Call{To: w.signer.Address()}
+
+	gap := w.sign(self, 0, 30, 1)
+	w.record(stream.TxRecord{Nonce: 0, Kind: stream.KindGapFill, Hashes: []string{gap.Hash().Hex()}, RawTx: raw(t, gap),
+		SignedAt: w.now.Add(-3 * time.Minute)})
+	w.send(gap)
+	w.dc.Commit()
+
+	first, replacement := w.sign(call, 1, 30, 1), w.sign(call, 1, 35, 2)
+	w.record(stream.TxRecord{Nonce: 1, EntryID: w.id(2 * time.Minute), EntityID: "01M84VAXA3ENVW6NN6H78HSK7Z",
+		Hashes: []string{first.Hash().Hex(), replacement.Hash().Hex()}, RawTx: raw(t, replacement), Current: replacement.Hash().Hex(),
+		SignedAt: w.now.Add(-90 * time.Second)})
+	w.send(replacement)
+
+	unsent := w.sign(call, 2, 30, 1)
+	w.record(stream.TxRecord{Nonce: 2, EntryID: w.id(time.Minute), EntityID: "01M84VAXA4ENVW6NN6H78HSK80",
+		Hashes: []string{unsent.Hash().Hex()}, RawTx: raw(t, unsent), SignedAt: w.now.Add(-5 * time.Second)})
+	if err := w.rdb.HSet(ctx, w.queue.JournalKey(), "7", "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := w.run("inflight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "inflight", out)
+
+	js, err := w.run("inflight", "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep inflightReport
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("inflight -json: %v\n%s", err, js)
+	}
+	if len(rep.Flights) != 4 || rep.Flights[1].Current != replacement.Hash().Hex() || len(rep.Flights[1].Hashes) != 2 {
+		t.Fatalf("inflight -json: %s", js)
+	}
+	// Reading wrote nothing: the unreadable record is still in the journal.
+	if n := w.rdb.HLen(ctx, w.queue.JournalKey()).Val(); n != 4 {
+		t.Fatalf("journal holds %d records after inflight, want 4", n)
+	}
+	if n := w.rdb.Exists(ctx, w.queue.JournalQuarantineKey()).Val(); n != 0 {
+		t.Fatal("inflight quarantined a record")
+	}
+}
+
+// TestAppSubcommand: the look-up by entityId, transaction and holder, and
+// its exit codes.
+func TestAppSubcommand(t *testing.T) {
+	w := newOpsWorld(t)
+	ctx := t.Context()
+	entity := "01M84VAXA3ENVW6NN6H78HSK7Z"
+	status := stream.NewStatusStore(w.rdb, w.cfg.StreamKey, time.Hour)
+	holder := common.HexToAddress("0x00000000000000000000000000000000000000a1")
+	if err := status.Index(ctx, stream.Indexed{EntityID: entity, Holder: holder}); err != nil {
+		t.Fatal(err)
+	}
+	if err := status.Confirmed(ctx, stream.Confirmation{EntityID: entity, EntryID: "1-0", TxHash: common.Hash{9}, Block: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{entity, holder.Hex()} {
+		out, err := w.run("app", q)
+		if err != nil || !strings.Contains(out, "confirmed") || !strings.Contains(out, common.Hash{9}.Hex()) {
+			t.Fatalf("app %s: %v\n%s", q, err, out)
+		}
+	}
+	if _, err := w.run("app", "01M84VAXA3ENVW6NN6H78HSK7Y"); opsExit(err) != 3 {
+		t.Fatalf("unknown entity: %v", err)
+	}
+	if _, err := w.run("app", "nonsense"); opsExit(err) != 2 {
+		t.Fatalf("bad query: %v", err)
+	}
+	if _, err := w.run("app"); opsExit(err) != 2 {
+		t.Fatalf("no query: %v", err)
+	}
+}
