@@ -2,8 +2,10 @@
 // (invariant 8; docs/design.md, "Invariants"): a Redis key with a TTL that
 // its holder renews. A process that dies stops renewing, and the lease
 // expires after its TTL; a process that stops gracefully releases it, so the
-// next one takes over at once. Whoever takes the lease takes the wallet's
-// journal with it: the journal is keyed by wallet, not by process.
+// next one takes over at once, and so does a process restarted on the same
+// host after a crash (the holder's pid no longer runs). Whoever takes the
+// lease takes the wallet's journal with it: the journal is keyed by wallet,
+// not by process.
 //
 // A lease is no fence: a holder cut off from Redis keeps signing until it
 // notices that it cannot renew. Run therefore gives the lease up (cancels its
@@ -18,6 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -116,6 +121,51 @@ func (l *Lease) Holder(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+// stealScript hands a dead holder's lease over: only if it still holds it.
+var stealScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return false
+`)
+
+// takeOverDead takes the lease from holder when holder is a process of this
+// host that no longer runs (a crash restarted on the same machine), instead
+// of waiting out the TTL. A holder on another host, or whose pid runs (even
+// a reused pid), is waited for.
+func (l *Lease) takeOverDead(ctx context.Context, holder string) (bool, error) {
+	host, pid, ok := parseToken(holder)
+	me, _ := os.Hostname()
+	if !ok || host != me || pid == os.Getpid() || alive(pid) {
+		return false, nil
+	}
+	err := stealScript.Run(ctx, l.rdb, []string{l.key}, holder, l.token, l.ttl.Milliseconds()).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("take over lease %s: %w", l.key, err)
+	}
+	return true, nil
+}
+
+// parseToken splits a holder token "host/pid/random".
+func parseToken(tok string) (host string, pid int, ok bool) {
+	parts := strings.Split(tok, "/")
+	if len(parts) != 3 {
+		return "", 0, false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	return parts[0], pid, err == nil && pid > 0
+}
+
+// alive reports whether a process with pid runs on this host (signal 0:
+// EPERM means it runs under another user).
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // Wait blocks until this holder has the lease or ctx ends, trying every
 // period. waiting is called with the current holder on every failed try
 // (for the log and the monitor); it must not block.
@@ -127,11 +177,16 @@ func (l *Lease) Wait(ctx context.Context, period time.Duration, waiting func(hol
 		if ok {
 			return nil
 		}
-		if waiting != nil {
-			holder := ""
-			if err == nil {
-				holder, err = l.Holder(ctx)
+		holder := ""
+		if err == nil {
+			holder, err = l.Holder(ctx)
+		}
+		if err == nil && holder != "" {
+			if ok, err = l.takeOverDead(ctx, holder); ok {
+				return nil
 			}
+		}
+		if waiting != nil {
 			waiting(holder, err)
 		}
 		select {

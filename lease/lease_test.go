@@ -3,6 +3,9 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +122,43 @@ func TestKeepReportsLoss(t *testing.T) {
 	cancel()
 	if err := b.Keep(ctx); err != nil {
 		t.Fatalf("Keep on an ended context = %v, want nil", err)
+	}
+}
+
+// TestDeadHolderOnThisHostIsTakenOver: a process of this host that crashed
+// (its pid no longer runs) holds the lease; the next one takes it at once
+// instead of waiting out the TTL. One on another host is waited for.
+func TestDeadHolderOnThisHostIsTakenOver(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	host, _ := os.Hostname()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	deadPid := cmd.Process.Pid // ended and reaped: no longer runs
+	key := lease.Key("0xabc")
+	if err := rdb.Set(t.Context(), key, fmt.Sprintf("%s/%d/deadbeef", host, deadPid), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := lease.New(rdb, key, time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := l.Wait(ctx, 20*time.Millisecond, nil); err != nil {
+		t.Fatalf("a dead holder's lease (TTL a minute) was not taken over: %v", err)
+	}
+	if h, _ := l.Holder(t.Context()); h != l.Token() {
+		t.Fatalf("holder %q after takeover", h)
+	}
+
+	other := lease.Key("0xdef")
+	if err := rdb.Set(t.Context(), other, fmt.Sprintf("elsewhere/%d/cafe", deadPid), time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := lease.New(rdb, other, time.Minute)
+	short, cancelShort := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancelShort()
+	if err := m.Wait(short, 20*time.Millisecond, nil); err == nil {
+		t.Fatalf("took a lease held on another host: its process may be alive")
 	}
 }

@@ -108,6 +108,9 @@ type CheckerConfig struct {
 	// then says so. Not a failing check by itself: waiting for them is the
 	// safe course, and the queue check fails once entries wait too long.
 	HeldByUnknown func() (n uint64, holding bool)
+	// Standby, when set, says why this process does not relay: another
+	// process holds the wallet's lease. "" while this process holds it.
+	Standby func() string
 	// WaitingAtFeeCap, when set, reports that submission or a stuck
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
@@ -282,6 +285,9 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 	}
 	if c.cfg.GroupRecreations != nil {
 		r.GroupRecreated = c.cfg.GroupRecreations()
+	}
+	if c.cfg.Standby != nil {
+		r.Lease = c.cfg.Standby()
 	}
 	if c.cfg.HeldByUnknown != nil {
 		if n, holding := c.cfg.HeldByUnknown(); holding {

@@ -54,6 +54,10 @@ type Report struct {
 	// Holding is set while the relay signs nothing new because the node's
 	// pool holds transactions of the wallet that the journal does not know.
 	Holding string `json:"holding,omitempty"`
+	// Lease is set while this process waits in standby because another
+	// process holds the wallet's lease (a deploy's old container, until it
+	// stops); its loop still beats, so a healthy standby passes the checks.
+	Lease string `json:"lease,omitempty"`
 
 	PendingCount            *int64   `json:"pendingCount,omitempty"`
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`

@@ -21,6 +21,7 @@ import (
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/relay"
@@ -38,7 +39,12 @@ type service struct {
 	checker *monitor.Checker
 	metrics *monitor.Metrics
 	console *console.Console // nil with CONSOLE_ENABLED=false
-	server  *http.Server
+	// lease keeps the wallet to this process while it relays; standby
+	// says who holds it while this process waits.
+	lease     *lease.Lease
+	standby   *standby
+	heartbeat *monitor.Heartbeat
+	server    *http.Server
 }
 
 // newService connects to Redis and the chain and builds every part. It waits
@@ -81,6 +87,10 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	s.metrics = metrics
 	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
 	heartbeat := &monitor.Heartbeat{}
+	s.heartbeat, s.standby = heartbeat, &standby{}
+	if s.lease, err = lease.New(s.rdb, lease.Key(strings.ToLower(s.signer.Address().Hex())), cfg.LeaseTTL); err != nil {
+		return nil, err
+	}
 	queue := stream.NewQueueWithOptions(s.rdb, stream.Keys{
 		Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
 		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(s.signer.Address().Hex()),
@@ -128,7 +138,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
 		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
 		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
-		GroupRecreations: queue.GroupRecreations, HeldByUnknown: s.relay.HeldByUnknown,
+		GroupRecreations: queue.GroupRecreations, HeldByUnknown: s.relay.HeldByUnknown, Standby: s.standby.Status,
 		MaxWaitAge: cfg.MonitorMaxWaitAge,
 		Metrics:    metrics, History: history, Log: log,
 	})
@@ -203,7 +213,10 @@ func (s *service) Run(ctx context.Context) error {
 		}()
 	}
 	relayDone := make(chan struct{})
-	runPart("relay", func(c context.Context) error { defer close(relayDone); return s.relay.Run(c) })
+	runPart("relay", func(c context.Context) error {
+		defer close(relayDone)
+		return s.runLeased(c, s.lease, s.heartbeat, s.standby)
+	})
 	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
 	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
 	s.log.Info().Int("port", s.cfg.Port).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
