@@ -1,0 +1,345 @@
+// Package proctest builds the processor binary and runs it as a subprocess,
+// as Dokku runs it: configured through its environment only, JSON logs on
+// stderr, its HTTP routes on PORT. Crash, fault and secrets tests drive it
+// from outside (signals, HTTP, what it writes) and never reach into it.
+package proctest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles github.com/etherisc/depeg-relay/cmd/processor into dir,
+// with the given build tags, and returns the binary's path. It is built
+// without -race: only the test process pays for the detector.
+func Build(t testing.TB, dir string, tags ...string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "processor")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	args = append(args, "github.com/etherisc/depeg-relay/cmd/processor")
+	cmd := exec.Command("go", args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/processor: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Options describe one run of the binary.
+type Options struct {
+	// Env is the whole environment: nothing is inherited from the test's,
+	// so a developer's REDIS_URL or LOG_LEVEL cannot leak in. PATH is
+	// added when missing. PORT, when set, is where HTTP is asked for.
+	Env []string
+	// Args are the command-line arguments (-check, deadletters list, ...).
+	Args []string
+	// Name names the run in file names and failure messages.
+	Name string
+	// LogDir receives <Name>.stderr and <Name>.stdout; a temporary
+	// directory of the test when empty.
+	LogDir string
+}
+
+// Proc is one running (or ended) processor.
+type Proc struct {
+	Name string
+	// Port is the PORT of Env, 0 when unset.
+	Port    int
+	Started time.Time
+
+	cmd                    *exec.Cmd
+	stderrPath, stdoutPath string
+	files                  []*os.File
+	exited                 chan struct{}
+	err                    error
+}
+
+// Start runs the binary. The process is killed and reaped at the end of the
+// test if it is still running.
+func Start(t testing.TB, bin string, opts Options) *Proc {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = "processor"
+	}
+	if opts.LogDir == "" {
+		opts.LogDir = t.TempDir()
+	}
+	p := &Proc{Name: opts.Name, exited: make(chan struct{}),
+		stderrPath: filepath.Join(opts.LogDir, opts.Name+".stderr"),
+		stdoutPath: filepath.Join(opts.LogDir, opts.Name+".stdout")}
+	env := append([]string(nil), opts.Env...)
+	hasPath := false
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PORT="); ok {
+			p.Port, _ = strconv.Atoi(v)
+		}
+		hasPath = hasPath || strings.HasPrefix(kv, "PATH=")
+	}
+	if !hasPath {
+		env = append(env, "PATH="+os.Getenv("PATH"))
+	}
+	stderr, err := os.Create(p.stderrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := os.Create(p.stdoutPath)
+	if err != nil {
+		stderr.Close()
+		t.Fatal(err)
+	}
+	p.files = []*os.File{stderr, stdout}
+	p.cmd = exec.Command(bin, opts.Args...)
+	p.cmd.Env = env
+	p.cmd.Stderr, p.cmd.Stdout = stderr, stdout
+	if err := p.cmd.Start(); err != nil {
+		p.closeFiles()
+		t.Fatalf("start %s: %v", p.Name, err)
+	}
+	p.Started = time.Now()
+	go func() { // owned by p: Kill, Stop, Wait and the cleanup wait on exited
+		p.err = p.cmd.Wait()
+		p.closeFiles()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if p.Running() {
+			_ = p.cmd.Process.Kill()
+		}
+		<-p.exited
+	})
+	return p
+}
+
+// Run runs the binary to its end (within timeout) and returns its exit code,
+// stdout and stderr.
+func Run(t testing.TB, bin string, opts Options, timeout time.Duration) (code int, stdout, stderr string) {
+	t.Helper()
+	p := Start(t, bin, opts)
+	code = p.Wait(t, timeout)
+	return code, p.Stdout(), p.Stderr()
+}
+
+func (p *Proc) closeFiles() {
+	for _, f := range p.files {
+		f.Close()
+	}
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Exited is closed once the process has ended.
+func (p *Proc) Exited() <-chan struct{} { return p.exited }
+
+// Err is the process's result (*exec.ExitError for a non-zero exit), once
+// it has exited.
+func (p *Proc) Err() error {
+	<-p.exited
+	return p.err
+}
+
+// Running reports whether the process has not exited yet.
+func (p *Proc) Running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Wait waits for the process to end by itself and returns its exit code,
+// failing the test after timeout.
+func (p *Proc) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %v:\n%s", p.Name, timeout, p.Tail(30))
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Kill sends SIGKILL and waits until the process is reaped.
+func (p *Proc) Kill(t testing.TB) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && p.Running() {
+		t.Fatalf("SIGKILL %s: %v", p.Name, err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not die within 10s of SIGKILL", p.Name)
+	}
+}
+
+// Stop sends SIGTERM and returns the exit code, failing the test if the
+// process does not end within timeout.
+func (p *Proc) Stop(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && p.Running() {
+		t.Fatalf("SIGTERM %s: %v", p.Name, err)
+	}
+	return p.Wait(t, timeout)
+}
+
+// Stderr is everything the process wrote to stderr so far (its log).
+func (p *Proc) Stderr() string { return readFile(p.stderrPath) }
+
+// Stdout is everything the process wrote to stdout so far.
+func (p *Proc) Stdout() string { return readFile(p.stdoutPath) }
+
+// StderrPath is the file holding stderr.
+func (p *Proc) StderrPath() string { return p.stderrPath }
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// Tail is the last n lines of stderr, for failure reports.
+func (p *Proc) Tail(n int) string {
+	lines := strings.Split(strings.TrimRight(p.Stderr(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LogLine is the part of a zerolog JSON line tests read.
+type LogLine struct {
+	Level   string `json:"level"`
+	Message string `json:"message"`
+}
+
+// Logs parses stderr's JSON lines; lines that are not JSON (a panic, a
+// race report, Go runtime output) are returned in foreign.
+func (p *Proc) Logs() (lines []LogLine, foreign []string) {
+	sc := bufio.NewScanner(strings.NewReader(p.Stderr()))
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		var l LogLine
+		if !strings.HasPrefix(text, "{") || json.Unmarshal([]byte(text), &l) != nil {
+			foreign = append(foreign, text)
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines, foreign
+}
+
+// URL is http://127.0.0.1:<Port><path>.
+func (p *Proc) URL(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", p.Port, path) }
+
+// client has a timeout, so a hung processor fails a request instead of the
+// test's deadline.
+var client = &http.Client{Timeout: 5 * time.Second}
+
+// Do sends one request to the processor and reads (at most 4 MiB of) the
+// answer.
+func (p *Proc) Do(ctx context.Context, method, path string, body io.Reader, header http.Header) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, p.URL(path), body)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	return res.StatusCode, b, err
+}
+
+// Get is Do for a GET without body.
+func (p *Proc) Get(ctx context.Context, path string) (int, []byte, error) {
+	return p.Do(ctx, http.MethodGet, path, nil, nil)
+}
+
+// WaitServing polls /api/monitor until the process answers HTTP (any
+// status), failing the test if it exits or does not answer within within.
+func (p *Proc) WaitServing(t testing.TB, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if _, _, err := p.Get(t.Context(), "/api/monitor"); err == nil {
+			return
+		} else if !p.Running() {
+			t.Fatalf("%s exited (%v) before serving HTTP:\n%s", p.Name, p.err, p.Tail(40))
+		} else if time.Now().After(deadline) {
+			t.Fatalf("%s does not serve HTTP within %v: %v\n%s", p.Name, within, err, p.Tail(40))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Monitor reads /api/monitor: its status and its JSON report.
+func (p *Proc) Monitor(ctx context.Context) (int, map[string]any, error) {
+	code, body, err := p.Get(ctx, "/api/monitor")
+	if err != nil {
+		return 0, nil, err
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(body, &rep); err != nil {
+		return code, nil, fmt.Errorf("monitor answered %d with %q: %w", code, body, err)
+	}
+	return code, rep, nil
+}
+
+// Metrics scrapes /metrics into series ("name" or `name{label="v"}`, as
+// exposed) and their values.
+func (p *Proc) Metrics(ctx context.Context) (map[string]float64, error) {
+	code, body, err := p.Get(ctx, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("/metrics answered %d", code)
+	}
+	return ParseMetrics(string(body)), nil
+}
+
+// ParseMetrics reads Prometheus text exposition: series and values,
+// comments skipped.
+func ParseMetrics(text string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	return out
+}

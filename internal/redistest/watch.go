@@ -1,0 +1,191 @@
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Watcher follows every command the server executes (MONITOR), across
+// restarts: a test sees what the code under test did to Redis, and when,
+// without a proxy in the way.
+//
+// Commands executed while the watcher is reconnecting after a restart are
+// not seen. A test that must see everything keeps clients away from the
+// server until Sync returns (e.g. behind a proxy it disables meanwhile).
+type Watcher struct {
+	s  *Server
+	fn func(args []string)
+	// gen is the server generation the current MONITOR connection watches.
+	gen    atomic.Int64
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Watch calls fn with the arguments of every command the server executes
+// from now on ("XACK", key, group, id ...; the command name upper-cased,
+// whatever the client sent), in order, on one goroutine, until
+// the test ends. fn should return quickly: the server queues the stream
+// meanwhile.
+func (s *Server) Watch(t testing.TB, fn func(args []string)) *Watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Watcher{s: s, fn: fn, cancel: cancel}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); w.wg.Wait() })
+	w.Sync(t)
+	return w
+}
+
+// Sync waits until the watcher follows the server as (re)started last.
+func (w *Watcher) Sync(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.gen.Load() != w.s.gen.Load() {
+		if time.Now().After(deadline) {
+			t.Fatalf("redis watcher did not reconnect to the server on port %d", w.s.Port)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (w *Watcher) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := w.follow(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err // the server went away (a restart): connect again
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// follow runs one MONITOR connection until it breaks.
+func (w *Watcher) follow(ctx context.Context) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", w.s.Addr())
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	rd := bufio.NewReaderSize(conn, 1<<16)
+	if w.s.opts.Password != "" {
+		if err := command(conn, rd, "AUTH", w.s.opts.Password); err != nil {
+			return err
+		}
+	}
+	if err := command(conn, rd, "MONITOR"); err != nil {
+		return err
+	}
+	w.gen.Store(w.s.gen.Load())
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if !strings.HasPrefix(line, "+") {
+			continue
+		}
+		if args, ok := parseMonitorLine(line[1:]); ok && len(args) > 0 {
+			args[0] = strings.ToUpper(args[0])
+			w.fn(args)
+		}
+	}
+}
+
+// command sends one command in RESP and expects +OK.
+func command(conn net.Conn, rd *bufio.Reader, args ...string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+OK") {
+		return errors.New("redis answered " + strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// parseMonitorLine splits `1700000000.123456 [0 127.0.0.1:5555] "XACK" "k" ...`
+// into its quoted arguments, unescaped as Redis escapes them (sdscatrepr).
+func parseMonitorLine(s string) ([]string, bool) {
+	i := strings.Index(s, "] ")
+	if i < 0 {
+		return nil, false
+	}
+	s = s[i+2:]
+	var args []string
+	for len(s) > 0 {
+		if s[0] == ' ' {
+			s = s[1:]
+			continue
+		}
+		if s[0] != '"' {
+			return nil, false
+		}
+		var b strings.Builder
+		j := 1
+		for ; j < len(s) && s[j] != '"'; j++ {
+			if s[j] != '\\' || j+1 >= len(s) {
+				b.WriteByte(s[j])
+				continue
+			}
+			j++
+			switch s[j] {
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			case 't':
+				b.WriteByte('\t')
+			case 'a':
+				b.WriteByte('\a')
+			case 'b':
+				b.WriteByte('\b')
+			case 'x':
+				if j+2 < len(s) {
+					if v, err := strconv.ParseUint(s[j+1:j+3], 16, 8); err == nil {
+						b.WriteByte(byte(v))
+						j += 2
+						continue
+					}
+				}
+				b.WriteByte('x')
+			default:
+				b.WriteByte(s[j])
+			}
+		}
+		if j >= len(s) {
+			return nil, false
+		}
+		args = append(args, b.String())
+		s = s[j+1:]
+	}
+	return args, true
+}
