@@ -20,6 +20,9 @@ type chart struct {
 	From, Last, Desc string
 }
 
+// minChartWindow is the shortest time the chart spans.
+const minChartWindow = 10 * time.Second
+
 // Geometry of the chart's viewBox.
 const (
 	chartW, chartH = 640, 150
@@ -59,7 +62,16 @@ func newChart(samples []monitor.BalanceSample, alert float64, hasAlert bool, now
 		lo, hi = max(lo*0.99, 0), hi*1.01+1e-9
 	}
 	w, h := float64(chartW-padL-padR), float64(chartH-padT-padB)
+	// A history younger than the span (a fresh process) is drawn over the
+	// time it covers, so minutes of readings are a line, not a sliver.
 	from := now.Add(-span)
+	if first := samples[0].At; first.After(from) {
+		from = first
+	}
+	if latest := now.Add(-minChartWindow); from.After(latest) {
+		from = latest
+	}
+	span = now.Sub(from)
 	x := func(t time.Time) float64 {
 		f := float64(t.Sub(from)) / float64(span)
 		return padL + min(max(f, 0), 1)*w
@@ -80,12 +92,14 @@ func newChart(samples []monitor.BalanceSample, alert float64, hasAlert bool, now
 	base := y(lo)
 	area := append([]string{pt(firstX, base)}, line...)
 	area = append(area, pt(lastX, base))
+	prec := precision(lo, hi)
+	n := func(v float64) string { return strconv.FormatFloat(v, 'g', prec, 64) }
 	c := &chart{
 		W: chartW, H: chartH, Line: strings.Join(line, " "), Area: strings.Join(area, " "),
-		Top: num(hi) + " ETH", Bottom: num(lo) + " ETH", From: age(span) + " ago",
-		Last: num(vals[len(vals)-1]) + " ETH",
+		Top: n(hi) + " ETH", Bottom: n(lo) + " ETH", From: age(span) + " ago",
+		Last: n(vals[len(vals)-1]) + " ETH",
 		Desc: "Wallet balance over the last " + age(span) + ": " + strconv.Itoa(len(samples)) + " readings, from " +
-			num(vals[0]) + " to " + num(vals[len(vals)-1]) + " ETH",
+			n(vals[0]) + " to " + n(vals[len(vals)-1]) + " ETH",
 	}
 	switch {
 	case near:
@@ -104,3 +118,14 @@ func pt(x, y float64) string { return coord(x) + "," + coord(y) }
 func coord(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 func num(v float64) string { return strconv.FormatFloat(v, 'g', 5, 64) }
+
+// precision is the number of significant digits that tell lo and hi apart
+// (999.99 and 1000 are both "1000" at five), at least five.
+func precision(lo, hi float64) int {
+	for p := 5; p < 15; p++ {
+		if strconv.FormatFloat(lo, 'g', p, 64) != strconv.FormatFloat(hi, 'g', p, 64) {
+			return p
+		}
+	}
+	return 15
+}

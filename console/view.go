@@ -97,10 +97,10 @@ type confirmationView struct {
 }
 
 type deadLetterView struct {
-	ID, At, Entity, Entry, Class, Reason, Holder string
-	Tx                                           link
-	Replayed                                     string
-	Replayable                                   bool
+	ID, At, Entity, Entry, Class, Reason string
+	Tx, Holder                           link
+	Replayed                             string
+	Replayable                           bool
 }
 
 type searchView struct {
@@ -342,7 +342,7 @@ func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[
 	s := section[deadLetterView]{More: pg.Next != ""}
 	for _, d := range pg.DeadLetters {
 		v := deadLetterView{ID: d.ID, Entity: d.EntityID, Entry: d.EntryID, Class: d.Class, Reason: d.Reason,
-			Holder: d.Application[stream.FieldPolicyHolder], Replayed: d.Replayed,
+			Holder: c.link("address", d.Application[stream.FieldPolicyHolder]), Replayed: d.Replayed,
 			Replayable: replayable(d)}
 		if d.Time != nil {
 			v.At = age(now.Sub(*d.Time)) + " ago"
