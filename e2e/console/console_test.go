@@ -1,0 +1,496 @@
+// Package console drives the operator's page in a real browser: the built
+// processor in dev mode (its own chain and Redis), a few good and bad
+// applications from the built enqueue command, and Debian's Chromium,
+// headless, driven by chromedp. It checks what an on-call engineer relies
+// on: the page shows the checks, the balance and the dead letters (also with
+// JavaScript off), the search finds an application, a replay without the
+// admin token is refused and with it re-queues the dead letter, and no
+// secret is ever on the page. A screenshot is kept as a test artifact.
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/redistest"
+)
+
+const (
+	chromium   = "/usr/bin/chromium"
+	adminToken = "console-e2e-admin-token-5f1d8a7c9b3e2d4f6a8c0e1b"
+	// devMnemonic is what dev mode uses when PROCESSOR_MNEMONIC is unset.
+	devMnemonic = "test test test test test test test test test test test junk"
+
+	startBound   = 2 * time.Minute
+	processBound = 2 * time.Minute
+	pollEvery    = 100 * time.Millisecond
+)
+
+// browserPath finds Chromium. The test skips only when it is missing and CI
+// is not set: .ci/run installs it, and there a skip would prove nothing.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not found with CI set (apt-get install chromium): %v", chromium, err)
+		}
+		t.Skipf("%s not installed (apt-get install chromium); CI runs this test", chromium)
+	}
+	return chromium
+}
+
+// readyLine is dev mode's "dev mode ready" log line.
+type readyLine struct {
+	Message    string `json:"message"`
+	ChainRPC   string `json:"chain_rpc"`
+	Product    string `json:"product"`
+	RedisURL   string `json:"redis_url"`
+	Shared     bool   `json:"redis_shared"`
+	Stream     string `json:"stream"`
+	Group      string `json:"group"`
+	DeadLetter string `json:"dead_letter"`
+	Console    string `json:"console"`
+}
+
+func TestConsoleInABrowser(t *testing.T) {
+	browser := browserPath(t)
+	bins := buildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	port := redistest.FreePort(t)
+	p := startDev(t, filepath.Join(bins, "processor"), []string{
+		"PORT=" + strconv.Itoa(port),
+		"DEV_CHAIN_PORT=" + strconv.Itoa(redistest.FreePort(t)),
+		"DEV_BLOCK_TIME=200",
+		"CHAIN_POLL_INTERVAL=200",
+		"BALANCE_REFRESH_INTERVAL=1000",
+		"ADMIN_TOKEN=" + adminToken,
+		"EXPLORER_URL=https://explorer.invalid",
+	})
+	ready := p.waitReady(t)
+	if ready.Shared {
+		t.Fatalf("dev mode without REDIS_URL shares a Redis: %+v", ready)
+	}
+	opts, err := redis.ParseURL(ready.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+
+	out := runCmd(t, filepath.Join(bins, "enqueue"), "-redis", ready.RedisURL, "-stream", ready.Stream,
+		"-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "3", "-bad")
+	valid, bad := parseEnqueued(t, out)
+	if len(valid) != 3 || len(bad) < 2 {
+		t.Fatalf("enqueued %d valid and %d bad, want 3 and some:\n%s", len(valid), len(bad), out)
+	}
+	eventually(t, p, processBound, "every entry settled and the monitor healthy", func(ctx context.Context) error {
+		xp, err := rdb.XPending(ctx, ready.Stream, ready.Group).Result()
+		if err != nil || xp.Count != 0 {
+			return fmt.Errorf("pending %v (err %v)", xp, err)
+		}
+		if n, err := rdb.XLen(ctx, ready.DeadLetter).Result(); err != nil || n < int64(len(bad)) {
+			return fmt.Errorf("%d dead letters of %d (err %v)", n, len(bad), err)
+		}
+		code, body, err := get(ctx, strings.TrimSuffix(ready.Console, "/console")+"/api/monitor")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("monitor %d %s (err %v)", code, body, err)
+		}
+		return nil
+	})
+
+	b := newBrowser(t, browser)
+	var pages []string // every page's HTML, checked for secrets at the end
+	snapshot := func() {
+		t.Helper()
+		pages = append(pages, run(t, b, chromedp.OuterHTML(chromedp.CSS("html"))))
+	}
+	text := func(sel string) string {
+		t.Helper()
+		return run(t, b, chromedp.Text(chromedp.CSS(sel)))
+	}
+
+	// Reading, with JavaScript off: the markup alone carries every figure.
+	b.do(t, scripts(false), chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#checks")))
+	for _, check := range []string{"balance", "processor", "nonAckPendingTx"} {
+		if got := text("#check-" + check); !strings.Contains(got, "ok") {
+			t.Errorf("check %s shows %q, want ok", check, got)
+		}
+	}
+	if got := strings.TrimSpace(text("#balance")); !strings.HasSuffix(got, "ETH") || !strings.HasPrefix(got, "999.") {
+		t.Errorf("balance shows %q, want the dev wallet's 999.x ETH", got)
+	}
+	dead := text("#deadletters")
+	for _, bc := range bad {
+		if bc.wantReason != "entityId" && !strings.Contains(dead, bc.wantReason) {
+			t.Errorf("dead letters do not show %s's reason %q", bc.name, bc.wantReason)
+		}
+	}
+	if !strings.Contains(text("#confirmations"), valid[0].entityID) {
+		t.Errorf("last confirmations do not list %s", valid[0].entityID)
+	}
+	snapshot()
+
+	// With JavaScript, as people use it; the screenshot is the README's.
+	b.do(t, scripts(true), chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#deadletters")))
+	saveScreenshot(t, run(t, b, chromedp.FullScreenshot(100)), "console.png")
+	snapshot()
+
+	// Search by entityId answers with the application's status.
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#q"), valid[1].entityID), chromedp.Submit(chromedp.CSS("#q")),
+		chromedp.WaitVisible(chromedp.CSS("#search-result")))
+	if got := text("#search-result"); !strings.Contains(got, valid[1].entityID) || !strings.Contains(got, "confirmed") {
+		t.Errorf("search for %s shows %q, want it confirmed", valid[1].entityID, got)
+	}
+	snapshot()
+
+	// Replay: the bundle-0 application is replayable (its fields are valid).
+	target := deadLetterOf(t, rdb, ready.DeadLetter, "BUNDLE_ID_ZERO")
+	button := chromedp.CSS(fmt.Sprintf(`#dl-%s button.replay-button`, target))
+	before := rdb.XLen(t.Context(), ready.Stream).Val()
+	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(button), chromedp.Click(button),
+		chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if got := text("#notice"); !strings.Contains(got, "Replay refused") {
+		t.Errorf("replay without the token: notice %q", got)
+	}
+	snapshot()
+	if n := rdb.XLen(t.Context(), ready.Stream).Val(); n != before {
+		t.Fatalf("a refused replay queued %d entries", n-before)
+	}
+	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(button),
+		chromedp.SendKeys(chromedp.CSS("#token"), adminToken), chromedp.Click(button),
+		chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if got := text("#notice"); !strings.Contains(got, "Dead letter "+target+" re-queued") {
+		t.Errorf("replay with the token: notice %q", got)
+	}
+	snapshot()
+	if n := rdb.XLen(t.Context(), ready.Stream).Val(); n != before+1 {
+		t.Fatalf("replay with the token queued %d entries, want 1", n-before)
+	}
+
+	// No secret on any page: the token, the mnemonic, the wallet's key.
+	key, err := chain.DeriveKey(devMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{adminToken, devMnemonic, hex.EncodeToString(crypto.FromECDSA(key))}
+	for i, page := range pages {
+		for _, s := range secrets {
+			if strings.Contains(page, s) {
+				t.Errorf("page %d shows a secret (%.8s...)", i, s)
+			}
+		}
+	}
+}
+
+// browser is a headless Chromium tab.
+type browser struct{ ctx context.Context }
+
+// newBrowser starts headless Chromium with a fresh profile, cut off from
+// everything but the page: no background networking, component updates or
+// sync, so the test runs offline and leaves nothing behind.
+func newBrowser(t *testing.T, path string) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The first call starts the browser, which lives as long as its
+	// context: that one has no deadline, the steps have theirs.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return &browser{ctx: ctx}
+}
+
+// stepTimeout bounds each browser step, so a selector that never appears
+// fails the test instead of hanging it.
+const stepTimeout = 30 * time.Second
+
+// do runs steps in the tab.
+func (b *browser) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+}
+
+// run runs one step that returns a value in b's tab.
+func run[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	return v
+}
+
+// scripts switches JavaScript on or off in the tab.
+func scripts(on bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !on})
+		return err
+	})
+}
+
+// saveScreenshot writes a PNG to $CONSOLE_ARTIFACTS (when set) or the
+// test's artifact directory (go test -artifacts keeps it).
+func saveScreenshot(t *testing.T, png []byte, name string) {
+	t.Helper()
+	dir := os.Getenv("CONSOLE_ARTIFACTS")
+	if dir == "" {
+		dir = t.ArtifactDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// deadLetterOf is the id of the dead letter whose reason mentions reason.
+func deadLetterOf(t *testing.T, rdb *redis.Client, key, reason string) string {
+	t.Helper()
+	msgs, err := rdb.XRange(t.Context(), key, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if r, _ := m.Values["reason"].(string); strings.Contains(r, reason) {
+			return m.ID
+		}
+	}
+	t.Fatalf("no dead letter mentions %q", reason)
+	return ""
+}
+
+// --- the processor subprocess ---
+
+type processor struct {
+	cmd     *exec.Cmd
+	ready   chan readyLine
+	done    chan struct{}
+	waitErr error
+
+	mu    sync.Mutex
+	lines []string
+}
+
+// startDev runs `processor -dev` with a minimal environment plus env (no
+// REDIS_URL: dev mode starts a Redis of its own). It is killed when the test
+// ends; its output is printed when the test fails.
+func startDev(t *testing.T, bin string, env []string) *processor {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), bin, "-dev")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &processor{cmd: cmd, ready: make(chan readyLine, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.scan(stderr)
+		p.waitErr = cmd.Wait()
+		p.mu.Lock()
+		p.lines = append(p.lines, "--- stdout ---", stdout.String())
+		p.mu.Unlock()
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("processor did not exit after being killed")
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("processor output:\n%s", strings.Join(p.lines[max(0, len(p.lines)-150):], "\n"))
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+func (p *processor) scan(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	announced := false
+	for sc.Scan() {
+		line := sc.Text()
+		p.mu.Lock()
+		p.lines = append(p.lines, line)
+		p.mu.Unlock()
+		var rl readyLine
+		if !announced && json.Unmarshal([]byte(line), &rl) == nil && rl.Message == "dev mode ready" {
+			p.ready <- rl
+			announced = true
+		}
+	}
+}
+
+func (p *processor) waitReady(t *testing.T) readyLine {
+	t.Helper()
+	select {
+	case rl := <-p.ready:
+		if rl.Console == "" || rl.RedisURL == "" {
+			t.Fatalf("ready line lacks console or redis_url: %+v", rl)
+		}
+		return rl
+	case <-p.done:
+		t.Fatalf("processor exited before dev mode was ready: %v", p.waitErr)
+	case <-time.After(startBound):
+		t.Fatalf("dev mode not ready within %s", startBound)
+	}
+	return readyLine{}
+}
+
+// --- helpers ---
+
+// buildBinaries builds the module's commands into a temporary directory,
+// with the race detector when this test runs with it.
+func buildBinaries(t *testing.T, pkgs ...string) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(t.Context(), "go", slices.Concat(args, pkgs)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+	}
+	return dir
+}
+
+// eventually polls cond until it returns nil, failing after bound or when
+// the processor exits.
+func eventually(t *testing.T, p *processor, bound time.Duration, what string, cond func(context.Context) error) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := cond(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, bound, err)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s: processor exited (%v); last: %v", what, p.waitErr, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func get(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, string(b), err
+}
+
+func runCmd(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+type validEntry struct{ entryID, entityID string }
+
+type badEntry struct{ entryID, name, wantReason string }
+
+var (
+	validLine = regexp.MustCompile(`^enqueued (\S+) entityId=(\S+) signatureId=\S+ policyHolder=0x[0-9a-fA-F]{40}$`)
+	badLine   = regexp.MustCompile(`^enqueued (\S+) bad case (\S+) \(expect a dead letter mentioning (".*")\)$`)
+)
+
+// parseEnqueued reads what cmd/enqueue printed for each entry.
+func parseEnqueued(t *testing.T, out string) ([]validEntry, []badEntry) {
+	t.Helper()
+	var valid []validEntry
+	var bad []badEntry
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if m := validLine.FindStringSubmatch(line); m != nil {
+			valid = append(valid, validEntry{entryID: m[1], entityID: m[2]})
+		} else if m := badLine.FindStringSubmatch(line); m != nil {
+			want, err := strconv.Unquote(m[3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad = append(bad, badEntry{entryID: m[1], name: m[2], wantReason: want})
+		}
+	}
+	return valid, bad
+}
