@@ -36,6 +36,7 @@ type opsWorld struct {
 	t      *testing.T
 	dc     *devchain.Chain
 	client *chain.Client
+	srv    *redistest.Server
 	rdb    *redis.Client
 	cfg    config.Config
 	signer *chain.Signer
@@ -70,7 +71,7 @@ func newOpsWorld(t *testing.T, env ...string) *opsWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &opsWorld{t: t, dc: dc, client: client, rdb: srv.Client(), cfg: cfg, signer: signer,
+	w := &opsWorld{t: t, dc: dc, client: client, srv: srv, rdb: srv.Client(), cfg: cfg, signer: signer,
 		now: time.Date(2026, 11, 23, 18, 40, 16, 0, time.UTC)}
 	w.queue = stream.NewQueue(w.rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
 		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(signer.Address().Hex())})
