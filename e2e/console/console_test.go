@@ -156,6 +156,19 @@ func TestConsoleInABrowser(t *testing.T) {
 	b.do(t, scripts(true), chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#deadletters")))
 	saveScreenshot(t, run(t, b, chromedp.FullScreenshot(100)), "console.png")
 	snapshot()
+	// The script refreshes the live part in place (every 10 s).
+	first := text("#generated")
+	deadline := time.Now().Add(25 * time.Second)
+	for text("#generated") == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not refresh itself within 25 s (still %q)", first)
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal(t.Context().Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 
 	// Search by entityId answers with the application's status.
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#q"), valid[1].entityID), chromedp.Submit(chromedp.CSS("#q")),
