@@ -83,6 +83,9 @@ type RevertError struct {
 
 func (e *RevertError) Error() string { return "execution reverted: " + e.Reason }
 
+// noReason is the reason of a revert that gave none.
+const noReason = "no reason given"
+
 // AsRevert recognises an execution revert in a JSON-RPC error from eth_call or
 // eth_estimateGas, decoding the Error(string) payload. It returns nil for
 // every other error (transport, timeout, rate limit), which are transient.
@@ -95,6 +98,9 @@ func AsRevert(err error) *RevertError {
 		if s, ok := de.ErrorData().(string); ok {
 			if data, derr := hexutil.Decode(s); derr == nil {
 				if reason, uerr := abi.UnpackRevert(data); uerr == nil {
+					if reason == "" { // require(cond, ""): readable like a bare revert
+						reason = noReason
+					}
 					return &RevertError{Reason: reason, Class: ClassifyRevert(reason)}
 				}
 				if len(data) > 0 {
@@ -107,7 +113,7 @@ func AsRevert(err error) *RevertError {
 	if strings.HasPrefix(msg, "execution reverted") {
 		reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(msg, "execution reverted"), ":"))
 		if reason == "" {
-			reason = "no reason given"
+			reason = noReason
 		}
 		return &RevertError{Reason: reason, Class: ClassifyRevert(reason)}
 	}
