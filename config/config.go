@@ -836,13 +836,16 @@ func weiString(v *big.Int) string {
 
 // redactRedisURL replaces the password of a Redis URL, in the userinfo or in
 // a query parameter whose name contains "password", with "xxxxx". A URL that
-// does not parse is redacted whole, since it cannot be taken apart safely.
+// does not parse is redacted whole, since it cannot be taken apart safely,
+// and so is one that parses into parts no Redis URL has: a password with an
+// unescaped '/', '?' or '#' ("redis://user:7306/x@host") ends the authority
+// early, and its pieces read as a port, a path, a query or a fragment.
 func redactRedisURL(s string) string {
 	if s == "" {
 		return ""
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" {
+	if err != nil || u.Opaque != "" || misread(u) {
 		// An opaque URL ("redis:pass@host") has no userinfo to redact.
 		return redacted
 	}
@@ -870,8 +873,16 @@ func rpcOrigin(s string) string {
 		return ""
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || misread(u) {
 		return redacted
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// misread reports a URL whose userinfo, had it been escaped, would have held
+// what now reads as other parts: an '@' after the authority, a fragment, or
+// a port with no host name before it.
+func misread(u *url.URL) bool {
+	return strings.Contains(u.Path, "@") || strings.Contains(u.RawQuery, "@") || u.Fragment != "" ||
+		(u.Host != "" && u.Hostname() == "")
 }

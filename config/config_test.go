@@ -534,6 +534,14 @@ func TestRedactHelpers(t *testing.T) {
 		{"unix:///tmp/r.sock?db=1&password=s3cret", "unix:///tmp/r.sock?db=1&password=xxxxx", redacted},
 		{"redis:s3cret@host", redacted, redacted},
 		{"redis://:s3cret@host:port", redacted, redacted},
+		// A password with an unescaped '/', '?' or '#': the URL parses,
+		// with pieces of the password as a port, a path or a fragment
+		// (found by FuzzParse).
+		{"redis://user:7306/s3cret@host:6379", redacted, redacted},
+		{"redis://:7306/s3cret@host", redacted, redacted},
+		{"redis://:7306?s3cret@host", redacted, redacted},
+		{"rediss://:pw@host:6380/0#s3cret", redacted, redacted},
+		{"https://user:12/s3cret@node.example", redacted, redacted},
 	} {
 		if got := redactRedisURL(tc.in); got != tc.redis {
 			t.Errorf("redactRedisURL(%q) = %q, want %q", tc.in, got, tc.redis)
