@@ -1,0 +1,415 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etherisc/depeg-relay/api"
+)
+
+// hostileLimits are short versions of the production limits, so that the
+// test sees each one act within a second or two.
+var hostileLimits = api.Limits{
+	ReadHeaderTimeout: 300 * time.Millisecond,
+	ReadTimeout:       time.Second,
+	WriteTimeout:      2 * time.Second,
+	IdleTimeout:       500 * time.Millisecond,
+	MaxHeaderBytes:    8 << 10,
+	MaxConnections:    64,
+}
+
+// hostileServer serves the real router (monitor, metrics, OpenAPI, the
+// intake on real Redis and an EVM, the admin routes) through the real
+// server (api.NewServerWithLimits, api.Serve) on a loopback port.
+func hostileServer(t *testing.T) (addr string, g *gateway) {
+	t.Helper()
+	g = newGateway(t, gwOptions{adminToken: strings.Repeat("k", 32), maxBody: 16 << 10, rateLimit: 0})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := api.NewServerWithLimits(ln.Addr().String(), g.srv.Config.Handler, hostileLimits)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, srv, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String(), g
+}
+
+// goroutines waits until the goroutine count stops falling and returns it.
+func goroutines() int {
+	n := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(20 * time.Millisecond)
+		m := runtime.NumGoroutine()
+		if m >= n {
+			return m
+		}
+		n = m
+	}
+	return n
+}
+
+// waitGoroutines waits until at most want goroutines run.
+func waitGoroutines(t *testing.T, want int, within time.Duration, what string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for runtime.NumGoroutine() > want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d goroutines %v later, want at most %d", what, runtime.NumGoroutine(), within, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// raw sends bytes on a fresh connection and returns the status line of the
+// answer ("" when the server closed the connection without one) and how
+// long it took.
+func raw(t *testing.T, addr, request string) (string, time.Duration) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_ = c.SetDeadline(start.Add(5 * time.Second))
+	if _, err := io.WriteString(c, request); err != nil && !errors.Is(err, net.ErrClosed) {
+		// The server may answer and close before reading everything.
+		t.Logf("write: %v", err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil && line == "" {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("no answer and no close within 5s to %.60q", request)
+		}
+		return "", time.Since(start)
+	}
+	return strings.TrimSpace(line), time.Since(start)
+}
+
+// sendBody sends a request with a body of n bytes, written while the answer
+// is read (the server may answer before taking it all, and then close), and
+// returns the status line.
+func sendBody(t *testing.T, addr, method, path string, n int, chunked bool) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", method, path)
+	if chunked {
+		head += "Transfer-Encoding: chunked\r\n\r\n"
+	} else {
+		head += fmt.Sprintf("Content-Length: %d\r\n\r\n", n)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := io.WriteString(c, head); err != nil {
+			return
+		}
+		chunk := bytes.Repeat([]byte("x"), 32<<10)
+		for sent := 0; sent < n; sent += len(chunk) {
+			var err error
+			if chunked {
+				_, err = fmt.Fprintf(c, "%x\r\n%s\r\n", len(chunk), chunk)
+			} else {
+				_, err = c.Write(chunk)
+			}
+			if err != nil {
+				return // the server answered and closed
+			}
+		}
+		if chunked {
+			_, _ = io.WriteString(c, "0\r\n\r\n")
+		}
+	}()
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	_ = c.Close()
+	wg.Wait()
+	return strings.TrimSpace(line)
+}
+
+// closedWithin reads from c until the server closes it, failing after within.
+func closedWithin(t *testing.T, c net.Conn, within time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(within))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("%s: connection still open after %v", what, within)
+	}
+	return time.Since(start)
+}
+
+var plain = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+
+// TestHostileHTTP: the real router and server against oversized headers and
+// bodies, slowloris clients, a flood of idle connections, unknown paths and
+// methods, and a burst of requests. Every hostile request gets an answer or
+// a closed connection within the limits, the goroutines return to what they
+// were, the heap does not grow, and nothing panics.
+func TestHostileHTTP(t *testing.T) {
+	for name, v := range map[string]time.Duration{"ReadHeaderTimeout": api.DefaultLimits().ReadHeaderTimeout,
+		"ReadTimeout": api.DefaultLimits().ReadTimeout, "WriteTimeout": api.DefaultLimits().WriteTimeout,
+		"IdleTimeout": api.DefaultLimits().IdleTimeout} {
+		if v <= 0 {
+			t.Errorf("default %s unset", name)
+		}
+	}
+	if d := api.DefaultLimits(); d.MaxHeaderBytes <= 0 || d.MaxConnections <= 0 {
+		t.Errorf("default limits %+v: header size or connections unbounded", d)
+	}
+
+	addr, g := hostileServer(t)
+	url := "http://" + addr
+	if res, err := plain.Get(url + "/api/monitor"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("warm-up: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	baseG, baseHeap := goroutines(), heap()
+
+	t.Run("oversized headers", func(t *testing.T) {
+		big := strings.Repeat("a", 64<<10)
+		many := strings.Repeat("X-H: v\r\n", 4000)
+		for _, req := range []string{
+			"GET /api/monitor HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n",
+			"GET /api/monitor HTTP/1.1\r\nHost: x\r\n" + many + "\r\n",
+			"GET /api/monitor?" + big + " HTTP/1.1\r\nHost: x\r\n\r\n",
+			"GET /" + big + " HTTP/1.1\r\nHost: x\r\n\r\n",
+		} {
+			if status, took := raw(t, addr, req); !strings.Contains(status, " 431 ") && !strings.Contains(status, " 414 ") {
+				t.Errorf("%.50q...: %q after %v, want 431", req, status, took)
+			}
+		}
+	})
+
+	t.Run("oversized bodies", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			chunked      bool
+			want         string
+		}{
+			{http.MethodPost, "/api/application", false, " 413 "},
+			{http.MethodPost, "/api/application", true, " 413 "},
+			{http.MethodPost, "/api/monitor", false, " 405 "},
+			{http.MethodGet, "/api/monitor", false, " 200 "},
+			{http.MethodPost, "/api/admin/deadletters/1-0/replay", false, " 401 "},
+		} {
+			if status := sendBody(t, addr, tc.method, tc.path, 4<<20, tc.chunked); !strings.Contains(status+" ", tc.want) {
+				t.Errorf("%s %s with a 4 MiB body (chunked %t): %q, want%s", tc.method, tc.path, tc.chunked, status, tc.want)
+			}
+		}
+	})
+
+	t.Run("slowloris headers", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // one header line every 100 ms, for ever
+			defer wg.Done()
+			_, _ = io.WriteString(c, "GET /api/monitor HTTP/1.1\r\nHost: x\r\n")
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := fmt.Fprintf(c, "X-%d: y\r\n", i); err != nil {
+					return
+				}
+			}
+		}()
+		took := closedWithin(t, c, 3*time.Second, "slowloris")
+		close(stop)
+		wg.Wait()
+		if took > hostileLimits.ReadHeaderTimeout+time.Second {
+			t.Errorf("slowloris connection closed after %v, want about ReadHeaderTimeout %v", took, hostileLimits.ReadHeaderTimeout)
+		}
+	})
+
+	t.Run("slowloris body", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "POST /api/application HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{")
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // one byte of body every 100 ms
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := io.WriteString(c, " "); err != nil {
+					return
+				}
+			}
+		}()
+		took := closedWithin(t, c, 5*time.Second, "slow body")
+		close(stop)
+		wg.Wait()
+		if took > hostileLimits.ReadTimeout+time.Second {
+			t.Errorf("slow body answered or cut after %v, want about ReadTimeout %v", took, hostileLimits.ReadTimeout)
+		}
+	})
+
+	t.Run("idle connections", func(t *testing.T) {
+		const n = 300
+		conns := make([]net.Conn, 0, n)
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		// Each open connection costs the server a goroutine, up to the
+		// limit; those beyond it are closed on arrival.
+		if got := goroutines(); got > baseG+hostileLimits.MaxConnections+20 {
+			t.Errorf("%d goroutines with %d idle connections, want at most %d (limit %d)", got, n, baseG+hostileLimits.MaxConnections+20, hostileLimits.MaxConnections)
+		}
+		for i, c := range conns {
+			closedWithin(t, c, hostileLimits.ReadHeaderTimeout+2*time.Second, fmt.Sprintf("idle connection %d", i))
+		}
+		waitGoroutines(t, baseG+5, 3*time.Second, "after the idle connections")
+		if res, err := plain.Get(url + "/api/monitor"); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("monitor after the idle flood: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
+	})
+
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "GET /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("keep-alive request: %v %v", res, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		if took := closedWithin(t, c, 3*time.Second, "idle keep-alive"); took > hostileLimits.IdleTimeout+time.Second {
+			t.Errorf("idle keep-alive closed after %v, want about IdleTimeout %v", took, hostileLimits.IdleTimeout)
+		}
+	})
+
+	t.Run("unknown paths and methods", func(t *testing.T) {
+		for _, tc := range []struct{ req, want string }{
+			{"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
+			{"GET /api/monitor/nope HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
+			{"DELETE /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 405 "},
+			{"BREW /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 405 "},
+			{"PUT /api/openapi.json HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", " 405 "},
+			{"GET /api/../metrics HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
+			{"GET //api//monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
+			{"GET /api/application/%00 HTTP/1.1\r\nHost: x\r\n\r\n", " 400 "},
+			{"GET /api/admin/deadletters HTTP/1.1\r\nHost: x\r\n\r\n", " 401 "},
+			{"GET /api/admin/deadletters HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\r\n", " 401 "},
+			{"GET /api/admin/deadletters/..%2f..%2fmetrics HTTP/1.1\r\nHost: x\r\n\r\n", " 401 "},
+			{"GET /api/monitor HTTP/1.1\r\n\r\n", " 400 "},               // no Host
+			{"GET /api/monitor HTTP/9.9\r\nHost: x\r\n\r\n", " 505 "},    // unknown version
+			{"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", " 405 "},                // an HTTP/2 preface without TLS
+			{"G\x00T /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 400 "}, // a NUL in the method
+			{"garbage\r\n\r\n", " 400 "},
+			{"GET /api/monitor HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", " 400 "},
+			{"GET /api/monitor HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", " 501 "},
+		} {
+			status, took := raw(t, addr, tc.req)
+			if !strings.Contains(status+" ", tc.want) {
+				t.Errorf("%.50q: %q after %v, want%s", tc.req, status, took, tc.want)
+			}
+		}
+	})
+
+	t.Run("burst of requests", func(t *testing.T) {
+		const n = 300
+		var wg sync.WaitGroup
+		codes := make(chan int, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := plain.Get(url + "/api/monitor")
+				if err != nil {
+					codes <- 0 // shed by the connection limit
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				codes <- res.StatusCode
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		ok := 0
+		for c := range codes {
+			if c == http.StatusOK {
+				ok++
+			} else if c != 0 {
+				t.Errorf("burst answer %d", c)
+			}
+		}
+		if ok < hostileLimits.MaxConnections {
+			t.Errorf("only %d of %d concurrent requests answered, want at least the connection limit %d", ok, n, hostileLimits.MaxConnections)
+		}
+	})
+
+	// Everything the hostile clients held is given back.
+	plain.CloseIdleConnections()
+	waitGoroutines(t, baseG+5, 5*time.Second, "after the hostile clients")
+	if grown := int64(heap()) - int64(baseHeap); grown > 32<<20 {
+		t.Errorf("heap grew by %d MiB", grown>>20)
+	}
+	if strings.Contains(g.log.String(), "panicked") {
+		t.Errorf("a handler panicked:\n%s", g.log.String())
+	}
+}
