@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/etherisc/depeg-relay/internal/testhook"
 )
 
 // Server limits. Every timeout is set because the zero value means "wait
@@ -59,8 +61,10 @@ func NewServer(addr string, h http.Handler) *http.Server {
 // NewServerWithLimits is NewServer with other limits (tests use short ones).
 func NewServerWithLimits(addr string, h http.Handler, l Limits) *http.Server {
 	srv := &http.Server{
-		Addr:              addr,
-		Handler:           h,
+		Addr: addr,
+		// A test build (-tags faulthook) adds a route that panics; the
+		// production build serves h unchanged.
+		Handler:           testhook.Wrap(h),
 		ReadHeaderTimeout: l.ReadHeaderTimeout,
 		ReadTimeout:       l.ReadTimeout,
 		WriteTimeout:      l.WriteTimeout,
