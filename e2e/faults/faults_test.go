@@ -248,6 +248,7 @@ var scenarios = []scenario{
 	// Poison entries.
 	{name: "poison entry: PendingApplication key of the wrong type", run: func(h *harness) {
 		warmUp(h)
+		h.watchToTheEnd = true
 		h.faultBegins()
 		for _, kind := range []string{"string", "list"} {
 			h.enqueuePoison("PendingApplication key of type "+kind, func(entity string) (string, error) {
@@ -271,6 +272,7 @@ var scenarios = []scenario{
 	}},
 	{name: "poison entry: estimate error that is not a revert", run: func(h *harness) {
 		warmUp(h)
+		h.watchToTheEnd = true
 		h.faultBegins()
 		// The node refuses these applications' simulation with errors
 		// that are no revert: geth's out-of-allowance, and a revert in a

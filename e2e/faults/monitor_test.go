@@ -95,7 +95,8 @@ func (s *sampler) sample(ctx context.Context, p *proctest.Proc) {
 	}
 }
 
-var numbers = regexp.MustCompile(`[0-9][0-9.,]*`)
+// numbers are the figures of a wording, with their unit ("54ms", "1.2s").
+var numbers = regexp.MustCompile(`[0-9][0-9.,]*(ns|µs|ms|s|m|h)?`)
 
 // add records one thing said, shortened to its first and last part (what
 // failed, and the root cause at the end of the error chain); wordings that
