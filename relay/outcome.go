@@ -284,7 +284,8 @@ func (r *Relay) swapToAdopted(ctx context.Context, f *flight, applied common.Has
 	r.mu.Unlock()
 	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 		r.metrics.RedisError("forget")
-		f.log.Warn().Err(err).Msg("forget journal record failed; it is settled again on restart")
+		f.log.Warn().Err(err).Msg("forget journal record failed, will retry")
+		r.unforgotten = append(r.unforgotten, f.rec.Nonce) // mined (reverted): the field is never reused
 	}
 }
 

@@ -168,6 +168,11 @@ type Relay struct {
 
 	// Owned by the tracker only.
 	gapSince uint64 // head when the current nonce gap was first seen
+	// unforgotten are journal records of settled flights (their nonces
+	// mined, their outcome acknowledged) whose removal failed; every pass
+	// tries again, so that the journal holds only unfinished transactions
+	// while the process runs, not until its next start.
+	unforgotten []uint64
 }
 
 // New wires a relay. It starts nothing.

@@ -53,6 +53,7 @@ func (r *Relay) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, m
 // mined flights (reorgs), and batched receipts only of the flights where
 // something can have changed (needsReceipt). Each call has its own deadline.
 func (r *Relay) trackOnce(ctx context.Context) {
+	r.retryForget(ctx)
 	r.mu.Lock()
 	flights := make([]*flight, 0, len(r.flights))
 	signed := false
@@ -479,11 +480,30 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 	}
 	if err := r.queue.Forget(c, nonces...); err != nil {
 		r.metrics.RedisError("forget")
-		r.log.Warn().Err(err).Msg("forget journal records failed; they are settled again on restart")
+		r.log.Warn().Err(err).Msg("forget journal records failed, will retry")
+		r.unforgotten = append(r.unforgotten, nonces...)
 	}
 	for _, cf := range confirmed {
 		r.release(cf.f, false)
 	}
+}
+
+// retryForget removes the journal records of settled flights that an
+// earlier pass could not remove. Their nonces are mined, so no later record
+// can have taken their fields. A failure waits for the next pass, quietly:
+// Redis being down is logged by whatever else fails.
+func (r *Relay) retryForget(ctx context.Context) {
+	if len(r.unforgotten) == 0 {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
+	defer cancel()
+	if err := r.queue.Forget(c, r.unforgotten...); err != nil {
+		r.metrics.RedisError("forget")
+		r.log.Debug().Err(err).Int("records", len(r.unforgotten)).Msg("forget journal records failed again")
+		return
+	}
+	r.unforgotten = nil
 }
 
 func gasPaid(rcpt *types.Receipt) *big.Int {
