@@ -345,6 +345,8 @@ func TestHostileHTTP(t *testing.T) {
 	t.Run("unknown paths and methods", func(t *testing.T) {
 		for _, tc := range []struct{ req, want string }{
 			{"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
+			// Served only by a -tags faulthook build (internal/testhook).
+			{"GET /internal/test/panic HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
 			{"GET /api/monitor/nope HTTP/1.1\r\nHost: x\r\n\r\n", " 404 "},
 			{"DELETE /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 405 "},
 			{"BREW /api/monitor HTTP/1.1\r\nHost: x\r\n\r\n", " 405 "},

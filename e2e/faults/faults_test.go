@@ -138,11 +138,11 @@ var scenarios = []scenario{
 	}},
 
 	// Redis.
-	{name: "Redis restarted with persistence (AOF, kill -9)", setup: setup{redis: redistest.Options{Persistence: redistest.AOFAlways}},
+	{name: "Redis restarted with persistence (AOF everysec, kill -9)", setup: setup{redis: redistest.Options{Persistence: redistest.AOFEverySec}},
 		run: func(h *harness) {
 			outage(h, func() {
 				h.redisTCP.cut()
-				h.redis.Restart() // kill -9; the append-only file is replayed
+				h.redis.Restart() // kill -9; the append-only file (in the page cache) is replayed
 				h.watch.Sync(h.t)
 			}, h.redisTCP.restore)
 		}},
