@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +20,8 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/chainaudit"
+	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -128,7 +128,7 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	}
 	t.Logf("processor logs in %s", logDir)
 
-	bin := buildProcessor(t, t.TempDir())
+	bin := proctest.Build(t, t.TempDir())
 	t.Logf("built processor in %v", time.Since(began).Round(time.Millisecond))
 
 	key, err := chain.DeriveKey(testMnemonic, 0)
@@ -228,12 +228,12 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		timer := time.NewTimer(delay)
 		select {
 		case <-timer.C:
-		case <-p.exited:
+		case <-p.Exited():
 			timer.Stop()
 			t.Fatalf("incarnation %d exited by itself after %v (%v) before its kill:\n%s",
-				p.n, time.Since(p.started).Round(time.Millisecond), p.err, tail(p.logPath, 40))
+				p.n, time.Since(p.Started).Round(time.Millisecond), p.Err(), tail(p.logPath, 40))
 		}
-		p.kill(t)
+		p.Kill(t)
 		kills++
 		t.Logf("kill %2d: incarnation %2d after %4dms, last log %q; %s",
 			kills, p.n, delay.Milliseconds(), lastMessage(p.logPath), snapshot(ctx, rdb, dc, wallet))
@@ -266,9 +266,9 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 			t.Logf("drained %v after the final start: %s", time.Since(drainStart).Round(time.Millisecond), status)
 			break
 		}
-		if !final.running() {
+		if !final.Running() {
 			t.Fatalf("final incarnation %d exited by itself (%v) with %s:\n%s",
-				final.n, final.err, status, tail(final.logPath, 40))
+				final.n, final.Err(), status, tail(final.logPath, 40))
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not drained %v after the final start: %s; %s", drainTimeout, status, snapshot(ctx, rdb, dc, wallet))
@@ -276,12 +276,12 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		pause(ctx, 200*time.Millisecond)
 	}
 	logMonitor(t, final)
-	if code := final.stop(t, stopTimeout); code != 0 {
+	if code := final.Stop(t, stopTimeout); code != 0 {
 		t.Errorf("final incarnation exited with code %d after SIGTERM, want 0:\n%s", code, tail(final.logPath, 20))
 	}
 
 	// Figures and invariants.
-	audit, err := auditChain(ctx, dc.Client, dc.ChainID, wallet, chain.NewProduct(dc.Product))
+	audit, err := chainaudit.Wallet(ctx, dc.Client, dc.ChainID, wallet, chain.NewProduct(dc.Product))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,22 +317,22 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	if count != uint64(len(apps)) {
 		t.Errorf("product holds %d applications, want %d", count, len(apps))
 	}
-	for _, r := range audit.reverted {
+	for _, r := range audit.Reverted {
 		t.Errorf("reverted transaction of the wallet: %s", r)
 	}
-	for nonce, n := range audit.perNonce {
+	for nonce, n := range audit.PerNonce {
 		if n != 1 {
 			t.Errorf("nonce %d mined %d times", nonce, n)
 		}
 	}
-	if len(audit.mined) != int(nonce) {
-		t.Errorf("wallet nonce %d but %d of its transactions found in blocks 1..%d", nonce, len(audit.mined), audit.head)
+	if len(audit.Mined) != int(nonce) {
+		t.Errorf("wallet nonce %d but %d of its transactions found in blocks 1..%d", nonce, len(audit.Mined), audit.Head)
 	}
 	if nonce != uint64(len(apps)) {
 		// Not an invariant by itself (a nonce filler would be legitimate),
 		// but each such transaction is gas spent for no application.
 		t.Logf("WARNING: wallet nonce %d for %d applications; transactions that created nothing: %v",
-			nonce, len(apps), audit.useless)
+			nonce, len(apps), audit.Useless)
 	}
 	checkRedisClean(t, rdb, wallet, apps, dc)
 	replacedMined, premium := replacementCost(audit, logs)
@@ -356,11 +356,11 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		"  processor warnings/errors by message:\n    %s",
 		len(apps), initialApps, trickleApps, notOnce == 0,
 		kills, len(incarnations),
-		audit.head, blockTime, blockGasLimit, audit.blocks, audit.maxInBlk,
-		len(audit.mined), nonce, len(audit.reverted), len(audit.useless),
+		audit.Head, blockTime, blockGasLimit, audit.Blocks, audit.MaxInBlock,
+		len(audit.Mined), nonce, len(audit.Reverted), len(audit.Useless),
 		countHashes(logs), len(logs.hashesByNonce), logs.replacements(), replacedMined,
-		audit.gasUsed, audit.gasUsed/uint64(max(1, len(audit.mined))),
-		audit.feesWei, audit.wasted, premium, deadLetters(t, rdb),
+		audit.GasUsed, audit.GasUsed/uint64(max(1, len(audit.Mined))),
+		audit.FeesWei, audit.Wasted, premium, deadLetters(t, rdb),
 		time.Since(began).Round(time.Millisecond),
 		strings.Join(logs.sortedMessages(), "\n    "))
 }
@@ -548,25 +548,8 @@ func journalKey(wallet common.Address) string {
 // getMonitor asks an incarnation's /api/monitor; any HTTP answer means the
 // processor is up (whatever its health says).
 func getMonitor(ctx context.Context, p *incarnation) (int, string, error) {
-	port := ""
-	for _, kv := range p.cmd.Env {
-		if v, ok := strings.CutPrefix(kv, "PORT="); ok {
-			port = v
-		}
-	}
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(c, http.MethodGet, "http://127.0.0.1:"+port+"/api/monitor", nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(body)), nil
+	code, body, err := p.Get(ctx, "/api/monitor")
+	return code, strings.TrimSpace(string(body)), err
 }
 
 // waitServing polls until the incarnation answers HTTP.
@@ -577,8 +560,8 @@ func waitServing(t *testing.T, p *incarnation, deadline time.Time) {
 		if err == nil {
 			return
 		}
-		if !p.running() {
-			t.Fatalf("incarnation %d exited by itself (%v) before serving HTTP:\n%s", p.n, p.err, tail(p.logPath, 40))
+		if !p.Running() {
+			t.Fatalf("incarnation %d exited by itself (%v) before serving HTTP:\n%s", p.n, p.Err(), tail(p.logPath, 40))
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("incarnation %d does not serve HTTP: %v", p.n, err)

@@ -8,40 +8,21 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/etherisc/depeg-relay/internal/chainaudit"
+	"github.com/etherisc/depeg-relay/internal/proctest"
 )
 
-// buildProcessor compiles ./cmd/processor (without -race: only the test
-// process, which hosts the chain, pays for the detector) into dir.
-func buildProcessor(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "processor")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/etherisc/depeg-relay/cmd/processor")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/processor: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// incarnation is one run of the processor binary. Its stderr (JSON logs) and
-// stdout go to files named after its number.
+// incarnation is one run of the processor binary (internal/proctest), with
+// its number; its stderr (JSON logs) and stdout go to files named after it.
 type incarnation struct {
+	*proctest.Proc
 	n       int
-	cmd     *exec.Cmd
-	logPath string
-	started time.Time
-	// exited is closed when the process has ended; err is then its result.
-	exited chan struct{}
-	err    error
-	files  []*os.File
+	logPath string // stderr: the JSON log
 }
 
 // startIncarnation runs the binary with exactly env (nothing is inherited
@@ -50,84 +31,8 @@ type incarnation struct {
 // still running.
 func startIncarnation(t *testing.T, bin, logDir string, n int, env []string) *incarnation {
 	t.Helper()
-	p := &incarnation{n: n, exited: make(chan struct{}),
-		logPath: filepath.Join(logDir, fmt.Sprintf("processor-%02d.log", n))}
-	stderr, err := os.Create(p.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := os.Create(filepath.Join(logDir, fmt.Sprintf("processor-%02d.out", n)))
-	if err != nil {
-		stderr.Close()
-		t.Fatal(err)
-	}
-	p.files = []*os.File{stderr, stdout}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = env
-	p.cmd.Stderr, p.cmd.Stdout = stderr, stdout
-	if err := p.cmd.Start(); err != nil {
-		p.closeFiles()
-		t.Fatalf("start processor incarnation %d: %v", n, err)
-	}
-	p.started = time.Now()
-	go func() { // owned by p: kill and the cleanup below wait on exited
-		p.err = p.cmd.Wait()
-		p.closeFiles()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	return p
-}
-
-func (p *incarnation) closeFiles() {
-	for _, f := range p.files {
-		f.Close()
-	}
-}
-
-// running reports whether the process has not exited yet.
-func (p *incarnation) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// kill sends SIGKILL and waits until the process is reaped.
-func (p *incarnation) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && p.running() {
-		t.Fatalf("SIGKILL incarnation %d: %v", p.n, err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("incarnation %d did not die within 10s of SIGKILL", p.n)
-	}
-}
-
-// stop sends SIGTERM and returns the exit code, failing the test if the
-// process does not end within timeout.
-func (p *incarnation) stop(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && p.running() {
-		t.Fatalf("SIGTERM incarnation %d: %v", p.n, err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		t.Fatalf("incarnation %d did not stop within %v of SIGTERM", p.n, timeout)
-	}
-	return p.cmd.ProcessState.ExitCode()
+	p := proctest.Start(t, bin, proctest.Options{Env: env, Name: fmt.Sprintf("processor-%02d", n), LogDir: logDir})
+	return &incarnation{Proc: p, n: n, logPath: p.StderrPath()}
 }
 
 // logLine is the part of a zerolog JSON line the test reads.
@@ -282,4 +187,31 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// replacementCost compares each mined replacement with the first
+// transaction signed for its nonce: premiumWei is what the replacement paid
+// above what the first one would have paid in the same block (zero when the
+// first could not have been included there at all, its fee cap being under
+// the base fee: then the bump was needed, not wasted).
+func replacementCost(a chainaudit.Audit, logs logSummary) (mined int, premiumWei *big.Int) {
+	premiumWei = new(big.Int)
+	for _, m := range a.Mined {
+		first, ok := logs.firstByNonce[m.Nonce]
+		if !ok || first.hash == m.Hash.Hex() {
+			continue
+		}
+		mined++
+		if first.feeCap == nil || first.tip == nil || first.feeCap.Cmp(m.BaseFee) < 0 {
+			continue
+		}
+		would := new(big.Int).Add(m.BaseFee, first.tip)
+		if would.Cmp(first.feeCap) > 0 {
+			would.Set(first.feeCap)
+		}
+		if d := new(big.Int).Sub(m.Price, would); d.Sign() > 0 {
+			premiumWei.Add(premiumWei, d.Mul(d, new(big.Int).SetUint64(m.GasUsed)))
+		}
+	}
+	return mined, premiumWei
 }
