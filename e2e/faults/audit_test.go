@@ -150,6 +150,10 @@ func (h *harness) finish() {
 			h.t.Errorf("nonce %d mined %d times", nonce, n)
 		}
 	}
+	if c := h.rpc.Counts(); c.Statuses+c.Garbled+c.Lagged+c.Rejected > 0 {
+		h.note("of the processor's %d requests to the node, the proxy answered %d with 429/5xx, garbled %d, "+
+			"answered %d as the lagging backend and refused %d calls", c.Requests, c.Statuses, c.Garbled, c.Lagged, c.Rejected)
+	}
 	// Invariants 4 and 6: dead letters for the poison entries only.
 	h.checkDeadLetters(apps)
 	h.checkLogs()
