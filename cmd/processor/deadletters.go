@@ -9,7 +9,6 @@ import (
 	"io"
 	"time"
 
-
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/redisconn"
