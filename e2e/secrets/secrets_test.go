@@ -329,7 +329,7 @@ func exercise(t *testing.T, p *proctest.Proc, got *seen, sec secrets, dc *devcha
 
 	// Every documented route, with every documented method, HEAD for the
 	// GETs, with the token, a wrong one and none.
-	doc := map[string]map[string]json.RawMessage{}
+	var doc map[string]map[string]json.RawMessage
 	if code, b := do(http.MethodGet, "/api/openapi.json", nil, nil); code != http.StatusOK {
 		t.Fatalf("%s: openapi.json: %d", name, code)
 	} else {
