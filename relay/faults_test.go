@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/big"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,19 +157,7 @@ func TestLostWritesDoNotLeadToASecondTransaction(t *testing.T) {
 	q := e.enqueueApp(app)
 	// The transaction the lost journal record held: signed by the relay's
 	// wallet, in the pool, never journaled, no transactionHash.
-	head, err := e.client.HeaderByNumber(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip := big.NewInt(2_000_000)
-	tx, err := e.signer.Sign(applyCall(t, e.product, app), 0, 1_000_000,
-		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.client.SendTransaction(t.Context(), tx); err != nil {
-		t.Fatal(err)
-	}
+	e.sendOutside(app)
 	if p, err := e.client.PendingNonceAt(t.Context(), e.signer.Address()); err != nil || p != 1 {
 		t.Fatalf("pending nonce %d (%v), want 1: the transaction is not in the pool", p, err)
 	}

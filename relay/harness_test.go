@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/prometheus/client_golang/prometheus"
@@ -303,4 +304,25 @@ func (e *env) waitBroadcast(n int) {
 	eventually(e.t, 10*time.Second, "broadcast", func() bool {
 		return strings.Count(e.log.String(), `"message":"transaction broadcast"`) >= n
 	})
+}
+
+// sendOutside signs app's application call with the relay's own wallet at
+// nonce 0 and sends it past the relay, as the old processor (or a relay whose
+// journal record was lost) did: the node has it, the relay's journal does not.
+func (e *env) sendOutside(app *frontend.Application) *types.Transaction {
+	e.t.Helper()
+	head, err := e.client.HeaderByNumber(e.t.Context(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tip := big.NewInt(2_000_000)
+	tx, err := e.signer.Sign(applyCall(e.t, e.product, app), 0, 1_000_000,
+		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.client.SendTransaction(e.t.Context(), tx); err != nil {
+		e.t.Fatal(err)
+	}
+	return tx
 }

@@ -281,19 +281,7 @@ func TestAdoptionChecksTheInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := e.client.HeaderByNumber(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip := big.NewInt(2_000_000)
-	tx, err := e.signer.Sign(applyCall(t, e.product, other), 0, 1_000_000,
-		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.client.SendTransaction(t.Context(), tx); err != nil {
-		t.Fatal(err)
-	}
+	tx := e.sendOutside(other)
 	e.chain.Commit()
 	mine, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {

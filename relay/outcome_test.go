@@ -95,19 +95,7 @@ func TestAdoptsRecordedTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The "old processor" submits from the same wallet and records the hash.
-	head, err := e.client.HeaderByNumber(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip := big.NewInt(2_000_000)
-	tx, err := e.signer.Sign(applyCall(t, e.product, app), 0, 1_000_000,
-		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.client.SendTransaction(t.Context(), tx); err != nil {
-		t.Fatal(err)
-	}
+	tx := e.sendOutside(app)
 	e.chain.Commit()
 	fields := frontend.Fields(app)
 	fields[stream.FieldTransactionHash] = tx.Hash().Hex()
