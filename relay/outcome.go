@@ -334,10 +334,7 @@ func (r *Relay) adopt(ctx context.Context, app *carried, txHash common.Hash, log
 		return false, nil
 	}
 	f := r.adopted(app, txHash, log)
-	r.mu.Lock()
-	r.flights[f.key()] = f
-	r.sigs[app.sigHash] = app.entryID
-	r.mu.Unlock()
+	r.addFlights(f)
 	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
 	return true, nil
 }

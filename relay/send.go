@@ -192,11 +192,7 @@ func (r *Relay) fillGaps(ctx context.Context, header *types.Header, mined, pendi
 		r.log.Warn().Err(err).Msg("journal gap fills failed, not sending them")
 		return
 	}
-	r.mu.Lock()
-	for _, f := range flights {
-		r.flights[f.key()] = f
-	}
-	r.mu.Unlock()
+	r.addFlights(flights...)
 	for _, f := range flights {
 		r.metrics.GapFilled()
 		f.log.Warn().Uint64("mined_nonce", mined).Msg("filling nonce gap with a zero-value self-transfer")

@@ -469,11 +469,9 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 				continue
 			}
 			if ours != nil {
+				delete(r.sigUsedSeen, cd.entry.ID)
 				f := r.adopted(cd.app, *ours, cd.log)
-				r.mu.Lock()
-				r.flights[f.key()] = f
-				r.sigs[cd.app.sigHash] = cd.app.entryID
-				r.mu.Unlock()
+				r.addFlights(f)
 				f.log.Info().Msg("signature already applied by a transaction of ours, tracking its confirmations")
 				continue
 			}
@@ -644,15 +642,10 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 		_ = r.forgetUnjournaled(safe)
 		return err
 	}
+	r.addFlights(flights...)
 	r.mu.Lock()
-	for _, f := range flights {
-		r.flights[f.key()] = f
-		r.sigs[f.app.sigHash] = f.app.entryID
-	}
 	r.nextNonce = max(r.nextNonce, first+uint64(len(flights)))
-	inFlight := len(r.flights)
 	r.mu.Unlock()
-	r.metrics.SetInFlight(inFlight)
 	r.broadcast(safe, flights...)
 	now := r.cfg.Now()
 	for _, f := range flights {

@@ -534,6 +534,22 @@ func (r *Relay) release(f *flight, rescan bool) {
 	r.wake()
 }
 
+// addFlights puts flights into the window (and their applications'
+// signatures into the in-flight set) and reports the new size: the one way
+// in, as release is the one way out.
+func (r *Relay) addFlights(fs ...*flight) {
+	r.mu.Lock()
+	for _, f := range fs {
+		r.flights[f.key()] = f
+		if f.app != nil {
+			r.sigs[f.app.sigHash] = f.app.entryID
+		}
+	}
+	n := len(r.flights)
+	r.mu.Unlock()
+	r.metrics.SetInFlight(n)
+}
+
 // wake tells the submitting loop that the window may have room.
 func (r *Relay) wake() {
 	select {
