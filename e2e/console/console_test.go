@@ -9,22 +9,14 @@
 package console
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/devproc"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 )
 
@@ -62,24 +55,11 @@ func browserPath(t *testing.T) string {
 	return chromium
 }
 
-// readyLine is dev mode's "dev mode ready" log line.
-type readyLine struct {
-	Message    string `json:"message"`
-	ChainRPC   string `json:"chain_rpc"`
-	Product    string `json:"product"`
-	RedisURL   string `json:"redis_url"`
-	Shared     bool   `json:"redis_shared"`
-	Stream     string `json:"stream"`
-	Group      string `json:"group"`
-	DeadLetter string `json:"dead_letter"`
-	Console    string `json:"console"`
-}
-
 func TestConsoleInABrowser(t *testing.T) {
 	browser := browserPath(t)
-	bins := buildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
 	port := redistest.FreePort(t)
-	p := startDev(t, filepath.Join(bins, "processor"), []string{
+	p := devproc.Start(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
 		"DEV_CHAIN_PORT=" + strconv.Itoa(redistest.FreePort(t)),
 		"DEV_BLOCK_TIME=200",
@@ -88,8 +68,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		"ADMIN_TOKEN=" + adminToken,
 		"EXPLORER_URL=https://explorer.invalid",
 	})
-	ready := p.waitReady(t)
-	if ready.Shared {
+	ready := p.WaitReady(t, startBound)
+	if ready.Console == "" {
+		t.Fatalf("ready line lacks console: %+v", ready)
+	}
+	if ready.RedisShared {
 		t.Fatalf("dev mode without REDIS_URL shares a Redis: %+v", ready)
 	}
 	opts, err := redis.ParseURL(ready.RedisURL)
@@ -99,9 +82,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 
-	out := runCmd(t, filepath.Join(bins, "enqueue"), "-redis", ready.RedisURL, "-stream", ready.Stream,
+	out := devproc.Run(t, filepath.Join(bins, "enqueue"), "-redis", ready.RedisURL, "-stream", ready.Stream,
 		"-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "3", "-bad")
-	valid, bad := parseEnqueued(t, out)
+	valid, bad := devproc.ParseEnqueued(t, out)
 	if len(valid) != 3 || len(bad) < 2 {
 		t.Fatalf("enqueued %d valid and %d bad, want 3 and some:\n%s", len(valid), len(bad), out)
 	}
@@ -113,7 +96,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		if n, err := rdb.XLen(ctx, ready.DeadLetter).Result(); err != nil || n < int64(len(bad)) {
 			return fmt.Errorf("%d dead letters of %d (err %v)", n, len(bad), err)
 		}
-		code, body, err := get(ctx, strings.TrimSuffix(ready.Console, "/console")+"/api/monitor")
+		code, body, err := devproc.Get(ctx, strings.TrimSuffix(ready.Console, "/console")+"/api/monitor")
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("monitor %d %s (err %v)", code, body, err)
 		}
@@ -143,12 +126,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	dead := text("#deadletters")
 	for _, bc := range bad {
-		if bc.wantReason != "entityId" && !strings.Contains(dead, bc.wantReason) {
-			t.Errorf("dead letters do not show %s's reason %q", bc.name, bc.wantReason)
+		if bc.WantReason != "entityId" && !strings.Contains(dead, bc.WantReason) {
+			t.Errorf("dead letters do not show %s's reason %q", bc.Name, bc.WantReason)
 		}
 	}
-	if !strings.Contains(text("#confirmations"), valid[0].entityID) {
-		t.Errorf("last confirmations do not list %s", valid[0].entityID)
+	if !strings.Contains(text("#confirmations"), valid[0].EntityID) {
+		t.Errorf("last confirmations do not list %s", valid[0].EntityID)
 	}
 	snapshot()
 
@@ -171,10 +154,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 
 	// Search by entityId answers with the application's status.
-	b.do(t, chromedp.SendKeys(chromedp.CSS("#q"), valid[1].entityID), chromedp.Submit(chromedp.CSS("#q")),
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#q"), valid[1].EntityID), chromedp.Submit(chromedp.CSS("#q")),
 		chromedp.WaitVisible(chromedp.CSS("#search-result")))
-	if got := text("#search-result"); !strings.Contains(got, valid[1].entityID) || !strings.Contains(got, "confirmed") {
-		t.Errorf("search for %s shows %q, want it confirmed", valid[1].entityID, got)
+	if got := text("#search-result"); !strings.Contains(got, valid[1].EntityID) || !strings.Contains(got, "confirmed") {
+		t.Errorf("search for %s shows %q, want it confirmed", valid[1].EntityID, got)
 	}
 	snapshot()
 
@@ -318,192 +301,8 @@ func deadLetterOf(t *testing.T, rdb *redis.Client, key, reason string) string {
 	return ""
 }
 
-// --- the processor subprocess ---
-
-type processor struct {
-	cmd     *exec.Cmd
-	ready   chan readyLine
-	done    chan struct{}
-	waitErr error
-
-	mu    sync.Mutex
-	lines []string
-}
-
-// startDev runs `processor -dev` with a minimal environment plus env (no
-// REDIS_URL: dev mode starts a Redis of its own). It is killed when the test
-// ends; its output is printed when the test fails.
-func startDev(t *testing.T, bin string, env []string) *processor {
+// eventually is devproc.Eventually at this test's poll interval.
+func eventually(t *testing.T, p *devproc.Proc, bound time.Duration, what string, cond func(context.Context) error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bin, "-dev")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &processor{cmd: cmd, ready: make(chan readyLine, 1), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		p.scan(stderr)
-		p.waitErr = cmd.Wait()
-		p.mu.Lock()
-		p.lines = append(p.lines, "--- stdout ---", stdout.String())
-		p.mu.Unlock()
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("processor did not exit after being killed")
-		}
-		if t.Failed() {
-			p.mu.Lock()
-			t.Logf("processor output:\n%s", strings.Join(p.lines[max(0, len(p.lines)-150):], "\n"))
-			p.mu.Unlock()
-		}
-	})
-	return p
-}
-
-func (p *processor) scan(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	announced := false
-	for sc.Scan() {
-		line := sc.Text()
-		p.mu.Lock()
-		p.lines = append(p.lines, line)
-		p.mu.Unlock()
-		var rl readyLine
-		if !announced && json.Unmarshal([]byte(line), &rl) == nil && rl.Message == "dev mode ready" {
-			p.ready <- rl
-			announced = true
-		}
-	}
-}
-
-func (p *processor) waitReady(t *testing.T) readyLine {
-	t.Helper()
-	select {
-	case rl := <-p.ready:
-		if rl.Console == "" || rl.RedisURL == "" {
-			t.Fatalf("ready line lacks console or redis_url: %+v", rl)
-		}
-		return rl
-	case <-p.done:
-		t.Fatalf("processor exited before dev mode was ready: %v", p.waitErr)
-	case <-time.After(startBound):
-		t.Fatalf("dev mode not ready within %s", startBound)
-	}
-	return readyLine{}
-}
-
-// --- helpers ---
-
-// buildBinaries builds the module's commands into a temporary directory,
-// with the race detector when this test runs with it.
-func buildBinaries(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(t.Context(), "go", slices.Concat(args, pkgs)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
-	}
-	return dir
-}
-
-// eventually polls cond until it returns nil, failing after bound or when
-// the processor exits.
-func eventually(t *testing.T, p *processor, bound time.Duration, what string, cond func(context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		err := cond(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, bound, err)
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s: processor exited (%v); last: %v", what, p.waitErr, err)
-		case <-tick.C:
-		}
-	}
-}
-
-func get(ctx context.Context, url string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	return res.StatusCode, string(b), err
-}
-
-func runCmd(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-type validEntry struct{ entryID, entityID string }
-
-type badEntry struct{ entryID, name, wantReason string }
-
-var (
-	validLine = regexp.MustCompile(`^enqueued (\S+) entityId=(\S+) signatureId=\S+ policyHolder=0x[0-9a-fA-F]{40}$`)
-	badLine   = regexp.MustCompile(`^enqueued (\S+) bad case (\S+) \(expect a dead letter mentioning (".*")\)$`)
-)
-
-// parseEnqueued reads what cmd/enqueue printed for each entry.
-func parseEnqueued(t *testing.T, out string) ([]validEntry, []badEntry) {
-	t.Helper()
-	var valid []validEntry
-	var bad []badEntry
-	for line := range strings.Lines(out) {
-		line = strings.TrimSpace(line)
-		if m := validLine.FindStringSubmatch(line); m != nil {
-			valid = append(valid, validEntry{entryID: m[1], entityID: m[2]})
-		} else if m := badLine.FindStringSubmatch(line); m != nil {
-			want, err := strconv.Unquote(m[3])
-			if err != nil {
-				t.Fatal(err)
-			}
-			bad = append(bad, badEntry{entryID: m[1], name: m[2], wantReason: want})
-		}
-	}
-	return valid, bad
+	devproc.Eventually(t, p, bound, pollEvery, what, cond)
 }

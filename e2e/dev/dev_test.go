@@ -6,22 +6,13 @@
 package dev
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/chain/depeg"
+	"github.com/etherisc/depeg-relay/internal/devproc"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -56,7 +48,7 @@ const (
 )
 
 func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
-	bins := buildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
@@ -64,18 +56,18 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 	valid, bad := enqueue(t, bins, srv, ready)
 	settled(t, p, rdb, ready, monitorURL, valid, bad)
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("send SIGTERM: %v", err)
 	}
 	select {
-	case <-p.done:
-		if p.waitErr != nil {
-			t.Fatalf("processor exit after SIGTERM: %v, want exit code 0\n%s", p.waitErr, p.logTail())
+	case <-p.Done():
+		if p.Err() != nil {
+			t.Fatalf("processor exit after SIGTERM: %v, want exit code 0\n%s", p.Err(), p.LogTail())
 		}
 	case <-time.After(shutdownBound):
-		t.Fatalf("processor still running %s after SIGTERM\n%s", shutdownBound, p.logTail())
+		t.Fatalf("processor still running %s after SIGTERM\n%s", shutdownBound, p.LogTail())
 	}
-	if tail := p.logTail(); !strings.Contains(tail, "dev mode uses names of its own") {
+	if tail := p.LogTail(); !strings.Contains(tail, "dev mode uses names of its own") {
 		t.Errorf("the banner does not say that dev mode took names of its own on a shared Redis:\n%s", tail)
 	}
 }
@@ -86,7 +78,7 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 // simulates against its own chain). With names and wallets of their own,
 // every valid application of each is confirmed on its own chain.
 func TestTwoDevModesShareOneRedis(t *testing.T) {
-	bins := buildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
@@ -103,17 +95,17 @@ func TestTwoDevModesShareOneRedis(t *testing.T) {
 
 // startShared runs dev mode on srv (REDIS_URL set, so shared) and waits
 // until it serves; it checks that dev mode took names of its own.
-func startShared(t *testing.T, bins string, srv *redistest.Server) (*processor, readyLine, string) {
+func startShared(t *testing.T, bins string, srv *redistest.Server) (*devproc.Proc, devproc.Ready, string) {
 	t.Helper()
 	port := redistest.FreePort(t)
-	p := startProcessor(t, filepath.Join(bins, "processor"), []string{
+	p := devproc.Start(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
 		"DEV_CHAIN_PORT=" + strconv.Itoa(redistest.FreePort(t)),
 		"DEV_BLOCK_TIME=200",
 		"CHAIN_POLL_INTERVAL=200",
 		"REDIS_URL=" + srv.URL(),
 	})
-	ready := p.waitReady(t, startBound)
+	ready := p.WaitReady(t, startBound)
 	if ready.RedisURL != srv.URL() || !ready.RedisShared {
 		t.Fatalf("dev mode uses Redis %q (shared %v), want the one at REDIS_URL %q", ready.RedisURL, ready.RedisShared, srv.URL())
 	}
@@ -126,7 +118,7 @@ func startShared(t *testing.T, bins string, srv *redistest.Server) (*processor, 
 	}
 	monitorURL := fmt.Sprintf("http://127.0.0.1:%d/api/monitor", port)
 	eventually(t, p, startBound, "/api/monitor answers", func(ctx context.Context) error {
-		_, _, err := get(ctx, monitorURL)
+		_, _, err := devproc.Get(ctx, monitorURL)
 		return err
 	})
 	return p, ready, monitorURL
@@ -134,11 +126,11 @@ func startShared(t *testing.T, bins string, srv *redistest.Server) (*processor, 
 
 // enqueue plays the frontend on dev mode's stream: five valid applications
 // and the bad cases.
-func enqueue(t *testing.T, bins string, srv *redistest.Server, ready readyLine) ([]validEntry, []badEntry) {
+func enqueue(t *testing.T, bins string, srv *redistest.Server, ready devproc.Ready) ([]devproc.Valid, []devproc.Bad) {
 	t.Helper()
-	out := run(t, filepath.Join(bins, "enqueue"),
+	out := devproc.Run(t, filepath.Join(bins, "enqueue"),
 		"-redis", srv.URL(), "-stream", ready.Stream, "-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "5", "-bad")
-	valid, bad := parseEnqueued(t, out)
+	valid, bad := devproc.ParseEnqueued(t, out)
 	if len(valid) != 5 || len(bad) == 0 {
 		t.Fatalf("enqueue printed %d valid and %d bad entries, want 5 and some:\n%s", len(valid), len(bad), out)
 	}
@@ -147,7 +139,7 @@ func enqueue(t *testing.T, bins string, srv *redistest.Server, ready readyLine) 
 
 // settled waits until every entry is settled and the monitor is healthy,
 // then checks the dead letters and the chain.
-func settled(t *testing.T, p *processor, rdb *redis.Client, ready readyLine, monitorURL string, valid []validEntry, bad []badEntry) {
+func settled(t *testing.T, p *devproc.Proc, rdb *redis.Client, ready devproc.Ready, monitorURL string, valid []devproc.Valid, bad []devproc.Bad) {
 	t.Helper()
 	eventually(t, p, processBound, "every entry settled and /api/monitor healthy", func(ctx context.Context) error {
 		xp, err := rdb.XPending(ctx, ready.Stream, ready.Group).Result()
@@ -161,11 +153,11 @@ func settled(t *testing.T, p *processor, rdb *redis.Client, ready readyLine, mon
 			return fmt.Errorf("dead letters: %d of %d (err %v)", n, len(bad), err)
 		}
 		for _, a := range valid {
-			if n, err := rdb.Exists(ctx, stream.ApplicationKey(a.entityID)).Result(); err != nil || n != 0 {
-				return fmt.Errorf("application %s not purged yet (err %v)", a.entityID, err)
+			if n, err := rdb.Exists(ctx, stream.ApplicationKey(a.EntityID)).Result(); err != nil || n != 0 {
+				return fmt.Errorf("application %s not purged yet (err %v)", a.EntityID, err)
 			}
 		}
-		status, body, err := get(ctx, monitorURL)
+		status, body, err := devproc.Get(ctx, monitorURL)
 		if err != nil {
 			return err
 		}
@@ -181,7 +173,7 @@ func settled(t *testing.T, p *processor, rdb *redis.Client, ready readyLine, mon
 
 // checkDeadLetters wants one dead letter per bad case, with the reason the
 // enqueue command announced, and none for a valid application.
-func checkDeadLetters(t *testing.T, rdb *redis.Client, deadLetterKey string, valid []validEntry, bad []badEntry) {
+func checkDeadLetters(t *testing.T, rdb *redis.Client, deadLetterKey string, valid []devproc.Valid, bad []devproc.Bad) {
 	t.Helper()
 	msgs, err := rdb.XRange(t.Context(), deadLetterKey, "-", "+").Result()
 	if err != nil {
@@ -193,31 +185,31 @@ func checkDeadLetters(t *testing.T, rdb *redis.Client, deadLetterKey string, val
 		byEntry[id] = m.Values
 	}
 	for _, b := range bad {
-		dl, ok := byEntry[b.entryID]
+		dl, ok := byEntry[b.EntryID]
 		if !ok {
-			t.Errorf("bad case %s (entry %s) has no dead letter", b.name, b.entryID)
+			t.Errorf("bad case %s (entry %s) has no dead letter", b.Name, b.EntryID)
 			continue
 		}
 		reason, _ := dl["reason"].(string)
-		if !strings.Contains(reason, b.wantReason) {
-			t.Errorf("bad case %s: dead-letter reason %q does not mention %q", b.name, reason, b.wantReason)
+		if !strings.Contains(reason, b.WantReason) {
+			t.Errorf("bad case %s: dead-letter reason %q does not mention %q", b.Name, reason, b.WantReason)
 		}
 		for _, field := range []string{"class", "time"} {
 			if s, _ := dl[field].(string); s == "" {
-				t.Errorf("bad case %s: dead letter has no %s: %v", b.name, field, dl)
+				t.Errorf("bad case %s: dead letter has no %s: %v", b.Name, field, dl)
 			}
 		}
 	}
 	for _, a := range valid {
-		if dl, ok := byEntry[a.entryID]; ok {
-			t.Errorf("valid application %s was dead-lettered: %v", a.entityID, dl)
+		if dl, ok := byEntry[a.EntryID]; ok {
+			t.Errorf("valid application %s was dead-lettered: %v", a.EntityID, dl)
 		}
 	}
 }
 
 // checkOnChain wants exactly one LogDepegApplicationCreated per valid
 // application on the dev chain: confirmed, and never applied twice.
-func checkOnChain(t *testing.T, ready readyLine, valid []validEntry) {
+func checkOnChain(t *testing.T, ready devproc.Ready, valid []devproc.Valid) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -245,242 +237,16 @@ func checkOnChain(t *testing.T, ready readyLine, valid []validEntry) {
 		created[ev.PolicyHolder]++
 	}
 	for _, a := range valid {
-		if n := created[a.policyHolder]; n != 1 {
-			t.Errorf("application %s (policy holder %s) created %d times on chain, want 1", a.entityID, a.policyHolder.Hex(), n)
+		if n := created[a.PolicyHolder]; n != 1 {
+			t.Errorf("application %s (policy holder %s) created %d times on chain, want 1", a.EntityID, a.PolicyHolder.Hex(), n)
 		}
 	}
 }
 
 // --- the processor subprocess ---
 
-// readyLine is the "dev mode ready" log line dev mode writes once it serves.
-type readyLine struct {
-	Message  string `json:"message"`
-	ChainRPC string `json:"chain_rpc"`
-	Product  string `json:"product"`
-	Wallet   string `json:"wallet"`
-	RedisURL string `json:"redis_url"`
-	// RedisShared, Stream, Group, Consumer and DeadLetter: on a Redis it
-	// shares, dev mode uses names of its own.
-	RedisShared bool   `json:"redis_shared"`
-	Stream      string `json:"stream"`
-	Group       string `json:"group"`
-	Consumer    string `json:"consumer"`
-	DeadLetter  string `json:"dead_letter"`
-	Monitor     string `json:"monitor"`
-}
-
-type processor struct {
-	cmd     *exec.Cmd
-	ready   chan readyLine
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // Wait's result, set before done is closed
-
-	mu    sync.Mutex
-	lines []string // stderr (JSON logs), then stdout (the banner) at exit
-}
-
-// startProcessor runs `processor -dev` with a minimal environment plus env,
-// so no setting of the machine running the test leaks in. Its logs are kept
-// and printed when the test fails. The process is killed when the test ends.
-func startProcessor(t *testing.T, bin string, env []string) *processor {
+// eventually is devproc.Eventually at this test's poll interval.
+func eventually(t *testing.T, p *devproc.Proc, bound time.Duration, what string, cond func(context.Context) error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), bin, "-dev")
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout bytes.Buffer
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatalf("stderr pipe: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start processor: %v", err)
-	}
-	p := &processor{cmd: cmd, ready: make(chan readyLine, 1), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		p.scan(stderr)
-		p.waitErr = cmd.Wait()
-		p.mu.Lock()
-		p.lines = append(p.lines, "--- stdout ---", stdout.String())
-		p.mu.Unlock()
-	}()
-	t.Cleanup(func() {
-		// t.Context is cancelled by now, which kills a process still running;
-		// wait for it so its goroutine ends with the test.
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("processor did not exit after being killed")
-		}
-		if t.Failed() {
-			t.Logf("processor output:\n%s", p.logTail())
-		}
-	})
-	return p
-}
-
-// scan keeps every stderr line and announces the ready line.
-func (p *processor) scan(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	announced := false
-	for sc.Scan() {
-		line := sc.Text()
-		p.mu.Lock()
-		p.lines = append(p.lines, line)
-		p.mu.Unlock()
-		var rl readyLine
-		if !announced && json.Unmarshal([]byte(line), &rl) == nil && rl.Message == "dev mode ready" {
-			p.ready <- rl
-			announced = true
-		}
-	}
-}
-
-func (p *processor) waitReady(t *testing.T, bound time.Duration) readyLine {
-	t.Helper()
-	select {
-	case rl := <-p.ready:
-		if !common.IsHexAddress(rl.Product) || rl.ChainRPC == "" {
-			t.Fatalf("dev mode ready line lacks product or chain_rpc: %+v", rl)
-		}
-		return rl
-	case <-p.done:
-		t.Fatalf("processor exited before dev mode was ready: %v", p.waitErr)
-	case <-time.After(bound):
-		t.Fatalf("dev mode not ready within %s", bound)
-	}
-	return readyLine{}
-}
-
-// logTail returns the last lines of output, enough to see why.
-func (p *processor) logTail() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	lines := p.lines[max(0, len(p.lines)-200):]
-	return strings.Join(lines, "\n")
-}
-
-// --- helpers ---
-
-// eventually polls cond until it returns nil, failing the test with cond's
-// last error after bound or when the processor exits.
-func eventually(t *testing.T, p *processor, bound time.Duration, what string, cond func(context.Context) error) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		err := cond(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, bound, err)
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("%s: processor exited (%v) while waiting; last: %v", what, p.waitErr, err)
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-tick.C:
-		}
-	}
-}
-
-func get(ctx context.Context, url string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(body), err
-}
-
-// run runs a command to completion and returns its stdout.
-func run(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(bin), strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
-}
-
-type validEntry struct {
-	entryID, entityID string
-	policyHolder      common.Address
-}
-
-type badEntry struct {
-	entryID, name, wantReason string
-}
-
-var (
-	validLine = regexp.MustCompile(`^enqueued (\S+) entityId=(\S+) signatureId=\S+ policyHolder=(0x[0-9a-fA-F]{40})$`)
-	badLine   = regexp.MustCompile(`^enqueued (\S+) bad case (\S+) \(expect a dead letter mentioning (".*")\)$`)
-)
-
-// parseEnqueued reads what cmd/enqueue printed for each entry.
-func parseEnqueued(t *testing.T, out string) ([]validEntry, []badEntry) {
-	t.Helper()
-	var valid []validEntry
-	var bad []badEntry
-	for line := range strings.Lines(out) {
-		line = strings.TrimSpace(line)
-		if m := validLine.FindStringSubmatch(line); m != nil {
-			valid = append(valid, validEntry{entryID: m[1], entityID: m[2], policyHolder: common.HexToAddress(m[3])})
-			continue
-		}
-		if m := badLine.FindStringSubmatch(line); m != nil {
-			want, err := strconv.Unquote(m[3])
-			if err != nil {
-				t.Fatalf("enqueue line %q: %v", line, err)
-			}
-			bad = append(bad, badEntry{entryID: m[1], name: m[2], wantReason: want})
-			continue
-		}
-		if line != "" {
-			t.Fatalf("unexpected enqueue output line %q", line)
-		}
-	}
-	return valid, bad
-}
-
-// buildBinaries builds the packages into one temporary directory, with the
-// race detector when this test runs with it (so the build reuses what
-// `go test -race` already compiled, and races in the binaries show up).
-func buildBinaries(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found at %s: %v", root, err)
-	}
-	dir := t.TempDir()
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(t.Context(), "go", slices.Concat(args, pkgs)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
-	}
-	return dir
+	devproc.Eventually(t, p, bound, pollEvery, what, cond)
 }
