@@ -27,8 +27,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/devproc"
-	"github.com/etherisc/depeg-relay/internal/redistest"
 )
 
 const (
@@ -58,10 +58,10 @@ func browserPath(t *testing.T) string {
 func TestConsoleInABrowser(t *testing.T) {
 	browser := browserPath(t)
 	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
-	port := redistest.FreePort(t)
+	port := freeport.Get(t)
 	p := devproc.Start(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
-		"DEV_CHAIN_PORT=" + strconv.Itoa(redistest.FreePort(t)),
+		"DEV_CHAIN_PORT=" + strconv.Itoa(freeport.Get(t)),
 		"DEV_BLOCK_TIME=200",
 		"CHAIN_POLL_INTERVAL=200",
 		"BALANCE_REFRESH_INTERVAL=1000",

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/chain/depeg"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/devproc"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
@@ -97,10 +98,10 @@ func TestTwoDevModesShareOneRedis(t *testing.T) {
 // until it serves; it checks that dev mode took names of its own.
 func startShared(t *testing.T, bins string, srv *redistest.Server) (*devproc.Proc, devproc.Ready, string) {
 	t.Helper()
-	port := redistest.FreePort(t)
+	port := freeport.Get(t)
 	p := devproc.Start(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
-		"DEV_CHAIN_PORT=" + strconv.Itoa(redistest.FreePort(t)),
+		"DEV_CHAIN_PORT=" + strconv.Itoa(freeport.Get(t)),
 		"DEV_BLOCK_TIME=200",
 		"CHAIN_POLL_INTERVAL=200",
 		"REDIS_URL=" + srv.URL(),

@@ -23,6 +23,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/internal/rpcfault"
@@ -259,7 +260,7 @@ func (h *harness) startProcessor() {
 	h.procs++
 	n := h.procs
 	h.mu.Unlock()
-	env := append(slices.Clone(h.env), "PORT="+strconv.Itoa(redistest.FreePort(h.t)))
+	env := append(slices.Clone(h.env), "PORT="+strconv.Itoa(freeport.Get(h.t)))
 	p := proctest.Start(h.t, h.bin, proctest.Options{Env: env, Name: fmt.Sprintf("processor-%d", n), LogDir: h.logDir})
 	h.mu.Lock()
 	h.proc = p

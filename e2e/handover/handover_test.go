@@ -18,6 +18,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
@@ -64,7 +65,7 @@ func TestZeroDowntimeHandover(t *testing.T) {
 			"PORT=" + strconv.Itoa(port), "NODE_ENV=production",
 		}
 	}
-	old := proctest.Start(t, bin, proctest.Options{Name: "old", Env: env(redistest.FreePort(t))})
+	old := proctest.Start(t, bin, proctest.Options{Name: "old", Env: env(freeport.Get(t))})
 	old.WaitServing(t, 30*time.Second)
 	holderPid := func() int {
 		v, err := rdb.Get(ctx, lease.Key(strings.ToLower(wallet.Hex()))).Result()
@@ -81,7 +82,7 @@ func TestZeroDowntimeHandover(t *testing.T) {
 	eventually(t, 30*time.Second, "old process holds the lease", func() bool { return holderPid() == old.Pid() })
 
 	// The deploy starts the new container beside the old one.
-	fresh := proctest.Start(t, bin, proctest.Options{Name: "new", Env: env(redistest.FreePort(t))})
+	fresh := proctest.Start(t, bin, proctest.Options{Name: "new", Env: env(freeport.Get(t))})
 	fresh.WaitServing(t, 30*time.Second)
 	eventually(t, 30*time.Second, "new process healthy in standby", func() bool {
 		code, rep, err := fresh.Monitor(ctx)

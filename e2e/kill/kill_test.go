@@ -20,6 +20,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/chainaudit"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -186,7 +187,7 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	}
 	var incarnations []*incarnation
 	start := func() *incarnation {
-		port := redistest.FreePort(t)
+		port := freeport.Get(t)
 		env := append(append([]string(nil), baseEnv...), "PORT="+strconv.Itoa(port))
 		p := startIncarnation(t, bin, logDir, len(incarnations)+1, env)
 		incarnations = append(incarnations, p)

@@ -26,6 +26,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/internal/rpcfault"
@@ -137,7 +138,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	rdb := redis.Client()
 	node := rpcfault.Start(t, dc.URL)
 	rpcURL := func(base string) string { return base + "/v3/" + sec.pathKey + "?apikey=" + sec.queryKey }
-	closed := "http://127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	closed := "http://127.0.0.1:" + strconv.Itoa(freeport.Get(t))
 
 	base := []string{
 		"REDIS_URL=" + redis.URL(),
@@ -192,7 +193,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	echoesKey(t, rpcURL(node.URL), sec)
 	run("check-node-echoes-url", 1, env(), "-check")
 	node.Set(rpcfault.Faults{})
-	run("check-redis-down", 1, env("REDIS_URL=redis://:"+sec.redisPass+"@127.0.0.1:"+strconv.Itoa(redistest.FreePort(t))), "-check")
+	run("check-redis-down", 1, env("REDIS_URL=redis://:"+sec.redisPass+"@127.0.0.1:"+strconv.Itoa(freeport.Get(t))), "-check")
 	run("deadletters-list", 0, env(), "deadletters", "list")
 
 	// A start while the node is down: it waits for the chain id, logging
@@ -411,7 +412,7 @@ func echoesKey(t *testing.T, url string, sec secrets) {
 	}
 }
 
-func freePort(t *testing.T) string { return strconv.Itoa(redistest.FreePort(t)) }
+func freePort(t *testing.T) string { return strconv.Itoa(freeport.Get(t)) }
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()

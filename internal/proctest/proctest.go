@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 // Build compiles github.com/etherisc/depeg-relay/cmd/processor into dir,
@@ -26,17 +29,33 @@ import (
 // without -race: only the test process pays for the detector.
 func Build(t testing.TB, dir string, tags ...string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "processor")
+	bin, err := Compile(context.Background(), "", dir, tags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Compile builds cmd/processor into outDir/processor with the given build
+// tags and returns the binary's path. src is the root of a copy of the
+// module to build (the benchmark builds an exported git revision); empty
+// builds the module the current directory belongs to.
+func Compile(ctx context.Context, src, outDir string, tags ...string) (string, error) {
+	bin := filepath.Join(outDir, "processor")
 	args := []string{"build", "-o", bin}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
-	args = append(args, "github.com/etherisc/depeg-relay/cmd/processor")
-	cmd := exec.Command("go", args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/processor: %v\n%s", err, out)
+	pkg := "github.com/etherisc/depeg-relay/cmd/processor"
+	if src != "" {
+		pkg = "./cmd/processor"
 	}
-	return bin
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/processor: %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 // Options describe one run of the binary.
@@ -72,11 +91,31 @@ type Proc struct {
 // test if it is still running.
 func Start(t testing.TB, bin string, opts Options) *Proc {
 	t.Helper()
+	if opts.LogDir == "" {
+		opts.LogDir = t.TempDir()
+	}
+	p, err := Spawn(bin, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.Running() {
+			_ = p.cmd.Process.Kill()
+		}
+		<-p.exited
+	})
+	return p
+}
+
+// Spawn runs the binary outside a test (the benchmark). opts.LogDir is
+// required. The caller ends the process (Shutdown, or a signal and Exited);
+// it is reaped as soon as it exits.
+func Spawn(bin string, opts Options) (*Proc, error) {
 	if opts.Name == "" {
 		opts.Name = "processor"
 	}
 	if opts.LogDir == "" {
-		opts.LogDir = t.TempDir()
+		return nil, errors.New("proctest.Spawn: no LogDir")
 	}
 	p := &Proc{Name: opts.Name, exited: make(chan struct{}),
 		stderrPath: filepath.Join(opts.LogDir, opts.Name+".stderr"),
@@ -94,12 +133,12 @@ func Start(t testing.TB, bin string, opts Options) *Proc {
 	}
 	stderr, err := os.Create(p.stderrPath)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	stdout, err := os.Create(p.stdoutPath)
 	if err != nil {
 		stderr.Close()
-		t.Fatal(err)
+		return nil, err
 	}
 	p.files = []*os.File{stderr, stdout}
 	p.cmd = exec.Command(bin, opts.Args...)
@@ -107,21 +146,15 @@ func Start(t testing.TB, bin string, opts Options) *Proc {
 	p.cmd.Stderr, p.cmd.Stdout = stderr, stdout
 	if err := p.cmd.Start(); err != nil {
 		p.closeFiles()
-		t.Fatalf("start %s: %v", p.Name, err)
+		return nil, fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	p.Started = time.Now()
-	go func() { // owned by p: Kill, Stop, Wait and the cleanup wait on exited
+	go func() { // owned by p: Kill, Stop, Shutdown, Wait and Start's cleanup wait on exited
 		p.err = p.cmd.Wait()
 		p.closeFiles()
 		close(p.exited)
 	}()
-	t.Cleanup(func() {
-		if p.Running() {
-			_ = p.cmd.Process.Kill()
-		}
-		<-p.exited
-	})
-	return p
+	return p, nil
 }
 
 // Run runs the binary to its end (within timeout) and returns its exit code,
@@ -195,6 +228,23 @@ func (p *Proc) Stop(t testing.TB, timeout time.Duration) int {
 		t.Fatalf("SIGTERM %s: %v", p.Name, err)
 	}
 	return p.Wait(t, timeout)
+}
+
+// Shutdown sends SIGTERM and waits for the process to end; after timeout it
+// kills it, waits until it is reaped and says so. A process that already
+// exited is not signalled. The exit status is Err's.
+func (p *Proc) Shutdown(timeout time.Duration) error {
+	if p.Running() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("%s did not stop within %v of SIGTERM", p.Name, timeout)
+	}
 }
 
 // Stderr is everything the process wrote to stderr so far (its log).
@@ -284,18 +334,31 @@ func (p *Proc) Get(ctx context.Context, path string) (int, []byte, error) {
 // status), failing the test if it exits or does not answer within within.
 func (p *Proc) WaitServing(t testing.TB, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if _, _, err := p.Get(t.Context(), "/api/monitor"); err == nil {
-			return
-		} else if !p.Running() {
-			t.Fatalf("%s exited (%v) before serving HTTP:\n%s", p.Name, p.err, p.Tail(40))
-		} else if time.Now().After(deadline) {
-			t.Fatalf("%s does not serve HTTP within %v: %v\n%s", p.Name, within, err, p.Tail(40))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.Serving(t.Context(), within); err != nil {
+		t.Fatalf("%v\n%s", err, p.Tail(40))
 	}
 }
+
+// Serving is WaitServing outside a test: it returns an error when the
+// process exits, ctx ends or it does not answer within within.
+func (p *Proc) Serving(ctx context.Context, within time.Duration) error {
+	err := poll.Wait(ctx, within, 20*time.Millisecond, func() error {
+		if !p.Running() {
+			return poll.Final(errExited)
+		}
+		_, _, err := p.Get(ctx, "/api/monitor")
+		return err
+	})
+	switch {
+	case errors.Is(err, errExited):
+		return fmt.Errorf("%s exited (%v) before serving HTTP", p.Name, p.err)
+	case err != nil:
+		return fmt.Errorf("%s does not serve HTTP within %v: %w", p.Name, within, err)
+	}
+	return nil
+}
+
+var errExited = errors.New("exited")
 
 // Monitor reads /api/monitor: its status and its JSON report.
 func (p *Proc) Monitor(ctx context.Context) (int, map[string]any, error) {

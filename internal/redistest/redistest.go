@@ -6,9 +6,9 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 // Persistence is how a Server keeps its data across a restart.
@@ -37,21 +40,28 @@ const (
 	AOFEverySec
 )
 
-// Options configure StartWith. The zero value is what Start runs.
+// Options configure StartWith and Launch. The zero value is what Start runs.
 type Options struct {
 	Persistence Persistence
 	// Password, when set, is required from every client (requirepass);
 	// URL and Client carry it.
 	Password string
+	// Args are more redis-server arguments, such as
+	// "--notify-keyspace-events", "Eg".
+	Args []string
 }
 
 // Server is one redis-server child process bound to 127.0.0.1.
 type Server struct {
+	// t fails the test when Restart, Wipe or a snapshot fails; nil for a
+	// server from Launch, whose methods then panic instead.
 	t    testing.TB
 	Port int
 	opts Options
 	dir  string
-	cmd  *exec.Cmd
+	// ownDir: dir was made by Launch and is removed by Close.
+	ownDir bool
+	cmd    *exec.Cmd
 	// gen counts the processes started, so a Watcher can tell whether it
 	// watches the current one.
 	gen   atomic.Int64
@@ -63,32 +73,61 @@ type Server struct {
 // installs it (see .ci/run), and a skipped test would prove nothing.
 func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
 
-// StartWith is Start with persistence or a password.
+// StartWith is Start with persistence, a password or more arguments.
 func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found in PATH (apt-get install redis-server): %v", err)
+	port, err := freeport.Pick()
+	if err != nil {
+		t.Fatal(err)
 	}
-	s := &Server{t: t, Port: FreePort(t), opts: opts, dir: t.TempDir()}
-	s.start()
+	s := &Server{t: t, Port: port, opts: opts, dir: t.TempDir()}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// Launch starts redis-server on a free loopback port outside a test (the
+// benchmark); the caller must Close it. Its data and log live in a temporary
+// directory that Close removes.
+func Launch(opts Options) (*Server, error) {
+	port, err := freeport.Pick()
 	if err != nil {
-		t.Fatalf("find free port: %v", err)
+		return nil, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	dir, err := os.MkdirTemp("", "depeg-relay-redis")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir for redis: %w", err)
+	}
+	s := &Server{Port: port, opts: opts, dir: dir, ownDir: true}
+	if err := s.start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the server (Stop) and removes the directory Launch made.
+func (s *Server) Close() error {
+	s.Stop()
+	if s.ownDir {
+		return os.RemoveAll(s.dir)
+	}
+	return nil
+}
+
+// fatal ends the test, or panics for a server from Launch.
+func (s *Server) fatal(err error) {
+	if s.t == nil {
+		panic(err)
+	}
+	s.t.Helper()
+	s.t.Fatal(err)
 }
 
 func (s *Server) args() []string {
-	args := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}
+	args := []string{"--save", ""}
 	switch s.opts.Persistence {
 	case AOFAlways:
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
@@ -100,31 +139,62 @@ func (s *Server) args() []string {
 	if s.opts.Password != "" {
 		args = append(args, "--requirepass", s.opts.Password)
 	}
-	return args
+	return append(args, s.opts.Args...)
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	// Counted before the process exists: a watcher that connects reads
 	// the generation of the process it reached.
 	s.gen.Add(1)
-	s.cmd = exec.Command("redis-server", s.args()...)
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
+	cmd, err := spawn(s.Port, s.dir, s.opts.Password, s.args()...)
+	if err != nil {
+		return err
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := s.newClient()
-		err := c.Ping(context.Background()).Err()
-		c.Close()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server on port %d did not answer: %v\n%s", s.Port, err, log)
-		}
-		time.Sleep(20 * time.Millisecond)
+	s.cmd = cmd
+	return nil
+}
+
+// spawn runs redis-server on port with its data and log in dir, plus args,
+// and waits until it answers PING (with password when set). On failure the
+// process is reaped and the error carries its log.
+func spawn(port int, dir, password string, args ...string) (*exec.Cmd, error) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return nil, fmt.Errorf("redis-server not found in PATH (apt-get install redis-server): %w", err)
+	}
+	logFile := filepath.Join(dir, "redis.log")
+	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+		"--logfile", logFile}, args...)
+	cmd := exec.Command("redis-server", all...)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitPing(addr, password, logFile); err != nil {
+		kill(cmd)
+		return nil, err
+	}
+	return cmd, nil
+}
+
+// waitPing polls addr with PING for up to 10 s.
+func waitPing(addr, password, logFile string) error {
+	err := poll.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
+		c := redis.NewClient(&redis.Options{Addr: addr, Password: password})
+		defer c.Close()
+		return c.Ping(context.Background()).Err()
+	})
+	if err != nil {
+		log, _ := os.ReadFile(logFile)
+		return fmt.Errorf("redis-server on %s did not answer: %w\n%s", addr, err, log)
+	}
+	return nil
+}
+
+// kill ends cmd's process with SIGKILL and reaps it.
+func kill(cmd *exec.Cmd) {
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
 	}
 }
 
@@ -149,10 +219,13 @@ func (s *Server) newClient() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.opts.Password})
 }
 
-// Client returns a new client closed at the end of the test.
+// Client returns a new client, closed at the end of the test (for a server
+// from Launch, the caller closes it).
 func (s *Server) Client() *redis.Client {
 	c := s.newClient()
-	s.t.Cleanup(func() { c.Close() })
+	if s.t != nil {
+		s.t.Cleanup(func() { c.Close() })
+	}
 	return c
 }
 
@@ -167,11 +240,7 @@ func (s *Server) Pid() int {
 // Stop kills the server with SIGKILL, as a crash would: what it had not
 // persisted is gone. Safe to call twice.
 func (s *Server) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	kill(s.cmd)
 	s.cmd = nil
 }
 
@@ -179,37 +248,45 @@ func (s *Server) Stop() {
 // directory: without persistence it comes back empty, with AOF it reloads
 // every write it had made.
 func (s *Server) Restart() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	s.Stop()
-	s.start()
+	if err := s.start(); err != nil {
+		s.fatal(err)
+	}
 }
 
 // Wipe deletes every key (FLUSHALL), as an operator's mistake or a restart
 // without persistence would, without cutting connections.
 func (s *Server) Wipe() {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	c := s.newClient()
 	defer c.Close()
 	if err := c.FlushAll(context.Background()).Err(); err != nil {
-		s.t.Fatalf("flushall: %v", err)
+		s.fatal(fmt.Errorf("flushall: %w", err))
 	}
 }
 
 // Snapshot writes the data set as it is now (SAVE) to a file of its own and
 // returns the file's path, for RestoreSnapshot.
 func (s *Server) Snapshot() string {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	c := s.newClient()
 	defer c.Close()
 	if err := c.Save(context.Background()).Err(); err != nil {
-		s.t.Fatalf("save: %v", err)
+		s.fatal(fmt.Errorf("save: %w", err))
 	}
 	s.snaps++
 	path := filepath.Join(s.dir, fmt.Sprintf("snapshot-%d.rdb", s.snaps))
 	// Renamed away, so that a later Restart of a server without
 	// persistence does not load it.
 	if err := os.Rename(filepath.Join(s.dir, "dump.rdb"), path); err != nil {
-		s.t.Fatalf("keep snapshot: %v", err)
+		s.fatal(fmt.Errorf("keep snapshot: %w", err))
 	}
 	return path
 }
@@ -219,19 +296,23 @@ func (s *Server) Snapshot() string {
 // restore from backup. Only for servers without AOF, which would replay
 // their log instead.
 func (s *Server) RestoreSnapshot(path string) {
-	s.t.Helper()
+	if s.t != nil {
+		s.t.Helper()
+	}
 	if s.opts.Persistence != NoPersistence {
-		s.t.Fatal("RestoreSnapshot: the server persists with AOF, which would win over the snapshot")
+		s.fatal(errors.New("RestoreSnapshot: the server persists with AOF, which would win over the snapshot"))
 	}
 	s.Stop()
 	dump := filepath.Join(s.dir, "dump.rdb")
 	if err := copyFile(path, dump); err != nil {
-		s.t.Fatalf("restore snapshot: %v", err)
+		s.fatal(fmt.Errorf("restore snapshot: %w", err))
 	}
-	s.start()
+	if err := s.start(); err != nil {
+		s.fatal(err)
+	}
 	// Loaded; removed so that a later Restart comes back empty again.
 	if err := os.Remove(dump); err != nil {
-		s.t.Fatalf("restore snapshot: %v", err)
+		s.fatal(fmt.Errorf("restore snapshot: %w", err))
 	}
 }
 

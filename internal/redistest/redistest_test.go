@@ -2,10 +2,15 @@ package redistest
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 func TestParseMonitorLine(t *testing.T) {
@@ -60,19 +65,11 @@ func TestPersistenceSnapshotWatch(t *testing.T) {
 	if err := c.Set(ctx, "b", "2", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, 5*time.Second, "the watcher to see SET of a and b", func() bool {
 		mu.Lock()
-		got := slices.Clone(seen)
-		mu.Unlock()
-		if slices.Equal(got, []string{"a", "b"}) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("watcher saw SET of %q, want a and b", got)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return slices.Equal(seen, []string{"a", "b"})
+	})
 
 	plain := Start(t)
 	pc := plain.Client()
@@ -97,5 +94,70 @@ func TestPersistenceSnapshotWatch(t *testing.T) {
 	plain.Wipe()
 	if n, err := pc.DBSize(ctx).Result(); err != nil || n != 0 {
 		t.Fatalf("wipe kept %d keys (%v)", n, err)
+	}
+}
+
+// gone reports whether no process has pid any more (killed and reaped: a
+// zombie still answers signal 0).
+func gone(pid int) bool {
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// TestStopsWhatItStarted: the process of a server is gone after Stop, after
+// a Restart the old one is gone and a new one answers, and the test's
+// cleanup ends the last one; a server from Launch is gone after Close, with
+// its directory.
+func TestStopsWhatItStarted(t *testing.T) {
+	var pids []int
+	t.Run("server", func(t *testing.T) {
+		s := Start(t)
+		first := s.Pid()
+		s.Restart()
+		if !gone(first) || s.Pid() == first || gone(s.Pid()) {
+			t.Fatalf("restart: old pid %d gone=%v, new pid %d", first, gone(first), s.Pid())
+		}
+		pids = append(pids, s.Pid())
+		stopped := Start(t)
+		pid := stopped.Pid()
+		stopped.Stop()
+		if !gone(pid) || stopped.Pid() != 0 {
+			t.Fatalf("after Stop pid %d is still there (Pid() = %d)", pid, stopped.Pid())
+		}
+		stopped.Stop() // twice is fine
+	})
+	t.Run("topology", func(t *testing.T) {
+		s := StartSentinels(t)
+		for _, n := range append([]*Node{s.Master, s.Replica}, s.Sentinels...) {
+			pids = append(pids, n.cmd.Process.Pid)
+		}
+		s.Replica.Kill()
+		if !gone(pids[len(pids)-4]) {
+			t.Fatal("a killed node's process is still there")
+		}
+	})
+	for _, pid := range pids {
+		if !gone(pid) {
+			t.Errorf("redis-server pid %d outlived its test", pid)
+		}
+	}
+
+	s, err := Launch(Options{Args: []string{"--notify-keyspace-events", "Eg"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Client()
+	defer c.Close()
+	if v, err := c.ConfigGet(context.Background(), "notify-keyspace-events").Result(); err != nil || v["notify-keyspace-events"] == "" {
+		t.Errorf("extra argument not applied: %v %v", v, err)
+	}
+	pid, dir := s.Pid(), s.dir
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(pid) {
+		t.Errorf("launched redis-server pid %d survives Close", pid)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Close left %s: %v", dir, err)
 	}
 }

@@ -12,49 +12,25 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 // Replicated deployments for tests: a master with a replica watched by
 // sentinels, and a Redis Cluster. Every process is a real redis-server on a
 // free loopback port, stopped when the test ends.
 
-// startProcess runs redis-server with args (plus port, bind and dir) and
-// waits until it answers PING.
+// startProcess runs redis-server with args (plus port, bind and dir), waits
+// until it answers PING, and kills it when the test ends.
 func startProcess(t testing.TB, port int, dir string, args ...string) *exec.Cmd {
 	t.Helper()
-	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log")}, args...)
-	cmd := exec.Command("redis-server", all...)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+	cmd, err := spawn(port, dir, "", args...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 10*time.Second, "redis-server on "+addr+" answers", func() bool {
-		c := redis.NewClient(&redis.Options{Addr: addr})
-		defer c.Close()
-		return c.Ping(context.Background()).Err() == nil
-	}, filepath.Join(dir, "redis.log"))
+	t.Cleanup(func() { kill(cmd) })
 	return cmd
-}
-
-// waitFor polls cond every 20 ms until it holds, failing the test after
-// within with the log file's content.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool, logFile string) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile)
-			t.Fatalf("timed out after %v waiting for %s\n%s", within, what, log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // Node is one process of a replicated deployment.
@@ -68,11 +44,8 @@ func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 
 // Kill ends the node at once, as a crash would.
 func (n *Node) Kill() {
-	if n.cmd != nil && n.cmd.Process != nil {
-		_ = n.cmd.Process.Kill()
-		_ = n.cmd.Wait()
-		n.cmd = nil
-	}
+	kill(n.cmd)
+	n.cmd = nil
 }
 
 // Sentinels is a master, one replica and three sentinels watching them
@@ -89,17 +62,17 @@ type Sentinels struct {
 func StartSentinels(t testing.TB) *Sentinels {
 	t.Helper()
 	s := &Sentinels{MasterName: "relaymaster"}
-	s.Master = &Node{Port: FreePort(t)}
+	s.Master = &Node{Port: freeport.Get(t)}
 	s.Master.cmd = startProcess(t, s.Master.Port, t.TempDir(), "--save", "", "--appendonly", "no")
-	s.Replica = &Node{Port: FreePort(t)}
+	s.Replica = &Node{Port: freeport.Get(t)}
 	s.Replica.cmd = startProcess(t, s.Replica.Port, t.TempDir(), "--save", "", "--appendonly", "no",
 		"--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))
 	replica := redis.NewClient(&redis.Options{Addr: s.Replica.Addr()})
 	defer replica.Close()
-	waitFor(t, 10*time.Second, "replica in sync", func() bool {
+	poll.Until(t, 10*time.Second, "replica in sync", func() bool {
 		info, err := replica.Info(context.Background(), "replication").Result()
 		return err == nil && strings.Contains(info, "master_link_status:up")
-	}, "")
+	})
 	for range 3 {
 		dir := t.TempDir()
 		conf := filepath.Join(dir, "sentinel.conf")
@@ -110,7 +83,7 @@ func StartSentinels(t testing.TB) *Sentinels {
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		n := &Node{Port: FreePort(t)}
+		n := &Node{Port: freeport.Get(t)}
 		// A sentinel takes its config file as the first argument and
 		// rewrites it, so it lives in the node's own directory.
 		n.cmd = startSentinel(t, n.Port, dir, conf)
@@ -126,19 +99,18 @@ func startSentinel(t testing.TB, port int, dir, conf string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-sentinel: %v", err)
 	}
-	t.Cleanup(func() {
-		if cmd.Process != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
+	t.Cleanup(func() { kill(cmd) })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitFor(t, 10*time.Second, "sentinel on "+addr+" knows the master", func() bool {
+	err := poll.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
 		c := redis.NewSentinelClient(&redis.Options{Addr: addr})
 		defer c.Close()
 		_, err := c.GetMasterAddrByName(context.Background(), "relaymaster").Result()
-		return err == nil
-	}, filepath.Join(dir, "sentinel.log"))
+		return err
+	})
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+		t.Fatalf("sentinel on %s does not know the master: %v\n%s", addr, err, log)
+	}
 	return cmd
 }
 
@@ -187,7 +159,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	var addrs []string
 	for range n {
 		dir := t.TempDir()
-		node := &Node{Port: FreePort(t)}
+		node := &Node{Port: freeport.Get(t)}
 		node.cmd = startProcess(t, node.Port, dir, "--save", "", "--appendonly", "no",
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "2000")
@@ -202,10 +174,10 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	first := redis.NewClient(&redis.Options{Addr: addrs[0]})
 	defer first.Close()
-	waitFor(t, 20*time.Second, "cluster state ok", func() bool {
+	poll.Until(t, 20*time.Second, "cluster state ok", func() bool {
 		info, err := first.ClusterInfo(context.Background()).Result()
 		return err == nil && strings.Contains(info, "cluster_state:ok")
-	}, "")
+	})
 	return c
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 // Watcher follows every command the server executes (MONITOR), across
@@ -52,12 +54,14 @@ func (s *Server) Watch(t testing.TB, fn func(args []string)) *Watcher {
 // Sync waits until the watcher follows the server as (re)started last.
 func (w *Watcher) Sync(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.gen.Load() != w.s.gen.Load() {
-		if time.Now().After(deadline) {
-			t.Fatalf("redis watcher did not reconnect to the server on port %d", w.s.Port)
+	err := poll.Wait(context.Background(), 10*time.Second, 5*time.Millisecond, func() error {
+		if w.gen.Load() != w.s.gen.Load() {
+			return errors.New("still on an earlier process")
 		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("redis watcher did not reconnect to the server on port %d: %v", w.s.Port, err)
 	}
 }
 

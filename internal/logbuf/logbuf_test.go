@@ -1,0 +1,27 @@
+package logbuf
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestBufferConcurrentWrites(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("line\n"))
+			}
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(b.String(), "line\n"); n != 800 || b.Len() != 800*5 {
+		t.Fatalf("%d lines, %d bytes; want 800 whole lines", n, b.Len())
+	}
+	b.Reset()
+	if b.String() != "" {
+		t.Fatal("Reset kept data")
+	}
+}
