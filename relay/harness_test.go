@@ -3,12 +3,15 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -20,6 +23,8 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/logbuf"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/relay"
@@ -44,7 +49,10 @@ type env struct {
 	metrics *monitor.Metrics
 	reg     *prometheus.Registry
 	hb      *monitor.Heartbeat
-	log     *syncBuffer
+	log     *logbuf.Buffer
+	// probe counts what every relay of this env did (tracker passes, loop
+	// iterations, simulations, broadcasts, receipts read), across restarts.
+	probe *probe
 }
 
 type envOptions struct {
@@ -85,7 +93,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.maxInFlight == 0 {
 		o.maxInFlight = 16
 	}
-	logBuf := &syncBuffer{}
 	e := &env{
 		t: t, redis: srv, rdb: rdb, chain: dc, client: client, keys: keys,
 		queue:   stream.NewQueue(rdb, keys),
@@ -102,9 +109,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		},
 		reg: prometheus.NewRegistry(),
 		hb:  &monitor.Heartbeat{},
-		log: logBuf,
+		log: &logbuf.Buffer{},
 	}
 	e.metrics = monitor.NewMetrics(e.reg)
+	e.probe = &probe{Metrics: e.metrics}
 	e.dumpLogOnFailure()
 	return e
 }
@@ -119,7 +127,7 @@ func (e *env) start() (stop func()) {
 // inject faults (a lost broadcast, a failing ack).
 func (e *env) startWith(c relay.Chain, q relay.Queue) (stop func()) {
 	e.t.Helper()
-	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), c, q, e.signer, e.product, e.metrics, e.hb)
+	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), &chainProbe{Chain: c, p: e.probe}, q, e.signer, e.product, e.probe, e.hb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
@@ -233,42 +241,117 @@ func (e *env) walletNonce() uint64 {
 func (e *env) produce(every time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		e.chain.Produce(ctx, every)
-	}()
+	wg.Go(func() { e.chain.Produce(ctx, every) })
 	e.t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
+	poll.Until(t, within, what, cond)
+}
+
+// probe counts what the relays of an env report and do, so a test proves
+// "nothing happened" by counting the chances the relay had (tracker passes,
+// loop iterations) instead of sleeping, and waits on what the relay did
+// instead of on its log.
+type probe struct {
+	*monitor.Metrics
+	// passes counts tracker passes over a non-empty window: each reports the
+	// node window (SetNodeWindow) after reading head, nonces and receipts
+	// and before it acts on them (settle, resend, replace).
+	passes atomic.Int64
+	loops  atomic.Int64 // submitting loop iterations (LoopIteration)
+	// Counted by chainProbe: simulation batches, broadcast batches, balance
+	// reads, receipts of ours the node returned.
+	estimates, sends, balances, receipts atomic.Int64
+	inFlight                             atomic.Int64 // the last SetInFlight
+
+	mu      sync.Mutex
+	reverts map[string]int // simulations reverted, by revert reason
+}
+
+func (p *probe) SetNodeWindow(held, window uint64) {
+	p.Metrics.SetNodeWindow(held, window)
+	p.passes.Add(1)
+}
+
+func (p *probe) LoopIteration(t time.Time) {
+	p.Metrics.LoopIteration(t)
+	p.loops.Add(1)
+}
+
+func (p *probe) SetInFlight(n int) {
+	p.Metrics.SetInFlight(n)
+	p.inFlight.Store(int64(n))
+}
+
+// simulatedReverts is how many simulations reverted with a reason that
+// contains word (the contract's reasons carry a code prefix:
+// "ERROR:DP-010:PRODUCT_NOT_ACTIVE").
+func (p *probe) simulatedReverts(word string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for reason, k := range p.reverts {
+		if strings.Contains(reason, word) {
+			n += k
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	return n
 }
 
-// syncBuffer collects log lines from the relay goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// chainProbe counts what a relay asks of the node into its probe.
+type chainProbe struct {
+	relay.Chain
+	p *probe
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (c *chainProbe) EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) ([]uint64, []error, error) {
+	gas, errs, err := c.Chain.EstimateGasBatch(ctx, msgs)
+	c.p.mu.Lock()
+	for _, e := range errs {
+		if rev := chain.AsRevert(e); rev != nil {
+			if c.p.reverts == nil {
+				c.p.reverts = map[string]int{}
+			}
+			c.p.reverts[rev.Reason]++
+		}
+	}
+	c.p.mu.Unlock()
+	c.p.estimates.Add(1)
+	return gas, errs, err
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (c *chainProbe) SendTransactions(ctx context.Context, txs []*types.Transaction) ([]error, error) {
+	errs, err := c.Chain.SendTransactions(ctx, txs)
+	c.p.sends.Add(1)
+	return errs, err
+}
+
+func (c *chainProbe) BalanceAt(ctx context.Context, account common.Address, block *big.Int) (*big.Int, error) {
+	b, err := c.Chain.BalanceAt(ctx, account, block)
+	c.p.balances.Add(1)
+	return b, err
+}
+
+func (c *chainProbe) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
+	rs, err := c.Chain.Receipts(ctx, hashes)
+	for _, r := range rs {
+		if r != nil {
+			c.p.receipts.Add(1)
+		}
+	}
+	return rs, err
+}
+
+// passes waits until the tracker has made n more passes over the window:
+// at least n-1 of them start after this call, and n-2 end after it, each a
+// chance to act on what the test changed before (a block sealed, a fork).
+func (e *env) passes(n int64) {
+	e.t.Helper()
+	want := e.probe.passes.Load() + n
+	eventually(e.t, 20*time.Second, fmt.Sprintf("%d tracker passes", n), func() bool { return e.probe.passes.Load() >= want })
 }
 
 // dumpLogOnFailure prints the relay's log when the test fails.
@@ -296,13 +379,14 @@ func (e *env) queueLen() int64 {
 	return 0
 }
 
-// waitBroadcast waits until the relay has logged n broadcasts. The
-// transactionHash field is written before the broadcast (journal first), so
-// it does not prove the node has the transaction yet.
+// waitBroadcast waits until n of the relay's transactions were broadcast
+// (depeg_relay_tx_submitted_total, counted after the broadcast returned).
+// The transactionHash field is written before the broadcast (journal
+// first), so it does not prove the node has the transaction yet.
 func (e *env) waitBroadcast(n int) {
 	e.t.Helper()
 	eventually(e.t, 10*time.Second, "broadcast", func() bool {
-		return strings.Count(e.log.String(), `"message":"transaction broadcast"`) >= n
+		return metricValue(e.t, e, "depeg_relay_tx_submitted_total") >= float64(n)
 	})
 }
 

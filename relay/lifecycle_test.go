@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/big"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,17 +30,22 @@ func (e *env) journal() []stream.TxRecord {
 	return recs
 }
 
-func (e *env) logContains(s string) bool { return strings.Contains(e.log.String(), s) }
-
-// mineUntil commits a block per poll until cond holds.
+// mineUntil commits blocks until cond holds: a block once the tracker has
+// made a pass over the previous one (or at once while nothing is in flight,
+// when it makes none), so the relay sees every block.
 func (e *env) mineUntil(within time.Duration, what string, cond func() bool) {
 	e.t.Helper()
+	seen := int64(-1)
 	eventually(e.t, within, what, func() bool {
 		if cond() {
 			return true
 		}
-		e.chain.Commit()
-		time.Sleep(30 * time.Millisecond) // let the tracker poll the new head
+		if p := e.probe.passes.Load(); p > seen || e.probe.inFlight.Load() == 0 {
+			// +1: the pass counted now may have read the head before the
+			// block below.
+			seen = p + 1
+			e.chain.Commit()
+		}
 		return cond()
 	})
 }
@@ -106,16 +110,15 @@ func TestStuckAtFeeCapWaits(t *testing.T) {
 	e.enqueue(1)
 	e.start()
 	e.waitBroadcast(1)
-	e.mineUntil(20*time.Second, "waiting at the cap", func() bool {
-		return e.logContains("stuck transaction at MAX_FEE_PER_GAS, waiting")
-	})
-	eventually(t, 5*time.Second, "gauge says waiting", func() bool {
-		return gaugeValue(t, e, "depeg_relay_chain_waiting_at_fee_cap") == 1
+	e.mineUntil(20*time.Second, "gauge says waiting at the cap", func() bool {
+		return metricValue(t, e, "depeg_relay_chain_waiting_at_fee_cap") == 1
 	})
 	hashes := len(e.journal()[0].Hashes)
+	// Five more blocks, each seen by tracker passes that could have
+	// replaced the transaction.
 	for range 5 {
 		e.chain.Commit()
-		time.Sleep(60 * time.Millisecond)
+		e.passes(3)
 	}
 	recs := e.journal()
 	if len(recs) != 1 || len(recs[0].Hashes) != hashes {
@@ -143,16 +146,19 @@ func TestReorgBeforeConfirmations(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.chain.Commit()
-	eventually(t, 10*time.Second, "relay saw the receipt", func() bool { return e.logContains(`"message":"transaction mined"`) })
+	eventually(t, 10*time.Second, "relay saw the receipt", func() bool { return e.probe.receipts.Load() >= 1 })
 
 	// A longer side chain without our transaction becomes canonical.
 	if err := e.chain.Backend.Fork(parent.Hash()); err != nil {
 		t.Fatal(err)
 	}
 	e.chain.Backend.Rollback() // the fork's blocks must not carry our transaction
+	sends := e.probe.sends.Load()
 	e.chain.Commit()
 	e.chain.Commit()
-	eventually(t, 10*time.Second, "reorg noticed", func() bool { return e.logContains("receipt vanished in a reorg") })
+	// The relay notices and broadcasts the transaction again.
+	eventually(t, 10*time.Second, "reorg noticed", func() bool { return e.probe.sends.Load() > sends })
+	e.passes(3)
 	if e.pending() != 1 {
 		t.Fatalf("entry acknowledged on an orphaned receipt")
 	}
@@ -176,9 +182,13 @@ func (l *lostSend) SendTransactions(_ context.Context, txs []*types.Transaction)
 
 // failingAck acknowledges nothing: the state of a relay killed after
 // confirmation but before XACK.
-type failingAck struct{ *stream.Queue }
+type failingAck struct {
+	*stream.Queue
+	tries atomic.Int32
+}
 
-func (failingAck) Ack(context.Context, ...stream.Settled) error {
+func (f *failingAck) Ack(context.Context, ...stream.Settled) error {
+	f.tries.Add(1)
 	return errors.New("injected: redis gone")
 }
 
@@ -212,7 +222,7 @@ func TestRestartRecoversEveryJournalState(t *testing.T) {
 		stop := e.start()
 		e.waitBroadcast(1)
 		e.chain.Commit()
-		eventually(t, 10*time.Second, "mined", func() bool { return e.logContains(`"message":"transaction mined"`) })
+		eventually(t, 10*time.Second, "mined", func() bool { return e.probe.receipts.Load() >= 1 })
 		stop()
 		if e.pending() != 1 {
 			t.Fatalf("acknowledged with 1 of 4 confirmations")
@@ -226,8 +236,9 @@ func TestRestartRecoversEveryJournalState(t *testing.T) {
 	t.Run("confirmed, not acknowledged", func(t *testing.T) {
 		e := newEnv(t, envOptions{confirmations: 1})
 		app := e.enqueue(1)[0]
-		stop := e.startWith(e.client, failingAck{e.queue})
-		e.mineUntil(20*time.Second, "ack attempted", func() bool { return e.logContains("ack failed") })
+		fa := &failingAck{Queue: e.queue}
+		stop := e.startWith(e.client, fa)
+		e.mineUntil(20*time.Second, "ack attempted", func() bool { return fa.tries.Load() >= 1 })
 		stop()
 		if e.pending() != 1 || len(e.journal()) != 1 {
 			t.Fatalf("pending=%d journal=%d before restart; want 1, 1", e.pending(), len(e.journal()))
@@ -274,24 +285,9 @@ func TestNonceTakenByForeignTransaction(t *testing.T) {
 	if e.created(app.signatureID) != 1 || e.walletNonce() != 2 {
 		t.Fatalf("created %d, wallet nonce %d; want 1, 2", e.created(app.signatureID), e.walletNonce())
 	}
-	if !e.logContains("nonce used by a transaction not in the journal") {
-		t.Fatalf("the foreign nonce use was not reported")
+	if got := metricValue(t, e, "depeg_relay_tx_nonces_lost_total"); got != 1 {
+		t.Fatalf("nonces lost counter %v, want 1: the foreign nonce use was not reported", got)
 	}
-}
-
-func gaugeValue(t *testing.T, e *env, name string) float64 {
-	t.Helper()
-	families, err := e.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name && len(f.GetMetric()) == 1 {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("gauge %s not found", name)
-	return 0
 }
 
 // slowPending delays reads of the consumer's own pending list, widening the

@@ -78,7 +78,7 @@ func TestMinedRevertIsDeadLettered(t *testing.T) {
 	if e.exists(stream.ApplicationKey(q.entityID)) || len(e.journal()) != 0 {
 		t.Fatalf("hash or journal record left behind")
 	}
-	if got := gaugeValue(t, e, "depeg_relay_tx_reverted_last_24h"); got != 1 {
+	if got := metricValue(t, e, "depeg_relay_tx_reverted_last_24h"); got != 1 {
 		t.Fatalf("reverted-in-24h gauge %v, want 1", got)
 	}
 }
