@@ -8,10 +8,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
 func TestCheckHealthy(t *testing.T) {
@@ -297,13 +301,7 @@ func TestRunBalanceRefresher(t *testing.T) {
 		defer close(done)
 		f.checker.RunBalanceRefresher(ctx)
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for f.bal.calls.Load() < before+3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("refresher made %d calls in 5s", f.bal.calls.Load()-before)
-		}
-		time.Sleep(time.Millisecond) // polling a condition with a deadline
-	}
+	poll.Until(t, 5*time.Second, "three balance reads by the refresher", func() bool { return f.bal.calls.Load() >= before+3 })
 	cancel()
 	select {
 	case <-done:
@@ -379,27 +377,53 @@ func TestNewCheckerReportsEveryProblem(t *testing.T) {
 
 // Checks, refreshes and metric updates run concurrently in production; the
 // race detector checks the locking.
+// TestCheckerConcurrent: checks, balance refreshes, confirmations and beats
+// from several goroutines at once (run under -race by CI) each give the
+// answer they give alone, and nothing is lost: every confirmation and its
+// gas is counted, every refresh reads the balance.
 func TestCheckerConcurrent(t *testing.T) {
 	f := newFixture(t, nil)
+	before := f.bal.calls.Load()
 	var wg sync.WaitGroup
+	var bad atomic.Int64
+	failed := func(format string, args ...any) {
+		if bad.Add(1) == 1 { // the first is enough to read
+			t.Errorf(format, args...)
+		}
+	}
 	for i := range 8 {
 		wg.Go(func() {
 			for range 50 {
 				switch i % 4 {
 				case 0:
-					f.checker.Check(t.Context())
+					if r := f.checker.Check(t.Context()); r.Processor != StatusOK || r.NonAckPendingTx != StatusOK || r.Balance != StatusOK {
+						failed("concurrent check: %+v", r)
+					}
 				case 1:
-					_ = f.checker.RefreshBalance(t.Context())
+					if err := f.checker.RefreshBalance(t.Context()); err != nil {
+						failed("concurrent balance refresh: %v", err)
+					}
 				case 2:
 					f.metrics.Confirmed(time.Now(), f.clock.Now(), eth(t, "0.001"))
 					f.hb.Beat(f.clock.Now())
 				case 3:
-					f.checker.Liveness(t.Context())
+					if r := f.checker.Liveness(t.Context()); r.Processor != StatusOK || r.NonAckPendingTx != StatusOK {
+						failed("concurrent liveness: %+v", r)
+					}
 				}
 			}
 		})
 	}
 	wg.Wait()
+	if got := testutil.ToFloat64(f.metrics.confirmed); got != 100 {
+		t.Errorf("confirmed counter %v after 100 concurrent confirmations", got)
+	}
+	if got, want := testutil.ToFloat64(f.metrics.gasPaid), 100*toFloat(eth(t, "0.001")); got != want {
+		t.Errorf("gas paid %v wei, want %v", got, want)
+	}
+	if got := f.bal.calls.Load() - before; got < 100 {
+		t.Errorf("%d balance reads for 100 concurrent refreshes", got)
+	}
 }
 
 func TestClosedChecker(t *testing.T) {

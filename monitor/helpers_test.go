@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 )
 
@@ -20,26 +21,6 @@ const (
 	testGroup  = "depeg-backend-processor"
 	testDLQ    = "application:dead-letters"
 )
-
-// fakeClock is a settable clock, so tests advance time instead of sleeping.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeBalance is a BalanceReader that counts its calls.
 type fakeBalance struct {
@@ -87,7 +68,7 @@ func eth(t testing.TB, x string) *big.Int {
 type fixture struct {
 	srv     *redistest.Server
 	rdb     *redis.Client
-	clock   *fakeClock
+	clock   *fakeclock.Clock
 	bal     *fakeBalance
 	hb      *Heartbeat
 	metrics *Metrics
@@ -100,7 +81,7 @@ func newFixture(t *testing.T, mutate func(*CheckerConfig)) *fixture {
 	f := &fixture{
 		srv:   srv,
 		rdb:   srv.Client(),
-		clock: newFakeClock(time.Now().UTC().Truncate(time.Second)),
+		clock: fakeclock.New(time.Now().UTC().Truncate(time.Second)),
 		bal:   &fakeBalance{wei: eth(t, "2")},
 		hb:    &Heartbeat{},
 	}

@@ -8,10 +8,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/etherisc/depeg-relay/internal/fakeclock"
 )
 
 func TestMetricsLintClean(t *testing.T) {
-	clock := newFakeClock(time.Unix(1_800_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	m := NewMetrics(prometheus.NewRegistry(), WithClock(clock.Now))
 	// Touch every metric so vectors and the runway gauge have samples.
 	m.EntryReceived()
@@ -31,7 +33,7 @@ func TestMetricsLintClean(t *testing.T) {
 }
 
 func TestMetricsValues(t *testing.T) {
-	clock := newFakeClock(time.Unix(1_800_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, WithClock(clock.Now))
 
@@ -114,7 +116,7 @@ depeg_relay_tx_enqueue_to_broadcast_seconds_count 2
 }
 
 func TestRevertedLast24h(t *testing.T) {
-	clock := newFakeClock(time.Unix(1_800_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	m := NewMetrics(prometheus.NewRegistry(), WithClock(clock.Now))
 	m.RevertedOnChain(clock.Now(), nil)
 	clock.Advance(20 * time.Hour)
@@ -133,7 +135,7 @@ func TestRevertedLast24h(t *testing.T) {
 }
 
 func TestRunwayGauge(t *testing.T) {
-	clock := newFakeClock(time.Unix(1_800_000_000, 0))
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, WithClock(clock.Now))
 	m.SetBalance(big.NewInt(3e18))
