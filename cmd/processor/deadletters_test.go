@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,10 +21,7 @@ import (
 // against a real redis-server: list, show, and replay twice (queued once).
 // It needs Redis only; the chain is never dialled.
 func TestDeadLettersSubcommand(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "processor")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := processorBinary(t)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	keys := stream.Keys{Stream: "application:signatures", Group: "depeg-backend-processor",

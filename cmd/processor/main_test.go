@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,10 +20,7 @@ import (
 // bad variables: it must exit non-zero with one message naming each of them,
 // and never print the mnemonic or the Redis password.
 func TestBadConfigurationExitsWithOneMessage(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "processor")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := processorBinary(t)
 	badMnemonic := "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon zoo"
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -63,10 +59,7 @@ func TestBadConfigurationExitsWithOneMessage(t *testing.T) {
 // it passes when everything answers and fails, naming the cause, when Redis
 // is gone or the wallet is below PROCESSOR_MIN_BALANCE.
 func TestCheckMode(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "processor")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := processorBinary(t)
 	key, err := chain.DeriveKey(testMnemonic, 0)
 	if err != nil {
 		t.Fatal(err)
