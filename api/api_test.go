@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/internal/fakeclock"
+	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
 )
@@ -28,23 +29,6 @@ const (
 	streamKey = "application:signatures"
 	group     = "depeg-backend-processor"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // fakeBalance counts BalanceAt calls so tests can prove probes make none.
 type fakeBalance struct {
@@ -66,7 +50,7 @@ func milliEth(n int64) *big.Int {
 type env struct {
 	redis   *redistest.Server
 	rdb     *redis.Client
-	clock   *clock
+	clock   *fakeclock.Clock
 	bal     *fakeBalance
 	hb      *monitor.Heartbeat
 	metrics *monitor.Metrics
@@ -82,7 +66,7 @@ func newEnv(tb testing.TB) *env {
 	e := &env{
 		redis: rs,
 		rdb:   rs.Client(),
-		clock: &clock{t: time.Now().UTC().Truncate(time.Second)},
+		clock: fakeclock.New(time.Now().UTC().Truncate(time.Second)),
 		bal:   &fakeBalance{},
 		hb:    &monitor.Heartbeat{},
 	}
@@ -373,15 +357,26 @@ func (d deadline) Readiness(ctx context.Context) monitor.Report { return d.Check
 
 func TestMiddleware(t *testing.T) {
 	t.Run("recoverer", func(t *testing.T) {
-		var logs strings.Builder
-		h := NewRouter(Config{Health: panicky{}, Log: zerolog.New(&syncWriter{w: &logs})})
+		var logs logbuf.Buffer
+		h := NewRouter(Config{Health: panicky{}, Log: zerolog.New(&logs)})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/monitor", nil))
 		if rec.Code != http.StatusInternalServerError {
 			t.Errorf("status %d after panic, want 500", rec.Code)
 		}
-		if !strings.Contains(logs.String(), "http handler panicked") {
-			t.Errorf("panic not logged: %q", logs.String())
+		// One error line carries the panic, the path and the stack.
+		var got []map[string]any
+		lines, err := logs.JSONLines()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			if _, ok := l["panic"]; ok {
+				got = append(got, l)
+			}
+		}
+		if len(got) != 1 || got[0]["level"] != "error" || got[0]["path"] != "/api/monitor" || got[0]["stack"] == "" {
+			t.Errorf("panic not logged with its path and stack: %q", logs.String())
 		}
 	})
 	t.Run("request timeout", func(t *testing.T) {
@@ -394,30 +389,19 @@ func TestMiddleware(t *testing.T) {
 		}
 	})
 	t.Run("access log at debug", func(t *testing.T) {
-		var logs strings.Builder
-		h := NewRouter(Config{Health: deadline{got: make(chan time.Duration, 1)}, Log: zerolog.New(&syncWriter{w: &logs}).Level(zerolog.DebugLevel)})
+		var logs logbuf.Buffer
+		h := NewRouter(Config{Health: deadline{got: make(chan time.Duration, 1)}, Log: zerolog.New(&logs).Level(zerolog.DebugLevel)})
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/monitor/liveness", nil))
 		if s := logs.String(); !strings.Contains(s, `"path":"/api/monitor/liveness"`) || !strings.Contains(s, `"status":200`) {
 			t.Errorf("access log = %q", s)
 		}
 		logs.Reset()
-		h = NewRouter(Config{Health: deadline{got: make(chan time.Duration, 1)}, Log: zerolog.New(&syncWriter{w: &logs}).Level(zerolog.InfoLevel)})
+		h = NewRouter(Config{Health: deadline{got: make(chan time.Duration, 1)}, Log: zerolog.New(&logs).Level(zerolog.InfoLevel)})
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/api/monitor/liveness", nil))
 		if logs.Len() != 0 {
 			t.Errorf("access log at info level: %q", logs.String())
 		}
 	})
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func TestNewServerLimits(t *testing.T) {

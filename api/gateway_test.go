@@ -33,6 +33,8 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/internal/logbuf"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/relay"
@@ -93,7 +95,7 @@ type gateway struct {
 	rpc     *countingChain
 	srv     *httptest.Server
 	doc     *openAPIDoc
-	log     *syncBuffer
+	log     *logbuf.Buffer
 	payer   *chain.Signer // a funded key that applies directly on chain
 	payerN  uint64
 }
@@ -132,7 +134,7 @@ func newGateway(t testing.TB, o gwOptions) *gateway {
 		payer:   chain.NewSigner(payerKey, dc.ChainID),
 		rpc:     &countingChain{Chain: client},
 		doc:     loadOpenAPI(t),
-		log:     &syncBuffer{},
+		log:     &logbuf.Buffer{},
 	}
 	if err := g.queue.EnsureGroup(context.Background()); err != nil {
 		t.Fatal(err)
@@ -306,32 +308,7 @@ func (g *gateway) applyDirect(app *frontend.Application) {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	poll.Until(t, within, what, cond)
 }
 
 // openAPIDoc is the served description, read for the statuses it

@@ -147,3 +147,20 @@ func TestSummariseBlocks(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 }
+
+func TestAccountIndexesAndWallets(t *testing.T) {
+	if got := AccountIndexes(1); got != "0" {
+		t.Errorf("one key: %q, want 0", got)
+	}
+	if got := AccountIndexes(8); got != "0-7" {
+		t.Errorf("eight keys: %q, want 0-7", got)
+	}
+	ws, err := Wallets(Mnemonic, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hardhat/anvil accounts 0 and 1 of the test mnemonic.
+	if len(ws) != 2 || ws[0].Hex() != "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266" || ws[1].Hex() != "0x70997970C51812dc3A010C7d01b50e0d17dc79C8" {
+		t.Fatalf("wallets %v", ws)
+	}
+}

@@ -22,11 +22,14 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// Mnemonic is the processor's wallet in the benchmark: the well-known
-// hardhat/anvil test phrase, index 0, funded at genesis of the devchain.
+// Mnemonic is the processor's wallets in the benchmark: the well-known
+// hardhat/anvil test phrase, indexes 0 to Keys-1, funded at genesis of the
+// devchain.
 const Mnemonic = "test test test test test test test test test test test junk"
 
 // Redis names the processor uses by default (docs/design.md, "The fixed contracts").
@@ -80,6 +83,9 @@ type Options struct {
 	// Stall ends the run early when nothing is broadcast or acknowledged for
 	// this long; default 2m.
 	Stall time.Duration
+	// Keys is how many wallets of Mnemonic the processor sends from
+	// (PROCESSOR_ACCOUNT_INDEX=0-(Keys-1)), each funded at genesis; default 1.
+	Keys int
 	// PoolSlots makes the node keep at most this many of a sender's
 	// transactions (devchain.Options.PoolSlots), as a busy geth pool or a
 	// hosted provider does; 0 keeps the roomy default pool.
@@ -137,6 +143,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Stall == 0 {
 		o.Stall = 2 * time.Minute
+	}
+	if o.Keys == 0 {
+		o.Keys = 1
+	}
+	if o.Keys < 0 {
+		return fmt.Errorf("keys %d: want at least 1", o.Keys)
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -265,19 +277,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		bin, rep.Processor = b, built
 	}
 
-	// Chain: the processor's wallet and a calibration key funded at genesis.
-	key, err := chain.DeriveKey(Mnemonic, 0)
+	// Chain: the processor's wallets and a calibration key funded at genesis.
+	wallets, err := Wallets(Mnemonic, o.Keys)
 	if err != nil {
 		return nil, err
 	}
-	wallet := crypto.PubkeyToAddress(key.PublicKey)
 	calKey, err := crypto.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
 	fund := new(big.Int).Mul(big.NewInt(100_000), big.NewInt(params.Ether))
 	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: o.PoolSlots,
-		Fund: []common.Address{wallet, crypto.PubkeyToAddress(calKey.PublicKey)}})
+		Fund: append(wallets, crypto.PubkeyToAddress(calKey.PublicKey))})
 	if err != nil {
 		return nil, fmt.Errorf("start devchain: %w", err)
 	}
@@ -292,17 +303,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	// Redis and the two counting proxies.
-	rs, err := StartRedis(ctx)
+	rs, err := StartRedis()
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	rproxy, err := StartRedisProxy(rs.Addr, o.RedisLatency)
+	rproxy, err := StartRedisProxy(rs.Addr(), o.RedisLatency)
 	if err != nil {
 		return nil, err
 	}
 	defer rproxy.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	defer rdb.Close()
 
 	obs := &observer{bySig: map[common.Hash]int{}, byEntity: map[string]int{}}
@@ -347,7 +358,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}()
 	defer stopProducing()
 
-	port, err := freePort()
+	port, err := freeport.Pick()
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +368,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		"CHAIN_RPC_URL=" + cproxy.URL,
 		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(),
 		"PROCESSOR_MNEMONIC=" + Mnemonic,
+		"PROCESSOR_ACCOUNT_INDEX=" + AccountIndexes(o.Keys),
 		"PORT=" + strconv.Itoa(port),
 		"NODE_ENV=production",
 		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=" + strconv.Itoa(o.Confirmations),
@@ -386,19 +398,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 
 	logf("starting processor %s", rep.Processor)
-	proc, err := startProcessor(bin, workDir, port, env)
+	proc, err := proctest.Spawn(bin, proctest.Options{Env: env, LogDir: workDir})
 	if err != nil {
 		return nil, err
 	}
-	defer proc.stop(30 * time.Second)
-	rep.LogPath = proc.logPath
-	if err := proc.waitReady(ctx, time.Minute); err != nil {
-		return nil, err
+	defer stopProcessor(proc)
+	rep.LogPath = proc.StderrPath()
+	if err := proc.Serving(ctx, time.Minute); err != nil {
+		return nil, fmt.Errorf("%w; see %s", err, proc.StderrPath())
 	}
-	ready, _ := ProcMemory(proc.pid())
+	ready, _ := ProcMemory(proc.Pid())
 
 	if t0.IsZero() {
-		before = takeSnapshot(ctx, proc.pid(), cproxy, rproxy, rdb)
+		before = takeSnapshot(ctx, proc.Pid(), cproxy, rproxy, rdb)
 		t0 = time.Now()
 	} else {
 		// The CPU counter starts with the process: it was 0 at t0.
@@ -429,30 +441,30 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	// An interrupted or failed run still reports what it saw.
 	ctx, cancelPost := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancelPost()
-	after := takeSnapshot(ctx, proc.pid(), cproxy, rproxy, rdb)
-	loaded, _ := ProcMemory(proc.pid())
+	after := takeSnapshot(ctx, proc.Pid(), cproxy, rproxy, rdb)
+	loaded, _ := ProcMemory(proc.Pid())
 	rep.Timeline = timeline
-	rep.Metrics = proc.scrapeMetrics("depeg_relay_tx_submitted_total", "depeg_relay_tx_confirmed_total",
+	rep.Metrics = scrapeMetrics(ctx, proc, "depeg_relay_tx_submitted_total", "depeg_relay_tx_confirmed_total",
 		"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "go_gc_cycles_total_gc_cycles_total")
 
 	// Idle: the backlog is gone; the processor should now cost nothing.
 	var idleCPU time.Duration
 	idle := snapshot{}
-	if proc.running() && waitErr == nil {
+	if proc.Running() && waitErr == nil {
 		logf("watching the idle processor for %v", o.Idle)
 		time.Sleep(o.Idle)
-		idle = takeSnapshot(ctx, proc.pid(), cproxy, rproxy, rdb)
+		idle = takeSnapshot(ctx, proc.Pid(), cproxy, rproxy, rdb)
 		idleCPU = idle.cpu - after.cpu
 	}
-	end, _ := ProcMemory(proc.pid())
+	end, _ := ProcMemory(proc.Pid())
 	rep.Memory = memoryReport(ready, loaded, end, timeline)
 
 	rep.Verify = verify(ctx, rdb, dc)
-	if err := proc.stop(30 * time.Second); err != nil {
+	if err := stopProcessor(proc); err != nil {
 		rep.Error = strings.TrimSpace(rep.Error + "; " + err.Error())
 	}
 	stopProducing()
-	if summary, err := summariseLog(proc.logPath); err == nil {
+	if summary, err := summariseLog(proc.StderrPath()); err == nil {
 		rep.Log = summary
 		rep.Problems = summary.problems()
 	}
@@ -557,7 +569,7 @@ type Sample struct {
 
 // watch waits until every application is acknowledged, the processor dies or
 // ctx ends, sampling the processor once a second.
-func watch(ctx context.Context, proc *processor, obs *observer, total int, t0 time.Time, stall time.Duration,
+func watch(ctx context.Context, proc *proctest.Proc, obs *observer, total int, t0 time.Time, stall time.Duration,
 	logf func(string, ...any)) ([]Sample, error) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -574,8 +586,8 @@ func watch(ctx context.Context, proc *processor, obs *observer, total int, t0 ti
 				stall, acked, total)
 		}
 		if now.Sub(lastSample) >= time.Second || acked == total {
-			cpu, _ := ProcCPU(proc.pid())
-			mem, _ := ProcMemory(proc.pid())
+			cpu, _ := ProcCPU(proc.Pid())
+			mem, _ := ProcMemory(proc.Pid())
 			timeline = append(timeline, Sample{T: now.Sub(t0).Seconds(), Broadcast: sent, Acked: acked,
 				CPU: cpu.Seconds(), RSSMiB: mib(mem.RSS), AnonMiB: mib(mem.Anon)})
 			lastSample = now
@@ -591,8 +603,8 @@ func watch(ctx context.Context, proc *processor, obs *observer, total int, t0 ti
 		select {
 		case <-ctx.Done():
 			return timeline, fmt.Errorf("timed out with %d of %d applications confirmed: %w", acked, total, ctx.Err())
-		case <-proc.exited:
-			return timeline, fmt.Errorf("processor exited (%v) with %d of %d applications confirmed", proc.err, acked, total)
+		case <-proc.Exited():
+			return timeline, fmt.Errorf("processor exited (%v) with %d of %d applications confirmed", proc.Err(), acked, total)
 		case <-tick.C:
 		}
 	}

@@ -4,17 +4,19 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/proctest"
 )
 
 // BuildProcessor compiles cmd/processor into dir. With rev empty it builds the
@@ -48,139 +50,55 @@ func BuildProcessor(ctx context.Context, dir, rev string) (bin, built string, er
 		}
 		built = "commit " + strings.TrimSpace(string(full))[:12]
 	}
-	bin = filepath.Join(dir, "processor")
 	// -tags nodev: measure the binary the production image ships (Dockerfile).
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nodev", "-o", bin, "./cmd/processor")
-	cmd.Dir = src
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("go build ./cmd/processor: %w\n%s", err, out)
+	bin, err = proctest.Compile(ctx, src, dir, "nodev")
+	if err != nil {
+		return "", "", err
 	}
 	return bin, built, nil
 }
 
-// processor is the running processor binary. Its stderr (JSON logs, since it
-// is not a terminal) goes to a file.
-type processor struct {
-	cmd     *exec.Cmd
-	logPath string
-	port    int
-	exited  chan struct{}
-	err     error
-	logFile *os.File
-}
+// stopProcessor sends SIGTERM and waits; after 30 s it kills. A non-zero
+// exit status is not an error here: the report's checks judge the run.
+func stopProcessor(p *proctest.Proc) error { return p.Shutdown(30 * time.Second) }
 
-// startProcessor runs bin with exactly env: nothing is inherited from the
-// harness's environment, so a developer's REDIS_URL cannot leak in.
-func startProcessor(bin, logDir string, port int, env []string) (*processor, error) {
-	p := &processor{logPath: filepath.Join(logDir, "processor.log"), port: port, exited: make(chan struct{})}
-	f, err := os.Create(p.logPath)
-	if err != nil {
-		return nil, err
-	}
-	p.logFile = f
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = env
-	p.cmd.Stderr, p.cmd.Stdout = f, f
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start processor: %w", err)
-	}
-	go func() { // owned by p: stop waits on exited
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-func (p *processor) pid() int { return p.cmd.Process.Pid }
-
-// waitReady polls /api/monitor until the HTTP server answers (any status:
-// the point is that the service is built and serving).
-func (p *processor) waitReady(ctx context.Context, within time.Duration) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/api/monitor", p.port)
-	deadline := time.Now().Add(within)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-p.exited:
-			return fmt.Errorf("processor exited during start-up (%v); see %s", p.err, p.logPath)
-		default:
-		}
-		if res, err := client.Get(url); err == nil {
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("processor did not serve %s within %v; see %s", url, within, p.logPath)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// running reports whether the process has not exited.
-func (p *processor) running() bool {
-	select {
-	case <-p.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// stop sends SIGTERM and waits; after timeout it kills.
-func (p *processor) stop(timeout time.Duration) error {
-	defer p.logFile.Close()
-	if p.running() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-		return fmt.Errorf("processor did not stop within %v of SIGTERM", timeout)
-	}
-	var exit *exec.ExitError
-	if p.err != nil && !errors.As(p.err, &exit) {
-		return p.err
-	}
-	return nil
-}
-
-// scrapeMetrics reads selected series from /metrics.
-func (p *processor) scrapeMetrics(names ...string) map[string]float64 {
-	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.port))
+// scrapeMetrics reads selected series from the processor's /metrics; nil
+// when it does not answer.
+func scrapeMetrics(ctx context.Context, p *proctest.Proc, names ...string) map[string]float64 {
+	all, err := p.Metrics(ctx)
 	if err != nil {
 		return nil
 	}
-	defer res.Body.Close()
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
 	out := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, val, ok := strings.Cut(line, " ")
-		if !ok || !want[name] {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(val, &v); err == nil {
-			out[name] = v
+	for _, n := range names {
+		if v, ok := all[n]; ok {
+			out[n] = v
 		}
 	}
 	return out
+}
+
+// Wallets are the addresses of the first n keys of mnemonic, as the
+// processor derives them for PROCESSOR_ACCOUNT_INDEX.
+func Wallets(mnemonic string, n int) ([]common.Address, error) {
+	out := make([]common.Address, 0, n)
+	for i := range n {
+		key, err := chain.DeriveKey(mnemonic, uint32(i))
+		if err != nil {
+			return nil, fmt.Errorf("derive key %d: %w", i, err)
+		}
+		out = append(out, crypto.PubkeyToAddress(key.PublicKey))
+	}
+	return out, nil
+}
+
+// AccountIndexes is PROCESSOR_ACCOUNT_INDEX for the first n keys: "0" for
+// one, the range "0-(n-1)" for more.
+func AccountIndexes(n int) string {
+	if n <= 1 {
+		return "0"
+	}
+	return fmt.Sprintf("0-%d", n-1)
 }
 
 // LogSummary counts the processor's log lines.

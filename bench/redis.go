@@ -4,74 +4,21 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/internal/redistest"
 )
 
-// RedisServer is a redis-server child process on a free loopback port, never
-// the machine's own 6379.
-type RedisServer struct {
-	Addr string
-	cmd  *exec.Cmd
-	dir  string
-}
-
-// StartRedis starts redis-server without persistence, with keyevent
-// notifications for generic commands (DEL), which the harness uses to time
-// each acknowledgement: the relay deletes the application hash in the same
-// pipeline as its XACK.
-func StartRedis(ctx context.Context) (*RedisServer, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("redis-server is not installed (apt-get install redis-server): %w", err)
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "depeg-relay-bench-redis")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir for redis: %w", err)
-	}
-	s := &RedisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir}
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--notify-keyspace-events", "Eg",
-		"--logfile", filepath.Join(dir, "redis.log"))
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
-	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c.Ping(ctx).Err() == nil {
-			return s, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.Close()
-			return nil, fmt.Errorf("redis-server on port %d did not answer", port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// Pid is the server's process id.
-func (s *RedisServer) Pid() int { return s.cmd.Process.Pid }
-
-// Close kills the server and removes its directory.
-func (s *RedisServer) Close() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-	}
-	os.RemoveAll(s.dir)
+// StartRedis starts redis-server (internal/redistest, the launcher the tests
+// use) on a free loopback port, never the machine's own 6379, without
+// persistence, with keyevent notifications for generic commands (DEL), which
+// the harness uses to time each acknowledgement: the relay deletes the
+// application hash in the same pipeline as its XACK. The caller Closes it.
+func StartRedis() (*redistest.Server, error) {
+	return redistest.Launch(redistest.Options{Args: []string{"--notify-keyspace-events", "Eg"}})
 }
 
 // CommandStats reads INFO commandstats: calls by command name.

@@ -25,13 +25,14 @@ type Settings struct {
 	RPCLatencyMs  int64    `json:"addedRpcLatencyMs,omitempty"`
 	RedisLatency  float64  `json:"addedRedisLatencyMs,omitempty"`
 	PoolSlots     uint64   `json:"nodePoolSlotsPerSender,omitempty"`
+	Keys          int      `json:"keys"` // wallets the processor sends from
 	Env           []string `json:"extraEnv,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	s := Settings{Mode: o.Mode, N: o.total(), BlockTimeMs: o.BlockTime.Milliseconds(), GasLimit: o.GasLimit,
 		MaxInFlight: o.MaxInFlight, Confirmations: o.Confirmations, PollMs: o.PollInterval.Milliseconds(),
-		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, Env: o.Env}
+		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, Keys: o.Keys, Env: o.Env}
 	if o.Mode == "rate" {
 		s.Rate, s.DurationS = o.Rate, o.Duration.Seconds()
 	} else {
@@ -239,6 +240,7 @@ func (r *Report) Print(w io.Writer) {
 		r.Machine.MemoryGiB, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	row("chain", "%v blocks, %d gas limit, %d gas/application (%d burn iterations), capacity %d applications/block",
 		time.Duration(s.BlockTimeMs)*time.Millisecond, s.GasLimit, r.Blocks.GasPerApp, r.Calibration.Iterations, r.Blocks.Capacity)
+	row("wallets", "%d (PROCESSOR_ACCOUNT_INDEX=%s)", max(s.Keys, 1), AccountIndexes(s.Keys))
 	if s.PoolSlots > 0 {
 		row("node", "keeps at most %d pending transactions per sender, drops the rest without telling", s.PoolSlots)
 	}

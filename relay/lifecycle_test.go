@@ -76,9 +76,10 @@ func TestStuckTransactionIsReplaced(t *testing.T) {
 	first := e.txHash(app.entityID)
 
 	var recs []stream.TxRecord
-	e.mineUntil(20*time.Second, "a replacement journaled", func() bool {
+	// Journaled as NextRawTx before it is sent; RawTx once the node took it.
+	e.mineUntil(20*time.Second, "a replacement journaled and accepted", func() bool {
 		recs = e.journal()
-		return len(recs) == 1 && len(recs[0].Hashes) >= 2
+		return len(recs) == 1 && len(recs[0].Hashes) >= 2 && recs[0].NextRawTx == ""
 	})
 	if recs[0].Hashes[0] != first || recs[0].Nonce != 0 {
 		t.Fatalf("journal %+v does not keep the first hash %s at nonce 0", recs[0], first)

@@ -5,6 +5,8 @@
 package logbuf
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -35,6 +37,24 @@ func (b *Buffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Len()
+}
+
+// JSONLines parses what was written as JSON lines (zerolog's output), so a
+// test reads fields (level, path, a panic value) rather than wording. A line
+// that is not a JSON object is an error.
+func (b *Buffer) JSONLines() ([]map[string]any, error) {
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return out, fmt.Errorf("log line %q is not JSON: %w", line, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // Reset empties the buffer.

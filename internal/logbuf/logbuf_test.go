@@ -25,3 +25,16 @@ func TestBufferConcurrentWrites(t *testing.T) {
 		t.Fatal("Reset kept data")
 	}
 }
+
+func TestJSONLines(t *testing.T) {
+	var b Buffer
+	_, _ = b.Write([]byte(`{"level":"error","panic":"boom"}` + "\n" + `{"level":"info"}` + "\n"))
+	lines, err := b.JSONLines()
+	if err != nil || len(lines) != 2 || lines[0]["panic"] != "boom" || lines[1]["level"] != "info" {
+		t.Fatalf("JSONLines = %v, %v", lines, err)
+	}
+	_, _ = b.Write([]byte("panic: not json\n"))
+	if _, err := b.JSONLines(); err == nil {
+		t.Fatal("a line that is not JSON was accepted")
+	}
+}

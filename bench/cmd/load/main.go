@@ -5,6 +5,7 @@
 // application. See BENCHMARKS.md.
 //
 //	go run ./bench/cmd/load -n 5000 -max-in-flight 512 -json out.json
+//	go run ./bench/cmd/load -n 5000 -pool-slots 16 -keys 8   # vs -keys 1: the share of full blocks
 package main
 
 import (
@@ -59,6 +60,7 @@ func run() int {
 	flag.DurationVar(&o.Idle, "idle", 10e9, "watch the idle processor this long after the load drained")
 	flag.DurationVar(&o.Timeout, "timeout", 30*60e9, "give up on the load after this long")
 	flag.DurationVar(&o.Stall, "stall", 2*60e9, "give up when nothing is broadcast or acknowledged for this long")
+	flag.IntVar(&o.Keys, "keys", 1, "wallets the processor sends from: PROCESSOR_ACCOUNT_INDEX=0-(keys-1) of the test mnemonic, each funded")
 	flag.Uint64Var(&o.PoolSlots, "pool-slots", 0, "the node keeps at most this many pending transactions per sender (geth txpool.accountslots/globalslots; 0: roomy)")
 	flag.Var(&env, "env", "extra KEY=VALUE for the processor (repeatable)")
 	flag.StringVar(&o.WorkDir, "workdir", "", "keep the processor's log here (default: a temporary directory)")
