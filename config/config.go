@@ -47,9 +47,23 @@ type Config struct {
 	StreamKey string
 	// GroupName is REDIS_QUEUE_APPLICATION_ID, the consumer group.
 	GroupName string
-	// ConsumerName is REDIS_QUEUE_CONSUMER_ID, this instance's consumer name
-	// in the group. Several instances need distinct names.
+	// ConsumerName is REDIS_QUEUE_CONSUMER_ID, the base of this process's
+	// consumer names in the group; each key's relay reads as
+	// "<ConsumerName>/<wallet>". Empty (the default) means "<host>-<pid>",
+	// which the processor derives at start, so processes never share a
+	// name. Entries left pending under any other name (a dead process, the
+	// old processor's "depeg-backend-processor-consumer") are claimed after
+	// ClaimIdle.
 	ConsumerName string
+	// ClaimIdle is REDIS_QUEUE_CLAIM_IDLE: an entry pending this long under
+	// a consumer that has been silent this long is claimed by a live relay
+	// (XPENDING IDLE + XCLAIM). Relays touch their own in-flight entries
+	// well within it, so live work is never claimed.
+	ClaimIdle time.Duration
+	// MaxEntryClaims is MAX_ENTRY_CLAIMS: an entry claimed from dead
+	// consumers more often than this is dead-lettered ("claimed too many
+	// times"), since it evidently takes its readers down with it.
+	MaxEntryClaims int
 	// DeadLetterStreamKey is DEAD_LETTER_STREAM_KEY, where final rejections
 	// are recorded with their reason. It differs from StreamKey.
 	DeadLetterStreamKey string
@@ -65,10 +79,16 @@ type Config struct {
 	// mnemonic with whitespace collapsed to single spaces, which is the form
 	// ethers' Wallet.fromMnemonic derives the seed from.
 	ProcessorMnemonic Secret
-	// ProcessorAccountIndex is PROCESSOR_ACCOUNT_INDEX: the wallet key is at
-	// m/44'/60'/0'/0/N. Instances sharing a mnemonic need distinct indexes so
-	// their nonce sequences never collide. At most 2^31-1 (non-hardened).
+	// ProcessorAccountIndex is the first of ProcessorAccountIndexes, for
+	// the commands that look at one wallet (status, inflight, app).
 	ProcessorAccountIndex uint32
+	// ProcessorAccountIndexes is PROCESSOR_ACCOUNT_INDEX: a list of indexes
+	// and ranges ("0", "0,2-9"), each a key at m/44'/60'/0'/0/N of the one
+	// mnemonic, in the order given, without repeats, at most MaxKeys. Each
+	// key is its own nonce sequence with its own journal and lease, so
+	// processes may list the same keys: a key is used by one live process
+	// at a time. At most 2^31-1 (non-hardened).
+	ProcessorAccountIndexes []uint32
 	// MaxFeePerGas is MAX_FEE_PER_GAS: no transaction is ever signed with a
 	// higher maxFeePerGas, fee bumps included. Always > 0.
 	MaxFeePerGas *big.Int
@@ -222,7 +242,9 @@ type env struct {
 	RedisMode             string `envconfig:"REDIS_MODE" default:"single"`
 	StreamKey             string `envconfig:"REDIS_QUEUE_STREAM_KEY" default:"application:signatures"`
 	GroupName             string `envconfig:"REDIS_QUEUE_APPLICATION_ID" default:"depeg-backend-processor"`
-	ConsumerName          string `envconfig:"REDIS_QUEUE_CONSUMER_ID" default:"depeg-backend-processor-consumer"`
+	ConsumerName          string `envconfig:"REDIS_QUEUE_CONSUMER_ID"`
+	ClaimIdle             string `envconfig:"REDIS_QUEUE_CLAIM_IDLE" default:"60000"`
+	MaxEntryClaims        string `envconfig:"MAX_ENTRY_CLAIMS" default:"5"`
 	DeadLetterStreamKey   string `envconfig:"DEAD_LETTER_STREAM_KEY" default:"application:signatures:dead"`
 	RedisReadBlockTimeout string `envconfig:"REDIS_READ_BLOCK_TIMEOUT" default:"30000"`
 
@@ -350,14 +372,16 @@ func parse(e env) (Config, error) {
 		RedisMode:             p.oneOf("REDIS_MODE", e.RedisMode, "single", "sentinel", "cluster"),
 		StreamKey:             e.StreamKey,
 		GroupName:             e.GroupName,
-		ConsumerName:          e.ConsumerName,
+		ConsumerName:          p.consumerName("REDIS_QUEUE_CONSUMER_ID", e.ConsumerName),
+		ClaimIdle:             p.duration("REDIS_QUEUE_CLAIM_IDLE", e.ClaimIdle),
+		MaxEntryClaims:        int(p.integer("MAX_ENTRY_CLAIMS", e.MaxEntryClaims, 1, 1000)),
 		DeadLetterStreamKey:   e.DeadLetterStreamKey,
 		RedisReadBlockTimeout: p.duration("REDIS_READ_BLOCK_TIMEOUT", e.RedisReadBlockTimeout),
 
 		ChainRPCURL:             p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
 		DepegProductAddress:     p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
 		ProcessorMnemonic:       p.mnemonic("PROCESSOR_MNEMONIC", e.ProcessorMnemonic),
-		ProcessorAccountIndex:   uint32(p.integer("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex, 0, math.MaxInt32)),
+		ProcessorAccountIndexes: p.accountIndexes("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex),
 		MaxFeePerGas:            p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
 		MaxPriorityFeePerGas:    p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
 		RequiredConfirmations:   uint64(p.integer("CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", e.RequiredConfirmations, 1, math.MaxInt64)),
@@ -416,10 +440,112 @@ func parse(e env) (Config, error) {
 		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
 	}
 
+	if len(c.ProcessorAccountIndexes) > 0 {
+		c.ProcessorAccountIndex = c.ProcessorAccountIndexes[0]
+	}
+	if c.ClaimIdle > 0 && c.LeaseTTL > 0 && c.ClaimIdle < 2*c.LeaseTTL {
+		p.addf("REDIS_QUEUE_CLAIM_IDLE", "%s must be at least twice LEASE_TTL (%s), so a key's new holder claims its journaled entries first",
+			c.ClaimIdle, c.LeaseTTL)
+	}
+
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}
 	}
 	return c, nil
+}
+
+// MaxKeys bounds the key pool: every key is a relay with its own loops and
+// RPC load, and a metric label value.
+const MaxKeys = 64
+
+// accountIndexes parses PROCESSOR_ACCOUNT_INDEX: comma-separated indexes and
+// inclusive ranges ("0,2-9"), each in [0, 2^31-1], no index twice, at most
+// MaxKeys in all.
+func (p *parser) accountIndexes(name, s string) []uint32 {
+	out, err := ParseAccountIndexes(s)
+	if err != nil {
+		p.addf(name, "%s", err)
+		return nil
+	}
+	return out
+}
+
+// ParseAccountIndexes is the PROCESSOR_ACCOUNT_INDEX grammar (see
+// accountIndexes); exported for the tools that take the same list.
+func ParseAccountIndexes(s string) ([]uint32, error) {
+	var out []uint32
+	seen := make(map[uint32]bool)
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := parseIndex(lo)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = parseIndex(hi); err != nil {
+				return nil, err
+			}
+			if b < a {
+				return nil, fmt.Errorf("range %s runs backwards", show(part))
+			}
+		}
+		if b-a >= MaxKeys || len(out)+int(b-a)+1 > MaxKeys {
+			return nil, fmt.Errorf("more than %d keys", MaxKeys)
+		}
+		for i := a; ; i++ {
+			if seen[i] {
+				return nil, fmt.Errorf("index %d is listed twice", i)
+			}
+			seen[i] = true
+			out = append(out, i)
+			if i == b {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseIndex parses one non-hardened BIP32 index.
+func parseIndex(s string) (uint32, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, fmt.Errorf("an index must be between 0 and %d (a list like 0,2-9), got an empty or negative one", math.MaxInt32)
+	}
+	if !isDigits(s) {
+		return 0, fmt.Errorf("%s is not an index or a range of indexes (like 0,2-9)", show(s))
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n > math.MaxInt32 {
+		return 0, fmt.Errorf("index %s must be between 0 and %d", show(s), math.MaxInt32)
+	}
+	return uint32(n), nil
+}
+
+// isDigits reports a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// consumerName checks REDIS_QUEUE_CONSUMER_ID: a name Redis and logs can
+// carry as it is (no spaces or control characters, at most 64 bytes).
+// Empty stays empty: the processor derives "<host>-<pid>".
+func (p *parser) consumerName(name, s string) string {
+	if len(s) > 64 || strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		p.addf(name, "%s must be at most 64 characters without spaces", show(s))
+		return ""
+	}
+	return s
 }
 
 // parser collects problems while parsing. Its methods return a zero value
@@ -765,13 +891,15 @@ func (c Config) LogFields() map[string]any {
 		"REDIS_QUEUE_STREAM_KEY":     c.StreamKey,
 		"REDIS_QUEUE_APPLICATION_ID": c.GroupName,
 		"REDIS_QUEUE_CONSUMER_ID":    c.ConsumerName,
+		"REDIS_QUEUE_CLAIM_IDLE":     c.ClaimIdle.String(),
+		"MAX_ENTRY_CLAIMS":           c.MaxEntryClaims,
 		"DEAD_LETTER_STREAM_KEY":     c.DeadLetterStreamKey,
 		"REDIS_READ_BLOCK_TIMEOUT":   c.RedisReadBlockTimeout.String(),
 
 		"CHAIN_RPC_URL":                        rpcOrigin(c.ChainRPCURL.Reveal()),
 		"DEPEG_PRODUCT_ADDRESS":                c.DepegProductAddress.Hex(),
 		"PROCESSOR_MNEMONIC":                   redacted,
-		"PROCESSOR_ACCOUNT_INDEX":              c.ProcessorAccountIndex,
+		"PROCESSOR_ACCOUNT_INDEX":              c.ProcessorAccountIndexes,
 		"MAX_FEE_PER_GAS":                      weiString(c.MaxFeePerGas),
 		"MAX_PRIORITY_FEE_PER_GAS":             priority,
 		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": c.RequiredConfirmations,

@@ -115,6 +115,11 @@ type CheckerConfig struct {
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
 	WaitingAtFeeCap func() bool
+	// Keys, when set, are the keys of a pool (PROCESSOR_ACCOUNT_INDEX with
+	// several indexes): each has its balance, loop and window, and the
+	// report shows them one by one under "keys" beside their totals. When
+	// empty, the one key is Wallet with the fields above.
+	Keys []KeyConfig
 	// Metrics, when set, provides the spend rate for the runway estimate and
 	// receives the balance and error counts.
 	Metrics *Metrics
@@ -126,8 +131,27 @@ type CheckerConfig struct {
 	Now func() time.Time
 }
 
+// KeyConfig is one key of the pool, as the Checker sees it. The functions
+// are optional, as in CheckerConfig.
+type KeyConfig struct {
+	Wallet          common.Address
+	Heartbeat       *Heartbeat // required
+	InFlight        func() int
+	NodeWindow      func() (held, window uint64)
+	HeldByUnknown   func() (n uint64, holding bool)
+	Standby         func() string
+	WaitingAtFeeCap func() bool
+	// Metrics, when set, receives the key's balance and gives its spend
+	// rate for the key's runway.
+	Metrics *WalletMetrics
+}
+
 // withDefaults fills zero values and reports every invalid setting at once.
 func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
+	if len(c.Keys) == 0 {
+		c.Keys = []KeyConfig{{Wallet: c.Wallet, Heartbeat: c.Heartbeat, InFlight: c.InFlight, NodeWindow: c.NodeWindow,
+			HeldByUnknown: c.HeldByUnknown, Standby: c.Standby, WaitingAtFeeCap: c.WaitingAtFeeCap}}
+	}
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = DefaultCheckTimeout
 	}
@@ -181,8 +205,11 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	if c.Redis == nil {
 		bad("redis reader is required")
 	}
-	if c.Heartbeat == nil {
-		bad("heartbeat is required")
+	for _, k := range c.Keys {
+		if k.Heartbeat == nil {
+			bad("heartbeat is required")
+			break
+		}
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("monitor config: %w", errors.Join(errs...))
@@ -205,8 +232,8 @@ type Checker struct {
 	cfg     CheckerConfig
 	started time.Time
 
-	mu  sync.Mutex
-	bal balanceState
+	mu   sync.Mutex
+	bals []balanceState // one per key, in cfg.Keys order
 
 	probeMu sync.Mutex
 	probe   *redisProbe // the Redis round trip in progress, if any
@@ -230,7 +257,7 @@ func NewChecker(cfg CheckerConfig) (*Checker, error) {
 		return nil, err
 	}
 	cfg.AlertBalance = new(big.Int).Set(cfg.AlertBalance)
-	return &Checker{cfg: cfg, started: cfg.Now()}, nil
+	return &Checker{cfg: cfg, started: cfg.Now(), bals: make([]balanceState, len(cfg.Keys))}, nil
 }
 
 // Close waits for a Redis round trip still running on behalf of a probe that
@@ -275,49 +302,127 @@ func (c *Checker) Readiness(context.Context) Report {
 // so a freshly started process gets LoopMaxAge to complete its first
 // iteration instead of failing at once.
 func (c *Checker) checkProcessor(r *Report, now time.Time) {
-	if c.cfg.InFlight != nil {
-		n := c.cfg.InFlight()
-		r.InFlight = &n
-	}
-	if c.cfg.NodeWindow != nil {
-		held, window := c.cfg.NodeWindow()
-		r.NodeHeld, r.NodeWindow = &held, &window
+	if len(c.cfg.Keys) == 1 {
+		k := c.keyLoop(c.cfg.Keys[0], now)
+		r.Processor, r.LastLoopIteration, r.LastLoopAgeSeconds = k.Processor, k.LastLoopIteration, k.LastLoopAgeSeconds
+		r.InFlight, r.NodeHeld, r.NodeWindow = k.InFlight, k.NodeHeld, k.NodeWindow
+		r.Lease, r.Holding, r.FeeCap = k.Lease, k.Holding, k.FeeCap
+	} else {
+		c.checkProcessors(r, now)
 	}
 	if c.cfg.GroupRecreations != nil {
 		r.GroupRecreated = c.cfg.GroupRecreations()
 	}
-	if c.cfg.Standby != nil {
-		r.Lease = c.cfg.Standby()
-	}
-	if c.cfg.HeldByUnknown != nil {
-		if n, holding := c.cfg.HeldByUnknown(); holding {
-			r.Holding = fmt.Sprintf("waiting - the node holds %d transaction(s) of the wallet the journal does not know "+
-				"(redis lost its last writes?); nothing new is signed until they are mined or dropped", n)
+}
+
+// checkProcessors is checkProcessor for a pool: every key's loop must beat,
+// the figures are totals, and each key's own line is under Keys.
+func (c *Checker) checkProcessors(r *Report, now time.Time) {
+	r.ensureKeys(c.cfg.Keys)
+	var failed, standby, holding, atCap []string
+	var inFlight int
+	var held, window uint64
+	var oldest time.Time
+	for i, kc := range c.cfg.Keys {
+		k := c.keyLoop(kc, now)
+		kr := &r.Keys[i]
+		kr.Processor, kr.LastLoopIteration, kr.LastLoopAgeSeconds = k.Processor, k.LastLoopIteration, k.LastLoopAgeSeconds
+		kr.InFlight, kr.NodeHeld, kr.NodeWindow = k.InFlight, k.NodeHeld, k.NodeWindow
+		kr.Lease, kr.Holding, kr.FeeCap = k.Lease, k.Holding, k.FeeCap
+		name := kr.Wallet
+		if k.Processor != StatusOK {
+			failed = append(failed, name+": "+strings.TrimPrefix(k.Processor, "error: "))
+		}
+		if k.InFlight != nil {
+			inFlight += *k.InFlight
+		}
+		if k.NodeHeld != nil {
+			held, window = held+*k.NodeHeld, window+*k.NodeWindow
+		}
+		if k.Lease != "" {
+			standby = append(standby, name)
+		}
+		if k.Holding != "" {
+			holding = append(holding, name)
+		}
+		if k.FeeCap != "" {
+			atCap = append(atCap, name)
+		}
+		if last := kc.Heartbeat.Last(); !last.IsZero() && (oldest.IsZero() || last.Before(oldest)) {
+			oldest = last
 		}
 	}
-	if c.cfg.WaitingAtFeeCap != nil && c.cfg.WaitingAtFeeCap() {
-		r.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"
+	n := len(c.cfg.Keys)
+	if c.cfg.Keys[0].InFlight != nil {
+		r.InFlight = &inFlight
 	}
-	limit := formatAge(c.cfg.LoopMaxAge)
-	last := c.cfg.Heartbeat.Last()
-	if last.IsZero() {
-		age := now.Sub(c.started)
-		if age > c.cfg.LoopMaxAge {
-			r.Processor = errorStatus("no loop iteration since start %s, %s ago (max %s)",
-				c.started.UTC().Format(time.RFC3339), formatAge(age), limit)
-			return
-		}
-		r.Processor = StatusOK
-		return
+	if c.cfg.Keys[0].NodeWindow != nil {
+		r.NodeHeld, r.NodeWindow = &held, &window
 	}
-	age := now.Sub(last)
-	r.LastLoopIteration = last.UTC().Format(time.RFC3339)
-	r.LastLoopAgeSeconds = seconds(age)
-	if age > c.cfg.LoopMaxAge {
-		r.Processor = errorStatus("last loop iteration %s, %s ago (max %s)", r.LastLoopIteration, formatAge(age), limit)
+	if len(standby) > 0 {
+		r.Lease = fmt.Sprintf("standby - %d of %d keys are leased by another process: %s", len(standby), n, strings.Join(standby, ", "))
+	}
+	if len(holding) > 0 {
+		r.Holding = fmt.Sprintf("waiting - %d of %d keys hold new submissions (the node holds transactions their journals do not know): %s",
+			len(holding), n, strings.Join(holding, ", "))
+	}
+	if len(atCap) > 0 {
+		r.FeeCap = fmt.Sprintf("waiting - %d of %d keys are at MAX_FEE_PER_GAS: %s", len(atCap), n, strings.Join(atCap, ", "))
+	}
+	if !oldest.IsZero() {
+		r.LastLoopIteration = oldest.UTC().Format(time.RFC3339)
+		r.LastLoopAgeSeconds = seconds(now.Sub(oldest))
+	}
+	if len(failed) > 0 {
+		r.Processor = errorStatus("%d of %d keys: %s", len(failed), n, strings.Join(failed, "; "))
 		return
 	}
 	r.Processor = StatusOK
+}
+
+// keyLoop is the loop check and the window figures of one key.
+func (c *Checker) keyLoop(k KeyConfig, now time.Time) (kr KeyReport) {
+	if k.InFlight != nil {
+		n := k.InFlight()
+		kr.InFlight = &n
+	}
+	if k.NodeWindow != nil {
+		held, window := k.NodeWindow()
+		kr.NodeHeld, kr.NodeWindow = &held, &window
+	}
+	if k.Standby != nil {
+		kr.Lease = k.Standby()
+	}
+	if k.HeldByUnknown != nil {
+		if n, holding := k.HeldByUnknown(); holding {
+			kr.Holding = fmt.Sprintf("waiting - the node holds %d transaction(s) of the wallet the journal does not know "+
+				"(redis lost its last writes?); nothing new is signed until they are mined or dropped", n)
+		}
+	}
+	if k.WaitingAtFeeCap != nil && k.WaitingAtFeeCap() {
+		kr.FeeCap = "waiting - base fee or a stuck transaction's fees are at MAX_FEE_PER_GAS"
+	}
+	limit := formatAge(c.cfg.LoopMaxAge)
+	last := k.Heartbeat.Last()
+	if last.IsZero() {
+		age := now.Sub(c.started)
+		if age > c.cfg.LoopMaxAge {
+			kr.Processor = errorStatus("no loop iteration since start %s, %s ago (max %s)",
+				c.started.UTC().Format(time.RFC3339), formatAge(age), limit)
+			return kr
+		}
+		kr.Processor = StatusOK
+		return kr
+	}
+	age := now.Sub(last)
+	kr.LastLoopIteration = last.UTC().Format(time.RFC3339)
+	kr.LastLoopAgeSeconds = seconds(age)
+	if age > c.cfg.LoopMaxAge {
+		kr.Processor = errorStatus("last loop iteration %s, %s ago (max %s)", kr.LastLoopIteration, formatAge(age), limit)
+		return kr
+	}
+	kr.Processor = StatusOK
+	return kr
 }
 
 // checkPending fails when Redis does not answer within the check timeout,
@@ -537,31 +642,94 @@ func idTime(id string) (time.Time, bool) {
 	return time.UnixMilli(n).UTC(), true
 }
 
-// RefreshBalance reads the wallet balance once, within BalanceTimeout, and
-// caches it for the checks. The returned error is also kept, so the balance
-// check fails until a later refresh succeeds.
+// RefreshBalance reads every key's balance once, each within
+// BalanceTimeout, and caches them for the checks and for BalanceOf. A
+// failed read is kept too, so the balance check fails until a later refresh
+// succeeds.
 func (c *Checker) RefreshBalance(ctx context.Context) error {
+	var errs []error
+	for i, k := range c.cfg.Keys {
+		if err := c.refreshKey(ctx, i, k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if h := c.cfg.History; h != nil {
+		if total, ok := c.totalBalance(); ok {
+			h.Add(c.cfg.Now(), total)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Checker) refreshKey(ctx context.Context, i int, k KeyConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.BalanceTimeout)
 	defer cancel()
-	wei, err := c.cfg.Balance.BalanceAt(ctx, c.cfg.Wallet, nil)
+	wei, err := c.cfg.Balance.BalanceAt(ctx, k.Wallet, nil)
 	if err == nil && wei == nil {
 		err = errors.New("node returned no balance")
 	}
 	now := c.cfg.Now()
 	c.mu.Lock()
 	if err != nil {
-		c.bal.err, c.bal.errAt = err, now
+		c.bals[i].err, c.bals[i].errAt = err, now
 	} else {
-		c.bal = balanceState{wei: new(big.Int).Set(wei), at: now}
+		c.bals[i] = balanceState{wei: new(big.Int).Set(wei), at: now}
 	}
 	c.mu.Unlock()
 	if err != nil {
 		c.cfg.Metrics.RPCError("balance_at")
-		return fmt.Errorf("read balance of %s: %w", c.cfg.Wallet.Hex(), err)
+		return fmt.Errorf("read balance of %s: %w", k.Wallet.Hex(), err)
 	}
-	c.cfg.Metrics.SetBalance(wei)
-	c.cfg.History.Add(now, wei)
+	if k.Metrics != nil {
+		k.Metrics.SetBalance(wei)
+	} else {
+		c.cfg.Metrics.SetBalance(wei)
+	}
 	return nil
+}
+
+// totalBalance is the sum of the known balances; false before any is known.
+func (c *Checker) totalBalance() (*big.Int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	total, ok := new(big.Int), false
+	for _, b := range c.bals {
+		if b.wei != nil {
+			total.Add(total, b.wei)
+			ok = true
+		}
+	}
+	return total, ok
+}
+
+// ErrBalanceUnknown is BalanceOf's answer while the key's balance has not
+// been read, or the last good read is older than the balance max age.
+var ErrBalanceUnknown = errors.New("wallet balance unknown")
+
+// BalanceOf is the cached balance of one key, as RunBalanceRefresher last
+// read it: the relay's minimum-balance gate reads it here instead of asking
+// the node a second time, so the gate and the monitor agree and both move
+// every BALANCE_REFRESH_INTERVAL.
+func (c *Checker) BalanceOf(wallet common.Address) (*big.Int, error) {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, k := range c.cfg.Keys {
+		if k.Wallet != wallet {
+			continue
+		}
+		b := c.bals[i]
+		switch {
+		case b.wei == nil && b.err != nil:
+			return nil, fmt.Errorf("%w: %w", ErrBalanceUnknown, b.err)
+		case b.wei == nil:
+			return nil, fmt.Errorf("%w: not read yet", ErrBalanceUnknown)
+		case now.Sub(b.at) > c.cfg.BalanceMaxAge:
+			return nil, fmt.Errorf("%w: last read %s ago", ErrBalanceUnknown, formatAge(now.Sub(b.at)))
+		}
+		return new(big.Int).Set(b.wei), nil
+	}
+	return nil, fmt.Errorf("%w: %s is not a key of this process", ErrBalanceUnknown, wallet.Hex())
 }
 
 // RunBalanceRefresher refreshes the balance at once and then every
@@ -584,54 +752,108 @@ func (c *Checker) RunBalanceRefresher(ctx context.Context) {
 }
 
 // checkBalance fails when the cached balance is unknown, stale, the latest
-// refresh failed, or it is below AlertBalance. It reads only the cache.
+// refresh failed, or it is below AlertBalance; with a pool, when that is so
+// for any key. It reads only the cache.
 func (c *Checker) checkBalance(r *Report, now time.Time) {
-	c.mu.Lock()
-	b := c.bal
-	c.mu.Unlock()
-
 	r.AlertBalanceEth = formatEth(c.cfg.AlertBalance)
+	c.mu.Lock()
+	bals := append([]balanceState(nil), c.bals...)
+	c.mu.Unlock()
+	if len(bals) == 1 {
+		b := bals[0]
+		r.Balance = c.keyBalanceStatus(b, now)
+		if b.wei != nil {
+			r.BalanceEth = formatEth(b.wei)
+			r.BalanceAgeSeconds = seconds(now.Sub(b.at))
+			r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.cfg.Metrics, b.wei, now)
+		}
+		return
+	}
+	r.ensureKeys(c.cfg.Keys)
+	var failed []string
+	total, known := new(big.Int), false
+	var oldest time.Duration
+	for i, b := range bals {
+		kr := &r.Keys[i]
+		kr.Balance = c.keyBalanceStatus(b, now)
+		if kr.Balance != StatusOK {
+			failed = append(failed, kr.Wallet+": "+strings.TrimPrefix(kr.Balance, "error: "))
+		}
+		if b.wei == nil {
+			continue
+		}
+		known = true
+		total.Add(total, b.wei)
+		oldest = max(oldest, now.Sub(b.at))
+		kr.BalanceEth = formatEth(b.wei)
+		if m := c.cfg.Keys[i].Metrics; m != nil {
+			_, kr.RunwayHours, kr.Runway = runway(m, b.wei, now)
+		}
+	}
+	if known {
+		r.BalanceEth = formatEth(total)
+		r.BalanceAgeSeconds = seconds(oldest)
+		r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.cfg.Metrics, total, now)
+	}
+	if len(failed) > 0 {
+		r.Balance = errorStatus("%d of %d keys: %s", len(failed), len(bals), strings.Join(failed, "; "))
+		return
+	}
+	r.Balance = StatusOK
+}
+
+// keyBalanceStatus is the balance check of one key's cached balance.
+func (c *Checker) keyBalanceStatus(b balanceState, now time.Time) string {
 	if b.wei == nil {
 		if b.err != nil {
-			r.Balance = errorStatus("balance unknown: refresh failed %s ago: %s",
+			return errorStatus("balance unknown: refresh failed %s ago: %s",
 				formatAge(now.Sub(b.errAt)), describeError(b.err))
-			return
 		}
-		r.Balance = errorStatus("balance not read yet")
-		return
+		return errorStatus("balance not read yet")
 	}
 	age := now.Sub(b.at)
 	eth := formatEth(b.wei)
-	r.BalanceEth = eth
-	r.BalanceAgeSeconds = seconds(age)
-	c.runway(r, b.wei, now)
 	switch {
 	case b.err != nil:
-		r.Balance = errorStatus("balance refresh failed %s ago: %s (last known %s ETH, %s old)",
+		return errorStatus("balance refresh failed %s ago: %s (last known %s ETH, %s old)",
 			formatAge(now.Sub(b.errAt)), describeError(b.err), eth, formatAge(age))
 	case age > c.cfg.BalanceMaxAge:
-		r.Balance = errorStatus("balance %s ETH is %s old (max %s)", eth, formatAge(age), formatAge(c.cfg.BalanceMaxAge))
+		return errorStatus("balance %s ETH is %s old (max %s)", eth, formatAge(age), formatAge(c.cfg.BalanceMaxAge))
 	case b.wei.Cmp(c.cfg.AlertBalance) < 0:
-		r.Balance = errorStatus("balance %s ETH below alert %s ETH", eth, r.AlertBalanceEth)
-	default:
-		r.Balance = StatusOK
+		return errorStatus("balance %s ETH below alert %s ETH", eth, formatEth(c.cfg.AlertBalance))
 	}
+	return StatusOK
 }
 
-// runway estimates how long the balance lasts at the recent spend rate.
-func (c *Checker) runway(r *Report, balance *big.Int, now time.Time) {
-	if c.cfg.Metrics == nil {
-		return
+// spendRater gives a spend rate: the process's Metrics or one key's.
+type spendRater interface {
+	SpendRate(now time.Time) (*big.Int, bool)
+}
+
+// runway estimates how long balance lasts at the recent spend rate of m:
+// the rate as a decimal string, the hours, and the same in words. All empty
+// without m.
+func runway(m spendRater, balance *big.Int, now time.Time) (spendWeiPerHour string, hours *float64, words string) {
+	if m == nil || isNilRater(m) {
+		return "", nil, ""
 	}
-	rate, ok := c.cfg.Metrics.SpendRate(now)
+	rate, ok := m.SpendRate(now)
 	if !ok {
-		r.Runway = "no recent spend"
-		return
+		return "", nil, "no recent spend"
 	}
-	r.SpendWeiPerHour = rate.String()
 	h := math.Round(ratioFloat(balance, rate)*100) / 100
-	r.RunwayHours = &h
 	// Four significant digits are plenty for people; the exact rate is in
 	// SpendWeiPerHour.
-	r.Runway = fmt.Sprintf("%.1f hours at %s ETH/hour", h, strconv.FormatFloat(weiToEth(rate), 'g', 4, 64))
+	return rate.String(), &h, fmt.Sprintf("%.1f hours at %s ETH/hour", h, strconv.FormatFloat(weiToEth(rate), 'g', 4, 64))
+}
+
+// isNilRater catches a nil *Metrics or *WalletMetrics inside the interface.
+func isNilRater(m spendRater) bool {
+	switch v := m.(type) {
+	case *Metrics:
+		return v == nil
+	case *WalletMetrics:
+		return v == nil
+	}
+	return false
 }

@@ -79,12 +79,14 @@ type Metrics struct {
 	noncesLost            prometheus.Counter
 	groupRecreated        prometheus.Counter
 	journalQuarantined    prometheus.Counter
+	entriesClaimed        prometheus.Counter
 	revertedLastDay       prometheus.GaugeFunc
 	balance               prometheus.Gauge
 	lastLoop              prometheus.Gauge
 	runwayDesc            *prometheus.Desc
 
 	collectors []prometheus.Collector
+	wallets    *walletGauges
 
 	spend   *spendWindow
 	reverts *eventWindow
@@ -164,6 +166,8 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.groupRecreated = counter("redis", "group_recreated_total",
 		"Times the consumer group was found missing (Redis lost its data) and created again; what was pending in it is gone.")
 	m.journalQuarantined = counter("redis", "journal_quarantined_total", "Unreadable journal records moved to the quarantine hash.")
+	m.entriesClaimed = counter("stream", "entries_claimed_total",
+		"Stream entries claimed from consumers that stopped (a dead process, the old processor) after REDIS_QUEUE_CLAIM_IDLE.")
 	m.noncesLost = counter("tx", "nonces_lost_total", "Our transactions whose nonce a transaction not ours took; their applications were submitted again.")
 	m.resent = counter("tx", "resent_total", "Broadcasts of signed bytes sent before: re-sends after a drop, a reorg or the rebroadcast interval.")
 	m.replacementsRefused = counter("tx", "replacements_refused_total", "Fee-bumped replacements the node refused; the transaction it holds stays current.")
@@ -182,9 +186,11 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.entriesReceived, m.submitted, m.confirmed, m.gasPaid, m.deadLettered,
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
-		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.unknownPending, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined,
+		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.unknownPending, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined, m.entriesClaimed,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
+	m.wallets = newWalletGauges()
+	m.collectors = append(m.collectors, m.wallets.collectors()...)
 	if reg != nil {
 		reg.MustRegister(m)
 	}
@@ -197,6 +203,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		c.Describe(ch)
 	}
 	ch <- m.runwayDesc
+	ch <- m.wallets.runwayDesc
 }
 
 // Collect implements prometheus.Collector. The runway is computed here, at
@@ -214,6 +221,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		hours := ratioFloat(bal, rate)
 		ch <- prometheus.MustNewConstMetric(m.runwayDesc, prometheus.GaugeValue, hours*time.Hour.Seconds())
 	}
+	m.wallets.collectRunways(ch, m.now())
 }
 
 // EntryReceived counts one stream entry read from the consumer group.
@@ -406,6 +414,14 @@ func (m *Metrics) JournalQuarantined() {
 		return
 	}
 	m.journalQuarantined.Inc()
+}
+
+// EntriesClaimed counts n entries claimed from a silent consumer.
+func (m *Metrics) EntriesClaimed(n int) {
+	if m == nil {
+		return
+	}
+	m.entriesClaimed.Add(float64(n))
 }
 
 // NonceLost counts a transaction of ours whose nonce someone else took.

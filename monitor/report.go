@@ -71,6 +71,9 @@ type Report struct {
 	// consumer group and the relay created it again: whatever was pending
 	// in it is gone, and the frontend may need to enqueue again.
 	GroupRecreated uint64 `json:"groupRecreated,omitempty"`
+	// Keys is set when the process signs with several keys: each key's
+	// checks and figures, in PROCESSOR_ACCOUNT_INDEX order.
+	Keys []KeyReport `json:"keys,omitempty"`
 }
 
 // Healthy reports whether every check present in r passed.
@@ -81,4 +84,35 @@ func (r Report) Healthy() bool {
 		}
 	}
 	return true
+}
+
+// KeyReport is one key of a pool in the report: its own balance and loop
+// checks and figures. The report's top-level checks fail when any key's
+// does, and its figures are the sums.
+type KeyReport struct {
+	Wallet             string   `json:"wallet"`
+	Balance            string   `json:"balance,omitempty"`
+	Processor          string   `json:"processor,omitempty"`
+	BalanceEth         string   `json:"balanceEth,omitempty"`
+	RunwayHours        *float64 `json:"runwayHours,omitempty"`
+	Runway             string   `json:"runway,omitempty"`
+	LastLoopIteration  string   `json:"lastLoopIteration,omitempty"`
+	LastLoopAgeSeconds *float64 `json:"lastLoopAgeSeconds,omitempty"`
+	InFlight           *int     `json:"inFlight,omitempty"`
+	NodeHeld           *uint64  `json:"nodeHeld,omitempty"`
+	NodeWindow         *uint64  `json:"nodeWindow,omitempty"`
+	FeeCap             string   `json:"feeCap,omitempty"`
+	Holding            string   `json:"holding,omitempty"`
+	Lease              string   `json:"lease,omitempty"`
+}
+
+// ensureKeys gives r one KeyReport per key, in order.
+func (r *Report) ensureKeys(keys []KeyConfig) {
+	if len(r.Keys) == len(keys) {
+		return
+	}
+	r.Keys = make([]KeyReport, len(keys))
+	for i, k := range keys {
+		r.Keys[i].Wallet = k.Wallet.Hex()
+	}
 }

@@ -54,6 +54,11 @@ type Queue interface {
 	QuarantineRecord(ctx context.Context, nonce uint64, why error) error
 	CountRevert(ctx context.Context, entityID string) (int64, error)
 	Beat(ctx context.Context, now time.Time) error
+	// TakeOver, Touch and ClaimIdle hand entries between consumers (see
+	// claim.go).
+	TakeOver(ctx context.Context) (int, error)
+	Touch(ctx context.Context, ids ...string) error
+	ClaimIdle(ctx context.Context, minIdle time.Duration, limit int) ([]stream.Claimed, error)
 }
 
 // Metrics receives what the relay observes; *monitor.Metrics has it.
@@ -77,6 +82,7 @@ type Metrics interface {
 	NonceLost()
 	SetBalance(wei *big.Int)
 	LoopIteration(t time.Time)
+	EntriesClaimed(n int)
 }
 
 // StatusRecorder keeps the outcome of confirmed applications.
@@ -121,6 +127,19 @@ type Config struct {
 	// is dead-lettered; attempts are ERROR_TIMEOUT apart and other entries
 	// go on meanwhile (see attempts). Default 5.
 	MaxEntryAttempts int
+	// ClaimIdle (REDIS_QUEUE_CLAIM_IDLE) is how long an entry must have
+	// been idle under a silent consumer before this relay claims it; 0
+	// claims nothing. The relay touches its own in-flight entries every
+	// quarter of it, so no live relay's entry is ever that idle.
+	ClaimIdle time.Duration
+	// MaxClaims (MAX_ENTRY_CLAIMS): an entry claimed more often is
+	// dead-lettered. Default 5.
+	MaxClaims int
+	// Balance, when set, is where the minimum-balance gate reads the
+	// wallet's balance: the monitor's cache (monitor.Checker.BalanceOf),
+	// refreshed every BALANCE_REFRESH_INTERVAL, so the gate and the monitor
+	// read one figure. Nil reads the node directly at most once per poll.
+	Balance func(ctx context.Context) (*big.Int, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -166,8 +185,14 @@ type Relay struct {
 	// narrowed: the node window narrowed once (logNarrowing).
 	narrowed bool
 
+	// Owned by the submitting loop: when it last looked for idle entries,
+	// and the claimed entries over MaxClaims, to dead-letter when read.
+	claimedAt   time.Time
+	overClaimed map[string]int64
+
 	// Owned by the tracker only.
-	gapSince uint64 // head when the current nonce gap was first seen
+	gapSince  uint64    // head when the current nonce gap was first seen
+	touchedAt time.Time // when the in-flight entries were last touched
 	// unforgotten are journal records of settled flights (their nonces
 	// mined, their outcome acknowledged) whose removal failed; every pass
 	// tries again, so that the journal holds only unfinished transactions
@@ -201,6 +226,9 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	if cfg.MaxEntryAttempts < 1 {
 		cfg.MaxEntryAttempts = 5
 	}
+	if cfg.MaxClaims < 1 {
+		cfg.MaxClaims = 5
+	}
 	max := uint64(cfg.MaxInFlight)
 	return &Relay{
 		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
@@ -208,6 +236,7 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 		sigs:        make(map[common.Hash]string),
 		scan:        newPendingScan(),
 		sigUsedSeen: make(map[string]uint64),
+		overClaimed: make(map[string]int64),
 		window:      nodeWindow{Limit: max, Max: max},
 		slotFreed:   make(chan struct{}, 1),
 	}
@@ -242,6 +271,9 @@ func (r *Relay) InFlight() int {
 // in the journal for the next start.
 func (r *Relay) Run(ctx context.Context) error {
 	if err := r.retry(ctx, "create consumer group", r.queue.EnsureGroup); err != nil {
+		return err
+	}
+	if err := r.retry(ctx, "take over the key's entries", r.takeOver); err != nil {
 		return err
 	}
 	if err := r.retry(ctx, "recover journal", r.recover); err != nil {
@@ -323,6 +355,9 @@ func (r *Relay) recover(ctx context.Context) error {
 		f.log.Info().Msg("resuming journaled transaction")
 	}
 	r.metrics.SetInFlight(r.InFlight())
+	if err := r.touch(ctx); err != nil {
+		return err
+	}
 	if n := len(recs); n > 0 && pending > recs[n-1].Nonce+1 {
 		// Someone sent from this wallet beyond what the journal knows: the
 		// local sequence follows the node, never reusing a taken nonce.

@@ -38,6 +38,7 @@ func (r *Relay) submitLoop(ctx context.Context) {
 		if free == 0 {
 			continue
 		}
+		r.claimIdle(ctx, free)
 		entries, fresh, err := r.next(ctx, free)
 		if err != nil {
 			r.backoff(ctx, err)
@@ -105,15 +106,11 @@ func (r *Relay) balanceGate(ctx context.Context) bool {
 	if r.balanceOK && now.Sub(r.balanceAt) < r.cfg.PollInterval {
 		return true
 	}
-	c, cancel := r.rpcCtx(ctx)
-	bal, err := r.chain.BalanceAt(c, r.signer.Address(), nil)
-	cancel()
+	bal, err := r.balance(ctx)
 	if err != nil {
-		r.metrics.RPCError("balance")
-		r.backoff(ctx, fmt.Errorf("read wallet balance: %w", err))
+		r.backoff(ctx, err)
 		return false
 	}
-	r.metrics.SetBalance(bal)
 	r.balanceAt, r.balanceOK = now, bal.Cmp(r.cfg.MinBalance) >= 0
 	if !r.balanceOK {
 		r.log.Error().Str("balance_wei", bal.String()).Str("min_balance_wei", r.cfg.MinBalance.String()).
@@ -122,6 +119,27 @@ func (r *Relay) balanceGate(ctx context.Context) bool {
 		sleep(ctx, r.cfg.BalanceTooLowWait)
 	}
 	return r.balanceOK
+}
+
+// balance reads the wallet's balance from the shared reader (Config.Balance)
+// or, without one, from the node.
+func (r *Relay) balance(ctx context.Context) (*big.Int, error) {
+	if r.cfg.Balance != nil {
+		bal, err := r.cfg.Balance(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("wallet balance: %w", err)
+		}
+		return bal, nil
+	}
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	bal, err := r.chain.BalanceAt(c, r.signer.Address(), nil)
+	if err != nil {
+		r.metrics.RPCError("balance")
+		return nil, fmt.Errorf("read wallet balance: %w", err)
+	}
+	r.metrics.SetBalance(bal)
+	return bal, nil
 }
 
 // waitForSlot returns how many more transactions the window takes, waiting up
@@ -290,6 +308,10 @@ type candidate struct {
 // with) so the loop backs off and reads its pending entries again.
 func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
 	defer r.forgetFailuresInFlight(entries)
+	entries, err := r.rejectOverClaimed(ctx, entries)
+	if err != nil {
+		return err
+	}
 	var withID []stream.Entry
 	for _, e := range entries {
 		if e.EntityID != "" {

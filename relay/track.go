@@ -54,6 +54,7 @@ func (r *Relay) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, m
 // something can have changed (needsReceipt). Each call has its own deadline.
 func (r *Relay) trackOnce(ctx context.Context) {
 	r.retryForget(ctx)
+	r.touchDue(ctx)
 	r.mu.Lock()
 	flights := make([]*flight, 0, len(r.flights))
 	signed := false

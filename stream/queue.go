@@ -277,6 +277,7 @@ func (q *Queue) Ack(ctx context.Context, entries ...Settled) error {
 	}
 	pipe := q.rdb.Pipeline()
 	pipe.XAck(ctx, q.keys.Stream, q.keys.Group, ids...)
+	pipe.HDel(ctx, ClaimsKey(q.keys.Stream), ids...)
 	for _, k := range keys {
 		// One DEL per key: the frontend's keys carry no hash tag and may
 		// live on different cluster slots.

@@ -45,19 +45,31 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	if len(code) == 0 {
 		return fmt.Errorf("no contract at DEPEG_PRODUCT_ADDRESS %s on chain %s", cfg.DepegProductAddress.Hex(), chainID)
 	}
-	key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
-	if err != nil {
-		return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	// A key below the minimum takes no work while the others go on, so the
+	// check fails only when no key could work.
+	funded := 0
+	var low error
+	for _, idx := range cfg.ProcessorAccountIndexes {
+		key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), idx)
+		if err != nil {
+			return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+		}
+		wallet := crypto.PubkeyToAddress(key.PublicKey)
+		balance, err := client.BalanceAt(ctx, wallet, nil)
+		if err != nil {
+			return fmt.Errorf("read wallet balance: %w", err)
+		}
+		if balance.Cmp(cfg.ProcessorMinBalance) < 0 {
+			low = fmt.Errorf("wallet %s holds %s wei, below PROCESSOR_MIN_BALANCE %s wei", wallet.Hex(), balance, cfg.ProcessorMinBalance)
+			log.Warn().Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).Msg("preflight: key below PROCESSOR_MIN_BALANCE takes no work")
+			continue
+		}
+		funded++
+		log.Info().Str("chain_id", chainID.String()).Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).
+			Msg("preflight ok: redis, chain, product and wallet balance")
 	}
-	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	balance, err := client.BalanceAt(ctx, wallet, nil)
-	if err != nil {
-		return fmt.Errorf("read wallet balance: %w", err)
+	if funded == 0 {
+		return low
 	}
-	if balance.Cmp(cfg.ProcessorMinBalance) < 0 {
-		return fmt.Errorf("wallet %s holds %s wei, below PROCESSOR_MIN_BALANCE %s wei", wallet.Hex(), balance, cfg.ProcessorMinBalance)
-	}
-	log.Info().Str("chain_id", chainID.String()).Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).
-		Msg("preflight ok: redis, chain, product and wallet balance")
 	return nil
 }

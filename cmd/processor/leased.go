@@ -4,9 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
-
-	"github.com/etherisc/depeg-relay/lease"
-	"github.com/etherisc/depeg-relay/monitor"
 )
 
 // standby is what the monitor shows while this process waits for the
@@ -29,7 +26,8 @@ func (s *standby) Status() string {
 // SIGTERM, or died and it expired after LEASE_TTL), and stops the relay as
 // soon as the lease is lost. A lost lease is an error: the process exits
 // and comes back in standby, rather than sign beside the new holder.
-func (s *service) runLeased(ctx context.Context, l *lease.Lease, hb *monitor.Heartbeat, sb *standby) error {
+func (s *service) runLeased(ctx context.Context, k *keyPart) error {
+	l, hb, sb, log := k.lease, k.heartbeat, k.standby, k.log
 	var lastLog time.Time
 	err := l.Wait(ctx, min(s.cfg.LeaseTTL/3, time.Second), func(holder string, err error) {
 		hb.Beat(time.Now())
@@ -38,9 +36,9 @@ func (s *service) runLeased(ctx context.Context, l *lease.Lease, hb *monitor.Hea
 			return
 		}
 		lastLog = time.Now()
-		ev := s.log.Info()
+		ev := log.Info()
 		if err != nil {
-			ev = s.log.Warn().Err(err)
+			ev = log.Warn().Err(err)
 		}
 		ev.Str("holder", holder).Msg("standby: another process holds the wallet's lease")
 	})
@@ -48,7 +46,7 @@ func (s *service) runLeased(ctx context.Context, l *lease.Lease, hb *monitor.Hea
 		return nil // ctx ended while waiting
 	}
 	sb.set("")
-	s.log.Info().Str("lease", l.Token()).Msg("wallet lease taken, relaying")
+	log.Info().Str("lease", l.Token()).Msg("wallet lease taken, relaying")
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	kept := make(chan error, 1)
@@ -57,7 +55,7 @@ func (s *service) runLeased(ctx context.Context, l *lease.Lease, hb *monitor.Hea
 		cancel() // a lost lease stops the relay at its next safe point
 		kept <- err
 	}()
-	runErr := s.relay.Run(rctx)
+	runErr := k.relay.Run(rctx)
 	cancel()
 	keepErr := <-kept
 	// Released after the relay's last safe point, on a context of its own:
@@ -65,12 +63,12 @@ func (s *service) runLeased(ctx context.Context, l *lease.Lease, hb *monitor.Hea
 	rc, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer rcancel()
 	if err := l.Release(rc); err != nil {
-		s.log.Warn().Err(err).Msg("release wallet lease failed; it expires after LEASE_TTL")
+		log.Warn().Err(err).Msg("release wallet lease failed; it expires after LEASE_TTL")
 	} else if keepErr == nil {
-		s.log.Info().Msg("wallet lease released")
+		log.Info().Msg("wallet lease released")
 	}
 	if keepErr != nil {
-		s.log.Error().Err(keepErr).Msg("wallet lease lost, stopped relaying")
+		log.Error().Err(keepErr).Msg("wallet lease lost, stopped relaying")
 		return keepErr
 	}
 	return runErr

@@ -60,6 +60,9 @@ func run() int {
 		return 2
 	}
 	log = log.Level(cfg.LogLevel)
+	if cfg.ConsumerName == "" {
+		cfg.ConsumerName = defaultConsumerBase()
+	}
 	if flag.Arg(0) == "deadletters" {
 		err := deadLetters(ctx, cfg, flag.Args()[1:], os.Stdout)
 		if errors.Is(err, errUsage) {

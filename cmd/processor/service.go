@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -34,17 +35,25 @@ type service struct {
 	cfg     config.Config
 	rdb     redis.UniversalClient
 	client  *chain.Client
-	signer  *chain.Signer
-	relay   *relay.Relay
+	keys    []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
 	checker *monitor.Checker
 	metrics *monitor.Metrics
 	console *console.Console // nil with CONSOLE_ENABLED=false
-	// lease keeps the wallet to this process while it relays; standby
-	// says who holds it while this process waits.
+	server  *http.Server
+}
+
+// keyPart is one key of the pool: its own signer, journal (queue), relay and
+// lease. The lease keeps the key to this process while it relays; standby
+// says who holds it while this process waits.
+type keyPart struct {
+	index     uint32
+	signer    *chain.Signer
+	queue     *stream.Queue
+	relay     *relay.Relay
 	lease     *lease.Lease
 	standby   *standby
 	heartbeat *monitor.Heartbeat
-	server    *http.Server
+	log       zerolog.Logger
 }
 
 // newService connects to Redis and the chain and builds every part. It waits
@@ -65,9 +74,11 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	if s.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
 		return nil, err
 	}
-	key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
-	if err != nil {
-		return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	signerKeys := make([]*ecdsa.PrivateKey, len(cfg.ProcessorAccountIndexes))
+	for i, idx := range cfg.ProcessorAccountIndexes {
+		if signerKeys[i], err = chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), idx); err != nil {
+			return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+		}
 	}
 	chainID, ok := waitFor(ctx, log, cfg.ErrorTimeout, "read chain id", func(c context.Context) (*big.Int, error) {
 		c, cancel := context.WithTimeout(c, cfg.RPCTimeout)
@@ -77,24 +88,15 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	if !ok {
 		return nil, ctx.Err()
 	}
-	s.signer = chain.NewSigner(key, chainID)
-	log.Info().Str("wallet", s.signer.Address().Hex()).Str("chain_id", chainID.String()).
-		Str("product", cfg.DepegProductAddress.Hex()).Msg("wallet ready")
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := monitor.NewMetrics(reg)
 	s.metrics = metrics
 	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
-	heartbeat := &monitor.Heartbeat{}
-	s.heartbeat, s.standby = heartbeat, &standby{}
-	if s.lease, err = lease.New(s.rdb, lease.Key(strings.ToLower(s.signer.Address().Hex())), cfg.LeaseTTL); err != nil {
-		return nil, err
-	}
-	queue := stream.NewQueueWithOptions(s.rdb, stream.Keys{
-		Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
-		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(s.signer.Address().Hex()),
-	}, stream.Options{
+	product := chain.NewProduct(cfg.DepegProductAddress)
+	status := stream.NewStatusStore(s.rdb, cfg.StreamKey, cfg.ApplicationStatusTTL)
+	queueOpts := stream.Options{
 		DeadLetterMaxLen: cfg.DeadLetterMaxLen,
 		OnGroupRecreated: func() {
 			metrics.GroupRecreated()
@@ -106,39 +108,73 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 			log.Error().Err(err).Str("field", field).
 				Msg("unreadable journal record moved to quarantine: check its transaction by hand")
 		},
-	})
-	product := chain.NewProduct(cfg.DepegProductAddress)
-	status := stream.NewStatusStore(s.rdb, cfg.StreamKey, cfg.ApplicationStatusTTL)
-	// The relay reads and dead-letters through the intake's ObservedQueue,
-	// which indexes every application it loads under its policy holder and
-	// records every rejection; everything else is the queue's own.
-	observed := &intake.ObservedQueue{Queue: queue, Status: status, OnError: func(op string, err error) {
-		log.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
-	}}
-	s.relay = relay.New(relay.Config{
-		Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
-		ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
-		BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
-		RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
-		MinBalance:          cfg.ProcessorMinBalance,
-		Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
-		GasMarginPercent:    cfg.GasLimitMarginPercent,
-		StuckBlocks:         cfg.StuckTxBlocks,
-		FeeBumpPercent:      int64(cfg.FeeBumpPercent),
-		MaxTransientReverts: cfg.MaxTransientReverts,
-		SignatureLookback:   cfg.SignatureLookbackBlocks,
-		MaxEntryAttempts:    cfg.MaxEntryAttempts,
-		Status:              recordingStatus{store: status, recent: recent},
-	}, log, s.client, observed, s.signer, product, metrics, heartbeat)
+	}
+
+	var keyChecks []monitor.KeyConfig
+	var groupRecreations []func() uint64
+	for i, idx := range cfg.ProcessorAccountIndexes {
+		k := &keyPart{index: idx, signer: chain.NewSigner(signerKeys[i], chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
+		wallet := strings.ToLower(k.signer.Address().Hex())
+		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
+		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
+			return nil, err
+		}
+		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
+			Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: keyConsumer(cfg.ConsumerName, wallet),
+			DeadLetter: cfg.DeadLetterStreamKey, Wallet: wallet,
+		}, queueOpts)
+		groupRecreations = append(groupRecreations, k.queue.GroupRecreations)
+		// The relay reads and dead-letters through the intake's
+		// ObservedQueue, which indexes every application it loads under its
+		// policy holder and records every rejection; everything else is the
+		// queue's own.
+		observed := &intake.ObservedQueue{Queue: k.queue, Status: status, OnError: func(op string, err error) {
+			k.log.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
+		}}
+		km := metrics.Wallet(k.signer.Address())
+		addr := k.signer.Address()
+		k.relay = relay.New(relay.Config{
+			Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
+			ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
+			BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
+			RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
+			MinBalance:          cfg.ProcessorMinBalance,
+			Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
+			GasMarginPercent:    cfg.GasLimitMarginPercent,
+			StuckBlocks:         cfg.StuckTxBlocks,
+			FeeBumpPercent:      int64(cfg.FeeBumpPercent),
+			MaxTransientReverts: cfg.MaxTransientReverts,
+			SignatureLookback:   cfg.SignatureLookbackBlocks,
+			MaxEntryAttempts:    cfg.MaxEntryAttempts,
+			ClaimIdle:           cfg.ClaimIdle,
+			MaxClaims:           cfg.MaxEntryClaims,
+			Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
+			Status:              recordingStatus{store: status, recent: recent},
+		}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
+		keyChecks = append(keyChecks, monitor.KeyConfig{
+			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.relay.InFlight, NodeWindow: k.relay.NodeWindow,
+			HeldByUnknown: k.relay.HeldByUnknown, Standby: k.standby.Status, WaitingAtFeeCap: k.relay.WaitingAtFeeCap,
+			Metrics: km,
+		})
+		s.keys = append(s.keys, k)
+	}
+	first := s.keys[0]
+	log.Info().Str("wallet", first.signer.Address().Hex()).Int("keys", len(s.keys)).Str("chain_id", chainID.String()).
+		Str("product", cfg.DepegProductAddress.Hex()).Str("consumer", cfg.ConsumerName).Msg("wallets ready")
 
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
-		Wallet: s.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
+		Wallet: first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
 		LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxPending: cfg.MaxNonAckPendingMessages,
 		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
-		Balance: s.client, Redis: s.rdb, Heartbeat: heartbeat, InFlight: s.relay.InFlight,
-		WaitingAtFeeCap: s.relay.WaitingAtFeeCap, NodeWindow: s.relay.NodeWindow,
-		GroupRecreations: queue.GroupRecreations, HeldByUnknown: s.relay.HeldByUnknown, Standby: s.standby.Status,
+		Balance: s.client, Redis: s.rdb, Keys: keyChecks,
+		GroupRecreations: func() uint64 {
+			var n uint64
+			for _, f := range groupRecreations {
+				n += f()
+			}
+			return n
+		},
 		MaxWaitAge: cfg.MonitorMaxWaitAge,
 		Metrics:    metrics, History: history, Log: log,
 	})
@@ -146,11 +182,13 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		return nil, fmt.Errorf("build monitor: %w", err)
 	}
 	registerMonitor(reg, cfg, s.checker)
-	ic := intakeConfig(cfg, log, s.client, s.rdb, queue, status, product, s.signer.Address(), chainID, reg)
+	// The intake simulates as the first key: who simulates does not change
+	// whether the application would pass.
+	ic := intakeConfig(cfg, log, s.client, s.rdb, first.queue, status, product, first.signer.Address(), chainID, reg)
 	rc := api.Config{Health: s.checker, Gatherer: reg, Log: log, Intake: ic}
 	if cfg.ConsoleEnabled {
-		if s.console, err = newConsole(cfg, log, consoleParts{checker: s.checker, intake: ic, rdb: s.rdb, queue: queue,
-			status: status, client: s.client, wallet: s.signer.Address(), history: history, recent: recent}); err != nil {
+		if s.console, err = newConsole(cfg, log, consoleParts{checker: s.checker, intake: ic, rdb: s.rdb, queue: first.queue,
+			status: status, client: s.client, wallet: first.signer.Address(), history: history, recent: recent}); err != nil {
 			return nil, fmt.Errorf("build console: %w", err)
 		}
 		rc.Console = s.console.Handler()
@@ -188,20 +226,26 @@ func newOperator(cfg config.Config, rdb redis.Cmdable, queue *stream.Queue) *int
 	}))
 }
 
-// Wallet is the hot wallet's address.
-func (s *service) Wallet() common.Address { return s.signer.Address() }
+// Wallet is the first key's address.
+func (s *service) Wallet() common.Address { return s.keys[0].signer.Address() }
 
-// Run runs the relay, the balance refresher and the HTTP server until ctx is
-// done or one of them fails. The relay may sit in a blocking XREADGROUP when
-// ctx ends; go-redis does not abandon a blocked read on cancellation, so after
-// a short grace the Redis client is closed to end it. The relay's own
-// journal-then-broadcast step runs on an uncancelled context and is never in
-// a blocking read, so closing Redis cannot cut it.
+// Run runs every key's relay (each only while it holds the key's lease), the
+// balance refresher and the HTTP server until ctx is done or one of them
+// fails. The balance is read once before the relays start, since their
+// minimum-balance gate reads the refresher's cache. A relay may sit in a
+// blocking XREADGROUP when ctx ends; go-redis does not abandon a blocked
+// read on cancellation, so after a short grace the Redis client is closed
+// to end it. The relay's own journal-then-broadcast step runs on an
+// uncancelled context and is never in a blocking read, so closing Redis
+// cannot cut it.
 func (s *service) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := s.checker.RefreshBalance(ctx); err != nil {
+		s.log.Warn().Err(err).Msg("first balance read failed; the relays wait for the refresher")
+	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
+	errs := make(chan error, len(s.keys)+2)
 	runPart := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -212,11 +256,16 @@ func (s *service) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	relayDone := make(chan struct{})
-	runPart("relay", func(c context.Context) error {
-		defer close(relayDone)
-		return s.runLeased(c, s.lease, s.heartbeat, s.standby)
-	})
+	var relays sync.WaitGroup
+	for _, k := range s.keys {
+		relays.Add(1)
+		runPart("relay "+k.signer.Address().Hex(), func(c context.Context) error {
+			defer relays.Done()
+			return s.runLeased(c, k)
+		})
+	}
+	relaysDone := make(chan struct{})
+	go func() { relays.Wait(); close(relaysDone) }()
 	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
 	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
 	s.log.Info().Int("port", s.cfg.Port).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
@@ -224,7 +273,7 @@ func (s *service) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	select {
-	case <-relayDone:
+	case <-relaysDone:
 	case <-time.After(2 * time.Second):
 		s.log.Info().Msg("closing redis client to end a blocking read")
 		_ = s.rdb.Close()

@@ -45,6 +45,17 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 	rep := statusReport{Wallet: e.wallet.Hex(), MaxFeeGwei: gweiString(e.cfg.MaxFeePerGas),
 		Stream: e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey}
 
+	// The consumer the key's relay reads under is recorded at its start
+	// (it is "<host>-<pid>/<wallet>" by default, so not this process's).
+	switch c, err := e.rdb.Get(ctx, e.queue.ConsumerKey()).Result(); {
+	case err == nil:
+		rep.Consumer = c
+	case !errors.Is(err, redis.Nil):
+		return fmt.Errorf("read %s: %w", e.queue.ConsumerKey(), err)
+	case rep.Consumer == "":
+		rep.Consumer = "-"
+	}
+
 	hb := &monitor.Heartbeat{}
 	last, err := e.rdb.Get(ctx, stream.LastCheckKey).Result()
 	switch {
