@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,9 @@ const (
 	// held for at most ReadHeaderTimeout) costs at most this many. The
 	// uptime checker, the frontend's posts and Prometheus need a handful.
 	maxConnections = 1024
-	// ShutdownTimeout bounds the graceful shutdown in Serve. Requests here
-	// are short, and Dokku kills the container soon after SIGTERM anyway.
+	// ShutdownTimeout bounds the graceful shutdown in Server.Close (and
+	// Serve, ListenAndServe). Requests here are short, and Dokku kills the
+	// container soon after SIGTERM anyway.
 	ShutdownTimeout = 5 * time.Second
 )
 
@@ -97,47 +99,148 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	}
 }
 
-// Serve serves srv on ln until ctx is done, then shuts down gracefully:
-// in-flight requests get up to ShutdownTimeout, after which connections are
-// closed. It returns nil after a shutdown triggered by ctx, and the error
-// otherwise. ln is closed when Serve returns.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+// Server is the HTTP server as a lifecycle.Part (package lifecycle):
+// Start binds the port, so a caller logs "serving" only once it is bound and
+// a taken port is Start's error; Close shuts down gracefully and returns once
+// the serving goroutine has. Done is closed if serving ends on its own (the
+// listener failed); Close then reports why. Its methods may be called
+// concurrently.
+type Server struct {
+	srv *http.Server
 
-	select {
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
-	}
+	// closeMu makes a second Close wait for the first to finish.
+	closeMu  sync.Mutex
+	mu       sync.Mutex
+	started  bool
+	closed   bool
+	addr     net.Addr
+	serveErr error // set before done is closed
+	closeErr error
+	done     chan struct{}
+}
 
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
-	defer cancel()
-	shutdownErr := srv.Shutdown(sctx)
-	if shutdownErr != nil {
-		// Deadline passed with requests still running: cut them off.
-		_ = srv.Close()
+// NewHTTPServer returns the server for h on addr (":3000"; ":0" picks a free
+// port, see Addr) with limits l (DefaultLimits in production). It binds
+// nothing until Start.
+func NewHTTPServer(addr string, h http.Handler, l Limits) *Server {
+	return newPart(NewServerWithLimits(addr, h, l))
+}
+
+func newPart(srv *http.Server) *Server {
+	return &Server{srv: srv, done: make(chan struct{})}
+}
+
+// Start binds the server's address and serves it in a goroutine that Close
+// waits for. ctx bounds the bind only. A bind error (the port taken, a bad
+// address) is returned, and the server then holds nothing.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return errors.New("start http server: closed")
+	case s.started:
+		return errors.New("start http server: already started")
 	}
-	// Serve returns as soon as Shutdown starts; waiting for it makes the
-	// goroutine's owner this function.
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.srv.Addr, err)
 	}
-	if shutdownErr != nil {
-		return fmt.Errorf("shut down http server: %w", shutdownErr)
-	}
+	s.serve(ln)
 	return nil
 }
 
-// ListenAndServe listens on srv.Addr and calls Serve.
-func ListenAndServe(ctx context.Context, srv *http.Server) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+// serve serves ln in a goroutine that closes s.done. Called with s.mu held.
+func (s *Server) serve(ln net.Listener) {
+	s.started, s.addr = true, ln.Addr()
+	go func() {
+		defer close(s.done)
+		// Serve closes ln when it returns.
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.mu.Lock()
+			s.serveErr = fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// Addr is the bound address once Start succeeded (the port chosen for
+// ":0"), else nil.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Done is closed when serving has ended, on its own or through Close.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Close stops accepting, gives in-flight requests up to ShutdownTimeout,
+// then cuts the connections still open, and returns once the serving
+// goroutine has. The port is free when it returns. It returns the error
+// serving ended with, if any, and whether shutdown had to cut requests
+// short. Later calls return the same result; on a server never started it
+// does nothing.
+func (s *Server) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		defer s.mu.Unlock()
+		return s.closeErr
 	}
-	return Serve(ctx, srv, ln)
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return nil
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	shutdownErr := s.srv.Shutdown(sctx)
+	if shutdownErr != nil {
+		// Deadline passed with requests still running: cut them off.
+		_ = s.srv.Close()
+		shutdownErr = fmt.Errorf("shut down http server: %w", shutdownErr)
+	}
+	// Serve returns as soon as Shutdown starts; waiting for it makes Close
+	// the goroutine's owner.
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeErr = errors.Join(s.serveErr, shutdownErr)
+	return s.closeErr
+}
+
+// Serve serves srv on ln until ctx is done, then shuts down gracefully:
+// in-flight requests get up to ShutdownTimeout, after which connections are
+// closed. It returns nil after a shutdown triggered by ctx, and the error
+// otherwise. ln is closed when Serve returns. It is Server's Start and Close
+// for a listener the caller bound.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	s := newPart(srv)
+	s.mu.Lock()
+	s.serve(ln)
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	return s.Close()
+}
+
+// ListenAndServe listens on srv.Addr and calls Serve: Server's Start, then
+// Close when ctx is done.
+func ListenAndServe(ctx context.Context, srv *http.Server) error {
+	s := newPart(srv)
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+	return s.Close()
 }
