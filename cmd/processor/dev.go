@@ -10,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -28,100 +28,195 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/lifecycle"
 )
 
 // devMnemonic is the well-known hardhat/anvil test phrase. It is used only in
 // dev mode, against the embedded chain, when PROCESSOR_MNEMONIC is unset.
 const devMnemonic = "test test test test test test test test test test test junk"
 
-// devEnv is what dev mode started: an embedded chain producing blocks, and a
-// Redis server of its own unless REDIS_URL was set.
+// devEnv is dev mode's environment: an embedded chain producing blocks, and a
+// Redis server of its own unless REDIS_URL was set. It is a lifecycle part:
+// newDevEnv builds it without starting anything, Start starts the chain, then
+// Redis, through a lifecycle.Group (a Redis that does not come up closes the
+// chain again), and Close stops them in reverse order.
+//
+// It reads the environment through lookup and never writes it: what it
+// decides for the processor (the chain's URL, the product, Redis, the lowered
+// defaults, the isolated names) is Settings, which the configuration reads
+// over the environment (Lookup).
 type devEnv struct {
-	log       zerolog.Logger
-	chain     *devchain.Chain
-	redis     *exec.Cmd            // redis-server child, when one was started
-	redisDir  string               // its scratch directory
-	embedded  *miniredis.Miniredis // in-process server, when redis-server is missing
-	redisURL  string
-	redisKind string // how Redis was found, for the banner
+	log    zerolog.Logger
+	lookup func(string) (string, bool)
+	// settings are dev mode's values for config, over the environment.
+	settings  map[string]string
+	chain     *devChainPart
+	redis     *devRedis
+	group     *lifecycle.Group
+	blockTime time.Duration
 	// shared: REDIS_URL was set, so the Redis may serve others (a frontend
 	// on localhost, another dev mode); isolation says what dev mode did
 	// about it, for the banner.
 	shared    bool
 	isolation string
-	blockTime time.Duration
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
 }
 
-// startDev starts the embedded chain (on 127.0.0.1 only: dev mode never talks
-// to another chain), deploys the test product, funds the wallet, finds or
-// starts Redis, and points the configuration at them through the
-// environment, so the processor then starts exactly as in production.
+// newDevEnv returns dev mode's environment, reading the process environment
+// through lookup (os.LookupEnv). It starts nothing.
+func newDevEnv(log zerolog.Logger, lookup func(string) (string, bool)) *devEnv {
+	return &devEnv{log: log, lookup: lookup, settings: map[string]string{}}
+}
+
+// startDev starts dev mode's environment and hands its settings to the
+// configuration through the process environment, so the processor then
+// starts exactly as in production. This is the one place dev mode writes the
+// environment; it goes once config can load from a lookup function (Lookup).
 func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
-	port, err := envInt("DEV_CHAIN_PORT", 8545)
-	if err != nil {
+	d := newDevEnv(log, os.LookupEnv)
+	if err := d.Start(ctx); err != nil {
 		return nil, err
 	}
-	blockMs, err := envInt("DEV_BLOCK_TIME", 1000)
-	if err != nil || blockMs <= 0 {
-		return nil, fmt.Errorf("DEV_BLOCK_TIME: want a positive number of milliseconds")
-	}
-	if os.Getenv("PROCESSOR_MNEMONIC") == "" {
-		os.Setenv("PROCESSOR_MNEMONIC", devMnemonic)
-	}
-	if os.Getenv("CHAIN_RPC_URL") != "" {
-		log.Warn().Msg("dev mode ignores CHAIN_RPC_URL and uses its embedded chain")
-	}
-	d := &devEnv{log: log, blockTime: time.Duration(blockMs) * time.Millisecond,
-		shared: strings.TrimSpace(os.Getenv("REDIS_URL")) != ""}
-	if d.shared {
-		if err := d.isolate(); err != nil {
-			return nil, err
+	for k, v := range d.Settings() {
+		if err := os.Setenv(k, v); err != nil {
+			return nil, errors.Join(fmt.Errorf("dev mode: set %s: %w", k, err), d.Close())
 		}
 	}
-	index, err := envInt("PROCESSOR_ACCOUNT_INDEX", 0)
-	if err != nil {
-		return nil, err
+	return d, nil
+}
+
+// get is the value dev mode sees for name: its own setting, else the
+// environment's.
+func (d *devEnv) get(name string) string {
+	v, _ := d.Lookup(name)
+	return v
+}
+
+// Lookup is name's value for the configuration: dev mode's setting, else the
+// environment's. It has the shape of os.LookupEnv.
+func (d *devEnv) Lookup(name string) (string, bool) {
+	if v, ok := d.settings[name]; ok {
+		return v, true
 	}
-	key, err := chain.DeriveKey(os.Getenv("PROCESSOR_MNEMONIC"), uint32(index))
+	return d.lookup(name)
+}
+
+// Settings are the variables dev mode sets for the configuration, to be read
+// over the environment. Valid after Start; the map is a copy.
+func (d *devEnv) Settings() map[string]string { return maps.Clone(d.settings) }
+
+// Start starts the embedded chain (on 127.0.0.1 only: dev mode never talks
+// to another chain), deploys the test product, funds the wallet, and finds or
+// starts Redis. When a step fails, what the earlier ones started is stopped
+// again before Start returns.
+func (d *devEnv) Start(ctx context.Context) error {
+	if d.group != nil {
+		return errors.New("dev mode: already started")
+	}
+	port, err := d.envInt("DEV_CHAIN_PORT", 8545)
 	if err != nil {
-		return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+		return err
+	}
+	blockMs, err := d.envInt("DEV_BLOCK_TIME", 1000)
+	if err != nil || blockMs <= 0 {
+		return fmt.Errorf("DEV_BLOCK_TIME: want a positive number of milliseconds")
+	}
+	d.blockTime = time.Duration(blockMs) * time.Millisecond
+	if d.get("PROCESSOR_MNEMONIC") == "" {
+		d.settings["PROCESSOR_MNEMONIC"] = devMnemonic
+	}
+	if d.get("CHAIN_RPC_URL") != "" {
+		d.log.Warn().Msg("dev mode ignores CHAIN_RPC_URL and uses its embedded chain")
+	}
+	d.shared = strings.TrimSpace(d.get("REDIS_URL")) != ""
+	if d.shared {
+		if err := d.isolate(); err != nil {
+			return err
+		}
+	}
+	index, err := d.envInt("PROCESSOR_ACCOUNT_INDEX", 0)
+	if err != nil {
+		return err
+	}
+	key, err := chain.DeriveKey(d.get("PROCESSOR_MNEMONIC"), uint32(index))
+	if err != nil {
+		return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
 
-	d.chain, err = devchain.Start(devchain.Options{Port: port, Fund: []common.Address{wallet}})
-	if err != nil {
-		return nil, fmt.Errorf("start embedded chain on 127.0.0.1:%d (set DEV_CHAIN_PORT to change): %w", port, err)
+	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: []common.Address{wallet}}, blockTime: d.blockTime}
+	d.redis = &devRedis{log: d.log, url: strings.TrimSpace(d.get("REDIS_URL")), isolation: d.isolation}
+	d.group = lifecycle.NewGroup(
+		lifecycle.Named{Name: "embedded chain", Part: d.chain},
+		lifecycle.Named{Name: "redis", Part: d.redis},
+	)
+	if err := d.group.Start(ctx); err != nil {
+		return fmt.Errorf("dev mode: %w", err)
 	}
-	pctx, cancel := context.WithCancel(context.Background())
-	d.cancel = cancel
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.chain.Produce(pctx, d.blockTime)
-	}()
 
-	if err := d.findRedis(ctx); err != nil {
-		d.Close()
-		return nil, err
-	}
-	defaults := map[string]string{
+	for k, v := range map[string]string{
 		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": "2",
 		"CHAIN_POLL_INTERVAL":                  "500",
 		"ERROR_TIMEOUT":                        "3000",
 		"BALANCE_REFRESH_INTERVAL":             "5000",
 		"INTAKE_ENABLED":                       "true",
-	}
-	for k, v := range defaults {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+	} {
+		if d.get(k) == "" {
+			d.settings[k] = v
 		}
 	}
-	os.Setenv("CHAIN_RPC_URL", d.chain.URL)
-	os.Setenv("DEPEG_PRODUCT_ADDRESS", d.chain.Product.Hex())
-	os.Setenv("REDIS_URL", d.redisURL)
-	return d, nil
+	d.settings["CHAIN_RPC_URL"] = d.chain.chain.URL
+	d.settings["DEPEG_PRODUCT_ADDRESS"] = d.chain.chain.Product.Hex()
+	d.settings["REDIS_URL"] = d.redis.url
+	return nil
+}
+
+// Close stops block production, the chain and any Redis dev mode started, in
+// reverse order of starting. Safe to call twice and on an env that never
+// started.
+func (d *devEnv) Close() error {
+	if d.group == nil {
+		return nil
+	}
+	return d.group.Close()
+}
+
+// devChainPart is the embedded chain with its block producer, as a lifecycle
+// part: Start brings the chain up and starts sealing a block every
+// blockTime; Close stops the producer, waits for it, then the chain.
+type devChainPart struct {
+	opts      devchain.Options
+	blockTime time.Duration
+	chain     *devchain.Chain
+	produce   *lifecycle.Func
+}
+
+func (c *devChainPart) Start(ctx context.Context) error {
+	ch, err := devchain.Start(c.opts)
+	if err != nil {
+		return fmt.Errorf("start embedded chain on 127.0.0.1:%d (set DEV_CHAIN_PORT to change): %w", c.opts.Port, err)
+	}
+	c.chain = ch
+	c.produce = lifecycle.NewFunc(func(ctx context.Context) error {
+		ch.Produce(ctx, c.blockTime)
+		return nil
+	})
+	if err := c.produce.Start(ctx); err != nil {
+		return errors.Join(fmt.Errorf("produce blocks: %w", err), c.Close())
+	}
+	return nil
+}
+
+func (c *devChainPart) Close() error {
+	var err error
+	if c.produce != nil {
+		err = c.produce.Close()
+	}
+	if c.chain != nil {
+		if cerr := c.chain.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close embedded chain: %w", cerr))
+		}
+	}
+	return err
 }
 
 // devNamespace prefixes the Redis names of a dev mode that shares its Redis;
@@ -150,15 +245,15 @@ func (d *devEnv) isolate() error {
 		{"REDIS_QUEUE_CONSUMER_ID", "depeg-backend-processor-consumer"},
 		{"DEAD_LETTER_STREAM_KEY", "application:signatures:dead"},
 	} {
-		if strings.TrimSpace(os.Getenv(v.name)) == "" {
-			os.Setenv(v.name, ns+v.def)
+		if strings.TrimSpace(d.get(v.name)) == "" {
+			d.settings[v.name] = ns + v.def
 			own = append(own, v.name)
 		}
 	}
-	if strings.TrimSpace(os.Getenv("PROCESSOR_ACCOUNT_INDEX")) == "" {
+	if strings.TrimSpace(d.get("PROCESSOR_ACCOUNT_INDEX")) == "" {
 		// Non-hardened BIP32 indexes are below 2^31; 0 is the index others
 		// default to.
-		os.Setenv("PROCESSOR_ACCOUNT_INDEX", strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[:])%(1<<31-1))+1, 10))
+		d.settings["PROCESSOR_ACCOUNT_INDEX"] = strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[:])%(1<<31-1))+1, 10)
 		own = append(own, "PROCESSOR_ACCOUNT_INDEX")
 	}
 	if len(own) == 0 {
@@ -169,7 +264,8 @@ func (d *devEnv) isolate() error {
 	return nil
 }
 
-// findRedis picks the Redis dev mode runs against:
+// devRedis is the Redis dev mode runs against, as a lifecycle part. Start
+// picks it:
 //
 //  1. REDIS_URL when it is set (it must answer a PING: asked for explicitly,
 //     it is not replaced by another);
@@ -181,52 +277,67 @@ func (d *devEnv) isolate() error {
 // for dev mode only: it speaks everything the relay uses (consumer groups,
 // XREADGROUP with BLOCK, XPENDING, pipelines) but is not Redis, so the tests
 // keep using a real redis-server. Neither 2 nor 3 keeps data across restarts.
-func (d *devEnv) findRedis(ctx context.Context) error {
-	if d.shared {
-		url := strings.TrimSpace(os.Getenv("REDIS_URL"))
-		opts, err := redis.ParseURL(url)
+// Close stops what Start started (nothing for 1).
+type devRedis struct {
+	log zerolog.Logger
+	// url is REDIS_URL before Start, the Redis in use after.
+	url       string
+	isolation string
+	kind      string               // how Redis was found, for the banner
+	cmd       *exec.Cmd            // redis-server child, when one was started
+	dir       string               // its scratch directory
+	embedded  *miniredis.Miniredis // in-process server, when redis-server is missing
+}
+
+func (r *devRedis) Start(ctx context.Context) error {
+	if r.url != "" {
+		opts, err := redis.ParseURL(r.url)
 		if err != nil {
 			return errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
 		}
 		if err := ping(ctx, opts, time.Second); err != nil {
 			return fmt.Errorf("REDIS_URL does not answer (unset it and dev mode starts a Redis of its own): %w", err)
 		}
-		d.redisURL, d.redisKind = url, "from REDIS_URL, "+d.isolation
+		r.kind = "from REDIS_URL, " + r.isolation
 		return nil
 	}
 	if bin, err := exec.LookPath("redis-server"); err == nil {
-		return d.startRedisServer(ctx, bin)
+		if err := r.startRedisServer(ctx, bin); err != nil {
+			return errors.Join(err, r.Close())
+		}
+		return nil
 	}
-	return d.startEmbeddedRedis()
+	return r.startEmbedded()
 }
 
 // startRedisServer runs redis-server on a free loopback port without
 // persistence and waits until it answers.
-func (d *devEnv) startRedisServer(ctx context.Context, bin string) error {
+func (r *devRedis) startRedisServer(ctx context.Context, bin string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
-	if d.redisDir, err = os.MkdirTemp("", "depeg-relay-dev-redis"); err != nil {
+	if r.dir, err = os.MkdirTemp("", "depeg-relay-dev-redis"); err != nil {
 		return fmt.Errorf("temp dir for redis: %w", err)
 	}
-	d.redis = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", d.redisDir, "--logfile", filepath.Join(d.redisDir, "redis.log"))
-	if err := d.redis.Start(); err != nil {
+	r.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	if err := r.cmd.Start(); err != nil {
+		r.cmd = nil
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	d.redisURL, d.redisKind = fmt.Sprintf("redis://127.0.0.1:%d", port), "its own redis-server, not persisted; set REDIS_URL to share one"
-	opts, err := redis.ParseURL(d.redisURL)
+	r.url, r.kind = fmt.Sprintf("redis://127.0.0.1:%d", port), "its own redis-server, not persisted; set REDIS_URL to share one"
+	opts, err := redis.ParseURL(r.url)
 	if err != nil {
 		return fmt.Errorf("parse own redis URL: %w", err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if ping(ctx, opts, time.Second) == nil {
-			d.log.Info().Str("redis_url", d.redisURL).Msg("started redis-server for dev mode")
+			r.log.Info().Str("redis_url", r.url).Msg("started redis-server for dev mode")
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("redis-server on port %d did not answer (log: %s)", port, filepath.Join(d.redisDir, "redis.log"))
+			return fmt.Errorf("redis-server on port %d did not answer (log: %s)", port, filepath.Join(r.dir, "redis.log"))
 		}
 		select {
 		case <-ctx.Done():
@@ -235,18 +346,42 @@ func (d *devEnv) startRedisServer(ctx context.Context, bin string) error {
 	}
 }
 
-// startEmbeddedRedis serves the Redis protocol from this process on a free
+// startEmbedded serves the Redis protocol from this process on a free
 // loopback port. miniredis starts its own accept loop; Close stops it.
-func (d *devEnv) startEmbeddedRedis() error {
+func (r *devRedis) startEmbedded() error {
 	m := miniredis.NewMiniRedis()
 	if err := m.StartAddr("127.0.0.1:0"); err != nil {
 		return fmt.Errorf("redis-server is not installed and the embedded Redis did not start: %w", err)
 	}
-	d.embedded = m
-	d.redisURL, d.redisKind = "redis://"+m.Addr(), "embedded in this process, dev mode only, not persisted; set REDIS_URL to share one"
-	d.log.Warn().Str("redis_url", d.redisURL).
+	r.embedded = m
+	r.url, r.kind = "redis://"+m.Addr(), "embedded in this process, dev mode only, not persisted; set REDIS_URL to share one"
+	r.log.Warn().Str("redis_url", r.url).
 		Msg("redis-server is not installed: using an embedded Redis-protocol server (dev mode only)")
 	return nil
+}
+
+// Close stops the redis-server child (and removes its directory) or the
+// embedded server, whichever Start started. Safe to call twice.
+func (r *devRedis) Close() error {
+	var errs []error
+	if r.cmd != nil {
+		if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, fmt.Errorf("kill redis-server: %w", err))
+		}
+		_ = r.cmd.Wait() // "signal: killed" is the expected outcome
+		r.cmd = nil
+	}
+	if r.dir != "" {
+		if err := os.RemoveAll(r.dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove redis-server directory: %w", err))
+		}
+		r.dir = ""
+	}
+	if r.embedded != nil {
+		r.embedded.Close()
+		r.embedded = nil
+	}
+	return errors.Join(errs...)
 }
 
 // ping reports whether the server at opts answers a PING within timeout. A
@@ -273,8 +408,9 @@ func ping(ctx context.Context, opts *redis.Options, timeout time.Duration) error
 func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config, wallet common.Address) {
 	redisURL, _ := cfg.LogFields()["REDIS_URL"].(string)
 	base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
-	d.log.Info().Str("chain_rpc", d.chain.URL).Str("chain_id", d.chain.ChainID.String()).
-		Str("product", d.chain.Product.Hex()).Str("helper", d.chain.Helper.Hex()).
+	ch := d.chain.chain
+	d.log.Info().Str("chain_rpc", ch.URL).Str("chain_id", ch.ChainID.String()).
+		Str("product", ch.Product.Hex()).Str("helper", ch.Helper.Hex()).
 		Str("wallet", wallet.Hex()).Str("redis_url", redisURL).Bool("redis_shared", d.shared).
 		Str("stream", cfg.StreamKey).Str("group", cfg.GroupName).Str("consumer", cfg.ConsumerName).
 		Str("dead_letter", cfg.DeadLetterStreamKey).Str("monitor", base+"/api/monitor").Str("console", base+"/console").
@@ -304,35 +440,15 @@ Add -bad to also enqueue the malformed cases (they end in %s):
 
 Stop with Ctrl-C; nothing of the chain is kept.
 
-`, d.chain.URL, d.chain.ChainID, d.blockTime, d.chain.Product.Hex(), d.chain.Helper.Hex(), wallet.Hex(), cfg.ProcessorAccountIndex,
-		redisURL, d.redisKind, cfg.StreamKey, cfg.GroupName, cfg.ConsumerName, cfg.DeadLetterStreamKey,
+`, ch.URL, ch.ChainID, d.blockTime, ch.Product.Hex(), ch.Helper.Hex(), wallet.Hex(), cfg.ProcessorAccountIndex,
+		redisURL, d.redis.kind, cfg.StreamKey, cfg.GroupName, cfg.ConsumerName, cfg.DeadLetterStreamKey,
 		base, base, base, base,
-		redisURL, stream, d.chain.URL, d.chain.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
+		redisURL, stream, ch.URL, ch.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)
 }
 
-// Close stops block production, the chain and any Redis dev mode started.
-func (d *devEnv) Close() {
-	if d.cancel != nil {
-		d.cancel()
-	}
-	d.wg.Wait()
-	if d.chain != nil {
-		_ = d.chain.Close()
-	}
-	if d.redis != nil && d.redis.Process != nil {
-		_ = d.redis.Process.Kill()
-		_ = d.redis.Wait()
-	}
-	if d.redisDir != "" {
-		_ = os.RemoveAll(d.redisDir)
-	}
-	if d.embedded != nil {
-		d.embedded.Close()
-	}
-}
-
-func envInt(name string, def int) (int, error) {
-	v := os.Getenv(name)
+// envInt reads name as an integer, def when it is unset or blank.
+func (d *devEnv) envInt(name string, def int) (int, error) {
+	v := strings.TrimSpace(d.get(name))
 	if v == "" {
 		return def, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
@@ -24,4 +25,8 @@ func startDev(context.Context, zerolog.Logger) (*devEnv, error) {
 
 func (*devEnv) PrintBanner(io.Writer, config.Config, common.Address) {}
 
-func (*devEnv) Close() {}
+// Lookup is os.LookupEnv: without dev mode the configuration reads the
+// environment as it is.
+func (*devEnv) Lookup(name string) (string, bool) { return os.LookupEnv(name) }
+
+func (*devEnv) Close() error { return nil }
