@@ -22,6 +22,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,8 @@ type Lease struct {
 	token string
 	ttl   time.Duration
 	now   func() time.Time
+
+	restored atomic.Uint64
 }
 
 // New prepares a lease on key with time to live ttl. The token names the
@@ -58,6 +61,9 @@ func New(rdb redis.Cmdable, key string, ttl time.Duration) (*Lease, error) {
 	return &Lease{rdb: rdb, key: key, ttl: ttl, now: time.Now,
 		token: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))}, nil
 }
+
+// Restored is how often Keep set the lease key again after Redis lost it.
+func (l *Lease) Restored() uint64 { return l.restored.Load() }
 
 // Token is this holder's value of the lease key.
 func (l *Lease) Token() string { return l.token }
@@ -79,6 +85,23 @@ func (l *Lease) TryAcquire(ctx context.Context) (bool, error) {
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// keepScript is renewScript that also restores a lease key that is gone
+// (ARGV[3] = "1"): Keep passes that only while its last renewal is younger
+// than half the TTL, when the key cannot have expired, so a missing key
+// means Redis lost it (a failover to a replica that had not received it, a
+// restart without persistence), not that another process held it since.
+var keepScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not v and ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
 end
 return 0
 `)
@@ -199,7 +222,12 @@ func (l *Lease) Wait(ctx context.Context, period time.Duration, waiting func(hol
 
 // Keep renews the lease every TTL/3 until ctx ends, and returns ErrLost
 // when another process holds it or renewals failed for half the TTL: the
-// caller must stop signing at once. A nil return means ctx ended.
+// caller must stop signing at once. A nil return means ctx ended. A lease
+// key Redis lost while this holder renewed it in time is set again (see
+// keepScript): a Sentinel failover that lost the last writes does not stop
+// every relay.
+//
+// Restored counts those restorations.
 func (l *Lease) Keep(ctx context.Context) error {
 	every := max(l.ttl/3, 10*time.Millisecond)
 	t := time.NewTicker(every)
@@ -212,8 +240,19 @@ func (l *Lease) Keep(ctx context.Context) error {
 		case <-t.C:
 		}
 		c, cancel := context.WithTimeout(ctx, every)
-		ok, err := l.Renew(c)
+		restore := "0"
+		if l.now().Sub(lastOK) < l.ttl/2 {
+			restore = "1"
+		}
+		n, err := keepScript.Run(c, l.rdb, []string{l.key}, l.token, l.ttl.Milliseconds(), restore).Int64()
 		cancel()
+		if err != nil {
+			err = fmt.Errorf("renew lease %s: %w", l.key, err)
+		}
+		ok := n > 0
+		if n == 2 {
+			l.restored.Add(1)
+		}
 		switch {
 		case err == nil && ok:
 			lastOK = l.now()
