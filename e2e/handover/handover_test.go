@@ -19,6 +19,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
@@ -79,12 +80,12 @@ func TestZeroDowntimeHandover(t *testing.T) {
 		pid, _ := strconv.Atoi(parts[1])
 		return pid
 	}
-	eventually(t, 30*time.Second, "old process holds the lease", func() bool { return holderPid() == old.Pid() })
+	poll.Until(t, 30*time.Second, "old process holds the lease", func() bool { return holderPid() == old.Pid() })
 
 	// The deploy starts the new container beside the old one.
 	fresh := proctest.Start(t, bin, proctest.Options{Name: "new", Env: env(freeport.Get(t))})
 	fresh.WaitServing(t, 30*time.Second)
-	eventually(t, 30*time.Second, "new process healthy in standby", func() bool {
+	poll.Until(t, 30*time.Second, "new process healthy in standby", func() bool {
 		code, rep, err := fresh.Monitor(ctx)
 		s, _ := rep["lease"].(string)
 		return err == nil && code == 200 && strings.HasPrefix(s, "standby")
@@ -102,7 +103,7 @@ func TestZeroDowntimeHandover(t *testing.T) {
 		sids[i], _ = frontend.SignatureIDToBytes32(app.SignatureID)
 	}
 	// Mid-burst: the old one has work in flight.
-	eventually(t, 30*time.Second, "old process confirmed some", func() bool { return created(t, dc, sids) >= apps/6 })
+	poll.Until(t, 30*time.Second, "old process confirmed some", func() bool { return created(t, dc, sids) >= apps/6 })
 	if m, err := fresh.Metrics(ctx); err != nil || m["depeg_relay_tx_submitted_total"] != 0 {
 		t.Fatalf("the standby submitted %v transactions (%v) beside the lease holder", m["depeg_relay_tx_submitted_total"], err)
 	}
@@ -110,12 +111,12 @@ func TestZeroDowntimeHandover(t *testing.T) {
 	if code := old.Stop(t, 30*time.Second); code != 0 {
 		t.Fatalf("old process exited %d on SIGTERM:\n%s", code, old.Tail(30))
 	}
-	eventually(t, 10*time.Second, "new process took the lease", func() bool { return holderPid() == fresh.Pid() })
+	poll.Until(t, 10*time.Second, "new process took the lease", func() bool { return holderPid() == fresh.Pid() })
 	takeover := time.Since(stopped)
 	if takeover >= leaseTTL {
 		t.Fatalf("takeover after %v: the lease expired instead of being released", takeover)
 	}
-	eventually(t, 90*time.Second, "all created and acknowledged", func() bool {
+	poll.Until(t, 90*time.Second, "all created and acknowledged", func() bool {
 		p, err := rdb.XPending(ctx, streamKey, groupName).Result()
 		return err == nil && p.Count == 0 && created(t, dc, sids) == apps
 	})
@@ -148,15 +149,4 @@ func created(t *testing.T, dc *devchain.Chain, sids [][32]byte) int {
 		}
 	}
 	return n
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/internal/rpcfault"
@@ -200,7 +201,7 @@ func TestSecretsNeverShow(t *testing.T) {
 	// each failure, until stopped.
 	down := proctest.Start(t, bin, proctest.Options{Env: env("CHAIN_RPC_URL="+rpcURL(closed), "PORT="+freePort(t)),
 		Name: "start-node-down", LogDir: logDir})
-	waitFor(t, 10*time.Second, "two failed chain id reads logged", func() bool {
+	poll.Until(t, 10*time.Second, "two failed chain id reads logged", func() bool {
 		return strings.Count(down.Stderr(), "read chain id failed") >= 2
 	})
 	down.Stop(t, 10*time.Second)
@@ -315,7 +316,7 @@ func exercise(t *testing.T, p *proctest.Proc, got *seen, sec secrets, dc *devcha
 		t.Fatal(err)
 	}
 	deadID := ""
-	waitFor(t, 20*time.Second, "the application confirmed and the bad one dead-lettered", func() bool {
+	poll.Until(t, 20*time.Second, "the application confirmed and the bad one dead-lettered", func() bool {
 		_, b, err := p.Get(ctx, "/api/application/"+accepted.EntityID)
 		if err != nil || !strings.Contains(string(b), "confirmed") {
 			return false
@@ -380,7 +381,7 @@ func exercise(t *testing.T, p *proctest.Proc, got *seen, sec secrets, dc *devcha
 	node.Set(rpcfault.Faults{StatusEvery: 1, StatusCodes: []int{503, 401, 429}, Echo: true})
 	echoesKey(t, node.URL+"/v3/"+sec.pathKey+"?apikey="+sec.queryKey, sec)
 	before := strings.Count(p.Stderr(), `"level":"warn"`) + strings.Count(p.Stderr(), `"level":"error"`)
-	waitFor(t, 10*time.Second, "the processor logging node errors and the monitor reporting them", func() bool {
+	poll.Until(t, 10*time.Second, "the processor logging node errors and the monitor reporting them", func() bool {
 		do(http.MethodGet, "/api/monitor", nil, nil)
 		do(http.MethodGet, "/api/monitor/readiness", nil, nil)
 		_, b := do(http.MethodGet, "/metrics", nil, nil)
@@ -413,14 +414,3 @@ func echoesKey(t *testing.T, url string, sec secrets) {
 }
 
 func freePort(t *testing.T) string { return strconv.Itoa(freeport.Get(t)) }
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
