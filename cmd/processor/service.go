@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -49,7 +50,8 @@ type keyPart struct {
 	index     uint32
 	signer    *chain.Signer
 	queue     *stream.Queue
-	relay     *relay.Relay
+	build     func() *relay.Relay // a new relay for each lease term
+	relay     atomic.Pointer[relay.Relay]
 	lease     *lease.Lease
 	standby   *standby
 	heartbeat *monitor.Heartbeat
@@ -133,27 +135,29 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		}}
 		km := metrics.Wallet(k.signer.Address())
 		addr := k.signer.Address()
-		k.relay = relay.New(relay.Config{
-			Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
-			ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
-			BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
-			RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
-			MinBalance:          cfg.ProcessorMinBalance,
-			Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
-			GasMarginPercent:    cfg.GasLimitMarginPercent,
-			StuckBlocks:         cfg.StuckTxBlocks,
-			FeeBumpPercent:      int64(cfg.FeeBumpPercent),
-			MaxTransientReverts: cfg.MaxTransientReverts,
-			SignatureLookback:   cfg.SignatureLookbackBlocks,
-			MaxEntryAttempts:    cfg.MaxEntryAttempts,
-			ClaimIdle:           cfg.ClaimIdle,
-			MaxClaims:           cfg.MaxEntryClaims,
-			Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
-			Status:              recordingStatus{store: status, recent: recent},
-		}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
+		k.build = func() *relay.Relay {
+			return relay.New(relay.Config{
+				Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
+				ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
+				BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
+				RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
+				MinBalance:          cfg.ProcessorMinBalance,
+				Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
+				GasMarginPercent:    cfg.GasLimitMarginPercent,
+				StuckBlocks:         cfg.StuckTxBlocks,
+				FeeBumpPercent:      int64(cfg.FeeBumpPercent),
+				MaxTransientReverts: cfg.MaxTransientReverts,
+				SignatureLookback:   cfg.SignatureLookbackBlocks,
+				MaxEntryAttempts:    cfg.MaxEntryAttempts,
+				ClaimIdle:           cfg.ClaimIdle,
+				MaxClaims:           cfg.MaxEntryClaims,
+				Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
+				Status:              recordingStatus{store: status, recent: recent},
+			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
+		}
 		keyChecks = append(keyChecks, monitor.KeyConfig{
-			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.relay.InFlight, NodeWindow: k.relay.NodeWindow,
-			HeldByUnknown: k.relay.HeldByUnknown, Standby: k.standby.Status, WaitingAtFeeCap: k.relay.WaitingAtFeeCap,
+			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
+			HeldByUnknown: k.HeldByUnknown, Standby: k.standby.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
 			Metrics: km,
 		})
 		s.keys = append(s.keys, k)
