@@ -59,6 +59,9 @@ func TestServerStartServeClose(t *testing.T) {
 	if err := s.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	if s.Handler() == nil {
+		t.Error("Handler is nil")
+	}
 	addr := s.Addr().String()
 	// Bound when Start returned: the first request needs no retry.
 	if body, err := get(t, addr); err != nil || body != "ok" {

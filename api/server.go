@@ -173,6 +173,10 @@ func (s *Server) Addr() net.Addr {
 	return s.addr
 }
 
+// Handler is what the server serves, for tests that serve it through
+// httptest instead.
+func (s *Server) Handler() http.Handler { return s.srv.Handler }
+
 // Done is closed when serving has ended, on its own or through Close.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
