@@ -287,7 +287,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	fund := new(big.Int).Mul(big.NewInt(100_000), big.NewInt(params.Ether))
-	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: o.PoolSlots,
+	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: o.PoolSlots, PoolSenders: uint64(o.Keys),
 		Fund: append(wallets, crypto.PubkeyToAddress(calKey.PublicKey))})
 	if err != nil {
 		return nil, fmt.Errorf("start devchain: %w", err)

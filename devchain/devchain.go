@@ -75,6 +75,13 @@ type Options struct {
 	// backend's roomy default. Local-transaction tracking is off too, as on
 	// a remote node, so dropped transactions stay dropped.
 	PoolSlots uint64
+	// PoolSenders is how many senders the pool makes room for with
+	// PoolSlots each (default 1). geth keeps AccountSlots per sender only
+	// as a guarantee; what caps a sender is the pool's global size, which a
+	// busy pool has filled with others. So one sender is capped by global
+	// slots of PoolSlots, and N senders of ours, each with its guarantee, by
+	// N x PoolSlots.
+	PoolSenders uint64
 	// PriceBump, when set, is the pool's replacement rule in percent
 	// (txpool.pricebump; geth's default is 10): a same-nonce replacement
 	// must raise both fees by at least this much or it is refused.
@@ -215,8 +222,9 @@ func withPool(opts Options) func(*node.Config, *ethconfig.Config) {
 			ethConf.TxPool.PriceBump = opts.PriceBump
 		}
 		if slots := opts.PoolSlots; slots != 0 {
-			ethConf.TxPool.AccountSlots, ethConf.TxPool.GlobalSlots = slots, slots
-			ethConf.TxPool.AccountQueue, ethConf.TxPool.GlobalQueue = slots, slots
+			senders := max(opts.PoolSenders, 1)
+			ethConf.TxPool.AccountSlots, ethConf.TxPool.GlobalSlots = slots, slots*senders
+			ethConf.TxPool.AccountQueue, ethConf.TxPool.GlobalQueue = slots, slots*senders
 			ethConf.TxPool.NoLocals = true
 		}
 	}

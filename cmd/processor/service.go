@@ -35,7 +35,12 @@ type service struct {
 	log     zerolog.Logger
 	cfg     config.Config
 	rdb     redis.UniversalClient
-	client  *chain.Client
+	// leaseRDB carries only the leases. Run closes rdb to end a blocking
+	// XREADGROUP at shutdown; the leases are released after that, on this
+	// client, so the next process takes over at once instead of after
+	// LEASE_TTL.
+	leaseRDB redis.UniversalClient
+	client   *chain.Client
 	keys    []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
 	checker *monitor.Checker
 	metrics *monitor.Metrics
@@ -73,6 +78,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		return nil, err
 	}
 
+	if s.leaseRDB, err = redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal()); err != nil {
+		return nil, err
+	}
 	if s.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
 		return nil, err
 	}
@@ -118,7 +126,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		k := &keyPart{index: idx, signer: chain.NewSigner(signerKeys[i], chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
 		wallet := strings.ToLower(k.signer.Address().Hex())
 		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
-		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
+		if k.lease, err = lease.New(s.leaseRDB, lease.Key(wallet), cfg.LeaseTTL); err != nil {
 			return nil, err
 		}
 		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
@@ -300,6 +308,9 @@ func (s *service) Close() {
 	}
 	if s.rdb != nil {
 		_ = s.rdb.Close()
+	}
+	if s.leaseRDB != nil {
+		_ = s.leaseRDB.Close()
 	}
 }
 

@@ -299,3 +299,51 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSIGTERMReleasesEveryLease: a process with two keys, idle in
+// XREADGROUP with the production block time (30 s), is stopped with
+// SIGTERM: it releases both leases before it exits (the lease TTL is a
+// minute, so only a release empties them), and the next process can take
+// the keys at once.
+func TestSIGTERMReleasesEveryLease(t *testing.T) {
+	ctx := t.Context()
+	bin := proctest.Build(t, t.TempDir(), "nodev")
+	var wallets []common.Address
+	for i := range 2 {
+		key, err := chain.DeriveKey(testMnemonic, uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey))
+	}
+	dc, err := devchain.Start(devchain.Options{Fund: wallets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	p := proctest.Start(t, bin, proctest.Options{Name: "p", Env: []string{
+		"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
+		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
+		"PROCESSOR_ACCOUNT_INDEX=0-1", "LEASE_TTL=60000", "REDIS_QUEUE_CLAIM_IDLE=120000",
+		"PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
+	}})
+	p.WaitServing(t, 30*time.Second)
+	held := func() int {
+		n := 0
+		for _, w := range wallets {
+			if err := rdb.Get(ctx, lease.Key(strings.ToLower(w.Hex()))).Err(); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, 30*time.Second, "both leases held", func() bool { return held() == 2 })
+	if code := p.Stop(t, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d on SIGTERM:\n%s", code, p.Tail(20))
+	}
+	if n := held(); n != 0 {
+		t.Fatalf("%d leases still held after a graceful stop: the next process would wait out LEASE_TTL", n)
+	}
+}
