@@ -32,20 +32,20 @@ import (
 
 // service is the processor's parts, built in dependency order.
 type service struct {
-	log     zerolog.Logger
-	cfg     config.Config
-	rdb     redis.UniversalClient
+	log zerolog.Logger
+	cfg config.Config
+	rdb redis.UniversalClient
 	// leaseRDB carries only the leases. Run closes rdb to end a blocking
 	// XREADGROUP at shutdown; the leases are released after that, on this
 	// client, so the next process takes over at once instead of after
 	// LEASE_TTL.
 	leaseRDB redis.UniversalClient
 	client   *chain.Client
-	keys    []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
-	checker *monitor.Checker
-	metrics *monitor.Metrics
-	console *console.Console // nil with CONSOLE_ENABLED=false
-	server  *http.Server
+	keys     []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
+	checker  *monitor.Checker
+	metrics  *monitor.Metrics
+	console  *console.Console // nil with CONSOLE_ENABLED=false
+	server   *http.Server
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
