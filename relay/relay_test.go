@@ -53,11 +53,11 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Keep mining until everything is through: acknowledged, then its
-	// journal record removed (in that order, so wait for both).
+	// Keep mining until everything is through: all 12 read, acknowledged,
+	// then their journal records removed (in that order, so wait for all).
 	eventually(t, 60*time.Second, "all entries acknowledged and forgotten", func() bool {
 		e.chain.Commit()
-		return e.pending() == 0 && len(e.journal()) == 0
+		return e.queueLen() == int64(len(apps)) && e.pending() == 0 && len(e.journal()) == 0
 	})
 	for _, a := range apps {
 		if got := e.created(a.signatureID); got != 1 {
