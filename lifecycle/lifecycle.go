@@ -153,8 +153,9 @@ func (g *Group) watch(p Named) {
 	}()
 }
 
-// Done is closed when one of the started parts has ended on its own. The
-// group goes on running the others until Close.
+// Done is closed when one of the started Doner parts has ended: on its own
+// while running (the group goes on running the others until Close), or while
+// Close closes it.
 func (g *Group) Done() <-chan struct{} { return g.done }
 
 // Close closes the started parts in reverse order of starting, every one even
