@@ -65,6 +65,13 @@ func (r *Relay) submitLoop(ctx context.Context) {
 	}
 }
 
+// maxReadBlock bounds one blocking read of new entries, whatever
+// REDIS_READ_BLOCK_TIMEOUT says: go-redis does not abandon a blocked read
+// when its context is cancelled, so this is how long a stop may wait for
+// Redis. An idle relay then reads once per maxReadBlock per key, which
+// costs Redis next to nothing.
+const maxReadBlock = 2 * time.Second
+
 // pendingPage is how many of its own pending entries the loop reads at once
 // when it scans that list.
 const pendingPage = 256
@@ -228,7 +235,7 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 			return entries, false, nil
 		}
 	}
-	block := r.cfg.ReadBlock
+	block := min(r.cfg.ReadBlock, maxReadBlock)
 	r.mu.Lock()
 	if at, ok := r.scan.nextAttempt(); ok {
 		// At least a millisecond: BLOCK 0 would wait forever.

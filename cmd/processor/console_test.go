@@ -71,7 +71,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	if err != nil || len(dls) != 1 {
 		t.Fatalf("dead letters: %v %v", dls, err)
 	}
-	hs := httptest.NewServer(s.server.Handler)
+	hs := httptest.NewServer(s.server.Handler())
 	t.Cleanup(hs.Close)
 
 	key, err := chain.DeriveKey(testMnemonic, 0)

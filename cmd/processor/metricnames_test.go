@@ -56,7 +56,7 @@ func TestDeployedMetricNamesExist(t *testing.T) {
 	s.metrics.RedisError("xack")
 	s.metrics.Confirmed(now.Add(-time.Minute), now, big.NewInt(1e15)) // a spend rate, so the runway is served
 	s.metrics.SetBalance(big.NewInt(1e18))
-	srv := httptest.NewServer(s.server.Handler)
+	srv := httptest.NewServer(s.server.Handler())
 	t.Cleanup(srv.Close)
 	res, err := http.Post(srv.URL+"/api/application", "application/json", strings.NewReader(`{"policyHolder":"0x"}`))
 	if err != nil {

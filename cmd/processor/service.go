@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"math/big"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/api"
 	"github.com/etherisc/depeg-relay/chain"
@@ -24,6 +23,7 @@ import (
 	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/lease"
+	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/relay"
@@ -35,17 +35,16 @@ type service struct {
 	log zerolog.Logger
 	cfg config.Config
 	rdb redis.UniversalClient
-	// leaseRDB carries only the leases. Run closes rdb to end a blocking
-	// XREADGROUP at shutdown; the leases are released after that, on this
-	// client, so the next process takes over at once instead of after
-	// LEASE_TTL.
+	// leaseRDB carries only the leases, so that a renewal never queues
+	// behind the relays' traffic and a release at shutdown never meets a
+	// client already closed.
 	leaseRDB redis.UniversalClient
 	client   *chain.Client
 	keys     []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
 	checker  *monitor.Checker
 	metrics  *monitor.Metrics
 	console  *console.Console // nil with CONSOLE_ENABLED=false
-	server   *http.Server
+	server   *api.Server
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
@@ -205,7 +204,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		}
 		rc.Console = s.console.Handler()
 	}
-	s.server = api.NewServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(rc))
+	s.server = api.NewHTTPServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(rc), api.DefaultLimits())
 	return s, nil
 }
 
@@ -241,58 +240,46 @@ func newOperator(cfg config.Config, rdb redis.Cmdable, queue *stream.Queue) *int
 // Wallet is the first key's address.
 func (s *service) Wallet() common.Address { return s.keys[0].signer.Address() }
 
-// Run runs every key's relay (each only while it holds the key's lease), the
-// balance refresher and the HTTP server until ctx is done or one of them
-// fails. The balance is read once before the relays start, since their
-// minimum-balance gate reads the refresher's cache. A relay may sit in a
-// blocking XREADGROUP when ctx ends; go-redis does not abandon a blocked
-// read on cancellation, so after a short grace the Redis client is closed
-// to end it. The relay's own journal-then-broadcast step runs on an
-// uncancelled context and is never in a blocking read, so closing Redis
-// cannot cut it.
+// Run runs the parts until ctx is done or one of them ends, then closes
+// them in reverse order: the relays first (each reaches its safe point and
+// releases its lease; a blocking read lasts at most a couple of seconds),
+// then the HTTP server, so the monitor answers until the relays have
+// stopped, then the balance refresher. The balance is read once before
+// anything starts, since the relays' minimum-balance gate reads the
+// refresher's cache. "serving" is logged once the port is bound.
 func (s *service) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	if err := s.checker.RefreshBalance(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("first balance read failed; the relays wait for the refresher")
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(s.keys)+2)
-	runPart := func(name string, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("%s: %w", name, err)
-				cancel()
-			}
-		}()
+	g := lifecycle.NewGroup(
+		lifecycle.Named{Name: "balance refresher", Part: lifecycle.NewFunc(func(c context.Context) error {
+			s.checker.RunBalanceRefresher(c)
+			return nil
+		})},
+		lifecycle.Named{Name: "http server", Part: s.server},
+		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
+	)
+	if err := g.Start(ctx); err != nil {
+		return err
 	}
-	var relays sync.WaitGroup
+	s.log.Info().Str("addr", s.server.Addr().String()).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
+		Bool("console", s.console != nil).Msg("serving /api/monitor, /metrics, /api/application, /api/openapi.json and /console")
+	return g.Wait(ctx)
+}
+
+// runRelays runs every key's relay under its lease until ctx ends or one
+// fails.
+func (s *service) runRelays(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
 	for _, k := range s.keys {
-		relays.Add(1)
-		runPart("relay "+k.signer.Address().Hex(), func(c context.Context) error {
-			defer relays.Done()
-			return s.runLeased(c, k)
+		eg.Go(func() error {
+			if err := s.runLeased(ctx, k); err != nil {
+				return fmt.Errorf("relay %s: %w", k.signer.Address().Hex(), err)
+			}
+			return nil
 		})
 	}
-	relaysDone := make(chan struct{})
-	go func() { relays.Wait(); close(relaysDone) }()
-	runPart("balance refresher", func(c context.Context) error { s.checker.RunBalanceRefresher(c); return nil })
-	runPart("http server", func(c context.Context) error { return api.ListenAndServe(c, s.server) })
-	s.log.Info().Int("port", s.cfg.Port).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
-		Bool("console", s.console != nil).Msg("serving /api/monitor, /metrics, /api/application, /api/openapi.json and /console")
-
-	<-ctx.Done()
-	select {
-	case <-relaysDone:
-	case <-time.After(2 * time.Second):
-		s.log.Info().Msg("closing redis client to end a blocking read")
-		_ = s.rdb.Close()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return eg.Wait()
 }
 
 // Close releases the clients. Safe on a partly built service.
