@@ -67,7 +67,9 @@ type Config struct {
 	// DeadLetterStreamKey is DEAD_LETTER_STREAM_KEY, where final rejections
 	// are recorded with their reason. It differs from StreamKey.
 	DeadLetterStreamKey string
-	// RedisReadBlockTimeout is REDIS_READ_BLOCK_TIMEOUT, the XREADGROUP BLOCK.
+	// RedisReadBlockTimeout is REDIS_READ_BLOCK_TIMEOUT: how long one loop
+	// iteration waits for new entries or a free slot. The relay caps a
+	// single XREADGROUP BLOCK at 2 s (relay.maxReadBlock).
 	RedisReadBlockTimeout time.Duration
 
 	// ChainRPCURL is CHAIN_RPC_URL (http, https, ws or wss). It is a Secret

@@ -133,17 +133,23 @@ func (d *devEnv) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	index, err := d.envInt("PROCESSOR_ACCOUNT_INDEX", 0)
-	if err != nil {
-		return err
+	// Every key of the pool is funded; a bad list is config's to report.
+	indexes := []uint32{0}
+	if v := strings.TrimSpace(d.get("PROCESSOR_ACCOUNT_INDEX")); v != "" {
+		if indexes, err = config.ParseAccountIndexes(v); err != nil {
+			return fmt.Errorf("PROCESSOR_ACCOUNT_INDEX: %w", err)
+		}
 	}
-	key, err := chain.DeriveKey(d.get("PROCESSOR_MNEMONIC"), uint32(index))
-	if err != nil {
-		return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	var wallets []common.Address
+	for _, index := range indexes {
+		key, err := chain.DeriveKey(d.get("PROCESSOR_MNEMONIC"), index)
+		if err != nil {
+			return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+		}
+		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey))
 	}
-	wallet := crypto.PubkeyToAddress(key.PublicKey)
 
-	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: []common.Address{wallet}}, blockTime: d.blockTime}
+	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: wallets}, blockTime: d.blockTime}
 	d.redis = &devRedis{log: d.log, url: strings.TrimSpace(d.get("REDIS_URL")), isolation: d.isolation}
 	d.group = lifecycle.NewGroup(
 		lifecycle.Named{Name: "embedded chain", Part: d.chain},
