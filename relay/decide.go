@@ -238,7 +238,18 @@ type nodeWindow struct {
 	// waiting that the window kept back. Refused: since the last pass the
 	// node refused one of ours because its pool was full for us.
 	Bound, Refused bool
+	// Learnt: the node has dropped or refused one of ours at least once, so
+	// the limit is near what it keeps; until then the window doubles when
+	// the node holds all of it (a slow start), then grows by quarters.
+	Learnt bool
 }
+
+// initialNodeWindow is where the estimate starts: geth guarantees a sender
+// 16 pending transactions, and a fresh relay that sent MAX_IN_FLIGHT at once
+// would have a strict node drop most of them, and then the relay would
+// spend blocks re-sending them (BENCHMARKS.md, "A pool of keys"). Doubling
+// per block reaches 512 from here in five blocks on a node that keeps them.
+const initialNodeWindow = 16
 
 // refusedAt notes that the node refused our transaction at nonce because it
 // keeps no more of ours: it holds the nonces below, so the limit is at most
@@ -246,7 +257,7 @@ type nodeWindow struct {
 // its limit here; one that accepts and drops later shows it in the pending
 // nonce (nextNodeLimit).
 func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
-	w.Refused = true
+	w.Refused, w.Learnt = true, true
 	if nonce >= w.Mined {
 		w.Limit = max(1, min(w.Limit, nonce-w.Mined))
 	}
@@ -260,21 +271,27 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 //
 //   - held < expected, held > 0: the node dropped some. The limit becomes
 //     what it held, so the rest wait their turn instead of being re-sent
-//     into a pool that drops them again.
+//     into a pool that drops them again. The first drop ends the slow
+//     start.
 //   - held == 0 with flights expected: either the pool evicted all of them or
 //     this backend does not see the pool (a load balancer sending reads and
 //     writes to different nodes). Nothing is learnt: the flights are re-sent.
 //   - the node held all we allowed, or the window kept applications back
 //     while the node refused nothing: probe one step higher (a quarter, at
-//     least one), at most once per block, so a node that takes more is
-//     filled again without a storm of re-sends into one that does not.
+//     least one; double before the node ever dropped or refused one), at
+//     most once per block, so a node that takes more is filled again
+//     without a storm of re-sends into one that does not.
 func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow {
 	w.Observed, w.Mined = held, mined
 	switch {
 	case held > 0 && held < expected:
-		w.Limit = held
+		w.Limit, w.Learnt = held, true
 	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && head > w.GrownAt:
-		w.Limit = min(w.Max, w.Limit+max(1, w.Limit/4))
+		step := max(1, w.Limit/4)
+		if !w.Learnt {
+			step = w.Limit
+		}
+		w.Limit = min(w.Max, w.Limit+step)
 		w.GrownAt = head
 	}
 	w.Limit = max(1, min(w.Limit, w.Max))

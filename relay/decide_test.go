@@ -192,14 +192,17 @@ func TestNextNodeLimit(t *testing.T) {
 		wantGrownAtHead bool
 	}{
 		{"permissive node holds all at the maximum", nodeWindow{Limit: 512, Max: 512}, 10, 512, 512, 512, false},
-		{"strict node dropped all but 16", nodeWindow{Limit: 512, Max: 512}, 10, 16, 512, 16, false},
-		{"held nothing: nothing learnt", nodeWindow{Limit: 64, Max: 512}, 10, 0, 64, 64, false},
-		{"holds all we allowed: probe a quarter higher", nodeWindow{Limit: 16, Max: 512}, 10, 16, 16, 20, true},
+		{"first drop ends the slow start", nodeWindow{Limit: 64, Max: 512}, 10, 16, 64, 16, false},
+		{"strict node dropped all but 16", nodeWindow{Limit: 512, Max: 512, Learnt: true}, 10, 16, 512, 16, false},
+		{"held nothing: nothing learnt", nodeWindow{Limit: 64, Max: 512, Learnt: true}, 10, 0, 64, 64, false},
+		{"slow start: holds all we allowed, never dropped: double", nodeWindow{Limit: 16, Max: 512}, 10, 16, 16, 32, true},
+		{"slow start stops at the maximum", nodeWindow{Limit: 300, Max: 512}, 10, 300, 300, 512, true},
+		{"holds all we allowed after a drop: probe a quarter higher", nodeWindow{Limit: 16, Max: 512, Learnt: true}, 10, 16, 16, 20, true},
 		{"probe at most once per block", nodeWindow{Limit: 20, Max: 512, GrownAt: 10}, 10, 20, 20, 20, false},
-		{"small window grows by at least one", nodeWindow{Limit: 2, Max: 512}, 10, 2, 2, 3, true},
-		{"growth stops at the maximum", nodeWindow{Limit: 500, Max: 512}, 10, 500, 500, 512, true},
+		{"small window grows by at least one", nodeWindow{Limit: 2, Max: 512, Learnt: true}, 10, 2, 2, 3, true},
+		{"growth stops at the maximum", nodeWindow{Limit: 500, Max: 512, Learnt: true}, 10, 500, 500, 512, true},
 		{"held fewer than allowed but all that was sent: no change", nodeWindow{Limit: 64, Max: 512}, 10, 10, 10, 64, false},
-		{"pool drained by a block, window kept work back: probe", nodeWindow{Limit: 16, Max: 512, Bound: true}, 10, 0, 0, 20, true},
+		{"pool drained by a block, window kept work back: probe", nodeWindow{Limit: 16, Max: 512, Bound: true, Learnt: true}, 10, 0, 0, 20, true},
 		{"window kept work back but the node refused: no probe", nodeWindow{Limit: 16, Max: 512, Bound: true, Refused: true}, 10, 0, 0, 16, false},
 	}
 	for _, tc := range tests {
@@ -210,6 +213,9 @@ func TestNextNodeLimit(t *testing.T) {
 			}
 			if (got.GrownAt == tc.head && tc.w.GrownAt != tc.head) != tc.wantGrownAtHead {
 				t.Fatalf("GrownAt %d", got.GrownAt)
+			}
+			if wantLearnt := tc.w.Learnt || (tc.held > 0 && tc.held < tc.expected); got.Learnt != wantLearnt {
+				t.Fatalf("Learnt = %v, want %v", got.Learnt, wantLearnt)
 			}
 			if got.Bound || got.Refused {
 				t.Fatalf("pass flags not reset: %+v", got)

@@ -237,7 +237,7 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 		scan:        newPendingScan(),
 		sigUsedSeen: make(map[string]uint64),
 		overClaimed: make(map[string]int64),
-		window:      nodeWindow{Limit: max, Max: max},
+		window:      nodeWindow{Limit: min(max, initialNodeWindow), Max: max},
 		slotFreed:   make(chan struct{}, 1),
 	}
 }
