@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 // BalanceReader reads the wallet balance. *ethclient.Client satisfies it.
@@ -633,13 +635,10 @@ func (c *Checker) queryUndelivered(ctx context.Context, res *redisResult) error 
 
 // idTime returns the time encoded in a stream entry id ("<ms>-<seq>"): the
 // Redis server's clock when the entry was added, hence its enqueue time.
+// The parsing is stream's, the one owner of the layout.
 func idTime(id string) (time.Time, bool) {
-	ms, _, _ := strings.Cut(id, "-")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, false
-	}
-	return time.UnixMilli(n).UTC(), true
+	t := stream.EntryTime(id)
+	return t.UTC(), !t.IsZero()
 }
 
 // RefreshBalance reads every key's balance once, each within
