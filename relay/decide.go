@@ -242,7 +242,17 @@ type nodeWindow struct {
 	// the limit is near what it keeps; until then the window doubles when
 	// the node holds all of it (a slow start), then grows by quarters.
 	Learnt bool
+	// Ceiling is a limit the node dropped at, learnt at head CeilingAt:
+	// probes stay below it for ceilingBlocks, so a window that found the
+	// node's edge does not overshoot it again every few blocks (with
+	// several keys on one pool, each overshoot drops work of them all).
+	Ceiling, CeilingAt uint64
 }
+
+// ceilingBlocks is how long a learnt ceiling holds probes back: long enough
+// to keep a steady window steady, short enough to find room that opens
+// later (a pool that empties).
+const ceilingBlocks = 64
 
 // initialNodeWindow is where the estimate starts: geth guarantees a sender
 // 16 pending transactions, and a fresh relay that sent MAX_IN_FLIGHT at once
@@ -278,21 +288,34 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 //     writes to different nodes). Nothing is learnt: the flights are re-sent.
 //   - the node held all we allowed, or the window kept applications back
 //     while the node refused nothing: probe one step higher (a quarter, at
-//     least one; double before the node ever dropped or refused one), at
-//     most once per block, so a node that takes more is filled again
-//     without a storm of re-sends into one that does not.
+//     least one), at most once per block, so a node that takes more is
+//     filled again without a storm of re-sends into one that does not.
+//     Before the node ever dropped or refused one (the slow start), double
+//     on every pass instead: a node that keeps everything is filled within
+//     a few passes, and one that does not shows it by dropping, once.
 func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow {
 	w.Observed, w.Mined = held, mined
 	switch {
 	case held > 0 && held < expected:
+		if w.Limit > initialNodeWindow {
+			// Only an edge above geth's guarantee is a ceiling: a drop below
+			// it is pressure that passes (or a stricter node, which the
+			// limit itself tracks).
+			w.Ceiling, w.CeilingAt = w.Limit, head
+		}
 		w.Limit, w.Learnt = held, true
-	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && head > w.GrownAt:
+	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && (head > w.GrownAt || !w.Learnt):
 		step := max(1, w.Limit/4)
 		if !w.Learnt {
 			step = w.Limit
 		}
-		w.Limit = min(w.Max, w.Limit+step)
-		w.GrownAt = head
+		next := min(w.Max, w.Limit+step)
+		if w.Ceiling > 0 && head < w.CeilingAt+ceilingBlocks {
+			next = min(next, w.Ceiling-1)
+		}
+		if next > w.Limit {
+			w.Limit, w.GrownAt = next, head
+		}
 	}
 	w.Limit = max(1, min(w.Limit, w.Max))
 	w.Bound, w.Refused = false, false

@@ -198,7 +198,12 @@ func TestNextNodeLimit(t *testing.T) {
 		{"slow start: holds all we allowed, never dropped: double", nodeWindow{Limit: 16, Max: 512}, 10, 16, 16, 32, true},
 		{"slow start stops at the maximum", nodeWindow{Limit: 300, Max: 512}, 10, 300, 300, 512, true},
 		{"holds all we allowed after a drop: probe a quarter higher", nodeWindow{Limit: 16, Max: 512, Learnt: true}, 10, 16, 16, 20, true},
-		{"probe at most once per block", nodeWindow{Limit: 20, Max: 512, GrownAt: 10}, 10, 20, 20, 20, false},
+		{"probe at most once per block", nodeWindow{Limit: 20, Max: 512, GrownAt: 10, Learnt: true}, 10, 20, 20, 20, false},
+		{"slow start doubles on every pass", nodeWindow{Limit: 32, Max: 512, GrownAt: 10}, 10, 32, 32, 64, false},
+		{"a drop at or below 16 sets no ceiling", nodeWindow{Limit: 8, Max: 512, Learnt: true}, 10, 3, 8, 3, false},
+		{"probe stays below a ceiling learnt recently", nodeWindow{Limit: 16, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 16, 16, 19, true},
+		{"at the ceiling: no probe", nodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 19, 19, 19, false},
+		{"an old ceiling no longer holds probes back", nodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 70, 19, 19, 23, true},
 		{"small window grows by at least one", nodeWindow{Limit: 2, Max: 512, Learnt: true}, 10, 2, 2, 3, true},
 		{"growth stops at the maximum", nodeWindow{Limit: 500, Max: 512, Learnt: true}, 10, 500, 500, 512, true},
 		{"held fewer than allowed but all that was sent: no change", nodeWindow{Limit: 64, Max: 512}, 10, 10, 10, 64, false},
@@ -216,6 +221,9 @@ func TestNextNodeLimit(t *testing.T) {
 			}
 			if wantLearnt := tc.w.Learnt || (tc.held > 0 && tc.held < tc.expected); got.Learnt != wantLearnt {
 				t.Fatalf("Learnt = %v, want %v", got.Learnt, wantLearnt)
+			}
+			if dropped := tc.held > 0 && tc.held < tc.expected && tc.w.Limit > initialNodeWindow; dropped && (got.Ceiling != tc.w.Limit || got.CeilingAt != tc.head) {
+				t.Fatalf("a drop at limit %d left ceiling %d at %d, want %d at %d", tc.w.Limit, got.Ceiling, got.CeilingAt, tc.w.Limit, tc.head)
 			}
 			if got.Bound || got.Refused {
 				t.Fatalf("pass flags not reset: %+v", got)
