@@ -50,12 +50,18 @@ const maxBatch = 100
 // reorganised away). Any failed call fails the whole look-up: "unknown" must
 // never be mistaken for "not mined".
 func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
-	out := make([]*types.Receipt, len(hashes))
+	return byHash[types.Receipt](ctx, c, "eth_getTransactionReceipt", "receipts", hashes)
+}
+
+// byHash runs method once per hash in JSON-RPC batches; a nil entry is a
+// hash the node has nothing for.
+func byHash[T any](ctx context.Context, c *Client, method, what string, hashes []common.Hash) ([]*T, error) {
+	out := make([]*T, len(hashes))
 	err := c.batch(ctx, len(hashes), func(i int) rpc.BatchElem {
-		return rpc.BatchElem{Method: "eth_getTransactionReceipt", Args: []any{hashes[i]}, Result: &out[i]}
+		return rpc.BatchElem{Method: method, Args: []any{hashes[i]}, Result: &out[i]}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("batch receipts: %w", err)
+		return nil, fmt.Errorf("batch %s: %w", what, err)
 	}
 	return out, nil
 }

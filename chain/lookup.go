@@ -39,14 +39,7 @@ func (c *Client) Nonces(ctx context.Context, account common.Address, block *big.
 // TransactionsByHash fetches transactions in JSON-RPC batches; a nil entry
 // is a hash the node does not know.
 func (c *Client) TransactionsByHash(ctx context.Context, hashes []common.Hash) ([]*types.Transaction, error) {
-	out := make([]*types.Transaction, len(hashes))
-	err := c.batch(ctx, len(hashes), func(i int) rpc.BatchElem {
-		return rpc.BatchElem{Method: "eth_getTransactionByHash", Args: []any{hashes[i]}, Result: &out[i]}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("batch transactions: %w", err)
-	}
-	return out, nil
+	return byHash[types.Transaction](ctx, c, "eth_getTransactionByHash", "transactions", hashes)
 }
 
 // CreatedQuery is the log filter for the product's LogDepegApplicationCreated

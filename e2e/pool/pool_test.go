@@ -40,23 +40,7 @@ const (
 func TestThreeProcessesSixKeys(t *testing.T) {
 	ctx := t.Context()
 	bin := proctest.Build(t, t.TempDir(), "nodev")
-	wallets := make([]common.Address, 6)
-	for i := range wallets {
-		key, err := chain.DeriveKey(testMnemonic, uint32(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wallets[i] = crypto.PubkeyToAddress(key.PublicKey)
-	}
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	produceCtx, stopProducing := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { dc.Produce(produceCtx, 250*time.Millisecond) })
-	t.Cleanup(func() { stopProducing(); wg.Wait() })
+	dc, wallets := startChain(t, 6, 250*time.Millisecond)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
@@ -188,6 +172,32 @@ func TestThreeProcessesSixKeys(t *testing.T) {
 		apps, strings.Join(perKey, " "), holders.summary())
 }
 
+// startChain starts a devchain with the first n keys of the test mnemonic
+// funded, sealing a block every blockTime until the test ends (0: none).
+func startChain(t *testing.T, n int, blockTime time.Duration) (*devchain.Chain, []common.Address) {
+	t.Helper()
+	wallets := make([]common.Address, n)
+	for i := range wallets {
+		key, err := chain.DeriveKey(testMnemonic, uint32(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wallets[i] = crypto.PubkeyToAddress(key.PublicKey)
+	}
+	dc, err := devchain.Start(devchain.Options{Fund: wallets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	if blockTime > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Go(func() { dc.Produce(ctx, blockTime) })
+		t.Cleanup(func() { stop(); wg.Wait() })
+	}
+	return dc, wallets
+}
+
 // totalNonce is the sum of the keys' mined nonces.
 func totalNonce(t *testing.T, dc *devchain.Chain, wallets []common.Address) uint64 {
 	t.Helper()
@@ -308,19 +318,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 func TestSIGTERMReleasesEveryLease(t *testing.T) {
 	ctx := t.Context()
 	bin := proctest.Build(t, t.TempDir(), "nodev")
-	var wallets []common.Address
-	for i := range 2 {
-		key, err := chain.DeriveKey(testMnemonic, uint32(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey))
-	}
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
+	dc, wallets := startChain(t, 2, 0)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	p := proctest.Start(t, bin, proctest.Options{Name: "p", Env: []string{

@@ -8,11 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/etherisc/depeg-relay/chain"
-	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
@@ -36,23 +32,7 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 	const n = 400
 	ctx := t.Context()
 	bin := proctest.Build(t, t.TempDir(), "nodev")
-	wallets := make([]common.Address, 4)
-	for i := range wallets {
-		key, err := chain.DeriveKey(testMnemonic, uint32(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		wallets[i] = crypto.PubkeyToAddress(key.PublicKey)
-	}
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	produceCtx, stopProducing := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { dc.Produce(produceCtx, 250*time.Millisecond) })
-	t.Cleanup(func() { stopProducing(); wg.Wait() })
+	dc, wallets := startChain(t, 4, 250*time.Millisecond)
 
 	s := redistest.StartSentinels(t)
 	rdb, err := redisconn.Open(redisconn.Sentinel, s.URL())
