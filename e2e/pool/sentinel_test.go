@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
