@@ -7,9 +7,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
 
-	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
-	"github.com/etherisc/depeg-relay/redisconn"
 )
 
 // preflight is the -check mode: it verifies, without writing anything, that
@@ -21,7 +19,7 @@ import (
 func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.RPCTimeout)
 	defer cancel()
-	rdb, err := redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal())
+	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}
@@ -29,7 +27,7 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)
 	}
-	client, err := chain.Dial(ctx, cfg.ChainRPCURL.Reveal())
+	client, err := dialChain(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -49,11 +47,11 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	// check fails only when no key could work.
 	funded := 0
 	var low error
-	for _, idx := range cfg.ProcessorAccountIndexes {
-		key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), idx)
-		if err != nil {
-			return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
-		}
+	keys, err := poolKeys(cfg)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
 		wallet := crypto.PubkeyToAddress(key.PublicKey)
 		balance, err := client.BalanceAt(ctx, wallet, nil)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/intake"
-	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -30,7 +29,7 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	if len(args) == 0 {
 		return errUsage
 	}
-	rdb, err := redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal())
+	rdb, err := openRedis(cfg)
 	if err != nil {
 		return err
 	}

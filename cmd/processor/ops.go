@@ -18,7 +18,6 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/inspect"
-	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -57,10 +56,10 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 		return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
 	}
 	e := &opsEnv{cfg: cfg, wallet: crypto.PubkeyToAddress(key.PublicKey), now: now}
-	if e.rdb, err = redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal()); err != nil {
+	if e.rdb, err = openRedis(cfg); err != nil {
 		return nil, err
 	}
-	if e.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
+	if e.client, err = dialChain(ctx, cfg); err != nil {
 		_ = e.rdb.Close()
 		return nil, err
 	}

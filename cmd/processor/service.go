@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -25,7 +24,6 @@ import (
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
-	"github.com/etherisc/depeg-relay/redisconn"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -73,21 +71,19 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 			s.Close()
 		}
 	}()
-	if s.rdb, err = redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal()); err != nil {
+	if s.rdb, err = openRedis(cfg); err != nil {
 		return nil, err
 	}
 
-	if s.leaseRDB, err = redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal()); err != nil {
+	if s.leaseRDB, err = openRedis(cfg); err != nil {
 		return nil, err
 	}
-	if s.client, err = chain.Dial(ctx, cfg.ChainRPCURL.Reveal()); err != nil {
+	if s.client, err = dialChain(ctx, cfg); err != nil {
 		return nil, err
 	}
-	signerKeys := make([]*ecdsa.PrivateKey, len(cfg.ProcessorAccountIndexes))
-	for i, idx := range cfg.ProcessorAccountIndexes {
-		if signerKeys[i], err = chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), idx); err != nil {
-			return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
-		}
+	signerKeys, err := poolKeys(cfg)
+	if err != nil {
+		return nil, err
 	}
 	chainID, ok := waitFor(ctx, log, cfg.ErrorTimeout, "read chain id", func(c context.Context) (*big.Int, error) {
 		c, cancel := context.WithTimeout(c, cfg.RPCTimeout)
