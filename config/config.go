@@ -351,6 +351,24 @@ func Load() (Config, error) {
 	return parse(e)
 }
 
+// LoadFrom is Load reading each variable through lookup, which has the
+// shape of os.LookupEnv, instead of the process environment: dev mode hands
+// its settings over this way without writing the environment. It reads the
+// same envconfig tags that Load's envconfig.Process reads, and
+// TestLoadFromMatchesLoad keeps the two equal.
+func LoadFrom(lookup func(name string) (string, bool)) (Config, error) {
+	var e env
+	v := reflect.ValueOf(&e).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		if s, ok := lookup(t.Field(i).Tag.Get("envconfig")); ok {
+			v.Field(i).SetString(s)
+		}
+	}
+	fillBlanks(&e)
+	return parse(e)
+}
+
 // fillBlanks trims every value and gives blank ones their `default` tag, so
 // that "set but empty" behaves like "unset" (see env).
 func fillBlanks(e *env) {

@@ -67,19 +67,14 @@ func newDevEnv(log zerolog.Logger, lookup func(string) (string, bool)) *devEnv {
 	return &devEnv{log: log, lookup: lookup, settings: map[string]string{}}
 }
 
-// startDev starts dev mode's environment and hands its settings to the
-// configuration through the process environment, so the processor then
-// starts exactly as in production. This is the one place dev mode writes the
-// environment; it goes once config can load from a lookup function (Lookup).
+// startDev starts dev mode's environment. Its settings reach the
+// configuration through Lookup (config.LoadFrom), so the processor then
+// starts exactly as in production, and the process environment is never
+// written.
 func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 	d := newDevEnv(log, os.LookupEnv)
 	if err := d.Start(ctx); err != nil {
 		return nil, err
-	}
-	for k, v := range d.Settings() {
-		if err := os.Setenv(k, v); err != nil {
-			return nil, errors.Join(fmt.Errorf("dev mode: set %s: %w", k, err), d.Close())
-		}
 	}
 	return d, nil
 }

@@ -53,7 +53,13 @@ func run() int {
 		defer env.Close()
 	}
 
-	cfg, err := config.Load()
+	// Dev mode's settings go to config through its Lookup, over the
+	// process environment; production reads the environment.
+	load := config.Load
+	if env != nil {
+		load = func() (config.Config, error) { return config.LoadFrom(env.Lookup) }
+	}
+	cfg, err := load()
 	if err != nil {
 		// The error names every bad variable and never a secret's value.
 		log.Error().Err(err).Msg("configuration rejected")
