@@ -3,6 +3,7 @@ package redisconn_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/redisconn"
@@ -99,29 +101,28 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	old := s.Master.Addr()
 	s.Master.Kill()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	poll.UntilNil(t, 30*time.Second, "the sentinels promoting the replica", func() error {
 		addr, err := s.MasterAddr(ctx)
-		if err == nil && addr != old {
-			break
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no failover within 30s (master %s, err %v)", addr, err)
+		if addr == old {
+			return fmt.Errorf("master still %s", addr)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	// The same client goes on against the new master.
 	var entries []stream.Entry
-	for {
-		entries, err = q.ReadNew(ctx, 10, 100*time.Millisecond)
-		if err == nil && len(entries) > 0 {
-			break
+	poll.UntilNil(t, 30*time.Second, "the queue readable after the failover", func() error {
+		var err error
+		if entries, err = q.ReadNew(ctx, 10, 100*time.Millisecond); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("queue not readable after the failover: %v", err)
+		if len(entries) == 0 {
+			return errors.New("no entry read")
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if entries[0].ID != first || entries[0].EntityID != "before" {
 		t.Fatalf("read %+v after failover, want the entry written before it", entries)
 	}
@@ -195,8 +196,7 @@ func runRelay(t *testing.T, rdb redis.UniversalClient, n int) {
 			t.Errorf("relay: %v", err)
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	poll.UntilNil(t, 60*time.Second, "every application created once and acknowledged", func() error {
 		p, perr := rdb.XPending(t.Context(), keys.Stream, keys.Group).Result()
 		created := 0
 		for _, sid := range sids {
@@ -204,14 +204,11 @@ func runRelay(t *testing.T, rdb redis.UniversalClient, n int) {
 				created++
 			}
 		}
-		if perr == nil && p.Count == 0 && created == n {
-			break
+		if perr != nil || p.Count != 0 || created != n {
+			return fmt.Errorf("%d of %d created, pending %+v (%v)", created, n, p, perr)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s: %d of %d created, pending %+v (%v)", created, n, p, perr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	recs, err := queue.Journal(t.Context())
 	if err != nil || len(recs) != 0 {
 		t.Fatalf("journal %v (%v): want empty once all are acknowledged", recs, err)

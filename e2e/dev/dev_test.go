@@ -19,9 +19,11 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/depeg"
 	"github.com/etherisc/depeg-relay/internal/devproc"
 	"github.com/etherisc/depeg-relay/internal/freeport"
@@ -48,6 +50,10 @@ const (
 	defaultDeadLetter = "application:signatures:dead"
 )
 
+// devMnemonic is dev mode's phrase (the hardhat/anvil one); index 0 is the
+// wallet everyone else using it has.
+const devMnemonic = "test test test test test test test test test test test junk"
+
 func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
 	srv := redistest.Start(t)
@@ -67,9 +73,6 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 		}
 	case <-time.After(shutdownBound):
 		t.Fatalf("processor still running %s after SIGTERM\n%s", shutdownBound, p.LogTail())
-	}
-	if tail := p.LogTail(); !strings.Contains(tail, "dev mode uses names of its own") {
-		t.Errorf("the banner does not say that dev mode took names of its own on a shared Redis:\n%s", tail)
 	}
 }
 
@@ -168,8 +171,51 @@ func settled(t *testing.T, p *devproc.Proc, rdb *redis.Client, ready devproc.Rea
 		return nil
 	})
 
+	checkOwnNames(t, rdb, ready)
 	checkDeadLetters(t, rdb, ready.DeadLetter, valid, bad)
 	checkOnChain(t, ready, valid)
+}
+
+// checkOwnNames reads in Redis that dev mode on a shared Redis worked under
+// the names of its own its ready line gave, not only announced them: its
+// group is on its stream, every consumer of that group is its own, and
+// nothing exists under the frontend's default names. Its wallet is not the
+// one every other user of the dev phrase has (index 0), since the journal
+// is keyed by the wallet.
+func checkOwnNames(t *testing.T, rdb *redis.Client, ready devproc.Ready) {
+	t.Helper()
+	ctx := t.Context()
+	for _, key := range []string{defaultStream, defaultDeadLetter} {
+		if n, err := rdb.Exists(ctx, key).Result(); err != nil || n != 0 {
+			t.Errorf("dev mode on a shared Redis left the default key %q (exists %d, err %v)", key, n, err)
+		}
+	}
+	groups, err := rdb.XInfoGroups(ctx, ready.Stream).Result()
+	if err != nil {
+		t.Fatalf("groups of dev mode's stream %q: %v", ready.Stream, err)
+	}
+	if len(groups) != 1 || groups[0].Name != ready.Group {
+		t.Errorf("dev mode's stream %q has groups %+v, want only its own %q", ready.Stream, groups, ready.Group)
+	}
+	consumers, err := rdb.XInfoConsumers(ctx, ready.Stream, ready.Group).Result()
+	if err != nil {
+		t.Fatalf("consumers of dev mode's group %q: %v", ready.Group, err)
+	}
+	if len(consumers) == 0 {
+		t.Errorf("dev mode's group %q has no consumer", ready.Group)
+	}
+	for _, c := range consumers {
+		if !strings.HasPrefix(c.Name, ready.Consumer) {
+			t.Errorf("dev mode's group %q has the consumer %q, not one of its own (%q)", ready.Group, c.Name, ready.Consumer)
+		}
+	}
+	key, err := chain.DeriveKey(devMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shared := crypto.PubkeyToAddress(key.PublicKey); common.HexToAddress(ready.Wallet) == shared {
+		t.Errorf("dev mode on a shared Redis uses the wallet %s (index 0 of the dev phrase), want one of its own", ready.Wallet)
+	}
 }
 
 // checkDeadLetters wants one dead letter per bad case, with the reason the
