@@ -78,7 +78,10 @@ func NewRouter(cfg Config) http.Handler {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	r := chi.NewRouter()
-	r.Use(accessLog(cfg.Log), recoverer(cfg.Log), requestTimeout(cfg.RequestTimeout), middleware.GetHead)
+	// The recoverer is outermost: inside the access log's response wrapper,
+	// which marks the header written before it passes it on, a handler that
+	// panicked in WriteHeader got a 200 with no body instead of the 500.
+	r.Use(recoverer(cfg.Log), accessLog(cfg.Log), requestTimeout(cfg.RequestTimeout), middleware.GetHead)
 	r.Get("/api/monitor", reportHandler(cfg.Health.Check))
 	r.Get("/api/monitor/liveness", reportHandler(cfg.Health.Liveness))
 	r.Get("/api/monitor/readiness", reportHandler(cfg.Health.Readiness))
