@@ -28,6 +28,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/lifecycle"
 )
 
@@ -314,7 +315,7 @@ func (r *devRedis) Start(ctx context.Context) error {
 // startRedisServer runs redis-server on a free loopback port without
 // persistence and waits until it answers.
 func (r *devRedis) startRedisServer(ctx context.Context, bin string) error {
-	port, err := freePort()
+	port, err := freeport.Pick()
 	if err != nil {
 		return err
 	}
@@ -460,11 +461,3 @@ func (d *devEnv) envInt(name string, def int) (int, error) {
 	return n, nil
 }
 
-func freePort() (int, error) {
-	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/internal/freeport"
 )
 
 // lookupMap is an environment for newDevEnv that is not the process's.
@@ -21,7 +23,7 @@ func lookupMap(m map[string]string) func(string) (string, bool) {
 // closedPort is a loopback port nothing listens on.
 func closedPort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
