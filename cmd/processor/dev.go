@@ -460,4 +460,3 @@ func (d *devEnv) envInt(name string, def int) (int, error) {
 	}
 	return n, nil
 }
-
