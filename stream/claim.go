@@ -73,7 +73,7 @@ func (q *Queue) TakeOver(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("xpending of %s: %w", prev, err)
 		}
 		if len(pend) == 0 {
-			return n, nil
+			return n, q.dropConsumer(ctx, prev)
 		}
 		ids := make([]string, len(pend))
 		for i, p := range pend {
@@ -84,9 +84,26 @@ func (q *Queue) TakeOver(ctx context.Context) (int, error) {
 		}
 		n += len(ids)
 		if len(pend) < claimPage {
-			return n, nil
+			return n, q.dropConsumer(ctx, prev)
 		}
 	}
+}
+
+// dropConsumer removes a consumer the lease proved gone, once nothing is
+// pending under it, so the group does not collect a name per deploy.
+// XGROUP DELCONSUMER would drop what is still pending, hence the check;
+// nobody reads under that name any more, so nothing can arrive in between.
+func (q *Queue) dropConsumer(ctx context.Context, name string) error {
+	left, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: q.keys.Stream, Group: q.keys.Group, Consumer: name, Start: "-", End: "+", Count: 1,
+	}).Result()
+	if err != nil || len(left) > 0 {
+		return nil // kept; a later take-over or ClaimIdle deals with it
+	}
+	if err := q.rdb.XGroupDelConsumer(ctx, q.keys.Stream, q.keys.Group, name).Err(); err != nil {
+		return fmt.Errorf("remove consumer %s: %w", name, err)
+	}
+	return nil
 }
 
 // Touch claims ids for this consumer, wherever they are pending, and resets

@@ -87,6 +87,16 @@ func TestTakeOverClaimsPreviousConsumer(t *testing.T) {
 	if ok, _ := rdb.SIsMember(t.Context(), stream.WalletsKey(testKeys.Stream), testKeys.Wallet).Result(); !ok {
 		t.Error("wallet not registered")
 	}
+	// The previous consumer, with nothing left pending, is gone from the group.
+	cs, err := rdb.XInfoConsumers(t.Context(), testKeys.Stream, testKeys.Group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Name == "host-1/w" {
+			t.Errorf("previous consumer %s kept with %d pending", c.Name, c.Pending)
+		}
+	}
 	// Its own pending list now holds them, as the relay reads it.
 	own, err := next.ReadOwnPending(t.Context(), "0", 10)
 	if err != nil || len(own) != 3 {
