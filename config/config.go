@@ -1000,6 +1000,10 @@ func redactRedisURL(s string) string {
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			// A userinfo without a colon ("redis://s3cret@host") is a
+			// password to several clients and providers: never shown.
+			u.User = url.User("xxxxx")
 		}
 	}
 	if u.RawQuery != "" {
