@@ -320,18 +320,17 @@ func (c *Checker) checkProcessor(r *Report, now time.Time) {
 // checkProcessors is checkProcessor for a pool: every key's loop must beat,
 // the figures are totals, and each key's own line is under Keys.
 func (c *Checker) checkProcessors(r *Report, now time.Time) {
-	r.ensureKeys(c.cfg.Keys)
+	// The loop check runs first (Check is Liveness, then the balance), so
+	// each key's line starts here.
+	r.Keys = make([]KeyReport, len(c.cfg.Keys))
 	var failed, standby, holding, atCap []string
 	var inFlight int
 	var held, window uint64
 	var oldest time.Time
 	for i, kc := range c.cfg.Keys {
 		k := c.keyLoop(kc, now)
-		kr := &r.Keys[i]
-		kr.Processor, kr.LastLoopIteration, kr.LastLoopAgeSeconds = k.Processor, k.LastLoopIteration, k.LastLoopAgeSeconds
-		kr.InFlight, kr.NodeHeld, kr.NodeWindow = k.InFlight, k.NodeHeld, k.NodeWindow
-		kr.Lease, kr.Holding, kr.FeeCap = k.Lease, k.Holding, k.FeeCap
-		name := kr.Wallet
+		r.Keys[i] = k
+		name := k.Wallet
 		if k.Processor != StatusOK {
 			failed = append(failed, name+": "+strings.TrimPrefix(k.Processor, "error: "))
 		}
@@ -384,6 +383,7 @@ func (c *Checker) checkProcessors(r *Report, now time.Time) {
 
 // keyLoop is the loop check and the window figures of one key.
 func (c *Checker) keyLoop(k KeyConfig, now time.Time) (kr KeyReport) {
+	kr.Wallet = k.Wallet.Hex()
 	if k.InFlight != nil {
 		n := k.InFlight()
 		kr.InFlight = &n
@@ -764,7 +764,7 @@ func (c *Checker) checkBalance(r *Report, now time.Time) {
 		if b.wei != nil {
 			r.BalanceEth = formatEth(b.wei)
 			r.BalanceAgeSeconds = seconds(now.Sub(b.at))
-			r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.cfg.Metrics, b.wei, now)
+			r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.processRater(), b.wei, now)
 		}
 		return
 	}
@@ -792,7 +792,7 @@ func (c *Checker) checkBalance(r *Report, now time.Time) {
 	if known {
 		r.BalanceEth = formatEth(total)
 		r.BalanceAgeSeconds = seconds(oldest)
-		r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.cfg.Metrics, total, now)
+		r.SpendWeiPerHour, r.RunwayHours, r.Runway = runway(c.processRater(), total, now)
 	}
 	if len(failed) > 0 {
 		r.Balance = errorStatus("%d of %d keys: %s", len(failed), len(bals), strings.Join(failed, "; "))
@@ -824,6 +824,15 @@ func (c *Checker) keyBalanceStatus(b balanceState, now time.Time) string {
 	return StatusOK
 }
 
+// processRater is the process's spend rate for runway, or nil without
+// Metrics (a nil *Metrics in the interface would not compare as nil).
+func (c *Checker) processRater() spendRater {
+	if c.cfg.Metrics == nil {
+		return nil
+	}
+	return c.cfg.Metrics
+}
+
 // spendRater gives a spend rate: the process's Metrics or one key's.
 type spendRater interface {
 	SpendRate(now time.Time) (*big.Int, bool)
@@ -833,7 +842,7 @@ type spendRater interface {
 // the rate as a decimal string, the hours, and the same in words. All empty
 // without m.
 func runway(m spendRater, balance *big.Int, now time.Time) (spendWeiPerHour string, hours *float64, words string) {
-	if m == nil || isNilRater(m) {
+	if m == nil {
 		return "", nil, ""
 	}
 	rate, ok := m.SpendRate(now)
@@ -844,15 +853,4 @@ func runway(m spendRater, balance *big.Int, now time.Time) (spendWeiPerHour stri
 	// Four significant digits are plenty for people; the exact rate is in
 	// SpendWeiPerHour.
 	return rate.String(), &h, fmt.Sprintf("%.1f hours at %s ETH/hour", h, strconv.FormatFloat(weiToEth(rate), 'g', 4, 64))
-}
-
-// isNilRater catches a nil *Metrics or *WalletMetrics inside the interface.
-func isNilRater(m spendRater) bool {
-	switch v := m.(type) {
-	case *Metrics:
-		return v == nil
-	case *WalletMetrics:
-		return v == nil
-	}
-	return false
 }
