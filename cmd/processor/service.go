@@ -30,19 +30,15 @@ import (
 
 // service is the processor's parts, built in dependency order.
 type service struct {
-	log zerolog.Logger
-	cfg config.Config
-	rdb redis.UniversalClient
-	// leaseRDB carries only the leases, so that a renewal never queues
-	// behind the relays' traffic and a release at shutdown never meets a
-	// client already closed.
-	leaseRDB redis.UniversalClient
-	client   *chain.Client
-	keys     []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
-	checker  *monitor.Checker
-	metrics  *monitor.Metrics
-	console  *console.Console // nil with CONSOLE_ENABLED=false
-	server   *api.Server
+	log     zerolog.Logger
+	cfg     config.Config
+	rdb     redis.UniversalClient
+	client  *chain.Client
+	keys    []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
+	checker *monitor.Checker
+	metrics *monitor.Metrics
+	console *console.Console // nil with CONSOLE_ENABLED=false
+	server  *api.Server
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
@@ -75,9 +71,6 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		return nil, err
 	}
 
-	if s.leaseRDB, err = openRedis(cfg); err != nil {
-		return nil, err
-	}
 	if s.client, err = dialChain(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -121,7 +114,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		k := &keyPart{index: idx, signer: chain.NewSigner(signerKeys[i], chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
 		wallet := strings.ToLower(k.signer.Address().Hex())
 		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
-		if k.lease, err = lease.New(s.leaseRDB, lease.Key(wallet), cfg.LeaseTTL); err != nil {
+		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
 			return nil, err
 		}
 		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
@@ -291,9 +284,6 @@ func (s *service) Close() {
 	}
 	if s.rdb != nil {
 		_ = s.rdb.Close()
-	}
-	if s.leaseRDB != nil {
-		_ = s.leaseRDB.Close()
 	}
 }
 
