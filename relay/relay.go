@@ -166,6 +166,9 @@ type Relay struct {
 	baseFeeAboveCap bool
 	flightsAtCap    int
 	slotFreed       chan struct{}
+	// reading is the size of the batch the submitting loop has read and
+	// is submitting (see Entries).
+	reading int
 
 	// Owned by the submitting loop only.
 	unjournaled  []uint64 // nonces of a journal write that failed, to remove
@@ -259,6 +262,27 @@ func (r *Relay) InFlight() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.flights)
+}
+
+// Entries is how many stream entries the relay has in hand: reading, the
+// batch the submitting loop read and is submitting now; sent, those carried
+// by a transaction not yet final (gap fills carry none). The monitor counts
+// the key's other pending entries as read and not yet sent.
+func (r *Relay) Entries() (reading, sent int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range r.flights {
+		if f.app != nil {
+			sent++
+		}
+	}
+	return r.reading, sent
+}
+
+func (r *Relay) setReading(n int) {
+	r.mu.Lock()
+	r.reading = n
+	r.mu.Unlock()
 }
 
 // Run processes the stream until ctx is cancelled. It first reconciles the

@@ -52,13 +52,17 @@ func (r *Relay) submitLoop(ctx context.Context) {
 				r.metrics.EntryReceived()
 			}
 		}
+		r.setReading(len(entries))
 		fees, err := r.fees(ctx)
 		if err != nil {
+			r.setReading(0)
 			r.rescanFromStart() // the entries just read stay pending in our list
 			r.backoff(ctx, err)
 			continue
 		}
-		if err := r.processBatch(ctx, entries, fees); err != nil {
+		err = r.processBatch(ctx, entries, fees)
+		r.setReading(0)
+		if err != nil {
 			r.rescanFromStart()
 			r.backoff(ctx, err)
 		}
