@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,12 +83,7 @@ func mountIntake(r chi.Router, cfg IntakeConfig, log zerolog.Logger) {
 	h := &intakeHandlers{cfg: cfg, log: log}
 
 	r.Group(func(r chi.Router) {
-		r.Use(cors.Handler(cors.Options{
-			AllowedOrigins: cfg.AllowedOrigins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Content-Type", "Accept"},
-			MaxAge:         600,
-		}))
+		r.Use(cors.Handler(corsOptions(cfg.AllowedOrigins)))
 		r.Use(clientIP, rateLimit(cfg))
 		r.Post("/api/application", h.submit)
 		r.Get("/api/application", h.pending)
@@ -106,6 +102,23 @@ func mountIntake(r chi.Router, cfg IntakeConfig, log zerolog.Logger) {
 			r.Get("/api/admin/deadletters/{id}", h.showDeadLetter)
 			r.Post("/api/admin/deadletters/{id}/replay", h.replayDeadLetter)
 		})
+	}
+}
+
+// corsOptions allows browsers on exactly the listed origins, compared
+// without regard to case. go-chi/cors reads an empty AllowedOrigins, and a
+// "*" in it, as "every origin"; an allow function that knows only the list
+// keeps empty meaning none, as INTAKE_CORS_ORIGINS promises, and "*" a
+// string no browser sends.
+func corsOptions(origins []string) cors.Options {
+	allowed := slices.Clone(origins)
+	return cors.Options{
+		AllowOriginFunc: func(_ *http.Request, origin string) bool {
+			return slices.ContainsFunc(allowed, func(o string) bool { return strings.EqualFold(o, origin) })
+		},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Content-Type", "Accept"},
+		MaxAge:         600,
 	}
 }
 
