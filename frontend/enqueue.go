@@ -79,6 +79,11 @@ func BadCases(chainID *big.Int, verifyingContract common.Address) ([]BadCase, er
 			f[FieldSignatureID] = id
 			return err
 		}},
+		{"escape-signature-id", "signatureId: has a non-printable character U+001B", func(_ *Application, f map[string]string) error {
+			// A terminal title sequence: refused, never relayed or printed raw.
+			f[FieldSignatureID] = "\x1b]0;pwned\x07V1StGXR8"
+			return nil
+		}},
 		{"missing-signature", "signature", func(_ *Application, f map[string]string) error {
 			delete(f, FieldSignature)
 			return nil

@@ -1,8 +1,16 @@
 package intake
 
 import (
+	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 func TestFields(t *testing.T) {
@@ -42,5 +50,35 @@ func TestFields(t *testing.T) {
 				t.Fatalf("fields %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSubmitRefusesHostileText: a signatureId that would act on a terminal
+// (retitle it, clear it, move the cursor back over a line, reorder it) is
+// refused at the door as malformed, naming the field and the character by
+// its code point, never echoing it. The refusal comes before any Redis or
+// node call, so the service needs neither here.
+func TestSubmitRefusesHostileText(t *testing.T) {
+	svc := New(Config{}, zerolog.Nop(), nil, nil, nil, nil, nil)
+	for _, id := range []string{"\x1b]0;pwned\x07", "ab\x1b[2J", "ok\rFAKE ROW", "a\u202eb", "a\u009b2J", "bell\a"} {
+		body, err := json.Marshal(map[string]any{
+			"policyHolder": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "protectedWallet": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+			"protectedBalance": "5000000000", "duration": 2592000, "bundleId": 1, "signatureId": id,
+			"signature": "0x" + strings.Repeat("ab", 65),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.Submit(t.Context(), body)
+		var rej *Rejection
+		if !errors.As(err, &rej) || rej.Class != ClassMalformed || rej.Field != stream.FieldSignatureID ||
+			!strings.Contains(rej.Reason, "non-printable character U+") {
+			t.Fatalf("signatureId %q: %v (%+v)", id, err, rej)
+		}
+		for _, r := range rej.Error() {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("signatureId %q: the refusal carries %U: %q", id, r, rej.Error())
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/etherisc/depeg-relay/stream"
@@ -27,6 +28,9 @@ func FuzzFields(f *testing.F) {
 		`[1,2]`, `policyHolder=0x`, ``, `{} {}`, `{"a":1}garbage`, `null`, `"x"`, `{"duration":1`, "\xff\xfe{}",
 		`{"bundleId":99999999999999999999999999999999999999999999999999999999999999999999999999999999}`,
 		`{"signatureId":"` + strings.Repeat("é", 40) + `"}`, `{"policyHolder":"0x1","policyHolder":"0x2"}`,
+		// Terminal escapes, raw and JSON-escaped (issue 19).
+		`{"signatureId":"\u001b]0;pwned\u0007","duration":1}`, "{\"signatureId\":\"ok\r\x1b[2K\"}",
+		`{"signatureId":"a\u202eb\u009b"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -49,8 +53,15 @@ func FuzzFields(f *testing.F) {
 				t.Fatalf("field %q is not an application field", name)
 			}
 		}
-		// Whatever the intake passes on, the one validator judges it.
-		_, _ = stream.DecodeApplication("01ENTITY", fields)
+		// Whatever the intake passes on, the one validator judges it, and
+		// what it accepts is printable text where a person will read it.
+		if app, err := stream.DecodeApplication("01ENTITY", fields); err == nil {
+			for _, r := range app.SignatureID {
+				if !unicode.IsPrint(r) {
+					t.Fatalf("signatureId %q accepted with %U", app.SignatureID, r)
+				}
+			}
+		}
 		if len(problems) > 0 {
 			return
 		}

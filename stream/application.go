@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -70,6 +71,12 @@ func DecodeApplication(entityID string, fields map[string]string) (Application, 
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
+	// The entity id comes from the stream entry, not the hash; it is printed
+	// by the on-call's commands and the console, so it must be plain text.
+	if err := printable(entityID); err != nil {
+		bad("%s: %v", FieldEntityID, err)
+	}
+
 	app.PolicyHolder = decodeAddress(fields, FieldPolicyHolder, bad)
 	app.ProtectedWallet = decodeAddress(fields, FieldProtectedWallet, bad)
 	app.ProtectedBalance = decodeUint(fields, FieldProtectedBalance, bad)
@@ -118,6 +125,9 @@ func DecodeApplication(entityID string, fields map[string]string) (Application, 
 // SignatureIDToBytes32 encodes the frontend's signatureId the way ethers'
 // formatBytes32String does: UTF-8 bytes right-padded with zeros. Like ethers,
 // it refuses 32 bytes or more (there must be room for a terminating zero).
+// It also refuses what is not printable text (see printable): the frontend's
+// nanoids never hold such characters, and an id with an escape sequence would
+// be relayed, written on chain and printed raw to the on-call's terminal.
 func SignatureIDToBytes32(id string) ([32]byte, error) {
 	var out [32]byte
 	switch {
@@ -128,8 +138,28 @@ func SignatureIDToBytes32(id string) ([32]byte, error) {
 	case len(id) >= 32:
 		return out, fmt.Errorf("%d bytes, must be shorter than 32", len(id))
 	}
+	if err := printable(id); err != nil {
+		return out, err
+	}
 	copy(out[:], id)
 	return out, nil
+}
+
+// printable refuses text a terminal or a page would not show as it is:
+// invalid UTF-8, control characters (C0, DEL, C1: escape sequences, carriage
+// returns, bells), format characters (bidirectional overrides, zero-width
+// joiners) and every space but U+0020 (unicode.IsPrint). The error names the
+// first offending character by its code point, never by the character.
+func printable(s string) error {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			return fmt.Errorf("not valid UTF-8 at byte %d", i)
+		case !unicode.IsPrint(r):
+			return fmt.Errorf("has a non-printable character %U at byte %d", r, i)
+		}
+	}
+	return nil
 }
 
 func decodeAddress(fields map[string]string, name string, bad func(string, ...any)) common.Address {

@@ -56,6 +56,18 @@ func TestDecodeApplicationInvalid(t *testing.T) {
 		{"non-hex signature", map[string]string{FieldSignature: "0x" + strings.Repeat("zz", 65)}, "not hex"},
 		{"missing field", map[string]string{FieldSignature: ""}, "signature: missing"},
 		{"bad tx hash", map[string]string{FieldTransactionHash: "0x12"}, "transactionHash"},
+		// Text a terminal would act on: retitle (OSC), clear, move the
+		// cursor back, ring, reorder (bidi override), hide (zero width).
+		{"signatureId OSC title", map[string]string{FieldSignatureID: "\x1b]0;pwned\x07"}, "signatureId: has a non-printable character U+001B"},
+		{"signatureId clear screen", map[string]string{FieldSignatureID: "ab\x1b[2J"}, "U+001B at byte 2"},
+		{"signatureId carriage return", map[string]string{FieldSignatureID: "ok\rFAKE"}, "U+000D"},
+		{"signatureId bell", map[string]string{FieldSignatureID: "a\a"}, "U+0007"},
+		{"signatureId tab", map[string]string{FieldSignatureID: "a\tb"}, "U+0009"},
+		{"signatureId C1 CSI", map[string]string{FieldSignatureID: "a\u009b2J"}, "U+009B"},
+		{"signatureId DEL", map[string]string{FieldSignatureID: "a\x7f"}, "U+007F"},
+		{"signatureId bidi override", map[string]string{FieldSignatureID: "abc\u202edef"}, "U+202E"},
+		{"signatureId zero width joiner", map[string]string{FieldSignatureID: "a\u200db"}, "U+200D"},
+		{"signatureId no-break space", map[string]string{FieldSignatureID: "a\u00a0b"}, "U+00A0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +78,27 @@ func TestDecodeApplicationInvalid(t *testing.T) {
 				t.Fatalf("err %v, want ErrInvalidApplication mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestDecodeApplicationEntityID: the entity id comes from the stream entry
+// and is printed by the on-call's commands: one with control characters is
+// refused (the relay dead-letters it), and the reason does not carry it.
+func TestDecodeApplicationEntityID(t *testing.T) {
+	for _, id := range []string{"01ENTITY\x1b]0;x\x07", "\r01ENTITY", "01\u202eENTITY", "01\xffENTITY"} {
+		_, err := DecodeApplication(id, validFields())
+		if !errors.Is(err, ErrInvalidApplication) || !strings.Contains(err.Error(), "entityId: ") {
+			t.Fatalf("entity %q: err %v, want ErrInvalidApplication naming entityId", id, err)
+		}
+		if p := Problems(err); len(p) != 1 || p[0].Field != FieldEntityID {
+			t.Fatalf("entity %q: problems %+v", id, p)
+		}
+		if strings.ContainsAny(err.Error(), "\x1b\r\x07\u202e\xff") {
+			t.Fatalf("reason carries the raw id: %q", err)
+		}
+	}
+	if _, err := DecodeApplication("01JBQ8ZV3Y6WJ3R9T2XG5K7M4N", validFields()); err != nil {
+		t.Fatalf("ULID refused: %v", err)
 	}
 }
 
@@ -87,7 +120,10 @@ func TestSignatureIDToBytes32(t *testing.T) {
 	if err != nil || b[0] != 0xc3 || b[1] != 0xa9 || b[2] != 0 {
 		t.Fatalf("utf-8: %x %v", b, err)
 	}
-	for _, bad := range []string{"", strings.Repeat("a", 32), "\xff"} {
+	if _, err := SignatureIDToBytes32("nanoid_-é€𝄞"); err != nil {
+		t.Fatalf("printable UTF-8 refused: %v", err)
+	}
+	for _, bad := range []string{"", strings.Repeat("a", 32), "\xff", "\x1b[31m", "a\u202e", "a\n"} {
 		if _, err := SignatureIDToBytes32(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

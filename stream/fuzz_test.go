@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/etherisc/depeg-relay/stream"
@@ -49,10 +50,15 @@ func FuzzDecodeApplication(f *testing.F) {
 		{valid[0], valid[1], valid[2], valid[3], valid[4], valid[5], valid[6], "", "Inf"},
 		{valid[0], valid[1], valid[2], valid[3], valid[4], valid[5], valid[6], "", "1e300"},
 		{valid[0], valid[1], valid[2], valid[3], valid[4], valid[5], valid[6], "", "-1732380000"},
+		// Terminal escapes and reordering in the signatureId (issue 19).
+		{valid[0], valid[1], valid[2], valid[3], valid[4], "\x1b]0;pwned\x07", valid[6], "", ""},
+		{valid[0], valid[1], valid[2], valid[3], valid[4], "ok\r\x1b[2K\x1b[1A", valid[6], "", ""},
+		{valid[0], valid[1], valid[2], valid[3], valid[4], "id\u202e\u009b", valid[6], "", ""},
 	}
 	for _, s := range seeds {
 		f.Add("01ENTITY", s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8])
 	}
+	f.Add("01ENTITY\x1b[2J", valid[0], valid[1], valid[2], valid[3], valid[4], valid[5], valid[6], valid[7], valid[8])
 	f.Fuzz(func(t *testing.T, entityID, holder, wallet, balance, duration, bundle, sigID, signature, txHash, ts string) {
 		fields := map[string]string{}
 		for i, v := range []string{holder, wallet, balance, duration, bundle, sigID, signature, txHash, ts} {
@@ -91,11 +97,11 @@ func checkReadableError(t *testing.T, err error, fields map[string]string) {
 		t.Fatalf("error is %d bytes long", len(msg))
 	}
 	for _, r := range msg {
-		if r < 0x20 || r == 0x7f {
-			t.Fatalf("error carries a control character %U: %q", r, msg)
+		if !unicode.IsPrint(r) {
+			t.Fatalf("error carries a non-printable character %U: %q", r, msg)
 		}
 	}
-	named := false
+	named := strings.Contains(msg, stream.FieldEntityID+":")
 	for _, name := range fuzzFieldNames {
 		named = named || strings.Contains(msg, name+":")
 	}
@@ -117,6 +123,13 @@ func checkInRange(t *testing.T, app stream.Application) {
 	if n := len(app.SignatureID); n == 0 || n >= 32 || !utf8.ValidString(app.SignatureID) ||
 		string(app.SignatureID32[:n]) != app.SignatureID || strings.Trim(string(app.SignatureID32[n:]), "\x00") != "" {
 		t.Fatalf("signatureId %q encodes as %x", app.SignatureID, app.SignatureID32)
+	}
+	for _, s := range []string{app.SignatureID, app.EntityID} {
+		for _, r := range s {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("accepted %q holds the non-printable %U", s, r)
+			}
+		}
 	}
 	if !app.CreatedAt.IsZero() && app.CreatedAt.Before(time.Unix(0, 0)) {
 		t.Fatalf("CreatedAt %v is before the epoch", app.CreatedAt)

@@ -13,7 +13,7 @@ type Problem struct {
 
 // problemFields are the fields DecodeApplication reports on, in its order.
 var problemFields = []string{
-	FieldPolicyHolder, FieldProtectedWallet, FieldProtectedBalance, FieldDuration,
+	FieldEntityID, FieldPolicyHolder, FieldProtectedWallet, FieldProtectedBalance, FieldDuration,
 	FieldBundleID, FieldSignatureID, FieldSignature, FieldTransactionHash,
 }
 
