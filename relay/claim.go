@@ -35,8 +35,12 @@ func (r *Relay) takeOver(ctx context.Context) error {
 	return nil
 }
 
-// touch claims the in-flight entries for this consumer and resets their
-// idle time.
+// touch claims the in-flight entries for this consumer, wherever they are
+// pending, and resets the idle time of every entry pending under this
+// consumer: whatever holds an entry back (the hold on unknown transactions,
+// the fee cap, the node window, a signature another key owns, confirmations
+// still to come, a requeue), it is this relay's, and it must never look
+// idle to another key, which would claim it and sign a second transaction.
 func (r *Relay) touch(ctx context.Context) error {
 	r.mu.Lock()
 	ids := make([]string, 0, len(r.flights))
@@ -47,11 +51,25 @@ func (r *Relay) touch(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	r.touchedAt = r.cfg.Now()
+	c, cancel := r.rpcCtx(ctx)
+	defer cancel()
+	own, err := r.queue.OwnPending(c)
+	if err != nil {
+		r.metrics.RedisError("touch")
+		return fmt.Errorf("list own pending entries: %w", err)
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		seen[id] = true
+	}
+	for _, id := range own {
+		if !seen[id] {
+			ids = append(ids, id)
+		}
+	}
 	if len(ids) == 0 {
 		return nil
 	}
-	c, cancel := r.rpcCtx(ctx)
-	defer cancel()
 	if err := r.queue.Touch(c, ids...); err != nil {
 		r.metrics.RedisError("touch")
 		return fmt.Errorf("touch %d in-flight entries: %w", len(ids), err)

@@ -198,6 +198,7 @@ func (r *Relay) rejectReverted(ctx context.Context, f *flight, rcpt *types.Recei
 		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
 		return
 	}
+	r.releaseOwners(ctx, f.app)
 	r.forgetAndRelease(ctx, f, false, log)
 }
 
@@ -222,11 +223,13 @@ const signatureLookupChunk = 1000
 // appliedBy looks for the transaction that applied signature: the product's
 // creation events in the SIGNATURE_LOOKBACK_BLOCKS blocks up to upTo, newest
 // first, each checked by its transaction's input (the product call carrying
-// this very signature). ours is set if that transaction came from this
-// relay's wallet, foreign if from anyone else; both nil if none was found in
+// this very signature). ours is set if that transaction came from a wallet
+// of the pool (this relay's, any key registered on the stream, a legacy
+// wallet the operator named), foreign if from anyone else; both nil if none was found in
 // the range.
 func (r *Relay) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ours, foreign *common.Hash, err error) {
 	lowest := upTo - min(upTo, r.cfg.SignatureLookback)
+	var members map[common.Address]bool // the pool's wallets, read once if needed
 	for to := upTo; ; {
 		from := max(lowest, to-min(to, signatureLookupChunk-1))
 		c, cancel := r.rpcCtx(ctx)
@@ -257,7 +260,15 @@ func (r *Relay) appliedBy(ctx context.Context, signature []byte, upTo uint64) (o
 					continue
 				}
 				h := hashes[i]
-				if from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), tx); err == nil && from == r.signer.Address() {
+				from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), tx)
+				if err != nil {
+					return nil, &h, nil
+				}
+				ours, err := r.ours(ctx, from, &members)
+				if err != nil {
+					return nil, nil, fmt.Errorf("read the pool's wallets: %w", err)
+				}
+				if ours {
 					return &h, nil, nil
 				}
 				return nil, &h, nil

@@ -59,6 +59,23 @@ type Queue interface {
 	TakeOver(ctx context.Context) (int, error)
 	Touch(ctx context.Context, ids ...string) error
 	ClaimIdle(ctx context.Context, minIdle time.Duration, limit int) ([]stream.Claimed, error)
+	// OwnPending lists every entry pending under this consumer, which the
+	// tracker keeps alive with Touch whatever holds it back.
+	OwnPending(ctx context.Context) ([]string, error)
+	// ClaimOwners, OwnerStale, TakeOwner and ReleaseOwners are the pool-wide
+	// claim on an application taken before signing (see owner.go).
+	ClaimOwners(ctx context.Context, wallet string, claims ...stream.OwnerClaim) ([]stream.Owner, error)
+	OwnerStale(ctx context.Context, owner stream.Owner, live func(context.Context, string) (bool, error)) (bool, error)
+	TakeOwner(ctx context.Context, sigHash common.Hash, stale stream.Owner, wallet, entryID string) (bool, error)
+	ReleaseOwners(ctx context.Context, wallet string, sigHashes ...common.Hash) error
+}
+
+// Pool is what the relay asks of the pool of keys it is one of (package
+// pool; invariant 9): which wallets' transactions are ours, and whether a
+// key is held by a live process.
+type Pool interface {
+	Members(ctx context.Context) (map[common.Address]bool, error)
+	Live(ctx context.Context, wallet string) (bool, error)
 }
 
 // Metrics receives what the relay observes; *monitor.Metrics has it.
@@ -140,6 +157,11 @@ type Config struct {
 	// refreshed every BALANCE_REFRESH_INTERVAL, so the gate and the monitor
 	// read one figure. Nil reads the node directly at most once per poll.
 	Balance func(ctx context.Context) (*big.Int, error)
+	// Pool, when set, makes the relay one key of a pool: a transaction
+	// from any wallet of the pool is ours (SIGNATURE_USED resolution), and
+	// a claim held by a key no live process holds may be taken over. Nil:
+	// the pool is this wallet alone.
+	Pool Pool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -626,8 +626,9 @@ func (r *Relay) forgetFailuresInFlight(entries []stream.Entry) {
 // submit signs the ready candidates with consecutive nonces, journals them
 // all, and only then broadcasts them.
 func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees) error {
-	if len(ready) == 0 {
-		return nil
+	ready, err := r.claimOwners(ctx, ready)
+	if err != nil || len(ready) == 0 {
+		return err
 	}
 	r.mu.Lock()
 	first := r.nextNonce

@@ -484,6 +484,11 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 		r.log.Warn().Err(err).Msg("forget journal records failed, will retry")
 		r.unforgotten = append(r.unforgotten, nonces...)
 	}
+	apps := make([]*carried, 0, len(confirmed))
+	for _, cf := range confirmed {
+		apps = append(apps, cf.f.app)
+	}
+	r.releaseOwners(c, apps...)
 	for _, cf := range confirmed {
 		r.release(cf.f, false)
 	}

@@ -1,0 +1,212 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/pool"
+	"github.com/etherisc/depeg-relay/relay"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// poolKey is one more key of the env's mnemonic, with a relay of its own.
+type poolKey struct {
+	signer *chain.Signer
+	queue  *stream.Queue
+}
+
+// keyAddress is the address of the test mnemonic's key idx.
+func keyAddress(t *testing.T, idx uint32) common.Address {
+	t.Helper()
+	k, err := chain.DeriveKey(testMnemonic, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypto.PubkeyToAddress(k.PublicKey)
+}
+
+// newPoolKey prepares key idx as a second relay of the pool on the env's
+// stream: its own consumer and journal.
+func (e *env) newPoolKey(idx uint32) *poolKey {
+	e.t.Helper()
+	k, err := chain.DeriveKey(testMnemonic, idx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s := chain.NewSigner(k, e.chain.ChainID)
+	keys := e.keys
+	keys.Wallet = strings.ToLower(s.Address().Hex())
+	keys.Consumer = e.keys.Consumer + "/" + keys.Wallet
+	return &poolKey{signer: s, queue: stream.NewQueue(e.rdb, keys)}
+}
+
+// identity is the pool's identity over the env's Redis, with legacy wallets.
+func (e *env) identity(legacy ...common.Address) *pool.Identity {
+	return pool.NewIdentity(e.rdb, e.queue, legacy)
+}
+
+// startKey runs a relay for k under cfg until the test ends.
+func (e *env) startKey(k *poolKey, cfg relay.Config) {
+	e.t.Helper()
+	r := relay.New(cfg, zerolog.New(e.log).With().Str("key", k.signer.Address().Hex()).Timestamp().Logger(),
+		&chainProbe{Chain: e.client, p: e.probe}, k.queue, k.signer, e.product, e.probe, e.hb)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := r.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			e.t.Errorf("relay %s: %v", k.signer.Address().Hex(), err)
+		}
+	})
+	e.t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// deliver hands the next new entry of the stream to consumer, as if its
+// relay had read it.
+func (e *env) deliver(consumer string) {
+	e.t.Helper()
+	if err := e.queue.EnsureGroup(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.rdb.XReadGroup(e.t.Context(), &redis.XReadGroupArgs{Group: e.keys.Group, Consumer: consumer,
+		Streams: []string{e.keys.Stream, ">"}, Count: 1, Block: -1}).Err(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestSameApplicationTwoKeysOneTransaction: the same application in two
+// entries (a frontend retry), one read by each key of the pool, gets one
+// transaction: the second key finds the first's claim and follows its
+// outcome, so both entries are acknowledged, nothing is dead-lettered, and
+// the two wallets together sent one transaction (issue 18, finding 2).
+func TestSameApplicationTwoKeysOneTransaction(t *testing.T) {
+	second := keyAddress(t, 1)
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{second}})
+	e.cfg.Pool = e.identity()
+	k1 := e.newPoolKey(1)
+	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.enqueueApp(app)
+	e.deliver(e.keys.Consumer)
+	b := e.enqueueApp(app)
+	e.deliver(k1.queue.Consumer())
+	e.start()
+	e.startKey(k1, e.cfg)
+	e.mineUntil(30*time.Second, "both entries acknowledged", func() bool {
+		return e.pending() == 0 && !e.exists(stream.ApplicationKey(a.entityID)) && !e.exists(stream.ApplicationKey(b.entityID))
+	})
+	if n := e.created(a.signatureID); n != 1 {
+		t.Errorf("application created %d times, want 1", n)
+	}
+	if d := e.deadLetters(); len(d) != 0 {
+		t.Errorf("dead letters: %v", d)
+	}
+	n0, n1 := e.nonceOf(e.signer.Address()), e.nonceOf(second)
+	if n0+n1 != 1 {
+		t.Errorf("transactions sent: key 0 %d, key 1 %d; want one in all", n0, n1)
+	}
+	keys, err := e.rdb.Keys(t.Context(), "{depeg-relay}:"+e.keys.Stream+":owner:*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("claims left after both entries settled: %v (%v)", keys, err)
+	}
+}
+
+// TestSignatureUsedByPoolWalletIsConfirmed: an application that another
+// wallet of the pool applied (here the old processor's, named as legacy)
+// is confirmed when its entry is read, never dead-lettered as "not ours"
+// (issue 18, finding 2).
+func TestSignatureUsedByPoolWalletIsConfirmed(t *testing.T) {
+	legacy := keyAddress(t, 7)
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{legacy}})
+	e.cfg.Pool = e.identity(legacy)
+	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := e.newPoolKey(7)
+	e.sendFrom(old.signer, app)
+	e.chain.Commit()
+	a := e.enqueueApp(app)
+	e.start()
+	e.mineUntil(30*time.Second, "entry acknowledged", func() bool {
+		return e.pending() == 0 && !e.exists(stream.ApplicationKey(a.entityID))
+	})
+	if d := e.deadLetters(); len(d) != 0 {
+		t.Errorf("dead letters: %v", d)
+	}
+	if n := e.nonceOf(e.signer.Address()); n != 0 {
+		t.Errorf("relay sent %d transactions, want none", n)
+	}
+	if n := e.created(a.signatureID); n != 1 {
+		t.Errorf("application created %d times, want 1", n)
+	}
+}
+
+// TestSignatureUsedByOutsiderIsRejected: the same, applied by a wallet
+// outside the pool, stays a final rejection: the pool widens "ours" to its
+// own wallets, not to everyone.
+func TestSignatureUsedByOutsiderIsRejected(t *testing.T) {
+	outsider := keyAddress(t, 9)
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{outsider}})
+	e.cfg.Pool = e.identity()
+	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sendFrom(e.newPoolKey(9).signer, app)
+	e.chain.Commit()
+	e.enqueueApp(app)
+	e.start()
+	e.mineUntil(30*time.Second, "entry dead-lettered", func() bool { return e.pending() == 0 && len(e.deadLetters()) == 1 })
+	if r := e.deadLetters()[0].Values["reason"]; !strings.Contains(r.(string), "not ours") {
+		t.Errorf("dead letter reason %q, want the outsider named", r)
+	}
+}
+
+// nonceOf is how many transactions addr has had mined.
+func (e *env) nonceOf(addr common.Address) uint64 {
+	e.t.Helper()
+	n, err := e.client.NonceAt(e.t.Context(), addr, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// sendFrom sends app's application call from s at its next nonce, past any
+// relay.
+func (e *env) sendFrom(s *chain.Signer, app *frontend.Application) *types.Transaction {
+	e.t.Helper()
+	head, err := e.client.HeaderByNumber(e.t.Context(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	nonce, err := e.client.PendingNonceAt(e.t.Context(), s.Address())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tip := big.NewInt(2_000_000)
+	tx, err := s.Sign(applyCall(e.t, e.product, app), nonce, 1_000_000,
+		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.client.SendTransaction(e.t.Context(), tx); err != nil {
+		e.t.Fatal(err)
+	}
+	return tx
+}
