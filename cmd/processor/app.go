@@ -79,7 +79,7 @@ func writeApp(out io.Writer, r inspect.Result) error {
 		fmt.Fprintln(out)
 	}
 	if len(r.Applications) == 0 {
-		_, err := fmt.Fprintf(out, "no application found for %s %s\n", r.Kind, r.Query)
+		_, err := fmt.Fprintf(out, "no application found for %s %s\n", r.Kind, inspect.Printable(r.Query))
 		return err
 	}
 	t := newTable(out, "ENTITYID", "STATUS", "TRANSACTION", "BLOCK", "CLASS", "REASON", "UPDATED")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,9 +65,7 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	if err != nil {
 		return fmt.Errorf("deadletters %s: %w", args[0], err)
 	}
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return writeJSON(out, v)
 }
 
 // deadLettersExit maps the subcommand's outcome to an exit code: 0 done,

@@ -136,15 +136,23 @@ func opsExit(err error) int {
 	}
 }
 
-// writeJSON writes v indented, as the deadletters subcommand does.
+// writeJSON writes v indented, for scripts, with every character a
+// terminal would act on escaped (inspect.PrintableJSON): the values decode
+// unchanged, and piping the output to a terminal is as safe as the table.
 func writeJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(append(inspect.PrintableJSON(b), '\n'))
+	return err
 }
 
 // table writes aligned columns for people: two spaces between columns, a
-// header line in capitals.
+// header line in capitals. Every cell is escaped (inspect.Printable): the
+// values come from Redis and the chain, where anyone who can post an
+// application or write to Redis chooses the bytes, and a tab or an escape
+// sequence must neither break the columns nor reach the terminal.
 type table struct{ w *tabwriter.Writer }
 
 func newTable(out io.Writer, header ...string) *table {
@@ -158,8 +166,9 @@ func newTable(out io.Writer, header ...string) *table {
 func (t *table) row(cells ...string) {
 	for i, c := range cells {
 		if c == "" {
-			cells[i] = "-"
+			c = "-"
 		}
+		cells[i] = inspect.Printable(c)
 	}
 	fmt.Fprintln(t.w, strings.Join(cells, "\t"))
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -305,5 +306,110 @@ func TestAppSubcommand(t *testing.T) {
 	}
 	if _, err := w.run("app"); opsExit(err) != 2 {
 		t.Fatalf("no query: %v", err)
+	}
+}
+
+// hostileText is what an attacker who can post an application or write to
+// Redis may choose: a terminal title (OSC), a screen clear, a carriage
+// return and an erased line that paint a fake row, a bell, a C1 CSI, DEL,
+// a right-to-left override and a tab that would break the columns.
+const hostileText = "\x1b]0;pwned\x07ok\r\x1b[2K\x1b[1AFAKE ROW\a\u009b2J\x7f\u202eevil\tcol"
+
+// assertShownEscaped fails when out holds any character a terminal acts on
+// (all but printable text and the layout's newlines), or when it does not
+// show the hostile text in its escaped form.
+func assertShownEscaped(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r != '\n' && !unicode.IsPrint(r) {
+			t.Fatalf("%s: raw %U reaches the terminal:\n%q", what, r, out)
+		}
+	}
+	if !strings.Contains(out, `\x1b]0;pwned\x07`) && !strings.Contains(out, `\u001b]0;pwned\u0007`) {
+		t.Fatalf("%s: the hostile text is not shown escaped:\n%s", what, out)
+	}
+}
+
+// TestSubcommandsEscapeForeignText: every on-call command, as text and as
+// JSON, shows what Redis and the chain hold without letting any of it act
+// on the terminal; the JSON still decodes to the stored values.
+func TestSubcommandsEscapeForeignText(t *testing.T) {
+	w := newOpsWorld(t)
+	ctx := t.Context()
+	if err := w.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// status: the consumer name recorded in Redis.
+	if err := w.rdb.Set(ctx, w.queue.ConsumerKey(), hostileText, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// app: a rejection recorded with a hostile class, reason and entry id,
+	// under a policy holder, and a dead letter of the same holder.
+	entity := "01M84VAXA3ENVW6NN6H78HSK7Z"
+	holder := common.HexToAddress("0x00000000000000000000000000000000000000a1")
+	status := stream.NewStatusStore(w.rdb, w.cfg.StreamKey, time.Hour)
+	if err := status.Index(ctx, stream.Indexed{EntityID: entity, Holder: holder}); err != nil {
+		t.Fatal(err)
+	}
+	if err := status.Rejected(ctx, stream.DeadLetter{EntityID: entity, EntryID: "1-0" + hostileText, Class: hostileText,
+		Reason: hostileText, At: w.now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.queue.DeadLetter(ctx, stream.DeadLetter{EntryID: "2-0", EntityID: hostileText, Class: "malformed",
+		Reason: hostileText, At: w.now, Fields: map[string]string{stream.FieldPolicyHolder: holder.Hex(), stream.FieldSignatureID: hostileText}}); err != nil {
+		t.Fatal(err)
+	}
+	// inflight: records naming a hostile entity and kind, and an unreadable
+	// one under a hostile field.
+	w.record(stream.TxRecord{Nonce: 0, EntryID: hostileText, EntityID: hostileText, Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.now},
+		stream.TxRecord{Nonce: 1, Kind: hostileText, Hashes: []string{common.Hash{2}.Hex()}, SignedAt: w.now})
+	if err := w.rdb.HSet(ctx, w.queue.JournalKey(), hostileText, "{not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// app <tx>: a transaction on the node whose calldata carries a hostile
+	// signatureId (anyone may send one to the product).
+	var sid [32]byte
+	copy(sid[:], "\x1b]0;pwned\x07\x1b[2J")
+	call, err := chain.NewProduct(w.dc.Product).Apply(chain.ApplicationArgs{PolicyHolder: holder, ProtectedWallet: holder,
+		ProtectedBalance: big.NewInt(1), Duration: big.NewInt(1), BundleID: big.NewInt(1), SignatureID: sid, Signature: bytes.Repeat([]byte{7}, 65)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := w.sign(call, 2, 30, 1)
+	w.send(tx)
+
+	for _, args := range [][]string{
+		{"status"}, {"status", "-json"}, {"inflight"}, {"inflight", "-json"},
+		{"app", entity}, {"app", "-json", entity}, {"app", holder.Hex()}, {"app", "-json", holder.Hex()},
+		{"app", tx.Hash().Hex()}, {"app", "-json", tx.Hash().Hex()},
+	} {
+		out, err := w.run(args[0], args[1:]...)
+		if opsExit(err) == 1 || opsExit(err) == 2 {
+			t.Fatalf("%v: %v", args, err)
+		}
+		assertShownEscaped(t, strings.Join(args, " "), out)
+	}
+	js, _ := w.run("app", "-json", entity)
+	var res struct {
+		Applications []struct{ Reason, Class string }
+	}
+	if err := json.Unmarshal([]byte(js), &res); err != nil || len(res.Applications) != 1 ||
+		res.Applications[0].Reason != hostileText || res.Applications[0].Class != hostileText {
+		t.Fatalf("app -json does not decode to the stored values: %v\n%s", err, js)
+	}
+
+	for _, args := range [][]string{{"list"}, {"show"}} {
+		var out bytes.Buffer
+		if args[0] == "show" {
+			dls, err := w.queue.DeadLetters(ctx, "", 1)
+			if err != nil || len(dls) != 1 {
+				t.Fatalf("dead letters: %v %v", dls, err)
+			}
+			args = append(args, dls[0].ID)
+		}
+		if err := deadLetters(ctx, w.cfg, args, &out); err != nil {
+			t.Fatalf("deadletters %v: %v", args, err)
+		}
+		assertShownEscaped(t, "deadletters "+strings.Join(args, " "), out.String())
 	}
 }
