@@ -37,6 +37,7 @@ const (
 	DefaultCheckTimeout   = 2 * time.Second
 	DefaultBalanceRefresh = 30 * time.Second
 	maxBalanceTimeout     = 10 * time.Second
+	DefaultFeeCapGrace    = time.Minute
 )
 
 // ErrClosed is returned in a report's Redis check after Close.
@@ -54,8 +55,14 @@ type CheckerConfig struct {
 	// LoopMaxAge (PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT): the relay loop
 	// must have completed an iteration within it. Required.
 	LoopMaxAge time.Duration
-	// MaxPending (MAX_NON_ACK_PENDING_MESSAGES): the group's pending count may
-	// not exceed it. Must not be negative.
+	// MaxPending (MAX_NON_ACK_PENDING_MESSAGES): the entries read and not
+	// yet sent may not exceed it. Those are the entries pending under the
+	// keys' consumers that are neither in the batch being submitted nor
+	// carried by a transaction (KeyConfig.Entries): an entry waiting for its
+	// confirmations does not count, so a burst draining at the node's pace
+	// never fails the check, while entries the relay read and cannot send
+	// do. Without Entries, the group's whole pending count is compared.
+	// Must not be negative.
 	MaxPending int64
 	// MaxWaitAge: the oldest entry waiting in the queue, whether delivered
 	// and not acknowledged (pending) or still in the stream and not yet
@@ -117,6 +124,12 @@ type CheckerConfig struct {
 	// transaction is held back by MAX_FEE_PER_GAS; the body then says so, so
 	// a stalled queue at a fee spike is explained at a glance.
 	WaitingAtFeeCap func() bool
+	// FeeCapGrace: the fees check fails once the base fee the relay read
+	// has stayed above MAX_FEE_PER_GAS (Metrics.SetBaseFee) this long while
+	// entries wait: nothing can be sent until the cap is raised or the base
+	// fee falls. Default 1 minute (five blocks of 12 s); the processor passes
+	// ERROR_TIMEOUT, how long the relay waits before it reads the fee again.
+	FeeCapGrace time.Duration
 	// Keys, when set, are the keys of a pool (PROCESSOR_ACCOUNT_INDEX with
 	// several indexes): each has its balance, loop and window, and the
 	// report shows them one by one under "keys" beside their totals. When
@@ -143,6 +156,13 @@ type KeyConfig struct {
 	HeldByUnknown   func() (n uint64, holding bool)
 	Standby         func() string
 	WaitingAtFeeCap func() bool
+	// Consumer is the key's consumer name in the group, and Entries how many
+	// of the key's entries its relay has in hand (relay.Relay.Entries):
+	// together they tell the queue check which of the key's pending entries
+	// have no transaction yet. Pending entries of consumers that are not a
+	// key's are reported as pendingElsewhere and judged by their age only.
+	Consumer string
+	Entries  func() (reading, sent int)
 	// Metrics, when set, receives the key's balance and gives its spend
 	// rate for the key's runway.
 	Metrics *WalletMetrics
@@ -168,6 +188,9 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	}
 	if c.MaxWaitAge == 0 {
 		c.MaxWaitAge = 10 * c.LoopMaxAge
+	}
+	if c.FeeCapGrace == 0 {
+		c.FeeCapGrace = DefaultFeeCapGrace
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -195,7 +218,7 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	}{
 		{"check timeout", c.CheckTimeout}, {"balance refresh", c.BalanceRefresh},
 		{"balance timeout", c.BalanceTimeout}, {"balance max age", c.BalanceMaxAge},
-		{"max wait age", c.MaxWaitAge},
+		{"max wait age", c.MaxWaitAge}, {"fee cap grace", c.FeeCapGrace},
 	} {
 		if d.v < 0 {
 			bad("%s must be positive, got %s", d.name, d.v)
@@ -237,8 +260,17 @@ type Checker struct {
 	mu   sync.Mutex
 	bals []balanceState // one per key, in cfg.Keys order
 
+	// redisDown is when the Redis probes began to fail, zero while they
+	// succeed; guarded by mu.
+	redisDown time.Time
+
 	probeMu sync.Mutex
 	probe   *redisProbe // the Redis round trip in progress, if any
+	// lastErr is the error the latest finished round trip ended with, nil
+	// after a success: a probe that gives up waiting reports what the round
+	// trip before it learnt (a refused dial the client retries for longer
+	// than the check timeout) instead of only "no answer".
+	lastErr error
 	closed  bool
 	wg      sync.WaitGroup // the goroutine of probe
 }
@@ -272,15 +304,18 @@ func (c *Checker) Close() {
 	c.wg.Wait()
 }
 
-// Check runs all three checks: the liveness pair plus the balance.
+// Check runs every check: the liveness ones (processor, nonAckPendingTx,
+// redis), the balance and, when the relay reports fees, the fee cap.
 func (c *Checker) Check(ctx context.Context) Report {
 	r := c.Liveness(ctx)
-	c.checkBalance(&r, c.cfg.Now())
+	now := c.cfg.Now()
+	c.checkBalance(&r, now)
+	c.checkFees(&r, now)
 	return r
 }
 
-// Liveness runs the checks a restart could fix: processor and
-// nonAckPendingTx.
+// Liveness runs the checks a restart could fix: processor, nonAckPendingTx
+// and redis.
 func (c *Checker) Liveness(ctx context.Context) Report {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CheckTimeout)
 	defer cancel()
@@ -427,20 +462,39 @@ func (c *Checker) keyLoop(k KeyConfig, now time.Time) (kr KeyReport) {
 	return kr
 }
 
-// checkPending fails when Redis does not answer within the check timeout,
-// the group holds more unacknowledged entries than MaxPending, or the queue
-// makes no progress: its oldest waiting entry (pending, or not yet delivered)
-// was enqueued more than MaxWaitAge ago (waitTooLong).
+// checkPending fails when Redis does not answer within the check timeout
+// (the redis check fails too, saying since when), more than MaxPending
+// entries were read and not yet sent (see CheckerConfig.MaxPending), or the
+// queue makes no progress: its oldest waiting entry (pending, or not yet
+// delivered) was enqueued more than MaxWaitAge ago (waitTooLong).
 func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
+	before := c.keyEntries()
 	res, err := c.probeRedis(ctx)
 	if err == nil {
 		err = res.err
 	}
+	if err != nil && !redis.HasErrorPrefix(err, "NOGROUP") {
+		why := c.describeRedisError(err)
+		if since, ok := c.redisFailed(err, now); ok {
+			r.Redis = errorStatus("redis: %s since %s", why, since.UTC().Format(time.RFC3339))
+		} else {
+			r.Redis = errorStatus("redis: %s", why)
+		}
+		r.NonAckPendingTx = errorStatus("redis: %s", why)
+		return
+	}
+	c.redisAnswered()
+	r.Redis = StatusOK
 	if err != nil {
 		r.NonAckPendingTx = errorStatus("redis: %s", c.describeRedisError(err))
 		return
 	}
 	r.PendingCount = &res.pending
+	unsent := res.pending
+	if after := c.keyEntries(); after.known {
+		unsent, r.AwaitingConfirmations, r.PendingElsewhere = before.unsent(after, res.consumers)
+	}
+	r.UnsentCount = &unsent
 	if res.oldestOK {
 		r.OldestPendingAgeSeconds = seconds(now.Sub(res.oldest))
 	}
@@ -453,8 +507,8 @@ func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
 	if res.undeliveredOK {
 		r.OldestUndeliveredAgeSeconds = seconds(now.Sub(res.undelivered))
 	}
-	if res.pending > c.cfg.MaxPending {
-		r.NonAckPendingTx = errorStatus("%d pending > %d", res.pending, c.cfg.MaxPending)
+	if unsent > c.cfg.MaxPending {
+		r.NonAckPendingTx = errorStatus("%d read and not yet sent > %d", unsent, c.cfg.MaxPending)
 		return
 	}
 	if why := waitTooLong(res, now, c.cfg.MaxWaitAge); why != "" {
@@ -462,6 +516,117 @@ func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
 		return
 	}
 	r.NonAckPendingTx = StatusOK
+}
+
+// entriesSnapshot is what each key's relay has in hand (KeyConfig.Entries),
+// by consumer name.
+type entriesSnapshot struct {
+	known   bool
+	reading map[string]int64
+	sent    map[string]int64
+}
+
+func (c *Checker) keyEntries() entriesSnapshot {
+	s := entriesSnapshot{reading: map[string]int64{}, sent: map[string]int64{}}
+	for _, k := range c.cfg.Keys {
+		if k.Consumer == "" || k.Entries == nil {
+			continue
+		}
+		reading, sent := k.Entries()
+		s.known = true
+		s.reading[k.Consumer] += int64(reading)
+		s.sent[k.Consumer] += int64(sent)
+	}
+	return s
+}
+
+// unsent counts the entries read and not yet sent from two snapshots of
+// the relays' entries, taken before (s) and after (after) XPENDING counted
+// the pending entries of each consumer. An entry read, or settled, between
+// the two is in hand in one of them; taking the larger of each figure never
+// counts an entry in hand as unsent, at the cost of an undercount while
+// entries move from one figure to the other (a stuck entry stays unsent in
+// every snapshot, so it is counted once nothing moves). It also returns the
+// entries awaiting their confirmations and those pending under consumers
+// that are not this process's keys.
+func (s entriesSnapshot) unsent(after entriesSnapshot, consumers map[string]int64) (unsent int64, awaiting, elsewhere *int64) {
+	var aw, el int64
+	for name, n := range consumers {
+		if _, ours := after.sent[name]; !ours {
+			el += n
+			continue
+		}
+		held := max(s.reading[name], after.reading[name]) + max(s.sent[name], after.sent[name])
+		unsent += max(0, n-held)
+	}
+	for name := range after.sent {
+		aw += min(after.sent[name], consumers[name])
+	}
+	return unsent, &aw, &el
+}
+
+// redisFailed records a failed Redis probe and returns since when they
+// have failed; the first failure of an outage is logged with the whole
+// error, which the public answer names only by its category. A cancelled
+// probe (the caller went away) says nothing about Redis.
+func (c *Checker) redisFailed(err error, now time.Time) (time.Time, bool) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) {
+		return time.Time{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.redisDown.IsZero() {
+		c.redisDown = now
+		c.cfg.Log.Error().Str("err", describeError(err)).Msg("redis does not answer the monitor")
+	}
+	return c.redisDown, true
+}
+
+// redisAnswered ends an outage redisFailed recorded.
+func (c *Checker) redisAnswered() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.redisDown.IsZero() {
+		c.cfg.Log.Info().Dur("outage", c.cfg.Now().Sub(c.redisDown)).Msg("redis answers the monitor again")
+		c.redisDown = time.Time{}
+	}
+}
+
+// checkFees fails when the base fee has stayed above MAX_FEE_PER_GAS for
+// longer than FeeCapGrace while entries wait for a transaction: nothing can
+// be sent. It is left out without Metrics (nothing reports the fees).
+func (c *Checker) checkFees(r *Report, now time.Time) {
+	if c.cfg.Metrics == nil {
+		return
+	}
+	r.Fees = feesStatus(c.cfg.Metrics, r, now, c.cfg.FeeCapGrace)
+}
+
+// feesStatus is the fees check: the base fee above the cap for longer than
+// grace fails it, unless the report knows that no entry waits (an empty
+// queue loses nothing to the cap, and the relay reads the fee only when it
+// has work, so the reading would be stale).
+func feesStatus(m *Metrics, r *Report, now time.Time, grace time.Duration) string {
+	since, baseFee, maxFee, above := m.baseFeeAboveCap()
+	if !above || now.Sub(since) <= grace {
+		return StatusOK
+	}
+	idle := r.UnsentCount != nil && *r.UnsentCount == 0 && (r.Lag == nil || *r.Lag == 0) &&
+		(r.AwaitingConfirmations == nil || *r.AwaitingConfirmations == 0)
+	if idle {
+		return StatusOK
+	}
+	return errorStatus("base fee %s above MAX_FEE_PER_GAS %s for %s (max %s): nothing can be sent until the cap is raised or the base fee falls",
+		formatFee(baseFee), formatFee(maxFee), formatAge(now.Sub(since)), formatAge(grace))
+}
+
+// formatFee renders a fee per gas in gwei, or in wei below one gwei: a cap
+// of 30 wei meant as 30 gwei must read as what it is.
+func formatFee(wei *big.Int) string {
+	if wei.Cmp(weiPerGwei()) < 0 {
+		return wei.String() + " wei"
+	}
+	return strconv.FormatFloat(weiToGwei(wei), 'f', -1, 64) + " gwei"
 }
 
 // waitTooLong says why the queue makes no progress, or "" when it does: the
@@ -499,7 +664,7 @@ func (c *Checker) describeRedisError(err error) string {
 	case redis.HasErrorPrefix(err, "NOGROUP"):
 		return fmt.Sprintf("consumer group %q of stream %q does not exist", c.cfg.Group, c.cfg.StreamKey)
 	default:
-		return describeError(err)
+		return ErrorCategory(err)
 	}
 }
 
@@ -507,7 +672,8 @@ func (c *Checker) describeRedisError(err error) string {
 type redisResult struct {
 	err           error
 	pending       int64
-	oldest        time.Time // enqueue time of the oldest pending entry
+	consumers     map[string]int64 // pending entries by consumer
+	oldest        time.Time        // enqueue time of the oldest pending entry
 	oldestOK      bool
 	deadLetters   int64
 	deadLettersOK bool
@@ -551,6 +717,7 @@ func (c *Checker) probeRedis(ctx context.Context) (redisResult, error) {
 			res := c.queryRedis(pctx)
 			c.probeMu.Lock()
 			c.probe = nil
+			c.lastErr = res.err
 			c.probeMu.Unlock()
 			p.res = res
 			close(p.done)
@@ -561,6 +728,12 @@ func (c *Checker) probeRedis(ctx context.Context) (redisResult, error) {
 	case <-p.done:
 		return p.res, nil
 	case <-ctx.Done():
+		c.probeMu.Lock()
+		last := c.lastErr
+		c.probeMu.Unlock()
+		if last != nil && !errors.Is(last, context.DeadlineExceeded) && !redis.HasErrorPrefix(last, "NOGROUP") {
+			return redisResult{}, last
+		}
 		return redisResult{}, ctx.Err()
 	}
 }
@@ -580,7 +753,7 @@ func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
 		c.cfg.Metrics.RedisError("monitor_xpending")
 		return redisResult{err: fmt.Errorf("xpending %s %s: %w", c.cfg.StreamKey, c.cfg.Group, err)}
 	}
-	res.pending = xp.Count
+	res.pending, res.consumers = xp.Count, xp.Consumers
 	if xp.Count > 0 {
 		res.oldest, res.oldestOK = idTime(xp.Lower)
 	}
@@ -805,8 +978,8 @@ func (c *Checker) checkBalance(r *Report, now time.Time) {
 func (c *Checker) keyBalanceStatus(b balanceState, now time.Time) string {
 	if b.wei == nil {
 		if b.err != nil {
-			return errorStatus("balance unknown: refresh failed %s ago: %s",
-				formatAge(now.Sub(b.errAt)), describeError(b.err))
+			return errorStatus("balance unknown: refresh failed %s ago: chain: %s",
+				formatAge(now.Sub(b.errAt)), ErrorCategory(b.err))
 		}
 		return errorStatus("balance not read yet")
 	}
@@ -814,8 +987,8 @@ func (c *Checker) keyBalanceStatus(b balanceState, now time.Time) string {
 	eth := formatEth(b.wei)
 	switch {
 	case b.err != nil:
-		return errorStatus("balance refresh failed %s ago: %s (last known %s ETH, %s old)",
-			formatAge(now.Sub(b.errAt)), describeError(b.err), eth, formatAge(age))
+		return errorStatus("balance refresh failed %s ago: chain: %s (last known %s ETH, %s old)",
+			formatAge(now.Sub(b.errAt)), ErrorCategory(b.err), eth, formatAge(age))
 	case age > c.cfg.BalanceMaxAge:
 		return errorStatus("balance %s ETH is %s old (max %s)", eth, formatAge(age), formatAge(c.cfg.BalanceMaxAge))
 	case b.wei.Cmp(c.cfg.AlertBalance) < 0:

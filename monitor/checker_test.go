@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,7 +113,7 @@ func TestCheckPendingAboveThreshold(t *testing.T) {
 	f.addPending(t, 2)
 	f.clock.Advance(5 * time.Second)
 	r := f.checker.Check(t.Context())
-	if want := "error - 12 pending > 10"; r.NonAckPendingTx != want {
+	if want := "error - 12 read and not yet sent > 10"; r.NonAckPendingTx != want {
 		t.Fatalf("nonAckPendingTx = %q, want %q", r.NonAckPendingTx, want)
 	}
 	if r.PendingCount == nil || *r.PendingCount != 12 {
@@ -249,7 +251,8 @@ func TestBalanceRefreshFailed(t *testing.T) {
 	f := newFixture(t, nil)
 	const key = "s3cr3tApiKey"
 	f.bal.set(nil, fmt.Errorf("fetch: %w", &url.Error{
-		Op: "Post", URL: "https://mainnet.infura.io/v3/" + key, Err: errors.New("connection refused"),
+		Op: "Post", URL: "https://mainnet.infura.io/v3/" + key,
+		Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)},
 	}))
 	f.clock.Advance(10 * time.Second)
 	if err := f.checker.RefreshBalance(t.Context()); err == nil {
@@ -261,8 +264,8 @@ func TestBalanceRefreshFailed(t *testing.T) {
 		!strings.Contains(r.Balance, "connection refused") {
 		t.Fatalf("balance = %q", r.Balance)
 	}
-	if strings.Contains(r.Balance, key) {
-		t.Fatalf("balance message leaks the RPC key: %q", r.Balance)
+	if strings.Contains(r.Balance, key) || strings.Contains(r.Balance, "infura") {
+		t.Fatalf("balance message leaks the RPC key or host: %q", r.Balance)
 	}
 	// A later success clears the error.
 	f.bal.set(eth(t, "2"), nil)

@@ -67,7 +67,11 @@ func (c *CheckCollector) Collect(ch chan<- prometheus.Metric) {
 	r := c.health.Check(ctx)
 	for _, chk := range []struct{ name, status string }{
 		{"balance", r.Balance}, {"processor", r.Processor}, {"nonAckPendingTx", r.NonAckPendingTx},
+		{"redis", r.Redis}, {"chain", r.Chain}, {"fees", r.Fees},
 	} {
+		if chk.status == "" && chk.name != "balance" && chk.name != "processor" && chk.name != "nonAckPendingTx" {
+			continue // a check this report does not carry
+		}
 		v := 0.0
 		if chk.status == StatusOK {
 			v = 1

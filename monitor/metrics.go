@@ -93,6 +93,17 @@ type Metrics struct {
 
 	mu         sync.Mutex
 	balanceWei *big.Int // last SetBalance, for the runway gauge
+	// fees is the latest base fee against the cap (SetBaseFee), for the
+	// monitor's fees check. Guarded by mu.
+	fees feeState
+}
+
+// feeState is what SetBaseFee last saw: the base fee, the cap, and since
+// when the base fee has been above the cap without a reading at or below it
+// (zero while it is not).
+type feeState struct {
+	baseFee, maxFee *big.Int
+	aboveSince      time.Time
 }
 
 // MetricsOption configures NewMetrics.
@@ -322,6 +333,32 @@ func (m *Metrics) SetBaseFee(baseFee, maxFeeCap *big.Int) {
 	if maxFeeCap != nil {
 		m.maxFeeCap.Set(weiToGwei(maxFeeCap))
 	}
+	if baseFee == nil || maxFeeCap == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := &m.fees
+	f.baseFee, f.maxFee = new(big.Int).Set(baseFee), new(big.Int).Set(maxFeeCap)
+	switch {
+	case baseFee.Cmp(maxFeeCap) <= 0:
+		f.aboveSince = time.Time{}
+	case f.aboveSince.IsZero():
+		f.aboveSince = m.now()
+	}
+}
+
+// baseFeeAboveCap reports since when the base fee the relay read has stayed
+// above MAX_FEE_PER_GAS, with the latest base fee and cap; ok is false while
+// it is not above (or was never read).
+func (m *Metrics) baseFeeAboveCap() (since time.Time, baseFee, maxFee *big.Int, ok bool) {
+	if m == nil {
+		return time.Time{}, nil, nil, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := m.fees
+	return f.aboveSince, f.baseFee, f.maxFee, !f.aboveSince.IsZero()
 }
 
 // WaitingAtFeeCap reports whether submission is held back by the fee cap.

@@ -26,9 +26,24 @@ type Report struct {
 	Balance string `json:"balance,omitempty"`
 	// Processor: the relay loop completed an iteration recently enough.
 	Processor string `json:"processor,omitempty"`
-	// NonAckPendingTx: Redis answers, the group's pending count is within
-	// the limit, and the queue makes progress (no entry waits too long).
+	// NonAckPendingTx: Redis answers, the entries read and not yet sent
+	// (UnsentCount) are within the limit, and the queue makes progress (no
+	// entry waits too long). Entries whose transaction is out and waits for
+	// its confirmations do not count: they are AwaitingConfirmations.
 	NonAckPendingTx string `json:"nonAckPendingTx,omitempty"`
+	// Redis: Redis answers. Its error names a category ("redis: connection
+	// refused since <time>"), never the host: the detail is in the log.
+	// Present in the full report and liveness.
+	Redis string `json:"redis,omitempty"`
+	// Chain: the node answered. Present while the process starts (it waits
+	// for the chain id); afterwards the balance refresh tells of the node.
+	Chain string `json:"chain,omitempty"`
+	// Fees: the base fee has not stayed above MAX_FEE_PER_GAS for longer
+	// than the grace (a few blocks): while it does, nothing can be sent.
+	// Present in the full report and readiness when the relay reports fees.
+	Fees string `json:"fees,omitempty"`
+	// Starting is set until the relay runs: what the process waits for.
+	Starting string `json:"starting,omitempty"`
 
 	BalanceEth        string   `json:"balanceEth,omitempty"`
 	AlertBalanceEth   string   `json:"alertBalanceEth,omitempty"`
@@ -59,7 +74,20 @@ type Report struct {
 	// stops); its loop still beats, so a healthy standby passes the checks.
 	Lease string `json:"lease,omitempty"`
 
-	PendingCount            *int64   `json:"pendingCount,omitempty"`
+	// PendingCount is the group's pending count (XPENDING): entries read
+	// and not yet acknowledged, whatever they wait for.
+	PendingCount *int64 `json:"pendingCount,omitempty"`
+	// UnsentCount is what nonAckPendingTx counts: entries read by this
+	// process's keys that have no transaction yet and are not in the batch
+	// being submitted right now.
+	UnsentCount *int64 `json:"unsentCount,omitempty"`
+	// AwaitingConfirmations counts entries whose transaction is out and
+	// waits to be mined and confirmed: a figure, not a check.
+	AwaitingConfirmations *int64 `json:"awaitingConfirmations,omitempty"`
+	// PendingElsewhere counts entries pending under consumers that are not
+	// this process's keys (a deploy's other container, a consumer whose
+	// entries the next lease holder takes over); the age check judges them.
+	PendingElsewhere        *int64   `json:"pendingElsewhere,omitempty"`
 	OldestPendingAgeSeconds *float64 `json:"oldestPendingAgeSeconds,omitempty"`
 	// Lag is how many entries of the stream the group was not delivered
 	// yet (Redis >= 7.0; absent when Redis cannot tell), and
@@ -78,7 +106,7 @@ type Report struct {
 
 // Healthy reports whether every check present in r passed.
 func (r Report) Healthy() bool {
-	for _, s := range []string{r.Balance, r.Processor, r.NonAckPendingTx} {
+	for _, s := range []string{r.Balance, r.Processor, r.NonAckPendingTx, r.Redis, r.Chain, r.Fees} {
 		if s != "" && s != StatusOK {
 			return false
 		}
