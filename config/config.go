@@ -156,6 +156,15 @@ type Config struct {
 	ErrorTimeout time.Duration
 	// ShutdownTimeout is SHUTDOWN_TIMEOUT, how long a graceful stop may take.
 	ShutdownTimeout time.Duration
+	// LegacyProcessorAddresses is LEGACY_PROCESSOR_ADDRESSES: wallets
+	// outside PROCESSOR_ACCOUNT_INDEX whose transactions are the pool's own
+	// (the old processor's wallet after a migration), so an application one
+	// of them created is confirmed, never dead-lettered as SIGNATURE_USED.
+	LegacyProcessorAddresses []common.Address
+	// OrphanHandoffAfter is ORPHAN_HANDOFF_AFTER: how long the pool waits
+	// for an unmined transaction of a key no live process holds before it
+	// hands its application to a live key (package pool).
+	OrphanHandoffAfter time.Duration
 	// LeaseTTL is LEASE_TTL: the lease that keeps the wallet to one live
 	// process expires this long after its holder stopped renewing it (a
 	// crash); a graceful stop releases it at once. A second process waits
@@ -276,6 +285,8 @@ type env struct {
 	ErrorTimeout    string `envconfig:"ERROR_TIMEOUT" default:"30000"`
 	ShutdownTimeout string `envconfig:"SHUTDOWN_TIMEOUT" default:"20000"`
 	LeaseTTL        string `envconfig:"LEASE_TTL" default:"15000"`
+	LegacyAddresses string `envconfig:"LEGACY_PROCESSOR_ADDRESSES"`
+	OrphanHandoff   string `envconfig:"ORPHAN_HANDOFF_AFTER" default:"600000"`
 
 	Port                     string `envconfig:"PORT" default:"3000"`
 	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
@@ -420,10 +431,12 @@ func parse(e env) (Config, error) {
 		BalanceTooLowTimeout:   p.duration("BALANCE_TOO_LOW_TIMEOUT", e.BalanceTooLowTimeout),
 		BalanceRefreshInterval: p.duration("BALANCE_REFRESH_INTERVAL", e.BalanceRefreshInterval),
 
-		MaxInFlight:     int(p.integer("MAX_IN_FLIGHT", e.MaxInFlight, 1, 1024)),
-		ErrorTimeout:    p.duration("ERROR_TIMEOUT", e.ErrorTimeout),
-		ShutdownTimeout: p.duration("SHUTDOWN_TIMEOUT", e.ShutdownTimeout),
-		LeaseTTL:        p.duration("LEASE_TTL", e.LeaseTTL),
+		MaxInFlight:              int(p.integer("MAX_IN_FLIGHT", e.MaxInFlight, 1, 1024)),
+		ErrorTimeout:             p.duration("ERROR_TIMEOUT", e.ErrorTimeout),
+		ShutdownTimeout:          p.duration("SHUTDOWN_TIMEOUT", e.ShutdownTimeout),
+		LeaseTTL:                 p.duration("LEASE_TTL", e.LeaseTTL),
+		LegacyProcessorAddresses: p.addresses("LEGACY_PROCESSOR_ADDRESSES", e.LegacyAddresses),
+		OrphanHandoffAfter:       p.duration("ORPHAN_HANDOFF_AFTER", e.OrphanHandoff),
 
 		Port:                     int(p.integer("PORT", e.Port, 1, 65535)),
 		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
@@ -832,6 +845,18 @@ func (p *parser) address(name, s string) common.Address {
 	return a
 }
 
+// addresses parses a comma-separated list of addresses (each as address
+// does); blank means none.
+func (p *parser) addresses(name, s string) []common.Address {
+	var out []common.Address
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, p.address(name, part))
+		}
+	}
+	return out
+}
+
 // mnemonic checks a BIP39 English mnemonic after collapsing whitespace, and
 // keeps the collapsed form, which is what ethers derives the seed from. The
 // reason for a rejection names word counts and positions, never words.
@@ -938,10 +963,12 @@ func (c Config) LogFields() map[string]any {
 		"BALANCE_TOO_LOW_TIMEOUT":  c.BalanceTooLowTimeout.String(),
 		"BALANCE_REFRESH_INTERVAL": c.BalanceRefreshInterval.String(),
 
-		"MAX_IN_FLIGHT":    c.MaxInFlight,
-		"ERROR_TIMEOUT":    c.ErrorTimeout.String(),
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
-		"LEASE_TTL":        c.LeaseTTL.String(),
+		"MAX_IN_FLIGHT":              c.MaxInFlight,
+		"ERROR_TIMEOUT":              c.ErrorTimeout.String(),
+		"SHUTDOWN_TIMEOUT":           c.ShutdownTimeout.String(),
+		"LEASE_TTL":                  c.LeaseTTL.String(),
+		"LEGACY_PROCESSOR_ADDRESSES": c.LegacyProcessorAddresses,
+		"ORPHAN_HANDOFF_AFTER":       c.OrphanHandoffAfter.String(),
 
 		"PORT":                         c.Port,
 		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,

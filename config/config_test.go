@@ -32,6 +32,7 @@ var contractVars = []string{
 	"BALANCE_REFRESH_INTERVAL", "STUCK_TX_BLOCKS", "FEE_BUMP_PERCENT",
 	"MAX_TRANSIENT_REVERTS", "SIGNATURE_LOOKBACK_BLOCKS", "DEAD_LETTER_MAX_LEN",
 	"MONITOR_MAX_WAIT_AGE", "MAX_ENTRY_ATTEMPTS", "REDIS_MODE", "LEASE_TTL",
+	"LEGACY_PROCESSOR_ADDRESSES", "ORPHAN_HANDOFF_AFTER",
 	"REDIS_QUEUE_CLAIM_IDLE", "MAX_ENTRY_CLAIMS",
 	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
@@ -43,7 +44,7 @@ var durationVars = []string{
 	"BALANCE_TOO_LOW_TIMEOUT", "ERROR_TIMEOUT", "REDIS_READ_BLOCK_TIMEOUT",
 	"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", "CHAIN_POLL_INTERVAL", "RPC_TIMEOUT",
 	"REBROADCAST_INTERVAL", "SHUTDOWN_TIMEOUT", "MONITOR_CHECK_TIMEOUT", "BALANCE_REFRESH_INTERVAL",
-	"INTAKE_RATE_WINDOW", "APPLICATION_STATUS_TTL", "LEASE_TTL",
+	"INTAKE_RATE_WINDOW", "APPLICATION_STATUS_TTL", "LEASE_TTL", "ORPHAN_HANDOFF_AFTER",
 }
 
 const (
@@ -180,10 +181,11 @@ func TestLoadDefaults(t *testing.T) {
 				BalanceTooLowTimeout:   time.Minute,
 				BalanceRefreshInterval: 15 * time.Second,
 
-				MaxInFlight:     512,
-				ErrorTimeout:    30 * time.Second,
-				ShutdownTimeout: 20 * time.Second,
-				LeaseTTL:        15 * time.Second,
+				MaxInFlight:        512,
+				ErrorTimeout:       30 * time.Second,
+				ShutdownTimeout:    20 * time.Second,
+				LeaseTTL:           15 * time.Second,
+				OrphanHandoffAfter: 10 * time.Minute,
 
 				Port:                     3000,
 				MaxNonAckPendingMessages: 10,
@@ -368,6 +370,8 @@ func TestLoadRejects(t *testing.T) {
 		{"account list junk", map[string]string{"PROCESSOR_ACCOUNT_INDEX": "1;2"}, "PROCESSOR_ACCOUNT_INDEX", "not an index"},
 		{"consumer name with space", map[string]string{"REDIS_QUEUE_CONSUMER_ID": "a b"}, "REDIS_QUEUE_CONSUMER_ID", "without spaces"},
 		{"claim idle below lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "20000", "LEASE_TTL": "15000"}, "REDIS_QUEUE_CLAIM_IDLE", "twice LEASE_TTL"},
+		{"legacy address not hex", map[string]string{"LEGACY_PROCESSOR_ADDRESSES": "0x5FbDB2315678afecb367f032d93F642f64180aa3, 0x12"}, "LEGACY_PROCESSOR_ADDRESSES", "40 hex digits"},
+		{"orphan handoff not ms", map[string]string{"ORPHAN_HANDOFF_AFTER": "10m"}, "ORPHAN_HANDOFF_AFTER", ""},
 
 		{"max fee not integer", map[string]string{"MAX_FEE_PER_GAS": "abc"}, "MAX_FEE_PER_GAS", `"abc" is not an integer amount of wei`},
 		{"max fee fraction", map[string]string{"MAX_FEE_PER_GAS": "1.5"}, "MAX_FEE_PER_GAS", "not an integer amount of wei"},
