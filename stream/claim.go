@@ -46,34 +46,54 @@ func (q *Queue) Consumer() string { return q.keys.Consumer }
 // claimPage is how many ids one XPENDING or XCLAIM names.
 const claimPage = 200
 
-// TakeOver registers the wallet, records this queue's consumer as the one
-// the wallet's relay reads under, and claims every entry still pending under
-// the consumer recorded before (if another). Call it only while holding the
-// wallet's lease. It returns how many entries it claimed.
+// TakeOver registers the wallet, claims every entry still pending under the
+// consumer recorded for the wallet before (if another than this queue's),
+// removes that consumer from the group, and only then records this queue's
+// consumer as the one the wallet's relay reads under. Call it only while
+// holding the wallet's lease. It returns how many entries it claimed.
+//
+// The name is recorded last so that TakeOver is safe to retry: a call that
+// failed part-way (Redis unreachable) left the previous name recorded, and
+// the retry claims whatever is still pending under it. Recording first, a
+// retry would read its own name as the previous one and claim nothing.
 func (q *Queue) TakeOver(ctx context.Context) (int, error) {
 	if err := q.rdb.SAdd(ctx, WalletsKey(q.keys.Stream), q.keys.Wallet).Err(); err != nil {
 		return 0, fmt.Errorf("register wallet %s: %w", q.keys.Wallet, err)
 	}
-	prev, err := q.rdb.SetArgs(ctx, q.ConsumerKey(), q.keys.Consumer, redis.SetArgs{Get: true}).Result()
+	prev, err := q.rdb.Get(ctx, q.ConsumerKey()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("record consumer of %s: %w", q.keys.Wallet, err)
+		return 0, fmt.Errorf("read consumer of %s: %w", q.keys.Wallet, err)
 	}
-	if prev == "" || prev == q.keys.Consumer {
-		return 0, nil
+	n := 0
+	if prev != "" && prev != q.keys.Consumer {
+		if n, err = q.claimAllOf(ctx, prev); err != nil {
+			return n, err
+		}
 	}
+	if prev != q.keys.Consumer {
+		if err := q.rdb.Set(ctx, q.ConsumerKey(), q.keys.Consumer, 0).Err(); err != nil {
+			return n, fmt.Errorf("record consumer of %s: %w", q.keys.Wallet, err)
+		}
+	}
+	return n, nil
+}
+
+// claimAllOf claims every entry pending under consumer name and then
+// removes it (dropConsumer).
+func (q *Queue) claimAllOf(ctx context.Context, name string) (int, error) {
 	n := 0
 	for {
 		pend, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: q.keys.Stream, Group: q.keys.Group, Consumer: prev, Start: "-", End: "+", Count: claimPage,
+			Stream: q.keys.Stream, Group: q.keys.Group, Consumer: name, Start: "-", End: "+", Count: claimPage,
 		}).Result()
 		if err != nil {
 			if redis.HasErrorPrefix(err, "NOGROUP") {
 				return n, nil // nothing pending anywhere; the read path recreates the group
 			}
-			return n, fmt.Errorf("xpending of %s: %w", prev, err)
+			return n, fmt.Errorf("xpending of %s: %w", name, err)
 		}
 		if len(pend) == 0 {
-			return n, q.dropConsumer(ctx, prev)
+			return n, q.dropConsumer(ctx, name)
 		}
 		ids := make([]string, len(pend))
 		for i, p := range pend {
@@ -84,7 +104,7 @@ func (q *Queue) TakeOver(ctx context.Context) (int, error) {
 		}
 		n += len(ids)
 		if len(pend) < claimPage {
-			return n, q.dropConsumer(ctx, prev)
+			return n, q.dropConsumer(ctx, name)
 		}
 	}
 }

@@ -2,7 +2,9 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -235,5 +237,75 @@ func eventually(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failFirst fails the first command named name, as a Redis outage in the
+// middle of a call would, and passes everything else.
+type failFirst struct {
+	name string
+	once sync.Once
+}
+
+func (h *failFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *failFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *failFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		failed := false
+		if cmd.Name() == h.name {
+			h.once.Do(func() { failed = true })
+		}
+		if failed {
+			cmd.SetErr(errors.New("injected failure"))
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestTakeOverRetryClaims is issue 18, finding 5: the first TakeOver fails
+// at its claim; the retry still claims the previous consumer's entries and
+// removes that consumer. Before, TakeOver recorded its own name first, so
+// the retry read it as the previous one and claimed nothing.
+func TestTakeOverRetryClaims(t *testing.T) {
+	srv, rdb, _ := newQueue(t, stream.Options{})
+	old := consumerQueue(rdb, "host-1/w", testKeys.Wallet)
+	if _, err := old.TakeOver(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		enqueue(t, rdb, "e"+string(rune('a'+i)))
+	}
+	ids := readNew(t, old, 4)
+
+	flaky := srv.Client() // a client of its own, with the failing hook
+	flaky.AddHook(&failFirst{name: "xclaim"})
+	next := consumerQueue(flaky, "host-2/w", testKeys.Wallet)
+	if n, err := next.TakeOver(t.Context()); err == nil {
+		t.Fatalf("TakeOver with a failing XCLAIM = %d, nil; want the error", n)
+	}
+	n, err := next.TakeOver(t.Context())
+	if err != nil || n != len(ids) {
+		t.Fatalf("retried TakeOver = %d, %v; want %d, nil", n, err, len(ids))
+	}
+	got := pendingBy(t, rdb)
+	for _, id := range ids {
+		if got[id] != "host-2/w" {
+			t.Errorf("entry %s pending under %q after the retry, want host-2/w", id, got[id])
+		}
+	}
+	if c, _ := rdb.Get(t.Context(), next.ConsumerKey()).Result(); c != "host-2/w" {
+		t.Errorf("recorded consumer = %q, want host-2/w", c)
+	}
+	cs, err := rdb.XInfoConsumers(t.Context(), testKeys.Stream, testKeys.Group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Name == "host-1/w" {
+			t.Errorf("previous consumer kept with %d pending", c.Pending)
+		}
 	}
 }

@@ -57,22 +57,105 @@ func (r TxRecord) CurrentHash() string {
 // the relay's own keys together on one Redis Cluster slot.
 func (q *Queue) JournalKey() string { return "{depeg-relay:" + q.keys.Wallet + "}:journal" }
 
-// Record writes journal records and each application's transactionHash
-// field (which the frontend shows the user) in one round trip. All must be
-// stored before any of the transactions is broadcast; an error means "send
-// none of them" (records that did get written are overwritten when their
-// nonces are used again, and were never broadcast).
+// ErrFenced is a journal write refused because this process does not hold
+// the wallet's lease (Options.Fence): another process may be signing for the
+// wallet, so nothing may be broadcast. Nothing was written. The lease's Keep
+// notices the loss and stops the relay.
+var ErrFenced = errors.New("journal write fenced: this process does not hold the wallet's lease")
+
+// fenceLua is the start of every fenced journal script: KEYS[1] is the
+// lease key, ARGV[1] this holder's token, ARGV[2] the lease TTL in ms,
+// ARGV[3] '1' when a lease key Redis lost may be set again. Anything but the
+// token (another holder, lease.Released) refuses the write with a FENCED
+// error; a missing key refuses it unless it may be restored.
+const fenceLua = `
+local v = redis.call('GET', KEYS[1])
+if v ~= ARGV[1] then
+  if v or ARGV[3] ~= '1' then
+    return redis.error_reply('FENCED lease not held')
+  end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+`
+
+// recordScript sets journal fields (KEYS[2]; ARGV[4..] field, value pairs)
+// behind the fence.
+var recordScript = redis.NewScript(fenceLua + `
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1])
+end
+return 1
+`)
+
+// forgetScript deletes journal fields (KEYS[2]; ARGV[4..]) behind the fence.
+var forgetScript = redis.NewScript(fenceLua + `
+for i = 4, #ARGV do
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+return 1
+`)
+
+// fenced runs a journal script behind the fence with args after the
+// fence's own; ErrFenced when this process does not hold the lease.
+func (q *Queue) fenced(ctx context.Context, script *redis.Script, args []any) error {
+	key, token, ttl, restore := q.opts.Fence.Fence()
+	r := "0"
+	if restore {
+		r = "1"
+	}
+	err := script.Run(ctx, q.rdb, []string{key, q.JournalKey()}, append([]any{token, ttl.Milliseconds(), r}, args...)...).Err()
+	if redis.HasErrorPrefix(err, "FENCED") {
+		return ErrFenced
+	}
+	return err
+}
+
+// Record writes journal records, then each application's transactionHash
+// field (which the frontend shows the user). All must be stored before any
+// of the transactions is broadcast; an error means "send none of them"
+// (records that did get written are overwritten when their nonces are used
+// again, and were never broadcast).
+//
+// With a Fence the records are one script that first checks the lease, and
+// the transactionHash fields (the frontend's keys, on other cluster slots)
+// follow in a second round trip only once it succeeded: a refused write
+// (ErrFenced) leaves nothing, so no user is shown a transaction that is
+// never broadcast. A crash between the two leaves records without their
+// transactionHash, as a crash inside one pipeline could: the transactions
+// are tracked and broadcast as usual (docs/design.md, section 3).
 func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
-	pipe := q.rdb.Pipeline()
-	for _, r := range recs {
+	if len(recs) == 0 {
+		return nil
+	}
+	raws := make([][]byte, len(recs))
+	for i, r := range recs {
 		raw, err := json.Marshal(r)
 		if err != nil {
 			return fmt.Errorf("encode journal record nonce %d: %w", r.Nonce, err)
 		}
-		pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raw)
+		raws[i] = raw
+	}
+	pipe := q.rdb.Pipeline()
+	if q.opts.Fence != nil {
+		args := make([]any, 0, 2*len(recs))
+		for i, r := range recs {
+			args = append(args, strconv.FormatUint(r.Nonce, 10), raws[i])
+		}
+		if err := q.fenced(ctx, recordScript, args); err != nil {
+			return fmt.Errorf("journal %d transactions (first nonce %d): %w", len(recs), recs[0].Nonce, err)
+		}
+	} else {
+		for i, r := range recs {
+			pipe.HSet(ctx, q.JournalKey(), strconv.FormatUint(r.Nonce, 10), raws[i])
+		}
+	}
+	for _, r := range recs {
 		if h := r.CurrentHash(); h != "" && r.EntityID != "" {
 			pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, h)
 		}
+	}
+	if pipe.Len() == 0 {
+		return nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("journal %d transactions: %w", len(recs), err)
@@ -81,7 +164,9 @@ func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
 }
 
 // Forget removes journal records, once their outcome is acknowledged (or
-// when they were never broadcast), in one command.
+// when they were never broadcast), in one command; with a Fence only while
+// this process holds the lease (ErrFenced otherwise): a relay that lost it
+// must not delete records the wallet's new holder wrote at the same nonces.
 func (q *Queue) Forget(ctx context.Context, nonces ...uint64) error {
 	if len(nonces) == 0 {
 		return nil
@@ -90,7 +175,17 @@ func (q *Queue) Forget(ctx context.Context, nonces ...uint64) error {
 	for i, n := range nonces {
 		fields[i] = strconv.FormatUint(n, 10)
 	}
-	if err := q.rdb.HDel(ctx, q.JournalKey(), fields...).Err(); err != nil {
+	var err error
+	if q.opts.Fence != nil {
+		args := make([]any, len(fields))
+		for i, f := range fields {
+			args[i] = f
+		}
+		err = q.fenced(ctx, forgetScript, args)
+	} else {
+		err = q.rdb.HDel(ctx, q.JournalKey(), fields...).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("forget journal nonces %v: %w", nonces, err)
 	}
 	return nil

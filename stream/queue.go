@@ -110,6 +110,21 @@ type Options struct {
 	// and why it was unreadable. Called from Journal's goroutine; it must
 	// not block.
 	OnJournalQuarantined func(field string, err error)
+
+	// Fence, when set, is the wallet's lease: Record and Forget then write
+	// the journal only while this process holds it (invariant 8), in one
+	// script with the lease check, and fail with ErrFenced otherwise. nil
+	// writes unfenced (tests, tools that never sign).
+	Fence Fence
+}
+
+// Fence is the lease a journal write must hold. *lease.Lease satisfies it.
+type Fence interface {
+	// Fence names the lease key (it must share the journal's hash tag,
+	// JournalKey), this holder's token, the lease's TTL, and whether a lease
+	// key Redis lost may be set again by the write (the holder renewed it
+	// less than half the TTL ago: the rule of lease.Keep).
+	Fence() (key, token string, ttl time.Duration, mayRestore bool)
 }
 
 // Queue is the consumer-group view of the frontend's stream plus the

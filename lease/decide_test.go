@@ -1,0 +1,31 @@
+package lease
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMayTakeMissing(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ttl := 3 * time.Second
+	for _, tc := range []struct {
+		name        string
+		seen        bool
+		absentSince time.Time
+		now         time.Time
+		want        bool
+	}{
+		{"first look: nobody seen, taken at once", false, time.Time{}, t0, true},
+		{"seen held, first look that finds it gone", true, time.Time{}, t0, false},
+		{"gone for a renewal interval (TTL/3): the holder may still restore it", true, t0, t0.Add(ttl / 3), false},
+		{"gone for exactly half the TTL", true, t0, t0.Add(ttl / 2), false},
+		{"gone for longer than half the TTL", true, t0, t0.Add(ttl/2 + time.Millisecond), true},
+		{"clock went back", true, t0, t0.Add(-time.Second), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := mayTakeMissing(tc.seen, tc.absentSince, tc.now, ttl); got != tc.want {
+				t.Fatalf("mayTakeMissing = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
