@@ -18,7 +18,7 @@ import (
 //
 // The bookkeeping never fails the relay's step: an error goes to OnError
 // and the relay carries on (a missing index entry or status record costs
-// the reader a fallback, never an application).
+// the reader an answer, "unknown" or "not found", never an application).
 type ObservedQueue struct {
 	*stream.Queue
 	Status *stream.StatusStore
@@ -50,18 +50,19 @@ func (o *ObservedQueue) LoadApplications(ctx context.Context, entityIDs []string
 	return loaded, errs, nil
 }
 
-// DeadLetter dead-letters like stream.Queue.DeadLetter, then records the
-// rejection. Recording second keeps the record truthful; a crash in
-// between leaves only the dead letter, which Service.Status finds in the
-// dead-letter stream.
+// DeadLetter records the rejection, then dead-letters like
+// stream.Queue.DeadLetter. The record is the index Service.Status reads (by
+// entity id, one round trip), so it is written first: no crash leaves a
+// dead letter without its record. The relay calls DeadLetter only once the
+// rejection is final; if the dead letter then fails, the entry stays pending
+// and the relay writes both again, and should a retry confirm the
+// application after all, the confirmation replaces the record
+// (stream.StatusStore.Confirmed).
 func (o *ObservedQueue) DeadLetter(ctx context.Context, d stream.DeadLetter) error {
-	if err := o.Queue.DeadLetter(ctx, d); err != nil {
-		return err
-	}
 	if err := o.Status.Rejected(ctx, d); err != nil {
 		o.report("status", err)
 	}
-	return nil
+	return o.Queue.DeadLetter(ctx, d)
 }
 
 func (o *ObservedQueue) report(op string, err error) {

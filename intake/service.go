@@ -68,11 +68,9 @@ type Service struct {
 	dom   *chain.PolicyDomain
 }
 
-// QueueReader reads application hashes and finds dead letters;
-// *stream.Queue has it.
+// QueueReader reads application hashes; *stream.Queue has it.
 type QueueReader interface {
 	LoadApplications(ctx context.Context, entityIDs []string) ([]map[string]string, []error, error)
-	FindDeadLetter(ctx context.Context, entityID string, since time.Time, limit int64) (stream.DeadLetterEntry, bool, error)
 }
 
 // New wires a Service; it calls nothing yet. metrics may be nil.

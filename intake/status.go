@@ -41,19 +41,17 @@ var ErrNotFound = errors.New("application not found")
 // frontend (redis-om) or the intake makes is.
 var ErrBadEntityID = errors.New("entityId is not a ULID")
 
-// deadLetterScan bounds how many dead letters a status look-up reads when
-// no status record tells the outcome.
-const deadLetterScan = 2000
-
-// Status tells the state of one application. The relay-owned status record
-// decides when it holds an outcome (confirmed or rejected); otherwise the
-// live PendingApplication hash tells queued or submitted (its
-// transactionHash), which covers applications the frontend wrote into Redis
-// itself; otherwise the dead-letter stream is searched from the id's ULID
-// time, which covers rejections recorded before status records existed.
+// Status tells the state of one application in one Redis round trip,
+// whatever the id: the relay-owned status record decides when it holds an
+// outcome (confirmed or rejected); otherwise the live PendingApplication hash
+// tells queued or submitted (its transactionHash), which covers applications
+// the frontend wrote into Redis itself. Every rejection has its record:
+// ObservedQueue writes it before the dead letter, so no search of the
+// dead-letter stream is ever needed (one used to read up to 2,000 dead
+// letters from the id's ULID time, so anyone could make a look-up expensive
+// by asking for an id with an early timestamp).
 func (s *Service) Status(ctx context.Context, entityID string) (Status, error) {
-	id, err := ulid.ParseStrict(entityID)
-	if err != nil {
+	if _, err := ulid.ParseStrict(entityID); err != nil {
 		return Status{}, ErrBadEntityID
 	}
 	rec, found, live, err := s.status.Read(ctx, entityID)
@@ -61,18 +59,6 @@ func (s *Service) Status(ctx context.Context, entityID string) (Status, error) {
 		return Status{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if st, ok := derive(entityID, rec, found, live); ok {
-		return st, nil
-	}
-	dl, ok, err := s.queue.FindDeadLetter(ctx, entityID, ulid.Time(id.Time()), deadLetterScan)
-	if err != nil {
-		return Status{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	if ok {
-		st := Status{EntityID: entityID, Status: stream.StateRejected, EntryID: dl.EntryID, Class: dl.Class,
-			Reason: dl.Reason, TransactionHash: dl.TxHash}
-		if !dl.At.IsZero() {
-			st.UpdatedAt = &dl.At
-		}
 		return st, nil
 	}
 	if found {
@@ -84,7 +70,7 @@ func (s *Service) Status(ctx context.Context, entityID string) (Status, error) {
 }
 
 // derive decides a status from the record and the live hash alone; false
-// means the dead-letter stream must be asked.
+// means neither tells (the application is gone, its outcome not recorded).
 func derive(entityID string, rec stream.StatusRecord, found bool, live map[string]string) (Status, bool) {
 	if found && (rec.State == stream.StateConfirmed || rec.State == stream.StateRejected) {
 		return fromRecord(entityID, rec), true

@@ -3,11 +3,15 @@ package intake
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/big"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/oklog/ulid/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
@@ -154,5 +158,117 @@ func TestReplayRefusals(t *testing.T) {
 	}
 	if _, err := op.Replay(ctx, "9-9"); !errors.Is(err, ErrDeadLetterNotFound) {
 		t.Fatalf("replay of an unknown id: %v", err)
+	}
+}
+
+// commandCalls is how many commands of each kind the server ran since the
+// last CONFIG RESETSTAT (INFO commandstats), leaving out those two.
+func commandCalls(t *testing.T, rdb *redis.Client) map[string]int {
+	t.Helper()
+	info, err := rdb.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, isStat := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isStat || name == "info" || strings.HasPrefix(name, "config") {
+			continue
+		}
+		for _, kv := range strings.Split(rest, ",") {
+			if v, ok := strings.CutPrefix(kv, "calls="); ok {
+				n, _ := strconv.Atoi(v)
+				calls[name] = n
+			}
+		}
+	}
+	return calls
+}
+
+// TestStatusCostsTheSameWhateverTheID: with thousands of dead letters in
+// Redis, a look-up runs the same commands, counted by the server, for an id
+// from the epoch, an id from the future, a rejected, a confirmed and a live
+// application: it reads the status record and the live hash and nothing
+// else, and the rejected one is still answered with its reason.
+func TestStatusCostsTheSameWhateverTheID(t *testing.T) {
+	r := newTestRedis(t)
+	ctx := t.Context()
+	pipe := r.rdb.Pipeline()
+	for i := range 3000 {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: "dead", Values: map[string]any{"entryId": strconv.Itoa(i) + "-0",
+			"entityId": frontend.NewEntityID(), "class": "malformed", "reason": "invalid application"}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o := &ObservedQueue{Queue: r.queue, Status: r.status}
+	rejected, confirmed, live := frontend.NewEntityID(), frontend.NewEntityID(), frontend.NewEntityID()
+	if err := o.DeadLetter(ctx, stream.DeadLetter{EntryID: "1-0", EntityID: rejected, Class: "funds",
+		Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.status.Confirmed(ctx, stream.Confirmation{EntityID: confirmed, EntryID: "2-0", TxHash: common.Hash{1}, Block: 3}); err != nil {
+		t.Fatal(err)
+	}
+	app, err := frontend.NewSigned(big.NewInt(1337), common.Address{1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := frontend.Enqueue(ctx, r.rdb, "application:signatures", live, frontend.Fields(app)); err != nil {
+		t.Fatal(err)
+	}
+	svc := New(Config{}, zerolog.Nop(), nil, r.pub, r.status, r.queue, nil)
+	epoch := ulid.MustNew(0, strings.NewReader(strings.Repeat("\x00", 16))).String()
+	future := ulid.MustNew(ulid.MaxTime(), strings.NewReader(strings.Repeat("\xff", 16))).String()
+
+	var first map[string]int
+	for _, tc := range []struct {
+		id, want string
+		err      error
+	}{
+		{epoch, "", ErrNotFound}, {future, "", ErrNotFound}, {rejected, stream.StateRejected, nil},
+		{confirmed, stream.StateConfirmed, nil}, {live, stream.StateQueued, nil},
+	} {
+		if err := r.rdb.ConfigResetStat(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := svc.Status(ctx, tc.id)
+		if !errors.Is(err, tc.err) || st.Status != tc.want {
+			t.Fatalf("status of %s: %+v %v, want %q %v", tc.id, st, err, tc.want, tc.err)
+		}
+		if tc.want == stream.StateRejected && st.Reason != "ERROR:DP-015:ALLOWANCE_TOO_LOW" {
+			t.Fatalf("rejection without its reason: %+v", st)
+		}
+		calls := commandCalls(t, r.rdb)
+		if first == nil {
+			first = calls
+		}
+		if !maps.Equal(calls, first) || calls["hgetall"] != 2 || len(calls) != 1 {
+			t.Fatalf("status of %s ran %v, want what every look-up runs: two HGETALLs (%v)", tc.id, calls, first)
+		}
+	}
+}
+
+// TestRejectionRecordedBeforeTheDeadLetter: the status record a look-up
+// reads is written before the dead letter, so no crash between the two
+// leaves a dead letter that no look-up finds. A dead letter that fails
+// (Redis refuses the XADD) has still recorded the final rejection.
+func TestRejectionRecordedBeforeTheDeadLetter(t *testing.T) {
+	r := newTestRedis(t)
+	ctx := t.Context()
+	// The dead-letter stream's key holds a string: XADD answers WRONGTYPE.
+	if err := r.rdb.Set(ctx, "dead", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	o := &ObservedQueue{Queue: r.queue, Status: r.status}
+	id := frontend.NewEntityID()
+	if err := o.DeadLetter(ctx, stream.DeadLetter{EntryID: "1-0", EntityID: id, Class: "signature",
+		Reason: "ERROR:DMH-002:SIGNATURE_INVALID", At: time.Now()}); err == nil {
+		t.Fatal("dead letter into a string key succeeded")
+	}
+	svc := New(Config{}, zerolog.Nop(), nil, r.pub, r.status, r.queue, nil)
+	if st, err := svc.Status(ctx, id); err != nil || st.Status != stream.StateRejected || st.Class != "signature" {
+		t.Fatalf("status %+v %v, want the rejection recorded", st, err)
 	}
 }
