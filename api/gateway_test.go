@@ -83,21 +83,22 @@ type gwOptions struct {
 // redis-server and an embedded EVM, and (started on demand) the real relay
 // on the same Redis and chain.
 type gateway struct {
-	t       testing.TB
-	chain   *devchain.Chain
-	client  *chain.Client
-	rdb     *redis.Client
-	keys    stream.Keys
-	queue   *stream.Queue
-	status  *stream.StatusStore
-	product *chain.Product
-	signer  *chain.Signer
-	rpc     *countingChain
-	srv     *httptest.Server
-	doc     *openAPIDoc
-	log     *logbuf.Buffer
-	payer   *chain.Signer // a funded key that applies directly on chain
-	payerN  uint64
+	t         testing.TB
+	chain     *devchain.Chain
+	client    *chain.Client
+	rdb       *redis.Client
+	keys      stream.Keys
+	queue     *stream.Queue
+	status    *stream.StatusStore
+	product   *chain.Product
+	signer    *chain.Signer
+	rpc       *countingChain
+	srv       *httptest.Server
+	doc       *openAPIDoc
+	log       *logbuf.Buffer
+	payer     *chain.Signer // a funded key that applies directly on chain
+	payerN    uint64
+	intakeCfg api.IntakeConfig // what the router was built with
 }
 
 func newGateway(t testing.TB, o gwOptions) *gateway {
@@ -149,6 +150,7 @@ func newGateway(t testing.TB, o gwOptions) *gateway {
 		MaxBodyBytes: o.maxBody, RateLimit: o.rateLimit, RateWindow: time.Minute, TrustedProxies: o.proxies,
 		DeadLetters: intake.NewOperator(g.queue, replayPub), AdminToken: o.adminToken,
 	}
+	g.intakeCfg = cfg
 	router := api.NewRouter(api.Config{Health: stubHealth{}, Log: log, Intake: &cfg})
 	g.srv = httptest.NewServer(g.doc.checking(t, router))
 	t.Cleanup(g.srv.Close)

@@ -97,7 +97,7 @@ func mountIntake(r chi.Router, cfg IntakeConfig, log zerolog.Logger) {
 		// A separate limiter, so a flood of public posts cannot lock the
 		// operator out, and guessing the token is throttled too.
 		r.Group(func(r chi.Router) {
-			r.Use(clientIP, rateLimit(cfg), bearer(cfg.AdminToken))
+			r.Use(clientIP, rateLimit(cfg), bearer(cfg.AdminToken, "admin"))
 			r.Get("/api/admin/deadletters", h.listDeadLetters)
 			r.Get("/api/admin/deadletters/{id}", h.showDeadLetter)
 			r.Post("/api/admin/deadletters/{id}/replay", h.replayDeadLetter)

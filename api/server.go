@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/etherisc/depeg-relay/internal/testhook"
@@ -20,13 +21,21 @@ const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
 	writeTimeout      = DefaultRequestTimeout + 5*time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	// idleTimeout is short: a keep-alive connection saves its client a
+	// handshake only if it asks again soon, and every idle one is held
+	// from the others. The uptime checker and Prometheus ask every 15 s or
+	// more, so they reconnect either way.
+	idleTimeout    = 10 * time.Second
+	maxHeaderBytes = 64 << 10
 	// maxConnections bounds the connections served at once, and with them
 	// the goroutines and buffers: a flood of idle or slow clients (each
 	// held for at most ReadHeaderTimeout) costs at most this many. The
 	// uptime checker, the frontend's posts and Prometheus need a handful.
 	maxConnections = 1024
+	// maxConnectionsPerClient is far above what one honest client opens
+	// (a browser opens six; the uptime checker and Prometheus one or two),
+	// and far below maxConnections, so one address cannot take the rest.
+	maxConnectionsPerClient = 64
 	// ShutdownTimeout bounds the graceful shutdown in Server.Close (and
 	// Serve, ListenAndServe). Requests here are short, and Dokku kills the
 	// container soon after SIGTERM anyway.
@@ -36,26 +45,41 @@ const (
 // Limits bound what clients can hold of the server: how long a request may
 // take to arrive, how long an answer may take to leave, how long an idle
 // keep-alive connection stays open, how large the request headers may be,
-// and how many connections are served at once.
+// and how many connections are served at once, in all and to one client.
 type Limits struct {
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
-	// MaxConnections: a connection beyond it is closed as soon as it is
-	// accepted, before anything is read from it.
+	// MaxConnections bounds the connections open at once. A new one beyond
+	// it takes the place of the connection idle the longest (a keep-alive
+	// between requests, which its client reopens when it needs it), so
+	// idle connections cannot keep new clients out; with none idle, it is
+	// closed as soon as it is accepted, before anything is read from it.
 	MaxConnections int
+	// MaxConnectionsPerClient bounds the connections one client holds at
+	// once: one IPv4 address, or one IPv6 /64 (as the rate limits count
+	// clients). A client's new connection beyond it takes the place of
+	// that client's own longest idle one, or is closed on arrival. 0: no
+	// bound per client.
+	MaxConnectionsPerClient int
+	// SharedPeers are CIDRs of peers that carry many clients' connections,
+	// such as the reverse proxy in front: MaxConnectionsPerClient does not
+	// apply to them, only MaxConnections. Entries that do not parse are
+	// ignored (config.Load has checked them).
+	SharedPeers []string
 }
 
-// DefaultLimits are NewServer's.
+// DefaultLimits are NewServer's, the production limits.
 func DefaultLimits() Limits {
 	return Limits{ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, MaxConnections: maxConnections}
+		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes, MaxConnections: maxConnections,
+		MaxConnectionsPerClient: maxConnectionsPerClient}
 }
 
 // NewServer returns an http.Server for h on addr (":3000") with every
-// timeout, the header size limit and the connection limit set.
+// timeout, the header size limit and the connection limits set.
 func NewServer(addr string, h http.Handler) *http.Server {
 	return NewServerWithLimits(addr, h, DefaultLimits())
 }
@@ -73,50 +97,175 @@ func NewServerWithLimits(addr string, h http.Handler, l Limits) *http.Server {
 		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    l.MaxHeaderBytes,
 	}
-	if l.MaxConnections > 0 {
-		srv.ConnState = (&connLimit{max: int64(l.MaxConnections)}).track
+	if l.MaxConnections > 0 || l.MaxConnectionsPerClient > 0 {
+		srv.ConnState = newConnLimit(l).track
 	}
 	return srv
 }
 
-// connLimit counts the server's open connections through ConnState and
-// closes the ones beyond max on arrival. net/http then ends their
-// goroutine at once (the first read fails) and reports them closed, which
-// counts them out again.
+// connLimit holds a server's connections to Limits.MaxConnections in all and
+// MaxConnectionsPerClient per client, through ConnState. A connection that
+// would exceed a bound takes the place of the longest idle one in its
+// bound, which is closed; with none idle, the newcomer is closed instead.
+// net/http then ends the closed connection's goroutine (its next read
+// fails) and reports it closed, which track ignores: a connection leaves
+// the counts the moment it is chosen to close.
 type connLimit struct {
-	max  int64
-	open atomic.Int64
+	max, perClient int
+	shared         []netip.Prefix
+
+	mu       sync.Mutex
+	conns    map[net.Conn]*connEntry
+	byClient map[string]int
+	seq      uint64 // orders idle connections, oldest first
+}
+
+type connEntry struct {
+	client string // "" for a shared peer: no per-client bound
+	idle   uint64 // seq when it went idle; 0 while new or active
+}
+
+func newConnLimit(l Limits) *connLimit {
+	cl := &connLimit{max: l.MaxConnections, perClient: l.MaxConnectionsPerClient,
+		conns: map[net.Conn]*connEntry{}, byClient: map[string]int{}}
+	for _, s := range l.SharedPeers {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			cl.shared = append(cl.shared, p.Masked())
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			cl.shared = append(cl.shared, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return cl
 }
 
 func (l *connLimit) track(c net.Conn, state http.ConnState) {
+	var toClose []net.Conn
+	l.mu.Lock()
 	switch state {
 	case http.StateNew:
-		if l.open.Add(1) > l.max {
-			_ = c.Close()
+		toClose = l.admit(c)
+	case http.StateActive:
+		if e := l.conns[c]; e != nil {
+			e.idle = 0
+		}
+	case http.StateIdle:
+		if e := l.conns[c]; e != nil {
+			l.seq++
+			e.idle = l.seq
 		}
 	case http.StateHijacked, http.StateClosed:
-		l.open.Add(-1)
+		l.drop(c)
+	}
+	l.mu.Unlock()
+	for _, v := range toClose {
+		_ = v.Close()
 	}
 }
 
+// admit counts c in, making room by choosing idle connections to close, or
+// chooses c itself when there is no room. It returns what to close. Called
+// with l.mu held.
+func (l *connLimit) admit(c net.Conn) (toClose []net.Conn) {
+	client := clientKey(c.RemoteAddr(), l.shared)
+	if client != "" && l.perClient > 0 && l.byClient[client] >= l.perClient {
+		v := l.oldestIdle(client)
+		if v == nil {
+			return []net.Conn{c}
+		}
+		l.drop(v)
+		toClose = append(toClose, v)
+	}
+	if l.max > 0 && len(l.conns) >= l.max {
+		v := l.oldestIdle("")
+		if v == nil {
+			return append(toClose, c)
+		}
+		l.drop(v)
+		toClose = append(toClose, v)
+	}
+	l.conns[c] = &connEntry{client: client}
+	if client != "" {
+		l.byClient[client]++
+	}
+	return toClose
+}
+
+// oldestIdle is the connection idle the longest, of client or, for "", of
+// all; nil when none is idle. A scan: it runs only at a bound, over at most
+// MaxConnections entries.
+func (l *connLimit) oldestIdle(client string) net.Conn {
+	var (
+		oldest net.Conn
+		at     uint64
+	)
+	for c, e := range l.conns {
+		if e.idle != 0 && (client == "" || e.client == client) && (oldest == nil || e.idle < at) {
+			oldest, at = c, e.idle
+		}
+	}
+	return oldest
+}
+
+// drop counts c out, if it is counted. Called with l.mu held.
+func (l *connLimit) drop(c net.Conn) {
+	e := l.conns[c]
+	if e == nil {
+		return
+	}
+	delete(l.conns, c)
+	if e.client != "" {
+		if l.byClient[e.client]--; l.byClient[e.client] <= 0 {
+			delete(l.byClient, e.client)
+		}
+	}
+}
+
+// clientKey is who a connection from addr belongs to, for the per-client
+// bound: the IPv4 address, or the IPv6 /64 (one host's share of a network,
+// as the rate limits count it). It is "" for a peer in shared, which
+// carries many clients, and for an address that is not IP (no bound
+// applies then but the total one).
+func clientKey(addr net.Addr, shared []netip.Prefix) string {
+	if addr == nil {
+		return ""
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return ""
+	}
+	ip := ap.Addr().Unmap()
+	for _, p := range shared {
+		if p.Contains(ip) {
+			return ""
+		}
+	}
+	if ip.Is6() {
+		p, _ := ip.WithZone("").Prefix(64) // cannot fail for a 128-bit address
+		return p.String()
+	}
+	return ip.String()
+}
+
 // Server is the HTTP server as a lifecycle.Part (package lifecycle):
-// Start binds the port, so a caller logs "serving" only once it is bound and
-// a taken port is Start's error; Close shuts down gracefully and returns once
-// the serving goroutine has. Done is closed if serving ends on its own (the
-// listener failed); Close then reports why. Its methods may be called
-// concurrently.
+// Start binds the port (and the metrics port, see Listen), so a caller logs
+// "serving" only once it is bound and a taken port is Start's error; Close
+// shuts down gracefully and returns once the serving goroutines have. Done
+// is closed if serving ends on its own (a listener failed); Close then
+// reports why. Its methods may be called concurrently.
 type Server struct {
-	srv *http.Server
+	srvs []*http.Server // the public one first, then /metrics' own, if any
 
 	// closeMu makes a second Close wait for the first to finish.
 	closeMu  sync.Mutex
 	mu       sync.Mutex
 	started  bool
 	closed   bool
-	addr     net.Addr
-	serveErr error // set before done is closed
+	addrs    []net.Addr // bound, in the order of srvs
+	serveErr error      // set before done is closed
 	closeErr error
 	done     chan struct{}
+	ended    sync.Once      // closes done
+	serving  sync.WaitGroup // the serving goroutines, waited for by Close
 }
 
 // NewHTTPServer returns the server for h on addr (":3000"; ":0" picks a free
@@ -126,13 +275,46 @@ func NewHTTPServer(addr string, h http.Handler, l Limits) *Server {
 	return newPart(NewServerWithLimits(addr, h, l))
 }
 
-func newPart(srv *http.Server) *Server {
-	return &Server{srv: srv, done: make(chan struct{})}
+// Listen says where NewHTTPServers serves the processor's routes.
+type Listen struct {
+	// Addr is the public address (":3000"; ":0" picks a free port).
+	Addr string
+	// MetricsAddr is the address of a listener of /metrics' own. Set,
+	// /metrics is served there and nowhere else, so no client of the
+	// public port can take a scrape's place: there are no shared
+	// connections or request slots to exhaust. Empty: /metrics is served
+	// on Addr beside the other routes.
+	MetricsAddr string
+	// Limits are each listener's, each with its own count of connections.
+	// The intake's trusted proxies (IntakeConfig.TrustedProxies) are
+	// shared peers (Limits.SharedPeers): every client behind them arrives
+	// from their address.
+	Limits Limits
 }
 
-// Start binds the server's address and serves it in a goroutine that Close
-// waits for. ctx bounds the bind only. A bind error (the port taken, a bad
-// address) is returned, and the server then holds nothing.
+// NewHTTPServers returns the server of the router NewRouter(cfg) on l.Addr,
+// and, with l.MetricsAddr and cfg.Gatherer, of /metrics alone on
+// l.MetricsAddr. It binds nothing until Start.
+func NewHTTPServers(cfg Config, l Listen) *Server {
+	if cfg.Intake != nil {
+		l.Limits.SharedPeers = slices.Concat(l.Limits.SharedPeers, cfg.Intake.TrustedProxies)
+	}
+	if l.MetricsAddr == "" || cfg.Gatherer == nil {
+		return newPart(NewServerWithLimits(l.Addr, NewRouter(cfg), l.Limits))
+	}
+	metrics := NewMetricsRouter(cfg)
+	cfg.Gatherer = nil // not on the public port
+	return newPart(NewServerWithLimits(l.Addr, NewRouter(cfg), l.Limits),
+		NewServerWithLimits(l.MetricsAddr, metrics, l.Limits))
+}
+
+func newPart(srvs ...*http.Server) *Server {
+	return &Server{srvs: srvs, done: make(chan struct{})}
+}
+
+// Start binds the server's addresses and serves each in a goroutine that
+// Close waits for. ctx bounds the binds only. A bind error (the port taken, a
+// bad address) is returned, and the server then holds nothing.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,46 +325,74 @@ func (s *Server) Start(ctx context.Context) error {
 		return errors.New("start http server: already started")
 	}
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.srv.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.srv.Addr, err)
+	lns := make([]net.Listener, 0, len(s.srvs))
+	for _, srv := range s.srvs {
+		ln, err := lc.Listen(ctx, "tcp", srv.Addr)
+		if err != nil {
+			for _, bound := range lns {
+				_ = bound.Close()
+			}
+			return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+		}
+		lns = append(lns, ln)
 	}
-	s.serve(ln)
+	s.serve(lns)
 	return nil
 }
 
-// serve serves ln in a goroutine that closes s.done. Called with s.mu held.
-func (s *Server) serve(ln net.Listener) {
-	s.started, s.addr = true, ln.Addr()
-	go func() {
-		defer close(s.done)
-		// Serve closes ln when it returns.
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			s.mu.Lock()
-			s.serveErr = fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
-			s.mu.Unlock()
-		}
-	}()
+// serve serves lns[i] with s.srvs[i], each in a goroutine; the first to end
+// closes s.done. Called with s.mu held.
+func (s *Server) serve(lns []net.Listener) {
+	s.started = true
+	for i, ln := range lns {
+		s.addrs = append(s.addrs, ln.Addr())
+		srv := s.srvs[i]
+		s.serving.Add(1)
+		go func() {
+			defer s.serving.Done()
+			defer s.ended.Do(func() { close(s.done) })
+			// Serve closes ln when it returns.
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				s.mu.Lock()
+				s.serveErr = errors.Join(s.serveErr, fmt.Errorf("serve http on %s: %w", ln.Addr(), err))
+				s.mu.Unlock()
+			}
+		}()
+	}
 }
 
-// Addr is the bound address once Start succeeded (the port chosen for
+// Addr is the public address once Start succeeded (the port chosen for
 // ":0"), else nil.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.addr
+	if len(s.addrs) == 0 {
+		return nil
+	}
+	return s.addrs[0]
 }
 
-// Handler is what the server serves, for tests that serve it through
-// httptest instead.
-func (s *Server) Handler() http.Handler { return s.srv.Handler }
+// MetricsAddr is the address of /metrics' own listener once Start
+// succeeded; nil without one (then /metrics is on Addr).
+func (s *Server) MetricsAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.addrs) < 2 {
+		return nil
+	}
+	return s.addrs[1]
+}
+
+// Handler is what the server serves on its public address, for tests that
+// serve it through httptest instead.
+func (s *Server) Handler() http.Handler { return s.srvs[0].Handler }
 
 // Done is closed when serving has ended, on its own or through Close.
 func (s *Server) Done() <-chan struct{} { return s.done }
 
 // Close stops accepting, gives in-flight requests up to ShutdownTimeout,
 // then cuts the connections still open, and returns once the serving
-// goroutine has. The port is free when it returns. It returns the error
+// goroutines have. The ports are free when it returns. It returns the error
 // serving ended with, if any, and whether shutdown had to cut requests
 // short. Later calls return the same result; on a server never started it
 // does nothing.
@@ -203,15 +413,17 @@ func (s *Server) Close() error {
 
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
-	shutdownErr := s.srv.Shutdown(sctx)
-	if shutdownErr != nil {
-		// Deadline passed with requests still running: cut them off.
-		_ = s.srv.Close()
-		shutdownErr = fmt.Errorf("shut down http server: %w", shutdownErr)
+	var shutdownErr error
+	for _, srv := range s.srvs {
+		if err := srv.Shutdown(sctx); err != nil {
+			// Deadline passed with requests still running: cut them off.
+			_ = srv.Close()
+			shutdownErr = errors.Join(shutdownErr, fmt.Errorf("shut down http server on %s: %w", srv.Addr, err))
+		}
 	}
 	// Serve returns as soon as Shutdown starts; waiting for it makes Close
-	// the goroutine's owner.
-	<-s.done
+	// the goroutines' owner.
+	s.serving.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closeErr = errors.Join(s.serveErr, shutdownErr)
@@ -226,7 +438,7 @@ func (s *Server) Close() error {
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	s := newPart(srv)
 	s.mu.Lock()
-	s.serve(ln)
+	s.serve([]net.Listener{ln})
 	s.mu.Unlock()
 	select {
 	case <-s.done:
