@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
 	"github.com/etherisc/depeg-relay/api"
 	"github.com/etherisc/depeg-relay/lifecycle"
 )
@@ -133,4 +136,61 @@ func TestServerInGroup(t *testing.T) {
 	if _, err := get(t, first.Addr().String()); err == nil {
 		t.Errorf("the first server still answers after the rollback (%v)", err)
 	}
+}
+
+// TestServerMetricsListener: with Listen.MetricsAddr, Start binds both
+// addresses, /metrics is served on its own and not on the public one, and
+// Close frees both. A metrics address that cannot be bound fails Start and
+// leaves the public port free.
+func TestServerMetricsListener(t *testing.T) {
+	cfg := api.Config{Health: stubHealth{}, Gatherer: prometheus.NewRegistry(), Log: zerolog.Nop()}
+	s := api.NewHTTPServers(cfg, api.Listen{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Limits: api.DefaultLimits()})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	public, metrics := s.Addr().String(), s.MetricsAddr().String()
+	status := func(url string) int {
+		t.Helper()
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for url, want := range map[string]int{
+		"http://" + metrics + "/metrics":     http.StatusOK,
+		"http://" + public + "/metrics":      http.StatusNotFound,
+		"http://" + public + "/api/monitor":  http.StatusOK,
+		"http://" + metrics + "/api/monitor": http.StatusNotFound,
+	} {
+		if got := status(url); got != want {
+			t.Errorf("GET %s: %d, want %d", url, got, want)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{public, metrics} {
+		ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", addr)
+		if err != nil {
+			t.Fatalf("%s still taken after Close: %v", addr, err)
+		}
+		_ = ln.Close()
+	}
+
+	taken, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s = api.NewHTTPServers(cfg, api.Listen{Addr: public, MetricsAddr: taken.Addr().String(), Limits: api.DefaultLimits()})
+	if err := s.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "listen on "+taken.Addr().String()) {
+		t.Fatalf("Start with the metrics port taken = %v, want a listen error", err)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", public)
+	if err != nil {
+		t.Fatalf("public port held after a failed Start: %v", err)
+	}
+	_ = ln.Close()
 }
