@@ -18,6 +18,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/api"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -312,12 +313,14 @@ func TestReplayDeadLetter(t *testing.T) {
 	entity := frontend.NewEntityID()
 	fields := frontend.Fields(app)
 	fields[stream.FieldTransactionHash] = "0x" + strings.Repeat("ab", 32) // an earlier attempt's, dropped on replay
-	if err := g.queue.DeadLetter(context.Background(), stream.DeadLetter{EntryID: "1-1", EntityID: entity, Class: "funds",
+	// Dead-lettered as the relay does: the rejection recorded, then the dead letter.
+	rejected := &intake.ObservedQueue{Queue: g.queue, Status: g.status}
+	if err := rejected.DeadLetter(context.Background(), stream.DeadLetter{EntryID: "1-1", EntityID: entity, Class: "funds",
 		Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", At: time.Now(), Fields: fields}); err != nil {
 		t.Fatal(err)
 	}
 	if st := g.state(entity); st["status"] != "rejected" || st["class"] != "funds" {
-		t.Fatalf("status from the dead-letter stream: %v", st)
+		t.Fatalf("status of the rejection: %v", st)
 	}
 	page := g.do(http.MethodGet, "/api/admin/deadletters?limit=10", nil, auth)
 	dls, _ := page.json["deadLetters"].([]any)
