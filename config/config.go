@@ -173,6 +173,16 @@ type Config struct {
 
 	// Port is PORT, the HTTP listen port (1..65535).
 	Port int
+	// MetricsPort is METRICS_PORT: /metrics is served on a listener of its
+	// own on this port, and not on PORT, where any client could compete
+	// with the scrapes. 0, the default, serves /metrics on PORT, so an
+	// existing scrape configuration keeps working. Must differ from PORT.
+	MetricsPort int
+	// MetricsToken is METRICS_TOKEN, the bearer token Prometheus sends to
+	// /metrics (at least 32 characters, not ADMIN_TOKEN's value): without
+	// it a request is refused before it takes a scrape slot. Unset: /metrics
+	// is open.
+	MetricsToken Secret
 	// MaxNonAckPendingMessages is MAX_NON_ACK_PENDING_MESSAGES: the monitor
 	// reports an error when the group's pending count exceeds it.
 	MaxNonAckPendingMessages int64
@@ -289,6 +299,8 @@ type env struct {
 	OrphanHandoff   string `envconfig:"ORPHAN_HANDOFF_AFTER" default:"600000"`
 
 	Port                     string `envconfig:"PORT" default:"3000"`
+	MetricsPort              string `envconfig:"METRICS_PORT" default:"0"`
+	MetricsToken             string `envconfig:"METRICS_TOKEN"`
 	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
 	ListenerLoopMaxTimeout   string `envconfig:"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT" default:"60000"`
 	MonitorCheckTimeout      string `envconfig:"MONITOR_CHECK_TIMEOUT" default:"2000"`
@@ -439,6 +451,8 @@ func parse(e env) (Config, error) {
 		OrphanHandoffAfter:       p.duration("ORPHAN_HANDOFF_AFTER", e.OrphanHandoff),
 
 		Port:                     int(p.integer("PORT", e.Port, 1, 65535)),
+		MetricsPort:              int(p.integer("METRICS_PORT", e.MetricsPort, 0, 65535)),
+		MetricsToken:             p.token("METRICS_TOKEN", e.MetricsToken),
 		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
 		ListenerLoopMaxTimeout:   p.duration("PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", e.ListenerLoopMaxTimeout),
 		MonitorCheckTimeout:      p.duration("MONITOR_CHECK_TIMEOUT", e.MonitorCheckTimeout),
@@ -452,7 +466,7 @@ func parse(e env) (Config, error) {
 		IntakeRateWindow:     p.duration("INTAKE_RATE_WINDOW", e.IntakeRateWindow),
 		IntakeTrustedProxies: p.cidrs("INTAKE_TRUSTED_PROXIES", e.IntakeTrustedProxies),
 		ApplicationStatusTTL: p.duration("APPLICATION_STATUS_TTL", e.ApplicationStatusTTL),
-		AdminToken:           p.adminToken("ADMIN_TOKEN", e.AdminToken),
+		AdminToken:           p.token("ADMIN_TOKEN", e.AdminToken),
 
 		ConsoleEnabled: p.boolean("CONSOLE_ENABLED", e.ConsoleEnabled),
 		ExplorerURL:    p.explorerURL("EXPLORER_URL", e.ExplorerURL),
@@ -468,6 +482,14 @@ func parse(e env) (Config, error) {
 	}
 	if c.ProcessorAlertBalance != nil && c.ProcessorMinBalance != nil && c.ProcessorAlertBalance.Cmp(c.ProcessorMinBalance) < 0 {
 		p.addf("PROCESSOR_ALERT_BALANCE", "%s must be >= PROCESSOR_MIN_BALANCE (%s)", c.ProcessorAlertBalance, c.ProcessorMinBalance)
+	}
+	if c.MetricsPort != 0 && c.MetricsPort == c.Port {
+		p.addf("METRICS_PORT", "must differ from PORT (%d): the point of it is a listener of its own", c.Port)
+	}
+	if t := c.MetricsToken.Reveal(); t != "" && t == c.AdminToken.Reveal() {
+		// Prometheus' configuration holds the metrics token; the admin
+		// token must not travel with it.
+		p.addf("METRICS_TOKEN", "must differ from ADMIN_TOKEN")
 	}
 	if c.DeadLetterStreamKey == c.StreamKey {
 		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
@@ -753,14 +775,15 @@ func (p *parser) cidrs(name, s string) []string {
 	return out
 }
 
-// minAdminToken is the shortest ADMIN_TOKEN accepted: 32 random characters
-// are beyond guessing even without the rate limit.
-const minAdminToken = 32
+// minToken is the shortest ADMIN_TOKEN or METRICS_TOKEN accepted: 32 random
+// characters are beyond guessing even without a rate limit.
+const minToken = 32
 
-// adminToken checks ADMIN_TOKEN's length; the value is never echoed.
-func (p *parser) adminToken(name, s string) Secret {
-	if s != "" && len(s) < minAdminToken {
-		p.addf(name, "must be at least %d characters (got %d)", minAdminToken, len(s))
+// token checks a bearer token's length (ADMIN_TOKEN, METRICS_TOKEN); the
+// value is never echoed.
+func (p *parser) token(name, s string) Secret {
+	if s != "" && len(s) < minToken {
+		p.addf(name, "must be at least %d characters (got %d)", minToken, len(s))
 	}
 	return NewSecret(s)
 }
@@ -926,9 +949,13 @@ func (c Config) LogFields() map[string]any {
 	if c.MaxPriorityFeePerGas != nil {
 		priority = c.MaxPriorityFeePerGas.String()
 	}
-	adminToken := "" // whether it is set is worth seeing; its value never is
+	// Whether a token is set is worth seeing; its value never is.
+	adminToken, metricsToken := "", ""
 	if c.AdminToken.Reveal() != "" {
 		adminToken = redacted
+	}
+	if c.MetricsToken.Reveal() != "" {
+		metricsToken = redacted
 	}
 	return map[string]any{
 		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
@@ -971,6 +998,8 @@ func (c Config) LogFields() map[string]any {
 		"ORPHAN_HANDOFF_AFTER":       c.OrphanHandoffAfter.String(),
 
 		"PORT":                         c.Port,
+		"METRICS_PORT":                 c.MetricsPort,
+		"METRICS_TOKEN":                metricsToken,
 		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,
 		"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT": c.ListenerLoopMaxTimeout.String(),
 		"MONITOR_CHECK_TIMEOUT":                     c.MonitorCheckTimeout.String(),
@@ -992,6 +1021,15 @@ func (c Config) LogFields() map[string]any {
 		"NODE_ENV":  c.NodeEnv,
 		"LOG_LEVEL": c.LogLevel.String(),
 	}
+}
+
+// MetricsAddr is the listen address of /metrics' own listener (":9464"),
+// or "" with METRICS_PORT unset: /metrics is then served on PORT.
+func (c Config) MetricsAddr() string {
+	if c.MetricsPort == 0 {
+		return ""
+	}
+	return ":" + strconv.Itoa(c.MetricsPort)
 }
 
 // MarshalZerologObject implements zerolog.LogObjectMarshaler with the fields

@@ -36,6 +36,7 @@ var contractVars = []string{
 	"REDIS_QUEUE_CLAIM_IDLE", "MAX_ENTRY_CLAIMS",
 	"INTAKE_ENABLED", "INTAKE_CORS_ORIGINS", "INTAKE_MAX_BODY_BYTES", "INTAKE_RATE_LIMIT", "INTAKE_RATE_WINDOW",
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
+	"METRICS_PORT", "METRICS_TOKEN",
 	"CONSOLE_ENABLED", "EXPLORER_URL",
 }
 
@@ -272,6 +273,12 @@ func TestLoadParses(t *testing.T) {
 			func(c Config) any { return c.Port }, 1},
 		{"port max", map[string]string{"PORT": "65535"},
 			func(c Config) any { return c.Port }, 65535},
+		{"metrics on PORT by default", nil,
+			func(c Config) any { return fmt.Sprintf("%d %q", c.MetricsPort, c.MetricsAddr()) }, `0 ""`},
+		{"metrics port", map[string]string{"METRICS_PORT": "9464"},
+			func(c Config) any { return fmt.Sprintf("%d %q", c.MetricsPort, c.MetricsAddr()) }, `9464 ":9464"`},
+		{"metrics token", map[string]string{"METRICS_TOKEN": strings.Repeat("m", 32), "ADMIN_TOKEN": strings.Repeat("a", 32)},
+			func(c Config) any { return c.MetricsToken.Reveal() }, strings.Repeat("m", 32)},
 		{"in flight bounds", map[string]string{"MAX_IN_FLIGHT": "1024"},
 			func(c Config) any { return c.MaxInFlight }, 1024},
 		{"gas margin zero", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "0"},
@@ -394,6 +401,11 @@ func TestLoadRejects(t *testing.T) {
 		{"port zero", map[string]string{"PORT": "0"}, "PORT", "between 1 and 65535"},
 		{"port too big", map[string]string{"PORT": "65536"}, "PORT", "between 1 and 65535"},
 		{"port name", map[string]string{"PORT": "http"}, "PORT", "not an integer"},
+		{"metrics port too big", map[string]string{"METRICS_PORT": "65536"}, "METRICS_PORT", "between 0 and 65535"},
+		{"metrics port is PORT", map[string]string{"PORT": "5000", "METRICS_PORT": "5000"}, "METRICS_PORT", "must differ from PORT (5000)"},
+		{"metrics token short", map[string]string{"METRICS_TOKEN": "short"}, "METRICS_TOKEN", "at least 32 characters (got 5)"},
+		{"metrics token is the admin token", map[string]string{"METRICS_TOKEN": strings.Repeat("t", 32), "ADMIN_TOKEN": strings.Repeat("t", 32)},
+			"METRICS_TOKEN", "must differ from ADMIN_TOKEN"},
 		{"in flight zero", map[string]string{"MAX_IN_FLIGHT": "0"}, "MAX_IN_FLIGHT", "between 1 and 1024"},
 		{"in flight too many", map[string]string{"MAX_IN_FLIGHT": "1025"}, "MAX_IN_FLIGHT", "between 1 and 1024"},
 		{"gas margin too big", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "201"}, "GAS_LIMIT_MARGIN_PERCENT", "between 0 and 200"},
@@ -493,6 +505,9 @@ func TestLoadNeverPrintsSecrets(t *testing.T) {
 			[]string{apiKey}},
 		{"rpc key in numeric var", map[string]string{"RPC_TIMEOUT": apiKey + apiKey},
 			[]string{apiKey}},
+		{"metrics token short", map[string]string{"METRICS_TOKEN": "s3cr3tT"}, []string{"s3cr3tT"}},
+		{"metrics token is the admin token", map[string]string{"METRICS_TOKEN": apiKey + apiKey, "ADMIN_TOKEN": apiKey + apiKey},
+			[]string{apiKey}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := loadErr(t, tc.vars)
@@ -509,6 +524,7 @@ func TestLogFieldsRedact(t *testing.T) {
 	c := mustLoad(t, map[string]string{
 		"REDIS_URL":     "redis://default:s3cret@redis.example:6379/2?password=s3cret&dial_timeout=3s",
 		"CHAIN_RPC_URL": "wss://user:s3cret@node.example:8546/v3/APIKEY?key=APIKEY",
+		"METRICS_TOKEN": "s3cret-metrics-token-0123456789abcdef",
 	})
 	f := c.LogFields()
 	for k, want := range map[string]any{
@@ -521,6 +537,8 @@ func TestLogFieldsRedact(t *testing.T) {
 		"PROCESSOR_MIN_BALANCE":    "1000000000000000000",
 		"ERROR_TIMEOUT":            "30s",
 		"PORT":                     3000,
+		"METRICS_PORT":             0,
+		"METRICS_TOKEN":            "[redacted]",
 		"LOG_LEVEL":                "debug",
 	} {
 		if f[k] != want {
