@@ -49,6 +49,10 @@ func Key(wallet string) string { return "{depeg-relay:" + wallet + "}:lease" }
 // renewed in time: the holder must stop signing.
 var ErrLost = errors.New("lease lost")
 
+// ErrTakenOver is the ErrLost of a lease another process holds now (as
+// against one this holder could not renew in time).
+var ErrTakenOver = fmt.Errorf("%w: held by another process", ErrLost)
+
 // Released is the value Release leaves in the lease key (for one TTL): the
 // holder let go on purpose, so a waiter may take the key at once. A key that
 // is simply gone may have been lost by Redis under a live holder, which is
@@ -400,12 +404,12 @@ func (l *Lease) Keep(ctx context.Context) error {
 			lastOK = time.Unix(0, l.renewed.Load())
 		case err == nil:
 			l.renewed.Store(0)
-			return fmt.Errorf("%w: %s is held by another process", ErrLost, l.key)
+			return fmt.Errorf("%w (%s)", ErrTakenOver, l.key)
 		case ctx.Err() != nil:
 			return nil
 		case l.now().Sub(lastOK) >= l.ttl/2:
 			l.renewed.Store(0)
-			return fmt.Errorf("%w: not renewed for %v: %v", ErrLost, l.now().Sub(lastOK).Round(time.Millisecond), err)
+			return fmt.Errorf("%w: not renewed for %v: %w", ErrLost, l.now().Sub(lastOK).Round(time.Millisecond), err)
 		}
 	}
 }

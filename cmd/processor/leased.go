@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
+
+	"github.com/etherisc/depeg-relay/lease"
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 // standby is what the monitor shows while this process waits for the
@@ -16,6 +21,28 @@ func (s *standby) set(h string) { s.holder.Store(h) }
 func (s *standby) Status() string {
 	h, _ := s.holder.Load().(string)
 	return h
+}
+
+// fencedOptions is the key's queue options with its lease as the journal's
+// fence (invariant 8): a relay whose process lost the lease can journal, and
+// so broadcast, nothing.
+func fencedOptions(opts stream.Options, l *lease.Lease) stream.Options {
+	opts.Fence = l
+	return opts
+}
+
+// waitingStatus is the monitor's lease line for one failed try of
+// lease.Wait. Redis unreachable is said as such: nothing is known of the
+// holder then, and calling it a standby would hide the outage. The error
+// shows only as its category (public answer); the log has it whole.
+func waitingStatus(holder string, err error) string {
+	switch {
+	case err != nil:
+		return "redis unreachable - cannot read the wallet's lease: " + monitor.ErrorCategory(err)
+	case holder == "":
+		return "standby - the wallet's lease key is gone (redis lost it?); waiting for its holder to set it again"
+	}
+	return "standby - the wallet's lease is held by " + holder
 }
 
 // runLeased runs the key's relay only while this process holds the key's
@@ -44,18 +71,26 @@ func (s *service) runLeased(ctx context.Context, k *keyPart) error {
 func (s *service) leaseTerm(ctx context.Context, k *keyPart) (lost bool, err error) {
 	l, hb, sb, log := k.lease, k.heartbeat, k.standby, k.log
 	var lastLog time.Time
-	err = l.Wait(ctx, min(s.cfg.LeaseTTL/3, time.Second), func(holder string, err error) {
+	// Tries every TTL/6 (at most every second): a key gone with its holder
+	// is taken half a TTL after it was first seen gone (lease.Wait), so the
+	// takeover after a crash elsewhere stays within 2 x LEASE_TTL
+	// (REDIS_QUEUE_CLAIM_IDLE's lower bound).
+	var lastErr bool
+	err = l.Wait(ctx, min(s.cfg.LeaseTTL/6, time.Second), func(holder string, err error) {
 		hb.Beat(time.Now())
-		sb.set("standby - the wallet's lease is held by " + holder)
-		if time.Since(lastLog) < 30*time.Second {
+		sb.set(waitingStatus(holder, err))
+		if time.Since(lastLog) < 30*time.Second && (err != nil) == lastErr {
 			return
 		}
-		lastLog = time.Now()
-		ev := log.Info()
-		if err != nil {
-			ev = log.Warn().Err(err)
+		lastLog, lastErr = time.Now(), err != nil
+		switch {
+		case err != nil:
+			log.Warn().Err(err).Msg("redis unreachable: cannot read the wallet's lease")
+		case holder == "":
+			log.Warn().Msg("standby: the wallet's lease key is gone, waiting for its holder to set it again")
+		default:
+			log.Info().Str("holder", holder).Msg("standby: another process holds the wallet's lease")
 		}
-		ev.Str("holder", holder).Msg("standby: another process holds the wallet's lease")
 	})
 	if err != nil {
 		return false, nil // ctx ended while waiting
@@ -86,10 +121,20 @@ func (s *service) leaseTerm(ctx context.Context, k *keyPart) (lost bool, err err
 	}
 	if keepErr != nil {
 		log.Error().Err(keepErr).Msg("wallet lease lost, stopped relaying; back in standby")
-		sb.set("standby - the wallet's lease was lost: " + keepErr.Error())
+		sb.set(lostStatus(keepErr))
 		return true, keepErr
 	}
 	return false, runErr
+}
+
+// lostStatus is the monitor's lease line after Keep gave the lease up: its
+// error whole would put the lease key and Redis's error text in a public
+// answer.
+func lostStatus(err error) string {
+	if errors.Is(err, lease.ErrTakenOver) {
+		return "standby - the wallet's lease was taken over by another process"
+	}
+	return "standby - the wallet's lease was lost, not renewed in time: " + monitor.ErrorCategory(err)
 }
 
 // InFlight and the other figures of the key's current relay; zero values

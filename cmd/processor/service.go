@@ -120,7 +120,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
 			Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: keyConsumer(cfg.ConsumerName, wallet),
 			DeadLetter: cfg.DeadLetterStreamKey, Wallet: wallet,
-		}, queueOpts)
+		}, fencedOptions(queueOpts, k.lease))
 		groupRecreations = append(groupRecreations, k.queue.GroupRecreations)
 		// The relay reads and dead-letters through the intake's
 		// ObservedQueue, which indexes every application it loads under its
