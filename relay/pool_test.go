@@ -210,3 +210,57 @@ func (e *env) sendFrom(s *chain.Signer, app *frontend.Application) *types.Transa
 	}
 	return tx
 }
+
+// TestHeldEntriesStayWithTheirRelay: while a relay holds new submissions
+// (the node's pool has a transaction of its wallet that its journal does
+// not know), the entries it has read stay its own: another key of the pool
+// with room does not claim them as idle, however long the hold lasts, and
+// signs nothing for them. When the hold ends the relay submits them itself
+// (issue 18, finding 3).
+func TestHeldEntriesStayWithTheirRelay(t *testing.T) {
+	second := keyAddress(t, 1)
+	e := newEnv(t, envOptions{confirmations: 1, alsoFund: []common.Address{second}})
+	e.cfg.ClaimIdle = 400 * time.Millisecond
+	e.cfg.Pool = e.identity()
+	unknown, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sendOutside(unknown) // nonce 0 in the node's pool, in no journal
+	apps := e.enqueue(3)
+	e.readAs(e.keys.Consumer)
+	e.start()
+	eventually(t, 10*time.Second, "the relay holding", func() bool {
+		return metricValue(t, e, "depeg_relay_chain_unknown_pool_transactions") == 1
+	})
+	k1 := e.newPoolKey(1)
+	e.startKey(k1, e.cfg)
+	// The other key gets many chances to claim: its loop runs every
+	// ReadBlock (200 ms) and looks for idle entries every ClaimIdle/4.
+	since, loops := time.Now(), e.probe.loops.Load()
+	eventually(t, 20*time.Second, "five claim idle times of the other key's loop", func() bool {
+		return time.Since(since) > 5*e.cfg.ClaimIdle && e.probe.loops.Load() > loops+20
+	})
+	if got := e.counterValue("depeg_relay_stream_entries_claimed_total"); got != 0 {
+		t.Fatalf("%v entries claimed from the holding relay", got)
+	}
+	if n := e.nonceOf(second); n != 0 {
+		t.Fatalf("the other key sent %d transactions", n)
+	}
+	p, err := e.rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: e.keys.Stream, Group: e.keys.Group,
+		Consumer: e.keys.Consumer, Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(p) != 3 {
+		t.Fatalf("entries pending under the holding relay: %d (%v), want 3", len(p), err)
+	}
+	// The unknown transaction is mined: the hold ends and the relay
+	// submits its entries itself.
+	e.mineUntil(30*time.Second, "entries confirmed", func() bool { return e.pending() == 0 })
+	for _, a := range apps {
+		if n := e.created(a.signatureID); n != 1 {
+			t.Fatalf("application created %d times", n)
+		}
+	}
+	if n0, n1 := e.nonceOf(e.signer.Address()), e.nonceOf(second); n0 != 4 || n1 != 0 {
+		t.Fatalf("nonces: holding key %d (want 4), other key %d (want 0)", n0, n1)
+	}
+}
