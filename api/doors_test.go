@@ -59,9 +59,10 @@ func startDoors(t *testing.T, ownMetrics bool, metricsToken string) *doors {
 	if ownMetrics {
 		l.MetricsAddr = "127.0.0.1:0"
 	}
+	l.MetricsToken = metricsToken
 	ic := g.intakeCfg
-	srv := api.NewHTTPServers(api.Config{Health: checker, Gatherer: reg, Log: zerolog.Nop(), Intake: &ic,
-		MetricsToken: metricsToken}, l)
+	l.Proxies = ic.TrustedProxies
+	srv := api.NewHTTPServers(api.NewRouter(api.Config{Health: checker, Gatherer: reg, Log: zerolog.Nop(), Intake: &ic}), l)
 	if err := srv.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -143,28 +143,20 @@ func TestServerInGroup(t *testing.T) {
 // Close frees both. A metrics address that cannot be bound fails Start and
 // leaves the public port free.
 func TestServerMetricsListener(t *testing.T) {
-	cfg := api.Config{Health: stubHealth{}, Gatherer: prometheus.NewRegistry(), Log: zerolog.Nop()}
-	s := api.NewHTTPServers(cfg, api.Listen{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Limits: api.DefaultLimits()})
+	h := api.NewRouter(api.Config{Health: stubHealth{}, Gatherer: prometheus.NewRegistry(), Log: zerolog.Nop()})
+	s := api.NewHTTPServers(h, api.Listen{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Limits: api.DefaultLimits()})
 	if err := s.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	public, metrics := s.Addr().String(), s.MetricsAddr().String()
-	status := func(url string) int {
-		t.Helper()
-		res, err := http.Get(url)
-		if err != nil {
-			t.Fatalf("GET %s: %v", url, err)
-		}
-		res.Body.Close()
-		return res.StatusCode
-	}
 	for url, want := range map[string]int{
 		"http://" + metrics + "/metrics":     http.StatusOK,
 		"http://" + public + "/metrics":      http.StatusNotFound,
+		"http://" + public + "/%6Detrics":    http.StatusNotFound,
 		"http://" + public + "/api/monitor":  http.StatusOK,
 		"http://" + metrics + "/api/monitor": http.StatusNotFound,
 	} {
-		if got := status(url); got != want {
+		if got := status(t, http.MethodGet, url, ""); got != want {
 			t.Errorf("GET %s: %d, want %d", url, got, want)
 		}
 	}
@@ -184,7 +176,7 @@ func TestServerMetricsListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	s = api.NewHTTPServers(cfg, api.Listen{Addr: public, MetricsAddr: taken.Addr().String(), Limits: api.DefaultLimits()})
+	s = api.NewHTTPServers(h, api.Listen{Addr: public, MetricsAddr: taken.Addr().String(), Limits: api.DefaultLimits()})
 	if err := s.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "listen on "+taken.Addr().String()) {
 		t.Fatalf("Start with the metrics port taken = %v, want a listen error", err)
 	}
@@ -193,4 +185,53 @@ func TestServerMetricsListener(t *testing.T) {
 		t.Fatalf("public port held after a failed Start: %v", err)
 	}
 	_ = ln.Close()
+}
+
+// status is the status code of a request without a body; header is "Name:
+// value" or "".
+func status(t *testing.T, method, url, header string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, value, ok := strings.Cut(header, ":"); ok {
+		req.Header.Set(name, strings.TrimSpace(value))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// TestServerMetricsToken: with Listen.MetricsToken on the public port,
+// /metrics needs the token, however it is asked for, and nothing else does.
+func TestServerMetricsToken(t *testing.T) {
+	const token = "metrics-0123456789abcdefghijklmnopqrstuv"
+	h := api.NewRouter(api.Config{Health: stubHealth{}, Gatherer: prometheus.NewRegistry(), Log: zerolog.Nop()})
+	s := api.NewHTTPServers(h, api.Listen{Addr: "127.0.0.1:0", MetricsToken: token, Limits: api.DefaultLimits()})
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	base := "http://" + s.Addr().String()
+	for _, tc := range []struct {
+		method, path, header string
+		want                 int
+	}{
+		{http.MethodGet, "/metrics", "", http.StatusUnauthorized},
+		{http.MethodHead, "/metrics", "", http.StatusUnauthorized},
+		{http.MethodGet, "/%6Detrics", "", http.StatusUnauthorized},
+		{http.MethodGet, "/metrics", "Authorization: Bearer wrong", http.StatusUnauthorized},
+		{http.MethodGet, "/metrics", "Authorization: " + token, http.StatusUnauthorized},
+		{http.MethodGet, "/metrics", "Authorization: Bearer " + token, http.StatusOK},
+		{http.MethodHead, "/metrics", "Authorization: Bearer " + token, http.StatusOK},
+		{http.MethodGet, "/api/monitor", "", http.StatusOK},
+	} {
+		if got := status(t, tc.method, base+tc.path, tc.header); got != tc.want {
+			t.Errorf("%s %s (%q): %d, want %d", tc.method, tc.path, tc.header, got, tc.want)
+		}
+	}
 }

@@ -40,11 +40,6 @@ type Config struct {
 	// Gatherer is served at /metrics; nil leaves /metrics out. Pass the
 	// registry the monitor.Metrics were registered on.
 	Gatherer prometheus.Gatherer
-	// MetricsToken guards /metrics (Authorization: Bearer <token>): a
-	// request without it is answered 401 before it takes one of the few
-	// scrape slots, so anonymous clients cannot crowd Prometheus out.
-	// Empty: /metrics is open.
-	MetricsToken string
 	// Log receives the access log (debug level) and handler panics.
 	Log zerolog.Logger
 	// RequestTimeout defaults to DefaultRequestTimeout.
@@ -90,7 +85,17 @@ func NewRouter(cfg Config) http.Handler {
 	r.Get("/api/monitor", reportHandler(cfg.Health.Check))
 	r.Get("/api/monitor/liveness", reportHandler(cfg.Health.Liveness))
 	r.Get("/api/monitor/readiness", reportHandler(cfg.Health.Readiness))
-	mountMetrics(r, cfg)
+	if cfg.Gatherer != nil {
+		r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+			// Keep serving what can be gathered when one collector fails.
+			ErrorHandling: promhttp.ContinueOnError,
+			// Scrapes read Redis; more than a few at once is a misbehaving
+			// client. Who may take these slots is the server's to decide
+			// (Listen.MetricsAddr, Listen.MetricsToken).
+			MaxRequestsInFlight: 4,
+			Timeout:             cfg.RequestTimeout,
+		}))
+	}
 	r.Get("/api/openapi.json", serveOpenAPI)
 	if cfg.Intake != nil {
 		mountIntake(r, *cfg.Intake, cfg.Log)
@@ -99,40 +104,6 @@ func NewRouter(cfg Config) http.Handler {
 		mountConsole(r, cfg.Console, cfg.Intake)
 	}
 	return r
-}
-
-// NewMetricsRouter returns the handler of /metrics' own listener (see
-// Listen.MetricsAddr): GET (and HEAD) /metrics, as NewRouter serves it, and
-// nothing else.
-func NewMetricsRouter(cfg Config) http.Handler {
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
-	}
-	r := chi.NewRouter()
-	r.Use(recoverer(cfg.Log), accessLog(cfg.Log), requestTimeout(cfg.RequestTimeout), middleware.GetHead)
-	mountMetrics(r, cfg)
-	return r
-}
-
-// mountMetrics adds GET /metrics with cfg.Gatherer, behind cfg.MetricsToken
-// when set; without a Gatherer, nothing.
-func mountMetrics(r chi.Router, cfg Config) {
-	if cfg.Gatherer == nil {
-		return
-	}
-	var h http.Handler = promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
-		// Keep serving what can be gathered when one collector fails.
-		ErrorHandling: promhttp.ContinueOnError,
-		// Scrapes read Redis; more than a few at once is a misbehaving
-		// client. Who may take these slots is what MetricsToken and
-		// Listen.MetricsAddr decide.
-		MaxRequestsInFlight: 4,
-		Timeout:             cfg.RequestTimeout,
-	})
-	if cfg.MetricsToken != "" {
-		h = bearer(cfg.MetricsToken, "metrics")(h)
-	}
-	r.Method(http.MethodGet, "/metrics", h)
 }
 
 // reportHandler answers with the report as JSON: 200 when healthy, 500

@@ -275,37 +275,60 @@ func NewHTTPServer(addr string, h http.Handler, l Limits) *Server {
 	return newPart(NewServerWithLimits(addr, h, l))
 }
 
-// Listen says where NewHTTPServers serves the processor's routes.
+// Listen says where NewHTTPServers serves the processor's handler, and who
+// may reach its /metrics.
 type Listen struct {
 	// Addr is the public address (":3000"; ":0" picks a free port).
 	Addr string
 	// MetricsAddr is the address of a listener of /metrics' own. Set,
-	// /metrics is served there and nowhere else, so no client of the
-	// public port can take a scrape's place: there are no shared
-	// connections or request slots to exhaust. Empty: /metrics is served
-	// on Addr beside the other routes.
+	// /metrics is served there and nowhere else (the public port answers
+	// it 404), so no client of the public port can take a scrape's place:
+	// they share no connections and no request slots. Empty: /metrics is
+	// served on Addr.
 	MetricsAddr string
+	// MetricsToken guards /metrics wherever it is served: a request
+	// without "Authorization: Bearer <token>" is answered 401 before it
+	// reaches the handler, so anonymous clients cannot take the few
+	// scrape slots. Empty: /metrics is open.
+	MetricsToken string
+	// Proxies are CIDRs of the reverse proxies in front (the intake's
+	// trusted proxies): every client behind one arrives from its address,
+	// so it is a shared peer (Limits.SharedPeers).
+	Proxies []string
 	// Limits are each listener's, each with its own count of connections.
-	// The intake's trusted proxies (IntakeConfig.TrustedProxies) are
-	// shared peers (Limits.SharedPeers): every client behind them arrives
-	// from their address.
 	Limits Limits
 }
 
-// NewHTTPServers returns the server of the router NewRouter(cfg) on l.Addr,
-// and, with l.MetricsAddr and cfg.Gatherer, of /metrics alone on
-// l.MetricsAddr. It binds nothing until Start.
-func NewHTTPServers(cfg Config, l Listen) *Server {
-	if cfg.Intake != nil {
-		l.Limits.SharedPeers = slices.Concat(l.Limits.SharedPeers, cfg.Intake.TrustedProxies)
+// metricsPath is where the handler serves Prometheus (NewRouter).
+const metricsPath = "/metrics"
+
+// NewHTTPServers returns the server of h (NewRouter's) on l.Addr, with
+// h's /metrics moved to a listener of its own on l.MetricsAddr, when set,
+// and behind l.MetricsToken, when set. It binds nothing until Start.
+func NewHTTPServers(h http.Handler, l Listen) *Server {
+	l.Limits.SharedPeers = slices.Concat(l.Limits.SharedPeers, l.Proxies)
+	metrics := h
+	if l.MetricsToken != "" {
+		metrics = bearer(l.MetricsToken, "metrics")(h)
 	}
-	if l.MetricsAddr == "" || cfg.Gatherer == nil {
-		return newPart(NewServerWithLimits(l.Addr, NewRouter(cfg), l.Limits))
+	if l.MetricsAddr == "" {
+		return newPart(NewServerWithLimits(l.Addr, metricsDoor(metrics, h), l.Limits))
 	}
-	metrics := NewMetricsRouter(cfg)
-	cfg.Gatherer = nil // not on the public port
-	return newPart(NewServerWithLimits(l.Addr, NewRouter(cfg), l.Limits),
-		NewServerWithLimits(l.MetricsAddr, metrics, l.Limits))
+	return newPart(NewServerWithLimits(l.Addr, metricsDoor(http.NotFoundHandler(), h), l.Limits),
+		NewServerWithLimits(l.MetricsAddr, metricsDoor(metrics, http.NotFoundHandler()), l.Limits))
+}
+
+// metricsDoor sends requests for /metrics to metrics and all others to
+// rest. A request is one for /metrics when its decoded path is: whatever
+// chi routes to /metrics (by the raw or the decoded path) has it.
+func metricsDoor(metrics, rest http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == metricsPath {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
 }
 
 func newPart(srvs ...*http.Server) *Server {
