@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/big"
 
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/config"
@@ -43,6 +45,13 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	if len(code) == 0 {
 		return fmt.Errorf("no contract at DEPEG_PRODUCT_ADDRESS %s on chain %s", cfg.DepegProductAddress.Hex(), chainID)
 	}
+	head, err := client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("read latest block: %w", err)
+	}
+	for _, w := range feeCapWarnings(cfg.MaxFeePerGas, head.BaseFee) {
+		log.Warn().Str("max_fee_per_gas_wei", cfg.MaxFeePerGas.String()).Stringer("base_fee_wei", head.BaseFee).Msg(w)
+	}
 	// A key below the minimum takes no work while the others go on, so the
 	// check fails only when no key could work.
 	funded := 0
@@ -70,4 +79,26 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 		return low
 	}
 	return nil
+}
+
+// The warnings of feeCapWarnings. A cap below the base fee lets nothing be
+// sent (the relay waits, and the monitor turns red after ERROR_TIMEOUT); a
+// cap below 1 gwei was most likely meant in gwei. Neither fails the check:
+// the base fee moves, and a test chain may run at a fraction of a gwei.
+const (
+	warnCapBelowBaseFee = "preflight: MAX_FEE_PER_GAS is below the current base fee: nothing can be sent while it is"
+	warnCapBelowOneGwei = "preflight: MAX_FEE_PER_GAS is below 1 gwei: it is in wei (30 gwei is 30000000000)"
+)
+
+// feeCapWarnings judges MAX_FEE_PER_GAS against the latest block's base fee
+// (nil before London).
+func feeCapWarnings(maxFee, baseFee *big.Int) []string {
+	var w []string
+	if baseFee != nil && maxFee.Cmp(baseFee) < 0 {
+		w = append(w, warnCapBelowBaseFee)
+	}
+	if maxFee.Cmp(big.NewInt(params.GWei)) < 0 {
+		w = append(w, warnCapBelowOneGwei)
+	}
+	return w
 }

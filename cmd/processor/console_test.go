@@ -45,7 +45,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	rpc.User = url.UserPassword("rpcuser", rpcPassword)
 	rpc.RawQuery = "key=" + apiKey
 	w.cfg.ChainRPCURL = config.NewSecret(rpc.String())
-	s, err := newService(t.Context(), w.cfg, zerolog.Nop())
+	s, err := newService(t.Context(), w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}

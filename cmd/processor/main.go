@@ -102,8 +102,22 @@ func run() int {
 	}
 	log.Info().Fields(cfg.LogFields()).Msg("starting processor")
 
-	svc, err := newService(ctx, cfg, log)
+	// The HTTP server binds first: the monitor answers, saying what is
+	// missing, while the service waits for Redis and the node.
+	front := newFrontDoor(cfg, log)
+	if err := front.server.Start(ctx); err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return 1
+	}
+	log.Info().Str("addr", front.server.Addr().String()).Msg("serving /api/monitor while starting")
+	svc, err := newService(ctx, cfg, log, front)
 	if err != nil {
+		_ = front.server.Close()
+		if ctx.Err() != nil {
+			// SIGTERM or SIGINT while starting: a clean stop, not a failure.
+			log.Info().Msg("processor stopped while starting")
+			return 0
+		}
 		log.Error().Err(err).Msg("startup failed")
 		return 1
 	}

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"math/big"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
@@ -91,6 +94,14 @@ func TestCheckMode(t *testing.T) {
 	if code, out := run("PROCESSOR_MIN_BALANCE=2000000000000000000000", "PROCESSOR_ALERT_BALANCE=2000000000000000000000"); code == 0 || !strings.Contains(out, "below PROCESSOR_MIN_BALANCE") {
 		t.Fatalf("poor wallet: exit %d\n%s", code, out)
 	}
+	// A fee cap meant in gwei and given in wei: a warning, not a failure.
+	if code, out := run("MAX_FEE_PER_GAS=30", "MAX_PRIORITY_FEE_PER_GAS=1"); code != 0 ||
+		!strings.Contains(out, warnCapBelowBaseFee) || !strings.Contains(out, warnCapBelowOneGwei) {
+		t.Fatalf("cap of 30 wei: exit %d\n%s", code, out)
+	}
+	if _, out := run(); strings.Contains(out, "MAX_FEE_PER_GAS is below") {
+		t.Fatalf("default cap warned:\n%s", out)
+	}
 	srv.Stop()
 	if code, out := run(); code == 0 || !strings.Contains(out, "redis does not answer") {
 		t.Fatalf("redis down: exit %d\n%s", code, out)
@@ -98,3 +109,23 @@ func TestCheckMode(t *testing.T) {
 }
 
 const testMnemonic = "test test test test test test test test test test test junk"
+
+func TestFeeCapWarnings(t *testing.T) {
+	gwei := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.GWei)) }
+	for _, tc := range []struct {
+		name         string
+		cap, baseFee *big.Int
+		want         []string
+	}{
+		{"default cap, low base fee", gwei(30), gwei(7), nil},
+		{"cap at the base fee", gwei(7), gwei(7), nil},
+		{"cap below the base fee", gwei(7), gwei(8), []string{warnCapBelowBaseFee}},
+		{"30 wei meant as gwei", big.NewInt(30), gwei(7), []string{warnCapBelowBaseFee, warnCapBelowOneGwei}},
+		{"below a gwei on a cheap chain", big.NewInt(500_000_000), big.NewInt(7), []string{warnCapBelowOneGwei}},
+		{"no base fee (before London)", gwei(30), nil, nil},
+	} {
+		if got := feeCapWarnings(tc.cap, tc.baseFee); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -36,7 +36,7 @@ var deployedFiles = []string{
 // first makes the relay and the intake observe one of each.
 func TestDeployedMetricNamesExist(t *testing.T) {
 	w := newOpsWorld(t, "INTAKE_ENABLED=true", "PORT=1")
-	s, err := newService(t.Context(), w.cfg, zerolog.Nop())
+	s, err := newService(t.Context(), w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}

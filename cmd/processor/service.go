@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -57,11 +54,15 @@ type keyPart struct {
 }
 
 // newService connects to Redis and the chain and builds every part. It waits
-// (with ERROR_TIMEOUT back-off) for the node to tell its chain id, so a
-// processor started before its node does not crash-loop. On error it closes
-// what it opened.
-func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *service, err error) {
-	s = &service{log: log, cfg: cfg}
+// (with ERROR_TIMEOUT back-off) until Redis answers and the node tells its
+// chain id, so a processor started before them does not crash-loop; the
+// front door, already bound, answers the monitor meanwhile and is switched
+// to the full router at the end. On error (ctx ended included) it closes
+// what it opened and returns a nil service.
+func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, front *frontDoor) (_ *service, err error) {
+	// s is not the named result: a "return nil, err" must not leave the
+	// deferred Close with a nil service (it panicked on every error path).
+	s := &service{log: log, cfg: cfg}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -78,17 +79,12 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 	if err != nil {
 		return nil, err
 	}
-	chainID, ok := waitFor(ctx, log, cfg.ErrorTimeout, "read chain id", func(c context.Context) (*big.Int, error) {
-		c, cancel := context.WithTimeout(c, cfg.RPCTimeout)
-		defer cancel()
-		return s.client.ChainID(c)
-	})
+	chainID, ok := waitReady(ctx, cfg, log, front.boot, s.rdb, s.client)
 	if !ok {
 		return nil, ctx.Err()
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := front.reg
 	metrics := monitor.NewMetrics(reg)
 	s.metrics = metrics
 	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
@@ -154,6 +150,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		keyChecks = append(keyChecks, monitor.KeyConfig{
 			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
 			HeldByUnknown: k.HeldByUnknown, Standby: k.standby.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
+			Consumer: keyConsumer(cfg.ConsumerName, wallet), Entries: k.Entries,
 			Metrics: km,
 		})
 		s.keys = append(s.keys, k)
@@ -176,7 +173,10 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 			return n
 		},
 		MaxWaitAge: cfg.MonitorMaxWaitAge,
-		Metrics:    metrics, History: history, Log: log,
+		// The relay reads the fee again an ERROR_TIMEOUT after the cap
+		// stopped it: a base fee still above the cap then fails the check.
+		FeeCapGrace: cfg.ErrorTimeout,
+		Metrics:     metrics, History: history, Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
@@ -193,7 +193,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger) (s *
 		}
 		rc.Console = s.console.Handler()
 	}
-	s.server = api.NewHTTPServer(":"+strconv.Itoa(cfg.Port), api.NewRouter(rc), api.DefaultLimits())
+	front.handler.set(api.NewRouter(rc))
+	s.server = front.server
 	return s, nil
 }
 
@@ -245,7 +246,7 @@ func (s *service) Run(ctx context.Context) error {
 			s.checker.RunBalanceRefresher(c)
 			return nil
 		})},
-		lifecycle.Named{Name: "http server", Part: s.server},
+		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
 		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
 	)
 	if err := g.Start(ctx); err != nil {
@@ -271,8 +272,11 @@ func (s *service) runRelays(ctx context.Context) error {
 	return eg.Wait()
 }
 
-// Close releases the clients. Safe on a partly built service.
+// Close releases the clients. Safe on a partly built service and on nil.
 func (s *service) Close() {
+	if s == nil {
+		return
+	}
 	if s.console != nil {
 		s.console.Close()
 	}
@@ -287,19 +291,11 @@ func (s *service) Close() {
 	}
 }
 
-// waitFor retries fn every backoff until it succeeds or ctx ends.
-func waitFor[T any](ctx context.Context, log zerolog.Logger, backoff time.Duration, what string, fn func(context.Context) (T, error)) (T, bool) {
-	for {
-		v, err := fn(ctx)
-		if err == nil {
-			return v, true
-		}
-		log.Warn().Err(err).Dur("retry_in", backoff).Msg(what + " failed, retrying")
-		select {
-		case <-ctx.Done():
-			var zero T
-			return zero, false
-		case <-time.After(backoff):
-		}
+// Entries is the key's current relay's entries in hand (relay.Relay.Entries);
+// zero while none has run.
+func (k *keyPart) Entries() (reading, sent int) {
+	if r := k.relay.Load(); r != nil {
+		return r.Entries()
 	}
+	return 0, 0
 }
