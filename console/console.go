@@ -7,10 +7,18 @@
 // assets embedded in the binary: no CDN, no external font, so it works on an
 // air-gapped ops network and with JavaScript switched off. The script only
 // refreshes the live part of the page; the chart is SVG drawn on the server.
-// Reading needs no credential (the page shows nothing /api/monitor and the
-// status route do not already tell, and never a secret); replaying a dead
-// letter needs ADMIN_TOKEN, typed into the form, and goes through the same
+// Reading the health, the wallet, the queue and the search needs no
+// credential (the page shows nothing /api/monitor and the status route do
+// not already tell, and never a secret). The dead letters name policy
+// holders and why their applications were refused, as the admin routes do,
+// so they need ADMIN_TOKEN too: typed once into the page's unlock form, it
+// becomes a signed cookie that expires (see unlock). Replaying a dead letter
+// needs the token typed into the replay form, and goes through the same
 // intake.Operator as POST /api/admin/deadletters/{id}/replay.
+//
+// Every text the page shows from Redis, the chain or the monitor goes
+// through inspect.Printable: html/template escapes markup, not the control
+// and bidirectional characters that would make a reason read otherwise.
 package console
 
 import (
@@ -82,11 +90,13 @@ type Config struct {
 	// InFlight lists the journal; nil leaves the section out.
 	InFlight func(ctx context.Context) ([]inspect.Flight, error)
 	// DeadLetters lists (and, with AdminToken, replays) dead letters; nil
-	// leaves the section out.
+	// leaves the section out. They are listed only to a browser that
+	// unlocked them with AdminToken; without AdminToken, never.
 	DeadLetters DeadLetters
 	// Finder answers the search box; nil leaves it out.
 	Finder Finder
-	// AdminToken guards the replay button; empty switches replay off.
+	// AdminToken guards the dead letters and the replay button; empty
+	// switches both off.
 	AdminToken string
 	// ExplorerURL is the block explorer (EXPLORER_URL, e.g.
 	// https://etherscan.io): transactions, blocks and addresses link to
@@ -161,6 +171,8 @@ const Path = "/console"
 //
 //	GET  /                              the page
 //	GET  /search?q=...                  the page with the search's answer
+//	POST /unlock                        show the dead letters (form field token)
+//	POST /lock                          hide them again
 //	POST /deadletters/{id}/replay       re-queue a dead letter (form field token)
 //	GET  /assets/...                    the embedded stylesheet and script
 func (c *Console) Handler() http.Handler {
@@ -168,6 +180,8 @@ func (c *Console) Handler() http.Handler {
 	r.Use(securityHeaders)
 	r.Get("/", c.page(false))
 	r.Get("/search", c.page(true))
+	r.Post("/unlock", c.unlock)
+	r.Post("/lock", c.lock)
 	r.Post("/deadletters/{id}/replay", c.replay)
 	r.Get("/assets/*", serveAsset)
 	return r
@@ -211,7 +225,7 @@ func (c *Console) page(search bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		var n *notice
-		if id := q.Get("replayed"); id != "" && c.cfg.DeadLetters != nil && !stream.EntryTime(id).IsZero() {
+		if id := q.Get("replayed"); id != "" && c.cfg.DeadLetters != nil && !stream.EntryTime(id).IsZero() && c.unlocked(r) {
 			n = c.replayedNotice(r.Context(), id)
 		}
 		query := ""
@@ -231,7 +245,8 @@ func (c *Console) replayedNotice(ctx context.Context, id string) *notice {
 	if err != nil || d.Replayed == "" {
 		return nil
 	}
-	return &notice{OK: true, Text: fmt.Sprintf("Dead letter %s re-queued: entity %s is stream entry %s again.", id, d.EntityID, d.Replayed)}
+	return &notice{OK: true, Text: fmt.Sprintf("Dead letter %s re-queued: entity %s is stream entry %s again.",
+		id, inspect.Printable(d.EntityID), inspect.Printable(d.Replayed))}
 }
 
 // maxForm bounds a replay form: one token field.
@@ -263,7 +278,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, intake.ErrNotReplayable):
 		// The reason is the validator's, about the application's fields.
-		c.render(w, r, http.StatusConflict, &notice{Text: "Replay refused: " + err.Error()}, "")
+		c.render(w, r, http.StatusConflict, &notice{Text: "Replay refused: " + inspect.Printable(err.Error())}, "")
 		return
 	case err != nil:
 		c.cfg.Log.Warn().Err(err).Str("dead_letter", id).Msg("console replay failed")
@@ -278,7 +293,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request) {
 // render builds the page and writes it. The template runs into a buffer, so
 // a failure is a clean 500 and never half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, n *notice, search string) {
-	p := c.build(r.Context(), search)
+	p := c.build(r.Context(), search, c.unlocked(r))
 	p.Notice = n
 	if r.Method == http.MethodGet {
 		p.RefreshURL = r.URL.RequestURI()

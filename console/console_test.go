@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -44,9 +45,13 @@ type fakeDeadLetters struct {
 	letters  []intake.DeadLetter
 	replayed map[string]string
 	block    bool // List waits for its context
+	lists    int  // List calls
 }
 
 func (f *fakeDeadLetters) List(ctx context.Context, _ string, _ int) (intake.Page, error) {
+	f.mu.Lock()
+	f.lists++
+	f.mu.Unlock()
 	if f.block {
 		<-ctx.Done()
 		return intake.Page{}, ctx.Err()
@@ -110,6 +115,8 @@ type fixture struct {
 	srv  *httptest.Server
 	dead *fakeDeadLetters
 	con  *console.Console
+	// jar keeps the cookies of the fixture's browser (the unlock).
+	jar http.CookieJar
 }
 
 func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
@@ -168,14 +175,40 @@ func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
 	r.Mount(console.Path, con.Handler())
 	srv := httptest.NewServer(r)
 	t.Cleanup(func() { srv.Close(); con.Close() })
-	return &fixture{srv: srv, dead: dead, con: con}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{srv: srv, dead: dead, con: con, jar: jar}
 }
 
-// noRedirect keeps 303s visible.
+// client is the fixture's browser, with its cookies; 303s stay visible.
 func (f *fixture) client() *http.Client {
 	c := *f.srv.Client()
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Jar = f.jar
 	return &c
+}
+
+// post sends a form from the fixture's browser.
+func (f *fixture) post(t *testing.T, path string, form url.Values) (int, http.Header, string) {
+	t.Helper()
+	res, err := f.client().PostForm(f.srv.URL+path, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+// unlock shows the dead letters to the fixture's browser.
+func (f *fixture) unlock(t *testing.T) {
+	t.Helper()
+	if code, h, _ := f.post(t, console.Path+"/unlock", url.Values{"token": {adminToken}}); code != http.StatusSeeOther ||
+		h.Get("Location") != console.Path+"#deadletters" {
+		t.Fatalf("unlock: %d %q", code, h.Get("Location"))
+	}
 }
 
 func (f *fixture) get(t *testing.T, path string) (int, http.Header, string) {
@@ -215,6 +248,7 @@ func mustContain(t *testing.T, body string, wants ...string) {
 
 func TestPageShowsEverything(t *testing.T) {
 	f := newFixture(t, nil)
+	f.unlock(t)
 	code, h, body := f.get(t, console.Path)
 	if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("GET /console: %d %s", code, h.Get("Content-Type"))
@@ -252,6 +286,7 @@ func TestPageShowsEverything(t *testing.T) {
 
 func TestReadingNeedsNoScript(t *testing.T) {
 	f := newFixture(t, nil)
+	f.unlock(t)
 	_, _, body := f.get(t, console.Path)
 	// With JavaScript off the browser shows the markup as served: every
 	// figure must be in it, not filled in by the script.
@@ -291,6 +326,11 @@ func TestReplayNeedsTheToken(t *testing.T) {
 		t.Fatalf("replay: %d %q", code, h.Get("Location"))
 	}
 	_, _, body := f.get(t, h.Get("Location"))
+	if strings.Contains(body, "re-queued") {
+		t.Fatal("the replay's notice (entity and entry) shown to a browser that did not unlock the dead letters")
+	}
+	f.unlock(t)
+	_, _, body = f.get(t, h.Get("Location"))
 	mustContain(t, body, "Dead letter "+id+" re-queued", "replayed as 1800000000999-0")
 	if strings.Contains(body, adminToken) {
 		t.Fatal("page after the replay shows the admin token")
@@ -312,7 +352,14 @@ func TestReadOnlyWithoutAdminToken(t *testing.T) {
 	if strings.Contains(body, "replay-button") || strings.Contains(body, `name="token"`) {
 		t.Fatal("replay offered without ADMIN_TOKEN")
 	}
-	mustContain(t, body, "ERROR:DP-015:ALLOWANCE_TOO_LOW")
+	// Without ADMIN_TOKEN nothing unlocks the dead letters.
+	if strings.Contains(body, "ERROR:DP-015:ALLOWANCE_TOO_LOW") || f.dead.lists != 0 {
+		t.Fatal("dead letters shown without ADMIN_TOKEN")
+	}
+	mustContain(t, body, "only when ADMIN_TOKEN is set", "processor deadletters list")
+	if code, _, _ := f.post(t, console.Path+"/unlock", url.Values{"token": {""}}); code != http.StatusForbidden {
+		t.Fatalf("unlock without ADMIN_TOKEN: %d", code)
+	}
 	if code, _, _ := f.replay(t, "1799999999000-0", "anything"); code != http.StatusForbidden {
 		t.Fatalf("replay without ADMIN_TOKEN: %d", code)
 	}
@@ -344,6 +391,7 @@ func TestSlowRedisCostsOnlyTheSectionTimeout(t *testing.T) {
 			return nil, errors.New("dial tcp 10.0.0.7:6379: i/o timeout (redis://:hunter2@10.0.0.7)")
 		}
 	})
+	f.unlock(t)
 	start := time.Now()
 	code, _, body := f.get(t, console.Path)
 	if took := time.Since(start); took > 2*time.Second {

@@ -39,6 +39,13 @@ type page struct {
 	HasDead       bool
 	DeadLetters   section[deadLetterView]
 	Admin         bool
+	// Unlocked: the browser showed ADMIN_TOKEN (see unlock); only then are
+	// dead letters read and shown.
+	Unlocked bool
+	// RedisDown says, from the monitor's report, that Redis does not answer
+	// and why (a category, never an address); the figures read from Redis
+	// then show as unknown.
+	RedisDown string
 
 	SearchEnabled bool
 	Query         string
@@ -163,16 +170,16 @@ func await[T any](ch <-chan result[T], deadline <-chan time.Time) (T, error) {
 // build gathers every section at once, so the slowest bounds the page, and
 // a Redis that hangs costs SectionTimeout, after which the sections still
 // missing say so.
-func (c *Console) build(ctx context.Context, query string) page {
+func (c *Console) build(ctx context.Context, query string, unlocked bool) page {
 	now := c.cfg.Now()
 	p := page{
 		Path: Path, Generated: now.UTC().Format(time.RFC3339), RefreshSeconds: int(c.cfg.Refresh / time.Second),
-		Names: c.cfg.Names, Admin: c.cfg.AdminToken != "" && c.cfg.DeadLetters != nil,
-		SearchEnabled: c.cfg.Finder != nil, Query: query,
+		Names: c.cfg.Names, Admin: c.cfg.AdminToken != "" && c.cfg.DeadLetters != nil, Unlocked: unlocked,
+		SearchEnabled: c.cfg.Finder != nil, Query: inspect.Printable(query),
 	}
 	health := start(c, ctx, func(ctx context.Context) (monitor.Report, error) { return c.cfg.Health.Check(ctx), nil })
 	var dead <-chan result[intake.Page]
-	if c.cfg.DeadLetters != nil {
+	if c.cfg.DeadLetters != nil && unlocked {
 		dead = start(c, ctx, func(ctx context.Context) (intake.Page, error) {
 			return c.cfg.DeadLetters.List(ctx, "", deadLetterRows)
 		})
@@ -195,8 +202,8 @@ func (c *Console) build(ctx context.Context, query string) page {
 	c.health(&p, rep)
 	c.wallets(&p, rep, now)
 	c.queue(&p, rep)
+	p.HasDead = c.cfg.DeadLetters != nil
 	if dead != nil {
-		p.HasDead = true
 		pg, err := await(dead, timer.C)
 		p.DeadLetters = c.deadLetters(pg, err, now)
 	}
@@ -209,7 +216,7 @@ func (c *Console) build(ctx context.Context, query string) page {
 		p.HasRecent = true
 		for _, cf := range c.cfg.Recent() {
 			p.Confirmations = append(p.Confirmations, confirmationView{
-				At: age(now.Sub(cf.At)) + " ago", Entity: cf.EntityID,
+				At: age(now.Sub(cf.At)) + " ago", Entity: inspect.Printable(cf.EntityID),
 				Tx: c.link("tx", cf.TxHash), Block: c.link("block", strconv.FormatUint(cf.Block, 10)),
 			})
 		}
@@ -235,7 +242,21 @@ func (c *Console) health(p *page, r monitor.Report) {
 	p.Checks = []check{
 		newCheck("balance", "The wallet balance is known, fresh and at least PROCESSOR_ALERT_BALANCE.", r.Balance),
 		newCheck("processor", "The relay loop completed an iteration within PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT.", r.Processor),
-		newCheck("nonAckPendingTx", "Redis answers, at most MAX_NON_ACK_PENDING_MESSAGES entries are pending, and no entry waits longer than MONITOR_MAX_WAIT_AGE.", r.NonAckPendingTx),
+		newCheck("nonAckPendingTx", "Redis answers, at most MAX_NON_ACK_PENDING_MESSAGES entries read are not yet sent, and no entry waits longer than MONITOR_MAX_WAIT_AGE.", r.NonAckPendingTx),
+	}
+	// The checks the report carries only in some states (Redis and the
+	// node while the process starts, the fees when the relay reports them).
+	for _, opt := range []struct{ name, about, status string }{
+		{"redis", "Redis answers the monitor.", r.Redis},
+		{"chain", "The node answers.", r.Chain},
+		{"fees", "The base fee has not stayed above MAX_FEE_PER_GAS for longer than a few blocks.", r.Fees},
+	} {
+		if opt.status != "" {
+			p.Checks = append(p.Checks, newCheck(opt.name, opt.about, opt.status))
+		}
+	}
+	if why, down := redisDown(r); down {
+		p.RedisDown = "Redis unreachable: " + inspect.Printable(why) + ". The queue, in-flight and dead-letter figures below are unknown until it answers."
 	}
 	p.Healthy = true
 	for _, ch := range p.Checks {
@@ -244,11 +265,17 @@ func (c *Console) health(p *page, r monitor.Report) {
 			p.Failing++
 		}
 	}
+	if r.Starting != "" {
+		p.Notes = append(p.Notes, "Starting: "+inspect.Printable(r.Starting))
+	}
 	if r.FeeCap != "" {
-		p.Notes = append(p.Notes, "Fee cap: "+r.FeeCap)
+		p.Notes = append(p.Notes, "Fee cap: "+inspect.Printable(r.FeeCap))
 	}
 	if r.Holding != "" {
-		p.Notes = append(p.Notes, "Holding: "+r.Holding)
+		p.Notes = append(p.Notes, "Holding: "+inspect.Printable(r.Holding))
+	}
+	if r.Lease != "" {
+		p.Notes = append(p.Notes, "Standby: "+inspect.Printable(r.Lease))
 	}
 	if r.GroupRecreated > 0 {
 		p.Notes = append(p.Notes, "The consumer group was lost and created again "+strconv.FormatUint(r.GroupRecreated, 10)+
@@ -264,9 +291,23 @@ func newCheck(name, about, status string) check {
 	case status == "":
 		c.Status, c.Why = "not checked", "no answer"
 	default:
-		c.Status, c.Why = "failing", strings.TrimPrefix(status, "error - ")
+		c.Status, c.Why = "failing", inspect.Printable(strings.TrimPrefix(status, "error - "))
 	}
 	return c
+}
+
+// redisDown reads from the report whether Redis answered the monitor, and
+// if not why: the redis check, or (from a monitor without it) the queue
+// check's "redis: ..." error. The text is the monitor's category
+// ("redis: connection refused since ..."), which names no host.
+func redisDown(r monitor.Report) (string, bool) {
+	if r.Redis != "" && r.Redis != monitor.StatusOK {
+		return strings.TrimPrefix(r.Redis, "error - "), true
+	}
+	if why, ok := strings.CutPrefix(r.NonAckPendingTx, "error - redis: "); ok && r.Redis == "" {
+		return "redis: " + why, true
+	}
+	return "", false
 }
 
 func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
@@ -299,7 +340,13 @@ func (c *Console) queue(p *page, r monitor.Report) {
 	add := func(label, value string, warn bool) {
 		p.Queue = append(p.Queue, figure{Label: label, Value: value, Warn: warn})
 	}
+	// Without Redis nothing below is known: "none waiting" or an empty
+	// queue would read as all clear.
 	unknown := "unknown"
+	_, down := redisDown(r)
+	if down {
+		unknown = "unknown (Redis unreachable)"
+	}
 	intOr := func(n *int64) string {
 		if n == nil {
 			return unknown
@@ -307,13 +354,25 @@ func (c *Console) queue(p *page, r monitor.Report) {
 		return strconv.FormatInt(*n, 10)
 	}
 	ageOr := func(s *float64) string {
-		if s == nil {
-			return "none waiting"
+		switch {
+		case s != nil:
+			return age(time.Duration(*s * float64(time.Second)))
+		case down:
+			return unknown
 		}
-		return age(time.Duration(*s * float64(time.Second)))
+		return "none waiting"
 	}
 	queueOK := r.NonAckPendingTx == monitor.StatusOK
-	add("Pending (delivered, not acknowledged)", intOr(r.PendingCount), !queueOK && r.PendingCount != nil)
+	if r.UnsentCount != nil || down {
+		add("Read, not yet sent", intOr(r.UnsentCount), !queueOK && r.UnsentCount != nil)
+	}
+	if r.AwaitingConfirmations != nil {
+		add("Sent, awaiting confirmations", intOr(r.AwaitingConfirmations), false)
+	}
+	if r.PendingElsewhere != nil {
+		add("Pending under other consumers", intOr(r.PendingElsewhere), false)
+	}
+	add("Pending (delivered, not acknowledged)", intOr(r.PendingCount), !queueOK && r.PendingCount != nil && r.UnsentCount == nil)
 	add("Group lag (not yet delivered)", intOr(r.Lag), false)
 	add("Oldest pending entry", ageOr(r.OldestPendingAgeSeconds), false)
 	add("Oldest entry not yet delivered", ageOr(r.OldestUndeliveredAgeSeconds), false)
@@ -324,7 +383,7 @@ func (c *Console) queue(p *page, r monitor.Report) {
 		add("Node holds / window", strconv.FormatUint(*r.NodeHeld, 10)+" / "+strconv.FormatUint(*r.NodeWindow, 10), false)
 	}
 	if r.FeeCap != "" {
-		add("Waiting at the fee cap", "yes: "+strings.TrimPrefix(r.FeeCap, "waiting - "), true)
+		add("Waiting at the fee cap", "yes: "+inspect.Printable(strings.TrimPrefix(r.FeeCap, "waiting - ")), true)
 	} else {
 		add("Waiting at the fee cap", "no", false)
 	}
@@ -341,8 +400,9 @@ func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[
 	}
 	s := section[deadLetterView]{More: pg.Next != ""}
 	for _, d := range pg.DeadLetters {
-		v := deadLetterView{ID: d.ID, Entity: d.EntityID, Entry: d.EntryID, Class: d.Class, Reason: d.Reason,
-			Holder: c.link("address", d.Application[stream.FieldPolicyHolder]), Replayed: d.Replayed,
+		v := deadLetterView{ID: inspect.Printable(d.ID), Entity: inspect.Printable(d.EntityID), Entry: inspect.Printable(d.EntryID),
+			Class: inspect.Printable(d.Class), Reason: inspect.Printable(d.Reason),
+			Holder: c.link("address", d.Application[stream.FieldPolicyHolder]), Replayed: inspect.Printable(d.Replayed),
 			Replayable: replayable(d)}
 		if d.Time != nil {
 			v.At = age(now.Sub(*d.Time)) + " ago"
@@ -361,7 +421,8 @@ func (c *Console) inFlight(fs []inspect.Flight, err error, now time.Time) sectio
 	}
 	s := section[flightView]{More: len(fs) > inFlightRows}
 	for _, f := range fs[:min(len(fs), inFlightRows)] {
-		v := flightView{Nonce: f.Field, Entity: f.Record.EntityID, Entry: f.Record.EntryID, Kind: f.Record.Kind, Unreadable: f.Unreadable}
+		v := flightView{Nonce: inspect.Printable(f.Field), Entity: inspect.Printable(f.Record.EntityID),
+			Entry: inspect.Printable(f.Record.EntryID), Kind: inspect.Printable(f.Record.Kind), Unreadable: inspect.Printable(f.Unreadable)}
 		if f.Unreadable == "" {
 			v.Age = age(f.Age(now))
 			hs := f.Hashes()
@@ -393,7 +454,8 @@ func (c *Console) search(res inspect.Result, err error) *searchView {
 	}
 	v := &searchView{Kind: res.Kind}
 	for _, a := range res.Applications {
-		av := appView{Entity: a.EntityID, Status: a.Status, Entry: a.EntryID, Class: a.Class, Reason: a.Reason, ProcessID: a.ProcessID}
+		av := appView{Entity: inspect.Printable(a.EntityID), Status: inspect.Printable(a.Status), Entry: inspect.Printable(a.EntryID),
+			Class: inspect.Printable(a.Class), Reason: inspect.Printable(a.Reason), ProcessID: inspect.Printable(a.ProcessID)}
 		if a.TransactionHash != "" {
 			av.Tx = c.link("tx", a.TransactionHash)
 		}
@@ -406,7 +468,7 @@ func (c *Console) search(res inspect.Result, err error) *searchView {
 		v.Apps = append(v.Apps, av)
 	}
 	if t := res.Transaction; t != nil {
-		tv := &txView{Hash: c.link("tx", t.Hash), State: t.State, Sig: t.SignatureID, ProcessID: t.ProcessID}
+		tv := &txView{Hash: c.link("tx", t.Hash), State: t.State, Sig: inspect.Printable(t.SignatureID), ProcessID: inspect.Printable(t.ProcessID)}
 		if t.Nonce != nil {
 			tv.Nonce = strconv.FormatUint(*t.Nonce, 10)
 		}
@@ -432,9 +494,10 @@ func (c *Console) search(res inspect.Result, err error) *searchView {
 // link renders a hash, block or address, linked to the explorer when one
 // is configured. Only values of the expected shape are linked.
 func (c *Console) link(kind, value string) link {
+	value = inspect.Printable(value)
 	l := link{Text: value}
-	if len(value) > 20 {
-		l.Text, l.Title = value[:10]+"…"+value[len(value)-6:], value
+	if r := []rune(value); len(r) > 20 {
+		l.Text, l.Title = string(r[:10])+"…"+string(r[len(r)-6:]), value
 	}
 	if c.cfg.ExplorerURL != "" && value != "" && strings.Trim(strings.TrimPrefix(value, "0x"), "0123456789abcdefABCDEF") == "" {
 		l.Href = c.cfg.ExplorerURL + "/" + kind + "/" + value

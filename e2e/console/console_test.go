@@ -114,6 +114,12 @@ func TestConsoleInABrowser(t *testing.T) {
 		return run(t, b, chromedp.Text(chromedp.CSS(sel)))
 	}
 
+	// The dead letters need the admin token: typed once, it unlocks them
+	// for this browser (a cookie) on every later page.
+	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#unlock-token")),
+		chromedp.SendKeys(chromedp.CSS("#unlock-token"), adminToken), chromedp.Click(chromedp.CSS("#unlock")),
+		chromedp.WaitVisible(chromedp.CSS("#lock")))
+
 	// Reading, with JavaScript off: the markup alone carries every figure.
 	b.do(t, scripts(false), chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#checks")))
 	for _, check := range []string{"balance", "processor", "nonAckPendingTx"} {
