@@ -331,7 +331,9 @@ func (p *Proc) Get(ctx context.Context, path string) (int, []byte, error) {
 }
 
 // WaitServing polls /api/monitor until the process answers HTTP (any
-// status), failing the test if it exits or does not answer within within.
+// status) with its full router, past its start (a report without
+// "starting": the startup monitor answers while the process waits for Redis
+// and the node), failing the test if it exits or does not within within.
 func (p *Proc) WaitServing(t testing.TB, within time.Duration) {
 	t.Helper()
 	if err := p.Serving(t.Context(), within); err != nil {
@@ -346,7 +348,10 @@ func (p *Proc) Serving(ctx context.Context, within time.Duration) error {
 		if !p.Running() {
 			return poll.Final(errExited)
 		}
-		_, _, err := p.Get(ctx, "/api/monitor")
+		_, rep, err := p.Monitor(ctx)
+		if err == nil && rep["starting"] != nil {
+			return fmt.Errorf("starting: %v", rep["starting"])
+		}
 		return err
 	})
 	switch {
