@@ -36,7 +36,8 @@ func newFrontDoor(cfg config.Config, log zerolog.Logger) *frontDoor {
 	f := &frontDoor{reg: prometheus.NewRegistry(), boot: monitor.NewStartup(cfg.ListenerLoopMaxTimeout, nil)}
 	f.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f.handler.set(api.NewRouter(api.Config{Health: f.boot, Gatherer: f.reg, Log: log}))
-	f.server = api.NewHTTPServer(":"+strconv.Itoa(cfg.Port), &f.handler, api.DefaultLimits())
+	f.server = api.NewHTTPServers(&f.handler, api.Listen{Addr: ":" + strconv.Itoa(cfg.Port), MetricsAddr: cfg.MetricsAddr(),
+		MetricsToken: cfg.MetricsToken.Reveal(), Proxies: cfg.IntakeTrustedProxies, Limits: api.DefaultLimits()})
 	return f
 }
 
