@@ -182,7 +182,7 @@ func TestMonitorFailures(t *testing.T) {
 					t.Fatal(err)
 				}
 			},
-			key: "nonAckPendingTx", want: "error - 12 pending > 10",
+			key: "nonAckPendingTx", want: "error - 12 read and not yet sent > 10",
 		},
 		{
 			name: "stale balance",
