@@ -27,7 +27,7 @@ type CheckCollector struct {
 	health  HealthReporter
 	timeout time.Duration
 
-	checkOK, pending, lag, oldest, deadLetters *prometheus.Desc
+	checkOK, pending, unsent, lag, oldest, deadLetters *prometheus.Desc
 }
 
 // NewCheckCollector returns the collector; register it on the processor's
@@ -45,7 +45,9 @@ func NewCheckCollector(h HealthReporter, timeout time.Duration) *CheckCollector 
 		timeout: timeout,
 		checkOK: d("monitor", "check_ok", "1 while the /api/monitor check passes, 0 while it fails, by check.", "check"),
 		pending: d("stream", "pending_entries", "Entries delivered to the consumer group and not yet acknowledged (XPENDING)."),
-		lag:     d("stream", "lag_entries", "Entries in the stream not yet delivered to the consumer group (Redis >= 7.0)."),
+		unsent: d("stream", "unsent_entries",
+			"Entries read by this process's keys that have no transaction yet: what MAX_NON_ACK_PENDING_MESSAGES limits."),
+		lag: d("stream", "lag_entries", "Entries in the stream not yet delivered to the consumer group (Redis >= 7.0)."),
 		oldest: d("stream", "oldest_waiting_age_seconds",
 			"Age of the oldest entry waiting in the queue, pending or not yet delivered; absent when none waits."),
 		deadLetters: d("stream", "dead_letter_entries", "Entries in the dead-letter stream (XLEN)."),
@@ -54,7 +56,7 @@ func NewCheckCollector(h HealthReporter, timeout time.Duration) *CheckCollector 
 
 // Describe implements prometheus.Collector.
 func (c *CheckCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.checkOK, c.pending, c.lag, c.oldest, c.deadLetters} {
+	for _, d := range []*prometheus.Desc{c.checkOK, c.pending, c.unsent, c.lag, c.oldest, c.deadLetters} {
 		ch <- d
 	}
 }
@@ -80,6 +82,9 @@ func (c *CheckCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if r.PendingCount != nil {
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(*r.PendingCount))
+	}
+	if r.UnsentCount != nil {
+		ch <- prometheus.MustNewConstMetric(c.unsent, prometheus.GaugeValue, float64(*r.UnsentCount))
 	}
 	if r.Lag != nil {
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(*r.Lag))
@@ -144,7 +149,7 @@ func NewLimitsCollector(l Limits) *LimitsCollector {
 	add("wallet", "min_balance_eth", "PROCESSOR_MIN_BALANCE in ETH: below it the relay stops submitting.", eth(l.MinBalance))
 	add("loop", "max_age_seconds", "PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT: the loop must complete an iteration within it.", l.LoopMaxAge.Seconds())
 	add("stream", "max_wait_age_seconds", "MONITOR_MAX_WAIT_AGE as applied: the oldest waiting entry may be this old.", l.MaxWaitAge.Seconds())
-	add("stream", "max_pending_entries", "MAX_NON_ACK_PENDING_MESSAGES: pending entries the queue check allows.", float64(l.MaxPending))
+	add("stream", "max_pending_entries", "MAX_NON_ACK_PENDING_MESSAGES: entries read and not yet sent (unsent_entries) the queue check allows.", float64(l.MaxPending))
 	add("tx", "max_in_flight", "MAX_IN_FLIGHT: applications with a pending transaction at once.", float64(l.MaxInFlight))
 	return c
 }
