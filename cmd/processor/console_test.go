@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -81,6 +82,9 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	secrets := []string{redisPassword, rpcPassword, apiKey, adminToken, testMnemonic, hex.EncodeToString(crypto.FromECDSA(key))}
 	client := hs.Client()
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if client.Jar, err = cookiejar.New(nil); err != nil { // the dead letters' unlock
+		t.Fatal(err)
+	}
 	read := func(what string, req func() (*http.Response, error)) string {
 		t.Helper()
 		res, err := req()
@@ -106,8 +110,14 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	}
 
 	page := get("/console")
-	if !strings.Contains(page, `id="check-balance"`) || !strings.Contains(page, "replay-button") {
-		t.Fatalf("no console page with a replay button:\n%s", page)
+	if !strings.Contains(page, `id="check-balance"`) || strings.Contains(page, "replay-button") {
+		t.Fatalf("no console page, or dead letters shown before the unlock:\n%s", page)
+	}
+	post("/console/unlock", "wrong")
+	post("/console/unlock", adminToken)
+	page = get("/console")
+	if !strings.Contains(page, "replay-button") {
+		t.Fatalf("no replay button once unlocked:\n%s", page)
 	}
 	get("/console/search?q=" + app.PolicyHolder.Hex())
 	get("/console/search?q=0x" + strings.Repeat("ab", 32))
@@ -132,8 +142,12 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	// Redis gone: every Redis section says so.
 	w.srv.Stop()
 	page = get("/console")
-	if !strings.Contains(page, "Dead letters: Redis did not answer") || !strings.Contains(page, `<span class="badge bad">failing</span>`) {
+	if !strings.Contains(page, "Dead letters: Redis did not answer") || !strings.Contains(page, `<span class="badge bad">failing</span>`) ||
+		!strings.Contains(page, "Redis unreachable: redis: ") || strings.Contains(page, "none waiting") {
 		t.Errorf("page does not say Redis is gone:\n%s", page)
+	}
+	if strings.Contains(page, opts.Addr) {
+		t.Errorf("page names Redis's address %s", opts.Addr)
 	}
 	get("/console/search?q=" + app.PolicyHolder.Hex())
 }

@@ -33,6 +33,9 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 		return err
 	}
 	defer rdb.Close()
+	if err := checkRedis(ctx, rdb); err != nil {
+		return err
+	}
 	queue := stream.NewQueue(rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName,
 		Consumer: cfg.ConsumerName, DeadLetter: cfg.DeadLetterStreamKey})
 	op := newOperator(cfg, rdb, queue)
@@ -63,7 +66,7 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 		return errUsage
 	}
 	if err != nil {
-		return fmt.Errorf("deadletters %s: %w", args[0], err)
+		return orRedisUnreachable(ctx, rdb, fmt.Errorf("deadletters %s: %w", args[0], err))
 	}
 	return writeJSON(out, v)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -31,6 +32,39 @@ var errUnhealthy = errors.New("a check fails")
 
 // errNothing: app found nothing of the query (exit 3).
 var errNothing = errors.New("nothing found")
+
+// errRedisUnreachable: Redis did not answer a PING (exit 1). Without it the
+// commands would print what they could not read as an empty queue, an
+// empty journal or "nothing found".
+var errRedisUnreachable = errors.New("redis unreachable")
+
+// redisPingTimeout bounds the PING that tells whether Redis answers.
+const redisPingTimeout = 5 * time.Second
+
+// checkRedis PINGs Redis and, when it does not answer, says so in one line:
+// "redis unreachable: <category>" (monitor.ErrorCategory, as the monitor
+// says it), followed by the client's error for the operator's log.
+func checkRedis(ctx context.Context, rdb redis.UniversalClient) error {
+	ctx, cancel := context.WithTimeout(ctx, redisPingTimeout)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: %s (%w)", errRedisUnreachable, monitor.ErrorCategory(err), err)
+	}
+	return nil
+}
+
+// orRedisUnreachable replaces a command's failure by errRedisUnreachable
+// when Redis no longer answers: a read that failed half-way through is
+// then told as what it is.
+func orRedisUnreachable(ctx context.Context, rdb redis.UniversalClient, err error) error {
+	if err == nil || errors.Is(err, errUsage) || errors.Is(err, errUnhealthy) || errors.Is(err, errNothing) {
+		return err
+	}
+	if rerr := checkRedis(context.WithoutCancel(ctx), rdb); rerr != nil {
+		return rerr
+	}
+	return err
+}
 
 // opsEnv is what the on-call's subcommands read: the Redis and the node the
 // service reads, the wallet its configuration names, and a clock. They write
@@ -57,6 +91,10 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 	}
 	e := &opsEnv{cfg: cfg, wallet: crypto.PubkeyToAddress(key.PublicKey), now: now}
 	if e.rdb, err = openRedis(cfg); err != nil {
+		return nil, err
+	}
+	if err := checkRedis(ctx, e.rdb); err != nil {
+		_ = e.rdb.Close()
 		return nil, err
 	}
 	if e.client, err = dialChain(ctx, cfg); err != nil {
@@ -87,7 +125,7 @@ func (e *opsEnv) rpcCtx(ctx context.Context) (context.Context, context.CancelFun
 
 // runOps runs one of status, inflight and app and maps its outcome to an
 // exit code: 0 done, 2 usage, 3 unhealthy (status) or nothing found (app),
-// 1 anything else.
+// 1 anything else, such as "redis unreachable: <category>".
 func runOps(ctx context.Context, cfg config.Config, cmd string, args []string, out io.Writer, now func() time.Time) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -114,12 +152,13 @@ func runOps(ctx context.Context, cfg config.Config, cmd string, args []string, o
 	defer e.Close()
 	switch cmd {
 	case "status":
-		return e.statusCmd(ctx, out, *asJSON)
+		err = e.statusCmd(ctx, out, *asJSON)
 	case "inflight":
-		return e.inflightCmd(ctx, out, *asJSON)
+		err = e.inflightCmd(ctx, out, *asJSON)
 	default:
-		return e.appCmd(ctx, fs.Arg(0), out, *asJSON)
+		err = e.appCmd(ctx, fs.Arg(0), out, *asJSON)
 	}
+	return orRedisUnreachable(ctx, e.rdb, err)
 }
 
 // opsExit maps a subcommand's outcome to an exit code.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -411,5 +412,42 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 			t.Fatalf("deadletters %v: %v", args, err)
 		}
 		assertShownEscaped(t, "deadletters "+strings.Join(args, " "), out.String())
+	}
+}
+
+// TestSubcommandsSayRedisUnreachable: with Redis down, every on-call
+// command says "redis unreachable" and why, by category, and exits 1; none
+// prints an empty queue, an empty journal or "nothing found". The built
+// binary says it on stderr.
+func TestSubcommandsSayRedisUnreachable(t *testing.T) {
+	w := newOpsWorld(t)
+	w.srv.Stop()
+	for _, args := range [][]string{{"status"}, {"status", "-json"}, {"inflight"}, {"app", "01M84VAXA3ENVW6NN6H78HSK7Z"},
+		{"app", "0x00000000000000000000000000000000000000a1"}} {
+		out, err := w.run(args[0], args[1:]...)
+		if !errors.Is(err, errRedisUnreachable) || opsExit(err) != 1 ||
+			!strings.HasPrefix(err.Error(), "redis unreachable: connection refused") {
+			t.Fatalf("%v with Redis down: %v (exit %d)", args, err, opsExit(err))
+		}
+		if out != "" {
+			t.Fatalf("%v with Redis down printed:\n%s", args, out)
+		}
+	}
+	var out bytes.Buffer
+	if err := deadLetters(t.Context(), w.cfg, []string{"list"}, &out); !errors.Is(err, errRedisUnreachable) ||
+		deadLettersExit(err) != 1 || out.Len() != 0 {
+		t.Fatalf("deadletters list with Redis down: %v (exit %d)\n%s", err, deadLettersExit(err), out.String())
+	}
+
+	cmd := exec.Command(processorBinary(t), "status")
+	cmd.Env = append(os.Environ(), "REDIS_URL="+w.cfg.RedisURL.Reveal(), "CHAIN_RPC_URL="+w.dc.URL,
+		"DEPEG_PRODUCT_ADDRESS="+w.dc.Product.Hex(), "PROCESSOR_MNEMONIC="+testMnemonic)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || stdout.Len() != 0 ||
+		!strings.Contains(stderr.String(), "redis unreachable: connection refused") {
+		t.Fatalf("processor status with Redis down: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
 	}
 }

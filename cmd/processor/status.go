@@ -137,10 +137,14 @@ func writeStatus(out io.Writer, r statusReport) error {
 	t := newTable(out, "CHECK", "STATUS", "WHY")
 	for _, c := range []struct{ name, status string }{
 		{"balance", r.Balance}, {"processor", r.Processor}, {"nonAckPendingTx", r.NonAckPendingTx},
+		{"redis", r.Redis}, {"chain", r.Chain}, {"fees", r.Fees},
 	} {
-		if c.status == monitor.StatusOK {
+		switch {
+		case c.status == "":
+			continue // not part of this report
+		case c.status == monitor.StatusOK:
 			t.row(c.name, "ok", "")
-		} else {
+		default:
 			t.row(c.name, "FAILING", strings.TrimPrefix(c.status, "error - "))
 		}
 	}
