@@ -130,6 +130,11 @@ type CheckerConfig struct {
 	// fee falls. Default 1 minute (five blocks of 12 s); the processor passes
 	// ERROR_TIMEOUT, how long the relay waits before it reads the fee again.
 	FeeCapGrace time.Duration
+	// Orphans, when set, names the keys of the pool that no live process
+	// holds and whose journals still hold transactions (package pool
+	// finishes them): a figure beside the queue check, so an on-call engineer
+	// sees why some entries wait and for whom.
+	Orphans func() []OrphanedKey
 	// Keys, when set, are the keys of a pool (PROCESSOR_ACCOUNT_INDEX with
 	// several indexes): each has its balance, loop and window, and the
 	// report shows them one by one under "keys" beside their totals. When
@@ -490,6 +495,9 @@ func (c *Checker) checkPending(ctx context.Context, r *Report, now time.Time) {
 		return
 	}
 	r.PendingCount = &res.pending
+	if c.cfg.Orphans != nil {
+		r.OrphanedKeys = c.cfg.Orphans()
+	}
 	unsent := res.pending
 	if after := c.keyEntries(); after.known {
 		unsent, r.AwaitingConfirmations, r.PendingElsewhere = before.unsent(after, res.consumers)

@@ -99,9 +99,21 @@ type Report struct {
 	// consumer group and the relay created it again: whatever was pending
 	// in it is gone, and the frontend may need to enqueue again.
 	GroupRecreated uint64 `json:"groupRecreated,omitempty"`
+	// OrphanedKeys are keys of the pool that no live process holds, with
+	// the journal records the pool is still finishing (a figure).
+	OrphanedKeys []OrphanedKey `json:"orphanedKeys,omitempty"`
 	// Keys is set when the process signs with several keys: each key's
 	// checks and figures, in PROCESSOR_ACCOUNT_INDEX order.
 	Keys []KeyReport `json:"keys,omitempty"`
+}
+
+// OrphanedKey is a key of the pool that no live process holds: its wallet,
+// how many journal records it still has, and since when (RFC 3339) it has
+// been seen unheld.
+type OrphanedKey struct {
+	Wallet  string `json:"wallet"`
+	Entries int    `json:"entries"`
+	Since   string `json:"since"`
 }
 
 // Healthy reports whether every check present in r passed.

@@ -28,7 +28,7 @@ type Chain interface {
 // *stream.Queue has it (ForWallet gives the other wallets' views).
 type Journals interface {
 	Registry
-	ForWallet(wallet string) *stream.Queue
+	ForWallet(wallet string, fence stream.Fence) *stream.Queue
 }
 
 // Status records confirmations (*stream.StatusStore), as the relay does.
@@ -187,8 +187,7 @@ func (f *Finisher) wallet(ctx context.Context, w string, now time.Time) (int, er
 		delete(f.seen, w)
 		return 0, nil
 	}
-	q := f.jnl.ForWallet(w)
-	recs, err := q.Journal(c)
+	recs, err := f.jnl.ForWallet(w, nil).Journal(c)
 	if err != nil {
 		return 0, fmt.Errorf("read orphaned journal: %w", err)
 	}
@@ -225,8 +224,8 @@ func (f *Finisher) wallet(ctx context.Context, w string, now time.Time) (int, er
 			f.log.Warn().Err(err).Str("wallet", w).Msg("release of an orphaned key's lease failed; it expires")
 		}
 	}()
-	left, err := f.finish(c, q, w, recs, now.Sub(since))
-	return left, err
+	// The records are settled behind the pool's own lease on the key.
+	return f.finish(c, f.jnl.ForWallet(w, l), w, recs, now.Sub(since))
 }
 
 // finish observes the chain for recs and carries out decideOrphan.

@@ -53,26 +53,15 @@ func (r *Relay) touch(ctx context.Context) error {
 	r.touchedAt = r.cfg.Now()
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
-	own, err := r.queue.OwnPending(c)
-	if err != nil {
-		r.metrics.RedisError("touch")
-		return fmt.Errorf("list own pending entries: %w", err)
-	}
-	seen := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		seen[id] = true
-	}
-	for _, id := range own {
-		if !seen[id] {
-			ids = append(ids, id)
+	if len(ids) > 0 {
+		if err := r.queue.Touch(c, ids...); err != nil {
+			r.metrics.RedisError("touch")
+			return fmt.Errorf("touch %d in-flight entries: %w", len(ids), err)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	if err := r.queue.Touch(c, ids...); err != nil {
+	if _, err := r.queue.KeepOwnAlive(c); err != nil {
 		r.metrics.RedisError("touch")
-		return fmt.Errorf("touch %d in-flight entries: %w", len(ids), err)
+		return err
 	}
 	return nil
 }

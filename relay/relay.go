@@ -59,9 +59,9 @@ type Queue interface {
 	TakeOver(ctx context.Context) (int, error)
 	Touch(ctx context.Context, ids ...string) error
 	ClaimIdle(ctx context.Context, minIdle time.Duration, limit int) ([]stream.Claimed, error)
-	// OwnPending lists every entry pending under this consumer, which the
-	// tracker keeps alive with Touch whatever holds it back.
-	OwnPending(ctx context.Context) ([]string, error)
+	// KeepOwnAlive resets the idle time of every entry pending under this
+	// consumer, whatever holds it back.
+	KeepOwnAlive(ctx context.Context) (int, error)
 	// ClaimOwners, OwnerStale, TakeOwner and ReleaseOwners are the pool-wide
 	// claim on an application taken before signing (see owner.go).
 	ClaimOwners(ctx context.Context, wallet string, claims ...stream.OwnerClaim) ([]stream.Owner, error)

@@ -2,7 +2,6 @@ package stream
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -183,7 +182,7 @@ func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.C
 	if alive {
 		return false, nil
 	}
-	recs, err := q.ForWallet(owner.Wallet).journalFields(ctx)
+	recs, err := q.ForWallet(owner.Wallet, nil).journalFields(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -197,11 +196,14 @@ func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.C
 
 // ForWallet is a queue on the same stream and group for another wallet's
 // journal, without a consumer: for reading and settling the journal of a
-// key no live process holds (package pool). It reads no entries.
-func (q *Queue) ForWallet(wallet string) *Queue {
+// key no live process holds (package pool), fenced by fence (the pool's
+// lease on that key; nil for reading only). It reads no entries.
+func (q *Queue) ForWallet(wallet string, fence Fence) *Queue {
 	keys := q.keys
 	keys.Wallet, keys.Consumer = wallet, ""
-	return NewQueueWithOptions(q.rdb, keys, q.opts)
+	opts := q.opts
+	opts.Fence = fence
+	return NewQueueWithOptions(q.rdb, keys, opts)
 }
 
 func (q *Queue) journalFields(ctx context.Context) (map[string]string, error) {
@@ -228,29 +230,25 @@ func (q *Queue) Wallets(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// OwnPending lists the ids of every entry pending under this queue's
-// consumer, so the relay can keep all of them alive (Touch): an entry it
-// holds back (the pool holds unknown transactions of its wallet, the fee
-// cap, the node window, a signature owned elsewhere) is still its own and
-// must not look idle to another key.
-func (q *Queue) OwnPending(ctx context.Context) ([]string, error) {
-	var ids []string
-	for from := "-"; ; {
-		pend, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: q.keys.Stream, Group: q.keys.Group, Consumer: q.keys.Consumer, Start: from, End: "+", Count: claimPage,
-		}).Result()
+// KeepOwnAlive re-reads every entry pending under this queue's consumer
+// (XREADGROUP from its pending history, in pages), which resets their idle
+// time, and returns how many there are. The relay keeps all of them alive
+// this way: an entry it holds back (the pool holds unknown transactions of
+// its wallet, the fee cap, the node window, a signature owned elsewhere) is
+// still its own and must not look idle to another key. Unlike XCLAIM, a
+// history read leaves an entry trimmed from the stream in the pending list,
+// where the relay finds it and dead-letters it as trimmed.
+func (q *Queue) KeepOwnAlive(ctx context.Context) (int, error) {
+	n := 0
+	for after := "0"; ; {
+		page, err := q.ReadOwnPending(ctx, after, claimPage)
 		if err != nil {
-			if redis.HasErrorPrefix(err, "NOGROUP") || errors.Is(err, redis.Nil) {
-				return ids, nil
-			}
-			return ids, fmt.Errorf("xpending of %s: %w", q.keys.Consumer, err)
+			return n, fmt.Errorf("keep own pending entries alive: %w", err)
 		}
-		for _, p := range pend {
-			ids = append(ids, p.ID)
+		n += len(page)
+		if len(page) < claimPage {
+			return n, nil
 		}
-		if len(pend) < claimPage {
-			return ids, nil
-		}
-		from = "(" + pend[len(pend)-1].ID
+		after = page[len(page)-1].ID
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/pool"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -36,6 +38,9 @@ type service struct {
 	metrics *monitor.Metrics
 	console *console.Console // nil with CONSOLE_ENABLED=false
 	server  *api.Server
+	// finisher finishes the journals of the pool's keys no live process
+	// holds (package pool).
+	finisher *pool.Finisher
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
@@ -104,11 +109,18 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		},
 	}
 
+	// The pool's view of the stream: which wallets are ours, which keys are
+	// held, and the journals of those that are not.
+	poolQueue := stream.NewQueueWithOptions(s.rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName,
+		DeadLetter: cfg.DeadLetterStreamKey}, queueOpts)
+	identity := pool.NewIdentity(s.rdb, poolQueue, cfg.LegacyProcessorAddresses)
+	own := map[string]bool{}
 	var keyChecks []monitor.KeyConfig
 	var groupRecreations []func() uint64
 	for i, idx := range cfg.ProcessorAccountIndexes {
 		k := &keyPart{index: idx, signer: chain.NewSigner(signerKeys[i], chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
 		wallet := strings.ToLower(k.signer.Address().Hex())
+		own[wallet] = true
 		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
 		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
 			return nil, err
@@ -144,6 +156,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 				ClaimIdle:           cfg.ClaimIdle,
 				MaxClaims:           cfg.MaxEntryClaims,
 				Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
+				Pool:                identity,
 				Status:              recordingStatus{store: status, recent: recent},
 			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
 		}
@@ -159,8 +172,13 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	log.Info().Str("wallet", first.signer.Address().Hex()).Int("keys", len(s.keys)).Str("chain_id", chainID.String()).
 		Str("product", cfg.DepegProductAddress.Hex()).Str("consumer", cfg.ConsumerName).Msg("wallets ready")
 
+	s.finisher = pool.NewFinisher(pool.FinisherConfig{
+		Confirmations: cfg.RequiredConfirmations, HandOnAfter: cfg.OrphanHandoffAfter, LeaseTTL: cfg.LeaseTTL,
+		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, IDs: product,
+	}, log, s.rdb, identity, s.client, poolQueue)
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
-		Wallet: first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
+		Orphans: s.orphans,
+		Wallet:  first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
 		LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxPending: cfg.MaxNonAckPendingMessages,
 		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
@@ -247,6 +265,7 @@ func (s *service) Run(ctx context.Context) error {
 			return nil
 		})},
 		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
+		lifecycle.Named{Name: "pool finisher", Part: s.finisher},
 		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
 	)
 	if err := g.Start(ctx); err != nil {
@@ -270,6 +289,15 @@ func (s *service) runRelays(ctx context.Context) error {
 		})
 	}
 	return eg.Wait()
+}
+
+// orphans is what the pool's finisher last found, for the monitor.
+func (s *service) orphans() []monitor.OrphanedKey {
+	var out []monitor.OrphanedKey
+	for _, o := range s.finisher.Orphans() {
+		out = append(out, monitor.OrphanedKey{Wallet: o.Wallet, Entries: o.Entries, Since: o.Since.UTC().Format(time.RFC3339)})
+	}
+	return out
 }
 
 // Close releases the clients. Safe on a partly built service and on nil.
