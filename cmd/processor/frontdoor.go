@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,10 +36,26 @@ type frontDoor struct {
 func newFrontDoor(cfg config.Config, log zerolog.Logger) *frontDoor {
 	f := &frontDoor{reg: prometheus.NewRegistry(), boot: monitor.NewStartup(cfg.ListenerLoopMaxTimeout, nil)}
 	f.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	f.handler.set(api.NewRouter(api.Config{Health: f.boot, Gatherer: f.reg, Log: log}))
+	f.handler.set(starting(api.NewRouter(api.Config{Health: f.boot, Gatherer: f.reg, Log: log})))
 	f.server = api.NewHTTPServers(&f.handler, api.Listen{Addr: ":" + strconv.Itoa(cfg.Port), MetricsAddr: cfg.MetricsAddr(),
 		MetricsToken: cfg.MetricsToken.Reveal(), Proxies: cfg.IntakeTrustedProxies, Limits: api.DefaultLimits()})
 	return f
+}
+
+// starting serves the monitor routes, /metrics and the OpenAPI description
+// through h while the process starts, and answers every other route 503
+// with Retry-After: a client of the intake or the console learns to come
+// back, not that the route does not exist.
+func starting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/api/monitor", strings.HasPrefix(p, "/api/monitor/"), p == "/metrics", p == "/api/openapi.json":
+			h.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "starting: waiting for redis and the chain", http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // switchHandler serves whichever handler was set last; requests under way

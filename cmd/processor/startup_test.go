@@ -159,7 +159,8 @@ func TestStartsInAnyOrder(t *testing.T) {
 	if s := fmt.Sprint(body["chain"]); strings.Contains(s, fmt.Sprint(w.nodePort)) {
 		t.Errorf("the monitor names the node's address: %q", s)
 	}
-	for path, want := range map[string]int{"/api/monitor/liveness": 200, "/api/monitor/readiness": 500} {
+	for path, want := range map[string]int{"/api/monitor/liveness": 200, "/api/monitor/readiness": 500,
+		"/api/application/x": 503, "/console": 503} {
 		if code, _, err := p.Get(t.Context(), path); err != nil || code != want {
 			t.Errorf("%s: %d %v, want %d", path, code, err, want)
 		}
