@@ -1,7 +1,7 @@
 // Package monitor answers the question "is the relay doing its job?" for the
 // uptime checker and for Prometheus.
 //
-// It has three parts, each usable without the others:
+// It has four parts, each usable without the others:
 //
 //   - Heartbeat: the relay loop stamps it once per iteration, so a stalled
 //     loop is visible even though the process is still alive.
@@ -9,10 +9,15 @@
 //     namespace, registered on an explicit registry, plus a bounded window of
 //     recent gas spend from which the wallet's runway is estimated.
 //   - Checker: the three checks of the /api/monitor contract (balance,
-//     processor, nonAckPendingTx). The balance is refreshed in the background
-//     so that a probe never waits on the RPC node; the Redis checks run per
-//     probe under a short timeout so that an outage is reported, not hidden
-//     behind a hanging request.
+//     processor, nonAckPendingTx), and redis and fees beside them. The
+//     balance is refreshed in the background so that a probe never waits on
+//     the RPC node; the Redis checks run per probe under a short timeout so
+//     that an outage is reported, not hidden behind a hanging request.
+//   - Startup: the same routes while the process waits for Redis and the
+//     node, before the Checker exists: what is missing, and since when.
+//
+// Public answers name an error by its category (ErrorCategory), never a
+// host or URL; the whole error goes to the log.
 //
 // monitor knows nothing about the relay, stream or chain packages: it
 // declares the small interfaces it reads from (BalanceReader, RedisReader)
