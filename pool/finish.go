@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
@@ -36,9 +38,11 @@ type Status interface {
 	Confirmed(ctx context.Context, cs ...stream.Confirmation) error
 }
 
-// ProcessIDs reads the created process id from a receipt (*chain.Product).
-type ProcessIDs interface {
+// Product reads the created process id from a receipt and the signature a
+// journaled transaction carries (*chain.Product).
+type Product interface {
 	ProcessID(r *types.Receipt) (common.Hash, bool)
+	SignatureOf(data []byte) ([]byte, error)
 }
 
 // FinisherConfig holds the finisher's settings.
@@ -50,10 +54,10 @@ type FinisherConfig struct {
 	RPCTimeout    time.Duration // per call
 	// Own are the wallets (lower-case hex) this process lists: their
 	// journals are its own relays' business, never orphaned here.
-	Own    map[string]bool
-	Status Status     // optional
-	IDs    ProcessIDs // optional, for Status
-	Now    func() time.Time
+	Own     map[string]bool
+	Status  Status  // optional
+	Product Product // optional: process ids for Status, signatures to release the claims
+	Now     func() time.Time
 }
 
 // Orphan is a key no live process holds whose journal still has records.
@@ -259,6 +263,7 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 	var settle []stream.Settled
 	var confs []stream.Confirmation
 	var settleNonces, handOn []uint64
+	var claims []common.Hash // of the key's claims on the applications settled or handed on
 	for _, r := range recs {
 		var rc *types.Receipt
 		for _, h := range r.Hashes {
@@ -281,11 +286,12 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 		switch act {
 		case orphanSettle:
 			settleNonces = append(settleNonces, r.Nonce)
+			claims = append(claims, f.sigHash(r))
 			if r.EntryID != "" {
 				settle = append(settle, stream.Settled{EntryID: r.EntryID, EntityID: r.EntityID})
 				var pid common.Hash
-				if f.cfg.IDs != nil {
-					pid, _ = f.cfg.IDs.ProcessID(rc)
+				if f.cfg.Product != nil {
+					pid, _ = f.cfg.Product.ProcessID(rc)
 				}
 				confs = append(confs, stream.Confirmation{EntityID: r.EntityID, EntryID: r.EntryID, TxHash: rc.TxHash,
 					Block: rc.BlockNumber.Uint64(), ProcessID: pid})
@@ -293,6 +299,7 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 			}
 		case orphanHandOn:
 			handOn = append(handOn, r.Nonce)
+			claims = append(claims, f.sigHash(r))
 			delete(f.lost, lostKey)
 			log.Warn().Str("why", handOnWhy(o)).Msg("orphaned key's transaction will not complete: entry handed back to the pool")
 		}
@@ -310,7 +317,44 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 	if err := q.Forget(ctx, append(settleNonces, handOn...)...); err != nil {
 		return len(recs), err
 	}
+	// The key's claims go last: a crash before leaves claims whose entries
+	// are acknowledged or unjournaled, which are stale and taken over.
+	if err := q.ReleaseOwners(ctx, w, nonZero(claims)...); err != nil {
+		f.log.Warn().Err(err).Str("wallet", w).Msg("release of an orphaned key's claims failed; they are stale now")
+	}
 	return len(recs) - len(settleNonces) - len(handOn), nil
+}
+
+// sigHash is the claim key of the application a record's transaction
+// carries (keccak256 of its signature); zero when it cannot be read (a gap
+// fill, no product, an undecodable transaction).
+func (f *Finisher) sigHash(r stream.TxRecord) common.Hash {
+	if f.cfg.Product == nil || r.EntryID == "" {
+		return common.Hash{}
+	}
+	raw, err := hexutil.Decode(r.RawTx)
+	if err != nil {
+		return common.Hash{}
+	}
+	var tx types.Transaction
+	if err := tx.UnmarshalBinary(raw); err != nil {
+		return common.Hash{}
+	}
+	sig, err := f.cfg.Product.SignatureOf(tx.Data())
+	if err != nil {
+		return common.Hash{}
+	}
+	return crypto.Keccak256Hash(sig)
+}
+
+func nonZero(hs []common.Hash) []common.Hash {
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h != (common.Hash{}) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func handOnWhy(o orphanObs) string {

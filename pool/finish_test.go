@@ -104,6 +104,10 @@ func (e *orphanEnv) journal(nonce uint64, broadcast bool) (entityID, entryID str
 		e.t.Fatal(err)
 	}
 	raw, _ := tx.MarshalBinary()
+	// Claimed before signing, as the dead key's relay did.
+	if _, err := e.q.ClaimOwners(e.t.Context(), e.keys.Wallet, stream.OwnerClaim{SigHash: crypto.Keccak256Hash(app.Signature), EntryID: entryID}); err != nil {
+		e.t.Fatal(err)
+	}
 	if err := e.q.Record(e.t.Context(), stream.TxRecord{Nonce: nonce, EntryID: entryID, EntityID: entityID,
 		Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: e.clock.Now()}); err != nil {
 		e.t.Fatal(err)
@@ -124,8 +128,17 @@ func (e *orphanEnv) finisher(own ...string) *pool.Finisher {
 	live := stream.NewQueue(e.rdb, stream.Keys{Stream: e.keys.Stream, Group: e.keys.Group, Consumer: "live/0x00",
 		DeadLetter: e.keys.DeadLetter, Wallet: "0x0000000000000000000000000000000000000001"})
 	return pool.NewFinisher(pool.FinisherConfig{Confirmations: 2, HandOnAfter: 10 * time.Minute, LeaseTTL: 15 * time.Second,
-		RPCTimeout: 5 * time.Second, Own: ownSet, Now: e.clock.Now}, zerolog.Nop(), e.rdb,
+		RPCTimeout: 5 * time.Second, Own: ownSet, Now: e.clock.Now, Product: e.prod}, zerolog.Nop(), e.rdb,
 		pool.NewIdentity(e.rdb, live, nil), e.client, live)
+}
+
+// claims is how many claims on applications the pool holds.
+func (e *orphanEnv) claims() int {
+	keys, err := e.rdb.Keys(e.t.Context(), "{depeg-relay}:"+e.keys.Stream+":owner:*").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return len(keys)
 }
 
 func (e *orphanEnv) journalLen() int64 {
@@ -212,6 +225,9 @@ func TestFinisherSettlesAndHandsOnOrphanedJournal(t *testing.T) {
 	if got := f.Orphans(); len(got) != 1 || got[0].Entries != 1 {
 		t.Fatalf("orphans = %+v, want one with 1 record", got)
 	}
+	if n := e.claims(); n != 1 {
+		t.Fatalf("claims after settling = %d, want 1 (the unmined application's)", n)
+	}
 	if v, _ := e.rdb.Get(ctx, lease.Key(e.keys.Wallet)).Result(); v != "" && v != lease.Released {
 		t.Errorf("the pool kept the orphaned key's lease after its pass: %q", v)
 	}
@@ -225,6 +241,9 @@ func TestFinisherSettlesAndHandsOnOrphanedJournal(t *testing.T) {
 	f.Pass(ctx)
 	if n := e.journalLen(); n != 0 {
 		t.Fatalf("unmined record not handed on after ORPHAN_HANDOFF_AFTER: journal %d", n)
+	}
+	if n := e.claims(); n != 0 {
+		t.Fatalf("claims after handing on = %d, want 0: a live key must be free to sign", n)
 	}
 	if !e.pendingIDs()[entry2] {
 		t.Fatalf("handed-on entry %s is no longer pending: it must wait for a live key", entry2)

@@ -174,7 +174,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 
 	s.finisher = pool.NewFinisher(pool.FinisherConfig{
 		Confirmations: cfg.RequiredConfirmations, HandOnAfter: cfg.OrphanHandoffAfter, LeaseTTL: cfg.LeaseTTL,
-		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, IDs: product,
+		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, Product: product,
 	}, log, s.rdb, identity, s.client, poolQueue)
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
 		Orphans: s.orphans,

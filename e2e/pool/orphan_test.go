@@ -1,0 +1,124 @@
+package pool
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/proctest"
+	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// TestKilledForGoodLeavesNothingPending: three processes with two keys
+// each, keys 2-3, 4-5 and 6-7 (no process lists another's keys). The one
+// with 4-5 is killed with SIGKILL mid-run and never started again. The pool
+// finishes its journal: every entry is acknowledged once, nothing stays
+// pending, the surviving monitors answer 200, the dead keys' journals are
+// empty, and the chain shows one successful transaction per application
+// and nothing else (issue 18, finding 1).
+func TestKilledForGoodLeavesNothingPending(t *testing.T) {
+	const n = 600
+	ctx := t.Context()
+	bin := proctest.Build(t, t.TempDir(), "nodev")
+	dc, wallets := startChain(t, 8, 250*time.Millisecond)
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	start := func(name, keys string) *proctest.Proc {
+		p := proctest.Start(t, bin, proctest.Options{Name: name, Env: []string{
+			"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
+			"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
+			"PROCESSOR_ACCOUNT_INDEX=" + keys,
+			"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
+			"REDIS_READ_BLOCK_TIMEOUT=300", "MAX_IN_FLIGHT=64", "BALANCE_REFRESH_INTERVAL=500",
+			"LEASE_TTL=" + strconv.Itoa(int(leaseTTL.Milliseconds())), "REDIS_QUEUE_CLAIM_IDLE=5000",
+			"ORPHAN_HANDOFF_AFTER=5000", "MONITOR_MAX_WAIT_AGE=120000",
+			"SHUTDOWN_TIMEOUT=10000", "PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
+		}})
+		p.WaitServing(t, 30*time.Second)
+		return p
+	}
+	p1, p2, p3 := start("p1", "2-3"), start("p2", "4-5"), start("p3", "6-7")
+
+	sids := make([][32]byte, n)
+	enqueued := make(chan error, 1)
+	go func() {
+		for i := range n {
+			app, err := frontend.NewSigned(dc.ChainID, dc.Helper, 1)
+			if err == nil {
+				sids[i], err = frontend.SignatureIDToBytes32(app.SignatureID)
+			}
+			if err == nil {
+				_, err = frontend.Enqueue(ctx, rdb, streamKey, frontend.NewEntityID(), frontend.Fields(app))
+			}
+			if err != nil {
+				enqueued <- err
+				return
+			}
+			if i%40 == 39 {
+				time.Sleep(200 * time.Millisecond) // a frontend's pace, not a wait for state
+			}
+		}
+		enqueued <- nil
+	}()
+	dead := wallets[4:6]
+	journaled := func() int64 {
+		var total int64
+		for _, w := range dead {
+			q := stream.NewQueue(rdb, stream.Keys{Stream: streamKey, Group: groupName, Wallet: strings.ToLower(w.Hex())})
+			n, err := rdb.HLen(ctx, q.JournalKey()).Result()
+			if err != nil {
+				return -1
+			}
+			total += n
+		}
+		return total
+	}
+	// Killed while its keys have transactions in flight, so its journal
+	// holds work that only the pool can finish.
+	eventually(t, 60*time.Second, "p2's keys with transactions in flight", func() bool {
+		return totalNonce(t, dc, dead) >= 20 && journaled() > 0
+	})
+	p2.Kill(t)
+	t.Logf("p2 killed with %d records in its keys' journals", journaled())
+	if err := <-enqueued; err != nil {
+		t.Fatal(err)
+	}
+
+	eventually(t, 180*time.Second, "every entry acknowledged and the dead keys' journals empty", func() bool {
+		p, err := rdb.XPending(ctx, streamKey, groupName).Result()
+		if err != nil || p.Count != 0 {
+			return false
+		}
+		g, err := rdb.XInfoGroups(ctx, streamKey).Result()
+		return err == nil && len(g) == 1 && g[0].Lag == 0 && journaled() == 0
+	})
+	for i, sid := range sids {
+		if c, err := dc.ApplicationsBySignatureID(ctx, sid); err != nil || c != 1 {
+			t.Fatalf("application %d created %d times (%v), want once", i, c, err)
+		}
+	}
+	// One transaction per application and no other: a second transaction
+	// for an application (reverted SIGNATURE_USED) or any other revert would
+	// show as one more nonce.
+	if total := totalNonce(t, dc, wallets); total != n {
+		t.Fatalf("the keys mined %d transactions for %d applications", total, n)
+	}
+	if c, err := rdb.XLen(ctx, deadLetters).Result(); err != nil || c != 0 {
+		t.Fatalf("%d dead letters (%v)", c, err)
+	}
+	// Every claim on an application was given up with its outcome.
+	if owners, err := rdb.Keys(ctx, "{depeg-relay}:"+streamKey+":owner:*").Result(); err != nil || len(owners) != 0 {
+		t.Fatalf("%d claims on applications left (%v)", len(owners), err)
+	}
+	for name, p := range map[string]*proctest.Proc{"p1": p1, "p3": p3} {
+		eventually(t, 30*time.Second, name+" monitor 200", func() bool {
+			code, _, err := p.Monitor(context.Background())
+			return err == nil && code == 200
+		})
+	}
+}
