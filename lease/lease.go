@@ -1,8 +1,9 @@
 // Package lease keeps a signing key to one live process at a time
 // (invariant 8; docs/design.md, "Invariants"): a Redis key with a TTL that
 // its holder renews. A process that dies stops renewing, and the lease
-// expires after its TTL; a process that stops gracefully releases it, so the
-// next one takes over at once, and so does a process restarted on the same
+// expires after its TTL (the next process takes it half a TTL later, see
+// below); a process that stops gracefully releases it, so the next one takes
+// over at once, and so does a process restarted on the same
 // host after a crash (the holder's pid no longer runs). Whoever takes the
 // lease takes the wallet's journal with it: the journal is keyed by wallet,
 // not by process.
@@ -97,12 +98,6 @@ func (l *Lease) Restored() uint64 { return l.restored.Load() }
 
 // Token is this holder's value of the lease key.
 func (l *Lease) Token() string { return l.token }
-
-// Key is the lease key.
-func (l *Lease) Key() string { return l.key }
-
-// TTL is the lease's time to live.
-func (l *Lease) TTL() time.Duration { return l.ttl }
 
 // renewEvery is Keep's renewal interval.
 func (l *Lease) renewEvery() time.Duration { return max(l.ttl/3, 10*time.Millisecond) }
