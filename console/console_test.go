@@ -138,6 +138,9 @@ func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
 		{ID: "1799999998000-0", EntryID: "1799999980000-0", Class: "malformed", Reason: "stream entry has no entityId"},
 		{ID: "1799999997000-0", EntryID: "1799999970000-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK7Y", Class: "malformed",
 			Reason: "invalid application: signature: missing", Application: map[string]string{"policyHolder": "0x00000000000000000000000000000000000000a1"}},
+		// A well-formed copy whose signature can never pass: no button.
+		{ID: "1799999996000-0", EntryID: "1799999960000-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK7X", Class: "signature",
+			Reason: "ERROR:DMH-002:SIGNATURE_INVALID", Application: frontend.Fields(app)},
 	}}
 	cfg := console.Config{
 		Health: fakeHealth{monitor.Report{
@@ -269,7 +272,7 @@ func TestPageShowsEverything(t *testing.T) {
 		`action="/console/search"`,
 	)
 	if n := strings.Count(body, "replay-button"); n != 1 {
-		t.Errorf("%d replay buttons, want 1 (one letter has no application copy, one an invalid one)", n)
+		t.Errorf("%d replay buttons, want 1 (one letter has no application copy, one an invalid one, one a signature that never passes)", n)
 	}
 	csp := h.Get("Content-Security-Policy")
 	if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "default-src 'none'") {

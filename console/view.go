@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"errors"
-	"maps"
 	"math/big"
 	"strconv"
 	"strings"
@@ -403,7 +402,7 @@ func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[
 		v := deadLetterView{ID: inspect.Printable(d.ID), Entity: inspect.Printable(d.EntityID), Entry: inspect.Printable(d.EntryID),
 			Class: inspect.Printable(d.Class), Reason: inspect.Printable(d.Reason),
 			Holder: c.link("address", d.Application[stream.FieldPolicyHolder]), Replayed: inspect.Printable(d.Replayed),
-			Replayable: replayable(d)}
+			Replayable: intake.Replayable(d)}
 		if d.Time != nil {
 			v.At = age(now.Sub(*d.Time)) + " ago"
 		}
@@ -503,17 +502,4 @@ func (c *Console) link(kind, value string) link {
 		l.Href = c.cfg.ExplorerURL + "/" + kind + "/" + value
 	}
 	return l
-}
-
-// replayable tells whether the operator's replay would take the dead letter:
-// it needs the application copy, and one that fails the validator is
-// refused (it would only be dead-lettered again), so no button is offered.
-func replayable(d intake.DeadLetter) bool {
-	if d.EntityID == "" || d.Application == nil {
-		return false
-	}
-	fields := maps.Clone(d.Application)
-	delete(fields, stream.FieldTransactionHash)
-	_, err := stream.DecodeApplication(d.EntityID, fields)
-	return err == nil
 }

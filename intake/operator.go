@@ -94,20 +94,95 @@ var ErrDeadLetterNotFound = errors.New("dead letter not found")
 // no application copy, or the copy could never be valid.
 var ErrNotReplayable = errors.New("dead letter cannot be replayed")
 
-// Show returns one dead letter, with the entry a replay queued if any.
-func (o *Operator) Show(ctx context.Context, id string) (DeadLetter, error) {
+// find reads the dead letter id names: a dead-letter stream id, or the id
+// of the rejected stream entry (the one the relay's logs and the status
+// route name). A dead letter is written after its entry, so the search by
+// entry id reads the dead letters newest first and stops at the first one
+// older than the entry: it reads at most the letters written since.
+func (o *Operator) find(ctx context.Context, id string) (stream.DeadLetterEntry, error) {
 	e, ok, err := o.queue.DeadLetterByID(ctx, id)
 	if err != nil {
-		return DeadLetter{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return stream.DeadLetterEntry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if !ok {
-		return DeadLetter{}, ErrDeadLetterNotFound
+	if ok {
+		return e, nil
+	}
+	at := stream.EntryTime(id)
+	for before := ""; !at.IsZero(); {
+		es, err := o.queue.DeadLetters(ctx, before, MaxPage)
+		if err != nil {
+			return stream.DeadLetterEntry{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		for _, e := range es {
+			if e.EntryID == id {
+				return e, nil
+			}
+			if stream.EntryTime(e.ID).Before(at) {
+				return stream.DeadLetterEntry{}, ErrDeadLetterNotFound
+			}
+		}
+		if len(es) < MaxPage {
+			break
+		}
+		before = es[len(es)-1].ID
+	}
+	return stream.DeadLetterEntry{}, ErrDeadLetterNotFound
+}
+
+// Show returns one dead letter, named by its id or by the rejected entry's
+// id, with the entry a replay queued if any.
+func (o *Operator) Show(ctx context.Context, id string) (DeadLetter, error) {
+	e, err := o.find(ctx, id)
+	if err != nil {
+		return DeadLetter{}, err
 	}
 	d := view(e)
-	if done, ok, err := o.pub.Lookup(ctx, stream.ReplayClaimID(id)); err == nil && ok && done.EntryID != "" {
+	if done, ok, err := o.pub.Lookup(ctx, stream.ReplayClaimID(e.ID)); err == nil && ok && done.EntryID != "" {
 		d.Replayed = done.EntryID
 	}
 	return d, nil
+}
+
+// neverPasses are the dead-letter classes a replay cannot help: the
+// signature does not match the application (signature), it was used by
+// another transaction already (signature_used), or the fields are unusable
+// (malformed). The same application is refused again within a second of
+// being re-queued, so it is refused here instead. Everything else (funds,
+// application, reverted, failing, unknown_revert, other) may pass once its
+// cause is fixed.
+var neverPasses = map[string]string{
+	ClassMalformed:   "its fields are unusable; the frontend must post a new application",
+	"signature":      "its signature does not match the application; the policy holder must sign again",
+	"signature_used": "its signature was used by another transaction already; the policy holder must sign a new application",
+}
+
+// ReplayRefusal says why a dead letter of class can never pass a replay, or
+// "" when a replay may help. The console offers Replay only where it is "".
+func ReplayRefusal(class string) string { return neverPasses[class] }
+
+// replayCopy is the application a replay writes back, or why there is none:
+// no copy, a class that can never pass, or a copy the validator refuses.
+func replayCopy(e stream.DeadLetterEntry) (map[string]string, stream.Application, error) {
+	if e.EntityID == "" || e.Fields == nil {
+		return nil, stream.Application{}, fmt.Errorf("%w: it carries no application copy", ErrNotReplayable)
+	}
+	if why := ReplayRefusal(e.Class); why != "" {
+		return nil, stream.Application{}, fmt.Errorf("%w: class %s: %s", ErrNotReplayable, e.Class, why)
+	}
+	fields := maps.Clone(e.Fields)
+	delete(fields, stream.FieldTransactionHash)
+	app, err := stream.DecodeApplication(e.EntityID, fields)
+	if err != nil {
+		return nil, stream.Application{}, fmt.Errorf("%w: %w", ErrNotReplayable, err)
+	}
+	return fields, app, nil
+}
+
+// Replayable tells whether Replay would take d: the console shows its
+// button only then.
+func Replayable(d DeadLetter) bool {
+	_, _, err := replayCopy(stream.DeadLetterEntry{DeadLetter: stream.DeadLetter{EntityID: d.EntityID, Class: d.Class, Fields: d.Application}})
+	return err == nil
 }
 
 // Replayed is the outcome of a replay.
@@ -119,31 +194,24 @@ type Replayed struct {
 	Existing bool `json:"existing"`
 }
 
-// Replay queues a dead letter's application again, under its entity id,
+// Replay queues a dead letter's application (named as Show names it) again, under its entity id,
 // exactly once however often it is called (the claim is the dead letter's
 // id; see stream.Publisher.Publish for the crash points). The application
 // copy is written back without its transactionHash: the replay starts from
 // a simulation, as a fresh application does. A copy that fails the
-// validator is refused: it would only be dead-lettered again.
+// validator, or of a class that can never pass (ReplayRefusal), is refused:
+// it would only be dead-lettered again.
 func (o *Operator) Replay(ctx context.Context, id string) (Replayed, error) {
-	e, ok, err := o.queue.DeadLetterByID(ctx, id)
+	e, err := o.find(ctx, id)
 	if err != nil {
-		return Replayed{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return Replayed{}, err
 	}
-	if !ok {
-		return Replayed{}, ErrDeadLetterNotFound
-	}
-	if e.EntityID == "" || e.Fields == nil {
-		return Replayed{}, fmt.Errorf("%w: it carries no application copy", ErrNotReplayable)
-	}
-	fields := maps.Clone(e.Fields)
-	delete(fields, stream.FieldTransactionHash)
-	app, err := stream.DecodeApplication(e.EntityID, fields)
+	fields, app, err := replayCopy(e)
 	if err != nil {
-		return Replayed{}, fmt.Errorf("%w: %w", ErrNotReplayable, err)
+		return Replayed{}, err
 	}
 	res, err := o.pub.Publish(ctx, stream.Publication{
-		ClaimID: stream.ReplayClaimID(id), EntityID: e.EntityID, Fields: fields, Holder: app.PolicyHolder,
+		ClaimID: stream.ReplayClaimID(e.ID), EntityID: e.EntityID, Fields: fields, Holder: app.PolicyHolder,
 	})
 	if err != nil {
 		return Replayed{}, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -159,6 +159,55 @@ func TestReplayRefusals(t *testing.T) {
 	if _, err := op.Replay(ctx, "9-9"); !errors.Is(err, ErrDeadLetterNotFound) {
 		t.Fatalf("replay of an unknown id: %v", err)
 	}
+
+	// A well-formed copy whose class can never pass is refused without
+	// queueing anything; the same copy under a class a fix may cure is
+	// queued (issue 24: a signature letter was re-queued and failed again).
+	app, err := frontend.NewSigned(big.NewInt(1), common.Address{1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, class := range []string{"signature", "signature_used", "malformed"} {
+		id := write(stream.DeadLetter{EntryID: "3-0", EntityID: frontend.NewEntityID(), Class: class,
+			Reason: "ERROR:DMH-002:SIGNATURE_INVALID", Fields: frontend.Fields(app)})
+		if _, err := op.Replay(ctx, id); !errors.Is(err, ErrNotReplayable) || !strings.Contains(err.Error(), class) {
+			t.Fatalf("replay of a %s letter: %v", class, err)
+		}
+		if d, err := op.Show(ctx, id); err != nil || Replayable(d) {
+			t.Fatalf("%s letter shown as replayable: %v", class, err)
+		}
+	}
+	if n := r.rdb.XLen(ctx, "application:signatures").Val(); n != 0 {
+		t.Fatalf("refused replays queued %d entries", n)
+	}
+	funds := write(stream.DeadLetter{EntryID: "4-0", EntityID: frontend.NewEntityID(), Class: "funds",
+		Reason: "ERROR:DP-015:ALLOWANCE_TOO_LOW", Fields: frontend.Fields(app)})
+	if d, err := op.Show(ctx, funds); err != nil || !Replayable(d) {
+		t.Fatalf("funds letter not replayable: %v", err)
+	}
+	// The rejected entry's id names the letter as well as its own id does.
+	if d, err := op.Show(ctx, "4-0"); err != nil || d.ID != funds {
+		t.Fatalf("show by entry id: %+v %v", d, err)
+	}
+	if _, err := op.Show(ctx, "5-0"); !errors.Is(err, ErrDeadLetterNotFound) {
+		t.Fatalf("show of an entry id no letter names: %v", err)
+	}
+	res, err := op.Replay(ctx, "4-0")
+	if err != nil {
+		t.Fatalf("replay of a funds letter by entry id: %v", err)
+	}
+	if again, err := op.Replay(ctx, funds); err != nil || !again.Existing || again.EntryID != res.EntryID {
+		t.Fatalf("replay by letter id after replay by entry id: %+v %v", again, err)
+	}
+}
+
+func TestReplayRefusalByClass(t *testing.T) {
+	for class, never := range map[string]bool{"signature": true, "signature_used": true, "malformed": true,
+		"funds": false, "application": false, "reverted": false, "failing": false, "unknown_revert": false, "other": false} {
+		if got := ReplayRefusal(class) != ""; got != never {
+			t.Errorf("ReplayRefusal(%q) refuses: %v, want %v", class, got, never)
+		}
+	}
 }
 
 // commandCalls is how many commands of each kind the server ran since the
