@@ -104,27 +104,8 @@ func TestLostLeaseKeysNeverGiveTwoSigners(t *testing.T) {
 	nodes := map[string]*rpcfault.Proxy{"p1": node1, "p2": node2}
 
 	// The frontend enqueues over about 6 s.
-	sids := make([][32]byte, apps)
-	enqueued := make(chan error, 1)
-	go func() {
-		for i := range apps {
-			app, err := frontend.NewSigned(dc.ChainID, dc.Helper, 1)
-			if err == nil {
-				sids[i], err = frontend.SignatureIDToBytes32(app.SignatureID)
-			}
-			if err == nil {
-				_, err = frontend.Enqueue(ctx, rdb, streamKey, frontend.NewEntityID(), frontend.Fields(app))
-			}
-			if err != nil {
-				enqueued <- err
-				return
-			}
-			if i%25 == 24 {
-				time.Sleep(500 * time.Millisecond) // a frontend's pace, not a wait for state
-			}
-		}
-		enqueued <- nil
-	}()
+	// The frontend enqueues at a frontend's pace (a burst, then a pause).
+	sids, enqueued := frontend.Trickle(ctx, rdb, streamKey, dc.ChainID, dc.Helper, apps, 25, 500*time.Millisecond)
 
 	// Redis loses the lease keys again and again while work flows; each
 	// time, wait until some process holds both again before the next loss.

@@ -44,27 +44,8 @@ func TestKilledForGoodLeavesNothingPending(t *testing.T) {
 	}
 	p1, p2, p3 := start("p1", "2-3"), start("p2", "4-5"), start("p3", "6-7")
 
-	sids := make([][32]byte, n)
-	enqueued := make(chan error, 1)
-	go func() {
-		for i := range n {
-			app, err := frontend.NewSigned(dc.ChainID, dc.Helper, 1)
-			if err == nil {
-				sids[i], err = frontend.SignatureIDToBytes32(app.SignatureID)
-			}
-			if err == nil {
-				_, err = frontend.Enqueue(ctx, rdb, streamKey, frontend.NewEntityID(), frontend.Fields(app))
-			}
-			if err != nil {
-				enqueued <- err
-				return
-			}
-			if i%40 == 39 {
-				time.Sleep(200 * time.Millisecond) // a frontend's pace, not a wait for state
-			}
-		}
-		enqueued <- nil
-	}()
+	// The frontend enqueues at a frontend's pace (a burst, then a pause).
+	sids, enqueued := frontend.Trickle(ctx, rdb, streamKey, dc.ChainID, dc.Helper, n, 40, 200*time.Millisecond)
 	dead := wallets[4:6]
 	journaled := func() int64 {
 		var total int64

@@ -85,27 +85,8 @@ func TestThreeProcessesSixKeys(t *testing.T) {
 	})
 
 	// The frontend enqueues 1,000 applications over about 5 s.
-	sids := make([][32]byte, apps)
-	enqueued := make(chan error, 1)
-	go func() {
-		for i := range apps {
-			app, err := frontend.NewSigned(dc.ChainID, dc.Helper, 1)
-			if err == nil {
-				sids[i], err = frontend.SignatureIDToBytes32(app.SignatureID)
-			}
-			if err == nil {
-				_, err = frontend.Enqueue(ctx, rdb, streamKey, frontend.NewEntityID(), frontend.Fields(app))
-			}
-			if err != nil {
-				enqueued <- err
-				return
-			}
-			if i%40 == 39 {
-				time.Sleep(200 * time.Millisecond) // a frontend's pace, not a wait for state
-			}
-		}
-		enqueued <- nil
-	}()
+	// The frontend enqueues at a frontend's pace (a burst, then a pause).
+	sids, enqueued := frontend.Trickle(ctx, rdb, streamKey, dc.ChainID, dc.Helper, apps, 40, 200*time.Millisecond)
 	sent := func() uint64 { return totalNonce(t, dc, wallets) }
 
 	eventually(t, 60*time.Second, "a fifth submitted", func() bool { return sent() >= apps/5 })
