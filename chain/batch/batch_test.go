@@ -1,0 +1,209 @@
+package batch_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/poll"
+)
+
+// env is the devchain with the test product and a deployed batch contract.
+type env struct {
+	t        *testing.T
+	dc       *devchain.Chain
+	key      *ecdsa.PrivateKey
+	signer   *chain.Signer
+	contract common.Address
+	nonce    uint64
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	e := &env{t: t, dc: dc, key: key, signer: chain.NewSigner(key, dc.ChainID)}
+	b := batch.NewDepegApplicationBatch()
+	opts := bind.NewKeyedTransactor(key, dc.ChainID)
+	opts.Context = t.Context()
+	addr, tx, err := bind.DeployContract(opts, common.FromHex(batch.DepegApplicationBatchMetaData.Bin), dc.Client, b.PackConstructor(dc.Product))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.nonce++
+	if r := e.mine(tx); r.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("deploy failed")
+	}
+	e.contract = addr
+	return e
+}
+
+// mine seals a block and returns tx's receipt.
+func (e *env) mine(tx *types.Transaction) *types.Receipt {
+	e.t.Helper()
+	e.dc.Commit()
+	var r *types.Receipt
+	poll.Until(e.t, 10*time.Second, "receipt", func() bool {
+		var err error
+		r, err = e.dc.Client.TransactionReceipt(context.Background(), tx.Hash())
+		return err == nil
+	})
+	return r
+}
+
+// app is an application as the batch carries it.
+func app(t *testing.T, a *frontend.Application, gasLimit uint64) batch.DepegApplicationBatchApplication {
+	t.Helper()
+	sid, err := frontend.SignatureIDToBytes32(a.SignatureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch.DepegApplicationBatchApplication{PolicyHolder: a.PolicyHolder, ProtectedWallet: a.ProtectedWallet,
+		ProtectedBalance: a.ProtectedBalance, Duration: a.Duration, BundleId: a.BundleID, SignatureId: sid,
+		Signature: a.Signature, GasLimit: new(big.Int).SetUint64(gasLimit)}
+}
+
+func (e *env) signed() *frontend.Application {
+	e.t.Helper()
+	a, err := frontend.NewSigned(e.dc.ChainID, e.dc.Helper, 1)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// send sends one batch with gas and mines it.
+func (e *env) send(apps []batch.DepegApplicationBatchApplication, gas uint64) *types.Receipt {
+	e.t.Helper()
+	head, err := e.dc.Client.HeaderByNumber(e.t.Context(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tip := big.NewInt(2_000_000)
+	tx, err := e.signer.Sign(chain.Call{To: e.contract, Data: batch.NewDepegApplicationBatch().PackApplyBatch(apps)}, e.nonce, gas,
+		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.dc.Client.SendTransaction(e.t.Context(), tx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.nonce++
+	return e.mine(tx)
+}
+
+func (e *env) created(a *frontend.Application) uint64 {
+	e.t.Helper()
+	sid, _ := frontend.SignatureIDToBytes32(a.SignatureID)
+	n, err := e.dc.ApplicationsBySignatureID(e.t.Context(), sid)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func sigHash(a *frontend.Application) common.Hash { return crypto.Keccak256Hash(a.Signature) }
+
+// TestMixedBatch: valid applications, an invalid signature, a signature
+// already used, and one whose own gas limit is too small, in one batch:
+// each gets its own event and its own fate, and the others are created.
+func TestMixedBatch(t *testing.T) {
+	e := newEnv(t)
+	used := e.signed()
+	if r := e.send([]batch.DepegApplicationBatchApplication{app(t, used, 500_000)}, 1_000_000); r.Status != types.ReceiptStatusSuccessful {
+		t.Fatal("first batch failed")
+	}
+	good1, good2, starved := e.signed(), e.signed(), e.signed()
+	forged := e.signed()
+	forged.PolicyHolder = common.HexToAddress("0x000000000000000000000000000000000000dEaD") // signed by someone else
+	apps := []batch.DepegApplicationBatchApplication{
+		app(t, good1, 500_000), app(t, forged, 500_000), app(t, used, 500_000), app(t, starved, 30_000), app(t, good2, 500_000),
+	}
+	r := e.send(apps, 3_000_000)
+	if r.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("batch failed as a whole")
+	}
+	out := batch.Outcomes(e.contract, r)
+	if len(out) != 5 {
+		t.Fatalf("%d outcomes, want 5: %+v", len(out), out)
+	}
+	for i, a := range []*frontend.Application{good1, good2} {
+		o := out[sigHash(a)]
+		if !o.Applied || o.ProcessID == (common.Hash{}) || e.created(a) != 1 {
+			t.Errorf("valid application %d: outcome %+v, created %d", i, o, e.created(a))
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		a      *frontend.Application
+		index  uint64
+		reason string
+	}{
+		{"forged", forged, 1, "SIGNATURE_INVALID"},
+		{"used", used, 2, "SIGNATURE_USED"},
+		{"starved", starved, 3, ""},
+	} {
+		o := out[sigHash(c.a)]
+		if o.Applied || o.Index != c.index || !strings.Contains(o.Reason, c.reason) || (c.reason == "" && o.Reason != "") {
+			t.Errorf("%s: outcome %+v, want failed at %d with %q", c.name, o, c.index, c.reason)
+		}
+	}
+	if e.created(forged) != 0 || e.created(starved) != 0 || e.created(used) != 1 {
+		t.Errorf("created: forged %d, starved %d, used %d; want 0, 0, 1", e.created(forged), e.created(starved), e.created(used))
+	}
+}
+
+// TestPausedProductFailsEachApplication: a paused product fails every
+// application with its own event (DP-010, which the relay requeues); the
+// batch transaction itself succeeds and nothing is created.
+func TestPausedProductFailsEachApplication(t *testing.T) {
+	e := newEnv(t)
+	if err := e.dc.SetActive(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	a, b := e.signed(), e.signed()
+	r := e.send([]batch.DepegApplicationBatchApplication{app(t, a, 500_000), app(t, b, 500_000)}, 2_000_000)
+	if r.Status != types.ReceiptStatusSuccessful {
+		t.Fatal("batch failed as a whole")
+	}
+	out := batch.Outcomes(e.contract, r)
+	for _, x := range []*frontend.Application{a, b} {
+		if o := out[sigHash(x)]; o.Applied || !strings.Contains(o.Reason, "PRODUCT_NOT_ACTIVE") || e.created(x) != 0 {
+			t.Errorf("outcome %+v, created %d; want DP-010 and nothing", o, e.created(x))
+		}
+	}
+}
+
+// TestTooLittleGasFailsTheWholeBatch: when the transaction cannot give an
+// application its own gas limit (63/64 rule), the whole batch reverts
+// instead of failing that application for the batch's own shortage.
+func TestTooLittleGasFailsTheWholeBatch(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.signed(), e.signed()
+	r := e.send([]batch.DepegApplicationBatchApplication{app(t, a, 500_000), app(t, b, 500_000)}, 700_000)
+	if r.Status != types.ReceiptStatusFailed {
+		t.Fatalf("batch with too little gas succeeded")
+	}
+	if len(batch.Outcomes(e.contract, r)) != 0 || e.created(a) != 0 || e.created(b) != 0 {
+		t.Fatalf("a reverted batch left outcomes or applications")
+	}
+}
