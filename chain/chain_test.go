@@ -166,7 +166,7 @@ func TestReplacementFollowsTheNodesRule(t *testing.T) {
 			Fees{FeeCap: g(20), TipCap: g(3)}, true},
 		{"cap leaves +5% on the fee cap: refused by nodes, so not ok", Fees{FeeCap: g(28.5), TipCap: g(2)}, nil,
 			Fees{FeeCap: g(30), TipCap: g(2.3)}, false},
-		{"cap leaves exactly +10%", Fees{FeeCap: g(27), TipCap: g(2)}, nil, Fees{FeeCap: g(30), TipCap: g(2.3)}, true},
+		{"cap leaves +11% on the fee cap", Fees{FeeCap: g(27), TipCap: g(2)}, nil, Fees{FeeCap: g(30), TipCap: g(2.3)}, true},
 		{"at the cap already", Fees{FeeCap: g(30), TipCap: g(2)}, nil, Fees{FeeCap: g(30), TipCap: g(2.3)}, false},
 		{"zero tip is raised to one wei", Fees{FeeCap: g(10), TipCap: big.NewInt(0)}, nil, Fees{FeeCap: g(11.5), TipCap: big.NewInt(1)}, true},
 	}

@@ -249,6 +249,8 @@ func TestLoadParses(t *testing.T) {
 			func(c Config) any { return fmt.Sprint(c.ProcessorAccountIndexes) }, "[3]"},
 		{"claim idle", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "45000", "MAX_ENTRY_CLAIMS": "2"},
 			func(c Config) any { return fmt.Sprint(c.ClaimIdle, c.MaxEntryClaims) }, "45s 2"},
+		{"claim idle exactly twice the lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "30000", "LEASE_TTL": "15000"},
+			func(c Config) any { return fmt.Sprint(c.ClaimIdle, c.LeaseTTL) }, "30s 15s"},
 		{"max fee", map[string]string{"MAX_FEE_PER_GAS": "100000000000000000000000000000"},
 			func(c Config) any { return c.MaxFeePerGas.String() }, "100000000000000000000000000000"},
 		{"priority fee set", map[string]string{"MAX_PRIORITY_FEE_PER_GAS": "2000000000"},
@@ -377,6 +379,7 @@ func TestLoadRejects(t *testing.T) {
 		{"account list junk", map[string]string{"PROCESSOR_ACCOUNT_INDEX": "1;2"}, "PROCESSOR_ACCOUNT_INDEX", "not an index"},
 		{"consumer name with space", map[string]string{"REDIS_QUEUE_CONSUMER_ID": "a b"}, "REDIS_QUEUE_CONSUMER_ID", "without spaces"},
 		{"claim idle below lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "20000", "LEASE_TTL": "15000"}, "REDIS_QUEUE_CLAIM_IDLE", "twice LEASE_TTL"},
+		{"claim idle one millisecond short of twice the lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "29999", "LEASE_TTL": "15000"}, "REDIS_QUEUE_CLAIM_IDLE", "twice LEASE_TTL"},
 		{"legacy address not hex", map[string]string{"LEGACY_PROCESSOR_ADDRESSES": "0x5FbDB2315678afecb367f032d93F642f64180aa3, 0x12"}, "LEGACY_PROCESSOR_ADDRESSES", "40 hex digits"},
 		{"orphan handoff not ms", map[string]string{"ORPHAN_HANDOFF_AFTER": "10m"}, "ORPHAN_HANDOFF_AFTER", ""},
 
