@@ -7,51 +7,131 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 )
 
-// This file holds the tracker's decisions as pure functions: given what the
-// relay remembers of a flight and what the node said on this pass, what to do.
-// trackOnce only gathers the observations and carries the actions out. The
-// lifecycle they implement is drawn in docs/design.md ("Transaction
-// lifecycle").
+// This file holds the flight's whole life as pure functions: given what the
+// relay remembers of a flight and what was just observed (a tracker pass, a
+// replacement priced, journaled or answered, the cause of a revert), what to
+// do and what to remember. The tracker and the sender only gather the
+// observations and carry the actions out. The table is drawn in
+// docs/design.md ("Transaction lifecycle"); TestDesignDecisionTable holds the
+// two together, row by row.
 
-// action is what the tracker does with one flight after a pass.
+// action is what the relay does with one flight after a decision.
 type action int
 
 const (
-	// actWait: nothing to do on this pass (pending in the node, waiting for
-	// confirmations, or waiting its turn beyond what the node keeps).
+	// actWait: nothing to do now (pending in the node, waiting for
+	// confirmations, waiting its turn beyond what the node keeps, or a
+	// sighting that must hold in a later block).
 	actWait action = iota
 	// actConfirm: mined, successful, and deep enough: acknowledge.
 	actConfirm
-	// actReverted: mined, reverted, and deep enough: classify the reason
-	// (final, transient, or SIGNATURE_USED to resolve).
+	// actReverted: mined, reverted, and deep enough: find the cause (the
+	// replay, the transient revert count, the signature's earlier use) and
+	// decide again with it (evCause).
 	actReverted
 	// actResend: the node does not hold the transaction (dropped from its
 	// pool, or its block left the chain): send the same bytes now.
 	actResend
-	// actRebroadcast: held but not mined for REBROADCAST_INTERVAL: send the
-	// same bytes again, for a node that forgot it without saying so.
+	// actRebroadcast: held but not mined for REBROADCAST_INTERVAL, or at the
+	// fee cap with a send due: send the same bytes again.
 	actRebroadcast
-	// actReplace: stuck on its fees: replace it at the same nonce with
-	// dearer fees, or wait at MAX_FEE_PER_GAS if the rule leaves no room.
+	// actReplace: stuck on its fees: price a replacement at the same nonce
+	// and decide again with the price (evPriced).
 	actReplace
-	// actLost: its nonce was mined, on two passes in different blocks, and
-	// no hash of ours has a receipt: a transaction not ours took the nonce.
+	// actLost: its nonce was mined, in two different blocks, and no hash of
+	// ours has a receipt: a transaction not ours took the nonce. For an
+	// adopted flight: its receipt stayed gone for STUCK_TX_BLOCKS.
 	actLost
+	// actSign: a replacement with room under MAX_FEE_PER_GAS: sign and
+	// journal it, then decide again (evJournaled).
+	actSign
+	// actSend: a replacement is journaled: send it on this pass.
+	actSend
+	// actTake: the node took the replacement (or may have): it becomes the
+	// accepted transaction.
+	actTake
+	// actDrop: the node refused the replacement: the transaction it holds
+	// stays current.
+	actDrop
+	// actRequeue: forget the record (if any) and put the application back
+	// in the queue.
+	actRequeue
+	// actDeadLetter: the outcome is final: dead-letter the application with
+	// a copy of what the user signed, then forget the record.
+	actDeadLetter
+	// actAdopt: SIGNATURE_USED, applied by a transaction of ours: track that
+	// transaction instead, and forget the reverted record.
+	actAdopt
+	// actForget: the nonce is used and nothing is left to settle: forget the
+	// record and let the flight go without a requeue.
+	actForget
 )
 
-var actionNames = [...]string{"wait", "confirm", "reverted", "resend", "rebroadcast", "replace", "lost"}
+var actionNames = [...]string{"wait", "confirm", "reverted", "resend", "rebroadcast", "replace", "lost",
+	"sign", "send", "take", "drop", "requeue", "dead-letter", "adopt", "forget"}
 
 func (a action) String() string { return actionNames[a] }
 
-// flightState is the tracker's memory of one flight between passes; decide
+// phase is where a flight is in its life (docs/design.md 4.3). decide is the
+// only writer of flightState.Phase.
+type phase int
+
+const (
+	// phasePending: signed (journaled), broadcast or about to be, unmined.
+	phasePending phase = iota
+	// phaseReplacing: a replacement is journaled beside the accepted
+	// transaction and has not been answered by the node yet.
+	phaseReplacing
+	// phaseAtCap: stuck, and no replacement fits under MAX_FEE_PER_GAS: it
+	// waits, re-broadcasting its identical bytes.
+	phaseAtCap
+	// phaseMined: a receipt was seen; counting confirmations.
+	phaseMined
+	// phaseReverted: mined, reverted and deep: its outcome is being settled.
+	phaseReverted
+	// phaseAdopted: a transaction of ours found on chain, of which only the
+	// receipt matters.
+	phaseAdopted
+)
+
+var phaseNames = [...]string{"pending", "replacing", "at cap", "mined", "reverted", "adopted"}
+
+func (p phase) String() string { return phaseNames[p] }
+
+// sighting is the head at which a condition was first seen; zero: not seen,
+// or no longer. Behind a load balancer two answers may come from backends
+// at different heights, so a condition that would cost something (a lost
+// nonce, a gone receipt, a used signature found not ours, a nonce gap, held
+// transactions gone from the pool) is acted on only once it has held in two
+// different blocks: the one value for all of them.
+type sighting uint64
+
+// note records that the condition holds at head.
+func (s sighting) note(head uint64) sighting {
+	if s == 0 {
+		return sighting(head)
+	}
+	return s
+}
+
+// twoBlocks reports whether the condition, noted before, holds at head in a
+// later block than the first sighting, and at least blocks after it.
+func (s sighting) twoBlocks(head, blocks uint64) bool {
+	return s != 0 && head > uint64(s) && head >= uint64(s)+blocks
+}
+
+// flightState is the relay's memory of one flight between decisions; decide
 // reads it and returns the next one. Heights are block numbers; 0 means
 // "not yet".
 type flightState struct {
+	Phase phase
 	Nonce uint64
 	// Signed: the relay holds the signed bytes (journaled). False for a
 	// transaction adopted from an application's transactionHash, of which
 	// only the receipt matters.
 	Signed bool
+	// GapFill: a zero-value self-transfer carrying no application.
+	GapFill bool
 	// FeeCap of the transaction the node accepted.
 	FeeCap *big.Int
 	// MinedIn and MinedHash are the block of the last receipt seen.
@@ -62,9 +142,15 @@ type flightState struct {
 	// LowestSince is the head when this nonce became the wallet's next one
 	// to be mined: only that flight can be stuck on its own fees.
 	LowestSince uint64
-	// LostSince is the head when the nonce was first seen mined with no
-	// receipt of ours.
-	LostSince uint64
+	// Lost: the nonce seen mined with no receipt of ours (signed), or the
+	// receipt seen gone (adopted).
+	Lost sighting
+	// SigUsed: its revert was SIGNATURE_USED, applied by no transaction of
+	// ours found.
+	SigUsed sighting
+	// Reverts is the application's transient revert count once this
+	// flight's revert was counted (stream.Queue.CountRevert); 0 before.
+	Reverts int64
 	// ReplacedAt is the head of the last replacement decision: at most one
 	// per flight per block.
 	ReplacedAt uint64
@@ -79,9 +165,40 @@ type receiptSeen struct {
 	Success   bool
 }
 
-// observation is what one tracker pass learned from the node, for one
-// flight (Looked, Receipt) and for the whole wallet (the rest).
+// event is what a decision is about.
+type event int
+
+const (
+	evPass      event = iota // a tracker pass read the node
+	evPriced                 // a replacement was priced (Room)
+	evJournaled              // the priced replacement is signed and journaled
+	evAnswered               // the node answered a broadcast of the replacement (Accepted)
+	evCause                  // the cause of a deep revert was found (Cause)
+)
+
+var eventNames = [...]string{"pass", "priced", "journaled", "answered", "cause"}
+
+func (e event) String() string { return eventNames[e] }
+
+// causeSeen is what was found about a deep revert (causeOf, CountRevert,
+// appliedBy).
+type causeSeen struct {
+	// SignatureUsed: the replay reverted with SIGNATURE_USED; AppliedByUs:
+	// the search found the transaction that applied it, from a wallet of the
+	// pool.
+	SignatureUsed, AppliedByUs bool
+	// CanPass: a cause that can pass (product paused, out of gas, passes
+	// when replayed). Count is then the application's transient revert
+	// count; negative when its hash is gone (settled already).
+	CanPass bool
+	Count   int64
+}
+
+// observation is what was learnt for one decision: on a pass, for one
+// flight (Looked, Receipt) and for the whole wallet (the rest); on the
+// other events, the pass's observation with the event's own field set.
 type observation struct {
+	Event   event
 	Now     time.Time
 	Head    uint64
 	BaseFee *big.Int // nil before London
@@ -97,6 +214,14 @@ type observation struct {
 	// needsReceipt); Receipt is what was found, nil for none.
 	Looked  bool
 	Receipt *receiptSeen
+	// Room (evPriced): the replacement clears the node's rule under
+	// MAX_FEE_PER_GAS.
+	Room bool
+	// Accepted (evAnswered): the node took the replacement, or the answer
+	// was lost.
+	Accepted bool
+	// Cause (evCause).
+	Cause causeSeen
 }
 
 // policy is the part of the configuration the decisions use.
@@ -108,6 +233,9 @@ type policy struct {
 	// when the node does not hold them: a pool accepts asynchronously, so
 	// the pass right after a send may not see it yet.
 	ResendAfter time.Duration
+	// MaxTransientReverts: a cause that can pass requeues the application
+	// at most this often.
+	MaxTransientReverts int64
 }
 
 // deep reports whether a transaction mined in block has the required
@@ -132,95 +260,241 @@ func needsReceipt(p policy, s flightState, head, mined uint64, blockMoved bool) 
 	}
 }
 
-// decide is the per-flight state machine (docs/design.md, "Transaction
-// lifecycle"). It never does I/O; the tracker carries out the action.
-func decide(p policy, s flightState, o observation) (action, flightState) {
-	if o.Receipt != nil {
-		s.MinedIn, s.MinedHash, s.LostSince = o.Receipt.Block, o.Receipt.BlockHash, 0
-		switch {
-		case !p.deep(o.Head, o.Receipt.Block):
-			return actWait, s
-		case o.Receipt.Success:
-			return actConfirm, s
-		default:
-			return actReverted, s
+// facts are the conditions the rows test, derived once per decision from
+// the state before it and the observation.
+type facts struct {
+	p policy
+	s flightState // before the decision
+	o observation
+
+	receipt, deep, success bool
+	// mined: a receipt was seen earlier; reorged: it was looked for on this
+	// pass and is gone.
+	mined, reorged bool
+	adopted        bool
+	// nonceTaken: the wallet's mined nonce passed the flight's nonce.
+	nonceTaken bool
+	lowest     bool
+	inWindow   bool
+	canReplace bool
+	underBase  bool // the base fee overtook the fee cap
+	stuck      bool // lowest for STUCK_TX_BLOCKS
+	held       bool // the node holds it (nonce below the pending nonce)
+	// sinceSent is how long ago the bytes were last sent.
+	sinceSent time.Duration
+	// lostFor2: the nonce-taken (signed) or receipt-gone (adopted) sighting
+	// holds in two blocks (adopted: STUCK_TX_BLOCKS apart).
+	lostFor2 bool
+	// sigUsedFor2: SIGNATURE_USED not ours holds in two blocks.
+	sigUsedFor2 bool
+	// sigUsedWait: SIGNATURE_USED not ours was seen, in this very block.
+	sigUsedWait bool
+}
+
+func factsOf(p policy, s flightState, o observation) facts {
+	f := facts{p: p, s: s, o: o}
+	f.receipt = o.Receipt != nil
+	if f.receipt {
+		f.deep, f.success = p.deep(o.Head, o.Receipt.Block), o.Receipt.Success
+	}
+	f.mined = s.MinedIn != 0
+	f.reorged = f.mined && o.Looked && !f.receipt
+	f.adopted = !s.Signed
+	f.nonceTaken = s.Signed && s.Nonce < o.Mined
+	f.lowest = s.Nonce == o.Mined
+	f.inWindow = s.Nonce < o.Mined+o.NodeLimit
+	f.canReplace = o.Head > s.ReplacedAt
+	f.underBase = o.BaseFee != nil && s.FeeCap != nil && s.FeeCap.Cmp(o.BaseFee) < 0
+	sentAt, lowestSince := s.SentAtBlock, s.LowestSince
+	if sentAt == 0 {
+		sentAt = o.Head
+	}
+	if lowestSince == 0 {
+		lowestSince = o.Head
+	}
+	f.stuck = f.lowest && o.Head >= max(sentAt, lowestSince)+p.StuckBlocks
+	f.held = s.Nonce < o.Pending
+	f.sinceSent = o.Now.Sub(s.LastSent)
+	if f.adopted {
+		f.lostFor2 = s.Lost.note(o.Head).twoBlocks(o.Head, p.StuckBlocks)
+	} else {
+		f.lostFor2 = s.Lost.note(o.Head).twoBlocks(o.Head, 0)
+	}
+	f.sigUsedFor2 = s.SigUsed.note(o.Head).twoBlocks(o.Head, 0)
+	f.sigUsedWait = s.SigUsed != 0 && !s.SigUsed.twoBlocks(o.Head, 0)
+	return f
+}
+
+// row is one line of the decision table: on event, when match holds (and
+// no row above matched), take act and keep what next sets. when, keeps and
+// the action's name are the table's cells in docs/design.md 4.4.
+type row struct {
+	on    event
+	when  string
+	act   action
+	keeps string
+	match func(f facts) bool
+	next  func(f facts, s *flightState)
+}
+
+// afterPass is the state every pass row starts from: the receipt's block
+// remembered, or the mined fields cleared when the receipt was looked for
+// and is gone.
+func afterPass(f facts, s *flightState) {
+	switch {
+	case f.receipt:
+		s.MinedIn, s.MinedHash, s.Lost = f.o.Receipt.Block, f.o.Receipt.BlockHash, 0
+		s.Phase = phaseMined
+	case f.mined && !f.o.Looked:
+	default:
+		if f.mined {
+			s.Phase = phasePending
+		}
+		s.MinedIn, s.MinedHash = 0, common.Hash{}
+		if f.adopted {
+			s.Phase = phaseAdopted
 		}
 	}
-	if s.MinedIn != 0 && !o.Looked {
-		return actWait, s // mined, confirmations not due yet
-	}
-	reorged := s.MinedIn != 0 // looked, and the receipt is gone
-	s.MinedIn, s.MinedHash = 0, common.Hash{}
-	if !s.Signed {
-		// Adopted: nothing to send. Its receipt was there when it was
-		// adopted; gone (a reorg took it, or a backend lags) it may come
-		// back. Gone for STUCK_TX_BLOCKS, seen in two blocks, the
-		// application goes back to the queue: if the old transaction is
-		// mined after all, the new one reverts with SIGNATURE_USED, which
-		// is resolved as ours.
-		switch {
-		case !o.Looked:
-		case s.LostSince == 0:
-			s.LostSince = o.Head
-		case o.Head > s.LostSince && o.Head >= s.LostSince+p.StuckBlocks:
-			return actLost, s
-		}
-		return actWait, s
-	}
-	if s.Nonce < o.Mined {
-		// Nonce mined, but no receipt of ours. Behind a load balancer the
-		// nonce and the receipts may come from backends at different
-		// heights: decide only when it holds in two different blocks.
-		switch {
-		case s.LostSince == 0:
-			s.LostSince = o.Head
-		case o.Head > s.LostSince:
-			return actLost, s
-		}
-		return actWait, s
-	}
-	s.LostSince = 0
-	if reorged {
-		return actResend, s
-	}
+}
+
+// unmined is the state of a signed flight whose nonce is not taken: the
+// lost sighting cleared, the send and lowest heights started.
+func unmined(f facts, s *flightState) {
+	s.Lost = 0
 	if s.SentAtBlock == 0 {
-		s.SentAtBlock = o.Head
+		s.SentAtBlock = f.o.Head
 	}
-	lowest := s.Nonce == o.Mined
-	if !lowest {
+	switch {
+	case !f.lowest:
 		s.LowestSince = 0
-	} else if s.LowestSince == 0 {
-		s.LowestSince = o.Head
+	case s.LowestSince == 0:
+		s.LowestSince = f.o.Head
 	}
-	inWindow := s.Nonce < o.Mined+o.NodeLimit
-	if !inWindow {
-		return actWait, s // the node would drop it again: it waits its turn
+}
+
+func noteLost(f facts, s *flightState) { s.Lost = s.Lost.note(f.o.Head) }
+
+func replaced(f facts, s *flightState) { unmined(f, s); s.ReplacedAt = f.o.Head }
+
+func unminedSigned(f facts) bool {
+	return !f.receipt && !(f.mined && !f.o.Looked) && !f.adopted && !f.nonceTaken
+}
+
+// atCapDue: at the cap, the identical bytes go out again when a re-broadcast
+// is due, or as soon as a dropped one would be re-sent (the node does not
+// hold it: everything behind it waits on it).
+func atCapDue(f facts) bool {
+	return f.sinceSent >= f.p.RebroadcastInterval || (!f.held && f.sinceSent >= f.p.ResendAfter)
+}
+
+// decideRows is the table, checked in order; the first row that matches
+// wins. Every event's rows end in one that always matches.
+var decideRows = []row{
+	{on: evPass, when: "receipt seen, not deep", act: actWait, keeps: "phase mined; `MinedIn`, `MinedHash` set, `Lost` cleared",
+		match: func(f facts) bool { return f.receipt && !f.deep }},
+	{on: evPass, when: "receipt seen, deep, status success", act: actConfirm, keeps: "phase mined",
+		match: func(f facts) bool { return f.receipt && f.success }},
+	{on: evPass, when: "receipt seen, deep, failed, a gap fill", act: actForget, keeps: "phase reverted",
+		match: func(f facts) bool { return f.receipt && f.s.GapFill },
+		next:  func(f facts, s *flightState) { s.Phase = phaseReverted }},
+	{on: evPass, when: "receipt seen, deep, failed, adopted (a reorg re-mined it reverted)", act: actRequeue, keeps: "phase reverted",
+		match: func(f facts) bool { return f.receipt && f.adopted },
+		next:  func(f facts, s *flightState) { s.Phase = phaseReverted }},
+	{on: evPass, when: "receipt seen, deep, failed, SIGNATURE_USED found not ours in this very block", act: actWait, keeps: "phase reverted",
+		match: func(f facts) bool { return f.receipt && f.sigUsedWait },
+		next:  func(f facts, s *flightState) { s.Phase = phaseReverted }},
+	{on: evPass, when: "receipt seen, deep, failed", act: actReverted, keeps: "phase reverted",
+		match: func(f facts) bool { return f.receipt },
+		next:  func(f facts, s *flightState) { s.Phase = phaseReverted }},
+	{on: evPass, when: "mined earlier, receipt not looked up this pass", act: actWait, keeps: "",
+		match: func(f facts) bool { return f.mined && !f.o.Looked }},
+	{on: evPass, when: "adopted, receipt not looked up", act: actWait, keeps: "phase adopted, mined fields cleared",
+		match: func(f facts) bool { return f.adopted && !f.o.Looked }},
+	{on: evPass, when: "adopted, no receipt (never seen, or vanished), in two blocks `STUCK_TX_BLOCKS` apart", act: actLost, keeps: "`Lost` noted",
+		match: func(f facts) bool { return f.adopted && f.lostFor2 }, next: noteLost},
+	{on: evPass, when: "adopted, no receipt, not yet", act: actWait, keeps: "`Lost` noted",
+		match: func(f facts) bool { return f.adopted }, next: noteLost},
+	{on: evPass, when: "nonce < mined nonce, no receipt of ours, in two blocks", act: actLost, keeps: "`Lost` noted",
+		match: func(f facts) bool { return f.nonceTaken && f.lostFor2 }, next: noteLost},
+	{on: evPass, when: "nonce < mined nonce, no receipt of ours, not yet in two blocks", act: actWait, keeps: "`Lost` noted",
+		match: func(f facts) bool { return f.nonceTaken }, next: noteLost},
+	{on: evPass, when: "receipt looked for and gone (reorg), nonce not mined", act: actResend, keeps: "phase pending, mined fields and `Lost` cleared",
+		match: func(f facts) bool { return f.reorged }, next: func(f facts, s *flightState) { s.Lost = 0 }},
+	{on: evPass, when: "nonce ≥ window (the node would drop it again)", act: actWait, keeps: "`SentAtBlock`, `LowestSince` set, `Lost` cleared (so in every pass row below)",
+		match: func(f facts) bool { return !f.inWindow }, next: unmined},
+	{on: evPass, when: "base fee > its fee cap, no replacement yet in this block", act: actReplace, keeps: "`ReplacedAt = head`",
+		match: func(f facts) bool { return f.underBase && f.canReplace }, next: replaced},
+	{on: evPass, when: "lowest unmined nonce, head ≥ max(`SentAtBlock`, `LowestSince`) + `STUCK_TX_BLOCKS`, no replacement yet in this block", act: actReplace, keeps: "`ReplacedAt = head`",
+		match: func(f facts) bool { return f.stuck && f.canReplace }, next: replaced},
+	{on: evPass, when: "not held by the node (nonce ≥ pending nonce), last send ≥ `ResendAfter` ago", act: actResend, keeps: "",
+		match: func(f facts) bool { return !f.held && f.sinceSent >= f.p.ResendAfter }, next: unmined},
+	{on: evPass, when: "not held, sent more recently", act: actWait, keeps: "",
+		match: func(f facts) bool { return !f.held }, next: unmined},
+	{on: evPass, when: "held, last send ≥ `REBROADCAST_INTERVAL` ago", act: actRebroadcast, keeps: "",
+		match: func(f facts) bool { return f.sinceSent >= f.p.RebroadcastInterval }, next: unmined},
+	{on: evPass, when: "otherwise", act: actWait, keeps: "",
+		match: func(f facts) bool { return true }, next: unmined},
+
+	{on: evPriced, when: "room under `MAX_FEE_PER_GAS`", act: actSign, keeps: "",
+		match: func(f facts) bool { return f.o.Room }},
+	{on: evPriced, when: "no room, a re-broadcast or a re-send due", act: actRebroadcast, keeps: "phase at cap",
+		match: atCapDue, next: func(f facts, s *flightState) { s.Phase = phaseAtCap }},
+	{on: evPriced, when: "no room", act: actWait, keeps: "phase at cap",
+		match: func(f facts) bool { return true }, next: func(f facts, s *flightState) { s.Phase = phaseAtCap }},
+
+	{on: evJournaled, when: "always", act: actSend, keeps: "phase replacing, `SentAtBlock = head`",
+		match: func(f facts) bool { return true },
+		next:  func(f facts, s *flightState) { s.Phase, s.SentAtBlock = phaseReplacing, f.o.Head }},
+
+	{on: evAnswered, when: "taken, or the answer lost", act: actTake, keeps: "phase pending",
+		match: func(f facts) bool { return f.o.Accepted }, next: func(f facts, s *flightState) { s.Phase = phasePending }},
+	{on: evAnswered, when: "refused", act: actDrop, keeps: "phase pending",
+		match: func(f facts) bool { return true }, next: func(f facts, s *flightState) { s.Phase = phasePending }},
+
+	{on: evCause, when: "SIGNATURE_USED, applied by a wallet of the pool", act: actAdopt, keeps: "",
+		match: func(f facts) bool { return f.o.Cause.SignatureUsed && f.o.Cause.AppliedByUs }},
+	{on: evCause, when: "SIGNATURE_USED, not ours, in two blocks", act: actDeadLetter, keeps: "",
+		match: func(f facts) bool { return f.o.Cause.SignatureUsed && f.sigUsedFor2 }},
+	{on: evCause, when: "SIGNATURE_USED, not ours, not yet in two blocks", act: actWait, keeps: "`SigUsed` noted",
+		match: func(f facts) bool { return f.o.Cause.SignatureUsed },
+		next:  func(f facts, s *flightState) { s.SigUsed = s.SigUsed.note(f.o.Head) }},
+	{on: evCause, when: "a cause that can pass, the application settled already (count < 0)", act: actForget, keeps: "",
+		match: func(f facts) bool { return f.o.Cause.CanPass && f.o.Cause.Count < 0 }},
+	{on: evCause, when: "a cause that can pass, count > `MAX_TRANSIENT_REVERTS`", act: actDeadLetter, keeps: "`Reverts` = count",
+		match: func(f facts) bool { return f.o.Cause.CanPass && f.o.Cause.Count > f.p.MaxTransientReverts },
+		next:  func(f facts, s *flightState) { s.Reverts = f.o.Cause.Count }},
+	{on: evCause, when: "a cause that can pass", act: actRequeue, keeps: "`Reverts` = count",
+		match: func(f facts) bool { return f.o.Cause.CanPass },
+		next:  func(f facts, s *flightState) { s.Reverts = f.o.Cause.Count }},
+	{on: evCause, when: "a final cause", act: actDeadLetter, keeps: "",
+		match: func(f facts) bool { return true }},
+}
+
+// decide is the per-flight state machine (docs/design.md, "Transaction
+// lifecycle"). It never does I/O; the relay carries out the action.
+func decide(p policy, s flightState, o observation) (action, flightState) {
+	_, act, next := decideRow(p, s, o)
+	return act, next
+}
+
+// decideRow is decide, also naming the row that matched (its index in
+// decideRows).
+func decideRow(p policy, s flightState, o observation) (int, action, flightState) {
+	f := factsOf(p, s, o)
+	next := s
+	if o.Event == evPass {
+		afterPass(f, &next)
 	}
-	canReplace := o.Head > s.ReplacedAt
-	if o.BaseFee != nil && s.FeeCap != nil && s.FeeCap.Cmp(o.BaseFee) < 0 && canReplace {
-		// The base fee overtook the fee cap: it cannot be included as it is,
-		// held or not.
-		s.ReplacedAt = o.Head
-		return actReplace, s
-	}
-	if lowest && o.Head >= max(s.SentAtBlock, s.LowestSince)+p.StuckBlocks && canReplace {
-		// The next nonce to be mined has not been for STUCK_TX_BLOCKS, held
-		// or not: its fees are too low for the miners, or for the node to
-		// keep it (a node's minimum tip).
-		s.ReplacedAt = o.Head
-		return actReplace, s
-	}
-	held := s.Nonce < o.Pending
-	if !held {
-		if o.Now.Sub(s.LastSent) >= p.ResendAfter {
-			return actResend, s
+	for i, r := range decideRows {
+		if r.on != o.Event || !r.match(f) {
+			continue
 		}
-		return actWait, s
+		if r.next != nil {
+			r.next(f, &next)
+		}
+		return i, r.act, next
 	}
-	if o.Now.Sub(s.LastSent) >= p.RebroadcastInterval {
-		return actRebroadcast, s
-	}
-	return actWait, s
+	panic("relay: no decision row for event " + o.Event.String()) // every event ends in a row that always matches
 }
 
 // nodeWindow is the relay's estimate of how many unmined transactions the
@@ -398,7 +672,7 @@ type holdState struct {
 	// they were not all mined: dropped, or an answer from a backend that
 	// does not see the pool (a load balancer). It must still hold at a
 	// later head before the hold ends.
-	GoneAt uint64
+	GoneAt sighting
 }
 
 // Holding reports whether new submissions wait.
@@ -438,9 +712,9 @@ func nextHold(h holdState, unknown []uint64, mined, head uint64) (holdState, hol
 	case mined >= h.UpTo:
 		return holdState{}, holdMined
 	case h.GoneAt == 0:
-		h.Unknown, h.GoneAt = 0, head
+		h.Unknown, h.GoneAt = 0, h.GoneAt.note(head)
 		return h, holdUnchanged
-	case head > h.GoneAt:
+	case h.GoneAt.twoBlocks(head, 0):
 		return holdState{}, holdDropped
 	default:
 		return h, holdUnchanged

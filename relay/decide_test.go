@@ -19,10 +19,31 @@ var (
 )
 
 func testPolicy() policy {
-	return policy{Confirmations: 3, StuckBlocks: 5, RebroadcastInterval: time.Minute, ResendAfter: time.Second}
+	return policy{Confirmations: 3, StuckBlocks: 5, RebroadcastInterval: time.Minute, ResendAfter: time.Second,
+		MaxTransientReverts: 3}
 }
 
-func TestDecide(t *testing.T) {
+// decideCase is one row of TestDecide's table.
+type decideCase struct {
+	name  string
+	s     flightState
+	o     observation
+	want  action
+	check func(t *testing.T, s flightState)
+}
+
+func wantPhase(p phase) func(t *testing.T, s flightState) {
+	return func(t *testing.T, s flightState) {
+		t.Helper()
+		if s.Phase != p {
+			t.Errorf("phase %v, want %v", s.Phase, p)
+		}
+	}
+}
+
+// decideCases is the specification of decide, one case at least per row of
+// decideRows (TestDecideCoversEveryAction).
+func decideCases() []decideCase {
 	signed := func(nonce uint64) flightState {
 		return flightState{Nonce: nonce, Signed: true, FeeCap: gwei(20), SentAtBlock: 100, LastSent: t0}
 	}
@@ -40,14 +61,16 @@ func TestDecide(t *testing.T) {
 			o.Mined = 8
 		}
 	}
-
-	tests := []struct {
-		name  string
-		s     flightState
-		o     observation
-		want  action
-		check func(t *testing.T, s flightState)
-	}{
+	ev := func(e event, mut func(*observation)) observation {
+		return obs(func(o *observation) {
+			o.Event = e
+			if mut != nil {
+				mut(o)
+			}
+		})
+	}
+	reverted := func(s flightState) flightState { s.MinedIn, s.Phase = 90, phaseReverted; return s }
+	return []decideCase{
 		{name: "held by the node, nothing due", s: signed(6), o: obs(nil), want: actWait},
 		{name: "mined, not deep enough", s: signed(5), o: obs(rcpt(100, true)), want: actWait,
 			check: func(t *testing.T, s flightState) {
@@ -107,35 +130,101 @@ func TestDecide(t *testing.T) {
 		{name: "nonce mined, no receipt of ours: first sighting only marks it", s: signed(3),
 			o: obs(func(o *observation) { o.Looked = true }), want: actWait,
 			check: func(t *testing.T, s flightState) {
-				if s.LostSince != 101 {
-					t.Errorf("LostSince %d, want 101", s.LostSince)
+				if s.Lost != 101 {
+					t.Errorf("Lost %d, want 101", s.Lost)
 				}
 			}},
-		{name: "nonce mined, no receipt, same block again: still waits", s: with(signed(3), func(s *flightState) { s.LostSince = 101 }),
+		{name: "nonce mined, no receipt, same block again: still waits", s: with(signed(3), func(s *flightState) { s.Lost = 101 }),
 			o: obs(func(o *observation) { o.Looked = true }), want: actWait},
-		{name: "nonce mined, no receipt, in a later block: lost", s: with(signed(3), func(s *flightState) { s.LostSince = 101 }),
+		{name: "nonce mined, no receipt, in a later block: lost", s: with(signed(3), func(s *flightState) { s.Lost = 101 }),
 			o: obs(func(o *observation) { o.Looked = true; o.Head = 102 }), want: actLost},
-		{name: "lost sighting cleared once a receipt shows", s: with(signed(5), func(s *flightState) { s.LostSince = 101 }),
+		{name: "lost sighting cleared once a receipt shows", s: with(signed(5), func(s *flightState) { s.Lost = 101 }),
 			o: obs(rcpt(101, true)), want: actWait,
 			check: func(t *testing.T, s flightState) {
-				if s.LostSince != 0 {
-					t.Errorf("LostSince not cleared: %+v", s)
+				if s.Lost != 0 {
+					t.Errorf("Lost not cleared: %+v", s)
 				}
 			}},
 		{name: "adopted, receipt found and deep", s: flightState{LastSent: t0}, o: obs(rcpt(90, true)), want: actConfirm},
 		{name: "adopted, no receipt: nothing to send, the clock starts", s: flightState{LastSent: t0},
 			o: obs(func(o *observation) { o.Looked = true }), want: actWait,
 			check: func(t *testing.T, s flightState) {
-				if s.LostSince != 101 {
-					t.Errorf("LostSince %d, want 101", s.LostSince)
+				if s.Lost != 101 {
+					t.Errorf("Lost %d, want 101", s.Lost)
 				}
 			}},
-		{name: "adopted, receipt gone for STUCK_TX_BLOCKS: back to the queue", s: flightState{LastSent: t0, LostSince: 96},
+		{name: "adopted, receipt gone for STUCK_TX_BLOCKS: back to the queue", s: flightState{LastSent: t0, Lost: 96},
 			o: obs(func(o *observation) { o.Looked = true }), want: actLost},
-		{name: "adopted, receipt gone, not long enough", s: flightState{LastSent: t0, LostSince: 98},
-			o: obs(func(o *observation) { o.Looked = true }), want: actWait},
+		{name: "adopted, receipt gone, not long enough", s: flightState{LastSent: t0, Lost: 98},
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait, check: wantPhase(phaseAdopted)},
+		{name: "adopted, receipt not looked up", s: flightState{Phase: phaseAdopted, LastSent: t0}, o: obs(nil), want: actWait,
+			check: wantPhase(phaseAdopted)},
+		{name: "adopted, mined, its block left the chain: adopted again", s: flightState{Phase: phaseMined, MinedIn: 99, LastSent: t0},
+			o: obs(func(o *observation) { o.Looked = true }), want: actWait, check: wantPhase(phaseAdopted)},
+		{name: "mined, not deep: phase mined", s: signed(5), o: obs(rcpt(101, true)), want: actWait, check: wantPhase(phaseMined)},
+		{name: "reverted gap fill: the nonce is used, forget it", s: with(signed(5), func(s *flightState) { s.GapFill = true }),
+			o: obs(rcpt(90, false)), want: actForget, check: wantPhase(phaseReverted)},
+		{name: "adopted, re-mined reverted after a reorg: back to the queue", s: flightState{Phase: phaseAdopted, LastSent: t0},
+			o: obs(rcpt(90, false)), want: actRequeue, check: wantPhase(phaseReverted)},
+		{name: "reverted, SIGNATURE_USED found not ours in this block: no new search", s: with(signed(5), func(s *flightState) { s.SigUsed = 101 }),
+			o: obs(rcpt(90, false)), want: actWait},
+		{name: "reverted, SIGNATURE_USED found not ours in an earlier block: search again", s: with(signed(5), func(s *flightState) { s.SigUsed = 100 }),
+			o: obs(rcpt(90, false)), want: actReverted, check: wantPhase(phaseReverted)},
+
+		{name: "priced with room: sign it", s: signed(5), o: ev(evPriced, func(o *observation) { o.Room = true }), want: actSign},
+		{name: "no room, held, re-broadcast due: at cap, send the same bytes", s: signed(5),
+			o: ev(evPriced, func(o *observation) { o.Now = t0.Add(2 * time.Minute) }), want: actRebroadcast, check: wantPhase(phaseAtCap)},
+		{name: "no room, dropped by the node: at cap, send the same bytes at once", s: signed(9),
+			o: ev(evPriced, nil), want: actRebroadcast, check: wantPhase(phaseAtCap)},
+		{name: "no room, nothing due: wait at the cap", s: signed(5), o: ev(evPriced, nil), want: actWait, check: wantPhase(phaseAtCap)},
+		{name: "replacement journaled: send it, replacing", s: with(signed(5), func(s *flightState) { s.Phase = phaseAtCap }),
+			o: ev(evJournaled, func(o *observation) { o.Head = 107 }), want: actSend,
+			check: func(t *testing.T, s flightState) {
+				wantPhase(phaseReplacing)(t, s)
+				if s.SentAtBlock != 107 {
+					t.Errorf("SentAtBlock %d, want 107", s.SentAtBlock)
+				}
+			}},
+		{name: "replacement taken", s: with(signed(5), func(s *flightState) { s.Phase = phaseReplacing }),
+			o: ev(evAnswered, func(o *observation) { o.Accepted = true }), want: actTake, check: wantPhase(phasePending)},
+		{name: "replacement refused", s: with(signed(5), func(s *flightState) { s.Phase = phaseReplacing }),
+			o: ev(evAnswered, nil), want: actDrop, check: wantPhase(phasePending)},
+
+		{name: "SIGNATURE_USED applied by us: adopt", s: reverted(signed(5)),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{SignatureUsed: true, AppliedByUs: true} }), want: actAdopt},
+		{name: "SIGNATURE_USED not ours, first search: note it and wait", s: reverted(signed(5)),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{SignatureUsed: true} }), want: actWait,
+			check: func(t *testing.T, s flightState) {
+				if s.SigUsed != 101 {
+					t.Errorf("SigUsed %d, want 101", s.SigUsed)
+				}
+			}},
+		{name: "SIGNATURE_USED not ours, same block again: wait", s: with(reverted(signed(5)), func(s *flightState) { s.SigUsed = 101 }),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{SignatureUsed: true} }), want: actWait},
+		{name: "SIGNATURE_USED not ours, in a later block: final", s: with(reverted(signed(5)), func(s *flightState) { s.SigUsed = 100 }),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{SignatureUsed: true} }), want: actDeadLetter},
+		{name: "cause can pass, hash purged: settled already, forget", s: reverted(signed(5)),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{CanPass: true, Count: -1} }), want: actForget},
+		{name: "cause can pass, too often: final", s: reverted(signed(5)),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{CanPass: true, Count: 4} }), want: actDeadLetter,
+			check: func(t *testing.T, s flightState) {
+				if s.Reverts != 4 {
+					t.Errorf("Reverts %d, want 4", s.Reverts)
+				}
+			}},
+		{name: "cause can pass, at the limit: requeue", s: reverted(signed(5)),
+			o: ev(evCause, func(o *observation) { o.Cause = causeSeen{CanPass: true, Count: 3} }), want: actRequeue,
+			check: func(t *testing.T, s flightState) {
+				if s.Reverts != 3 {
+					t.Errorf("Reverts %d, want 3", s.Reverts)
+				}
+			}},
+		{name: "final cause: dead letter", s: reverted(signed(5)), o: ev(evCause, nil), want: actDeadLetter},
 	}
-	for _, tc := range tests {
+}
+
+func TestDecide(t *testing.T) {
+	for _, tc := range decideCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			got, next := decide(testPolicy(), tc.s, tc.o)
 			if got != tc.want {
@@ -148,11 +237,48 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-// TestDecideCoversEveryAction keeps the table honest: a new action needs a
-// row.
+// TestDecideCoversEveryAction keeps the table honest: every action is taken
+// by a row, every row is reached by a case of TestDecide (none is shadowed
+// by the rows above it), every event's rows end in one that always
+// matches, and every phase is reached.
 func TestDecideCoversEveryAction(t *testing.T) {
-	if len(actionNames) != int(actLost)+1 {
-		t.Fatalf("actionNames has %d names for %d actions", len(actionNames), actLost+1)
+	hit := make([]int, len(decideRows))
+	phases := map[phase]bool{}
+	for _, tc := range decideCases() {
+		i, act, next := decideRow(testPolicy(), tc.s, tc.o)
+		if act != tc.want {
+			t.Errorf("%s: row %d gives %v, want %v", tc.name, i+1, act, tc.want)
+		}
+		hit[i]++
+		phases[next.Phase] = true
+	}
+	rowsOf := map[action][]int{}
+	for i, r := range decideRows {
+		rowsOf[r.act] = append(rowsOf[r.act], i+1)
+		if hit[i] == 0 {
+			t.Errorf("row %d (%v: %s -> %v) is reached by no case", i+1, r.on, r.when, r.act)
+		}
+	}
+	for a := range actionNames {
+		if len(rowsOf[action(a)]) == 0 {
+			t.Errorf("action %v has no row", action(a))
+		}
+	}
+	for p := range phaseNames {
+		if !phases[phase(p)] {
+			t.Errorf("phase %v is reached by no case", phase(p))
+		}
+	}
+	for e := range eventNames {
+		last := -1
+		for i, r := range decideRows {
+			if r.on == event(e) {
+				last = i
+			}
+		}
+		if last < 0 || !decideRows[last].match(facts{}) {
+			t.Errorf("event %v: its last row must always match", event(e))
+		}
 	}
 }
 

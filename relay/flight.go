@@ -35,22 +35,12 @@ type flight struct {
 	// next is a replacement being tried: sent on the next broadcast, and
 	// current once the node takes it (see Relay.afterSend).
 	next *types.Transaction
-	// atCap: the fees cannot be raised further under MAX_FEE_PER_GAS, so the
-	// flight waits (re-broadcasting identical bytes) instead of replacing.
-	atCap bool
 	// reportedRevert: the revert was counted once, however many passes its
 	// outcome takes to settle.
 	reportedRevert bool
 	// sent: broadcast at least once by this process (for the re-send count).
 	sent bool
-	// revertCount is the application's transient revert count once this
-	// flight's revert was counted (stream.Queue.CountRevert); 0 before.
-	revertCount int64
-	// sigUsedSeen is the height at which a SIGNATURE_USED revert was first
-	// found applied by no transaction of ours: final only when a later
-	// block's search agrees.
-	sigUsedSeen uint64
-	log         zerolog.Logger
+	log  zerolog.Logger
 	// baseLog carries the application's fields without the transaction's,
 	// so a replacement's logger does not repeat "tx".
 	baseLog zerolog.Logger
@@ -121,11 +111,12 @@ func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.L
 	if err != nil {
 		return nil, err
 	}
-	f := &flight{rec: rec, st: flightState{Nonce: rec.Nonce, Signed: true}}
+	f := &flight{rec: rec, st: flightState{Nonce: rec.Nonce, Signed: true, GapFill: rec.Kind == stream.KindGapFill}}
 	if rec.NextRawTx != "" {
 		if f.next, err = decodeTx(rec.NextRawTx, rec.Nonce); err != nil {
 			return nil, err
 		}
+		f.st.Phase = phaseReplacing
 	}
 	if rec.Kind == stream.KindGapFill {
 		f.baseLog = log.With().Str("kind", rec.Kind).Logger()

@@ -73,109 +73,108 @@ func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (re
 	return cause, nil
 }
 
-// finishReverted decides the outcome of an application whose transaction was
-// mined and reverted, once it has the required confirmations (invariant 6;
-// docs/design.md, "Mined reverts: three outcomes"):
+// outcome is a flight a pass decided is mined, reverted and deep, with
+// what decide said first: find the cause (actReverted), or, for a gap fill
+// or an adopted transaction, settle it at once.
+type outcome struct {
+	f    *flight
+	rcpt *types.Receipt
+	act  action
+}
+
+// finishReverted settles an application whose transaction was mined and
+// reverted, once it has the required confirmations (invariant 6;
+// docs/design.md, "Mined reverts: three outcomes"). It gathers the cause
+// (the replay, the transient revert count, the signature's earlier use),
+// lets decide name the outcome (evCause), and carries it out:
 //   - a cause that can pass puts the application back in the queue, where it
 //     is simulated again and gets a new transaction once the cause cleared;
 //     after MAX_TRANSIENT_REVERTS such reverts it is dead-lettered;
 //   - SIGNATURE_USED is success if a transaction of ours applied this
 //     signature (the application is then tracked under that transaction),
-//     and final otherwise;
+//     and final otherwise, once two blocks' searches agree;
 //   - anything else is final: dead-lettered with the reason and a copy of the
 //     application.
 //
 // On any Redis or RPC failure it returns and the next pass decides again.
-func (r *Relay) finishReverted(ctx context.Context, f *flight, rcpt *types.Receipt, head uint64) {
+func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
+	f, rcpt, act := oc.f, oc.rcpt, oc.act
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
-	if f.app == nil {
-		// A self-transfer cannot revert; whatever happened, the nonce is used.
+	var cause revertCause
+	var applied, foreign *common.Hash
+	if act == actReverted {
+		var err error
+		if cause, err = r.causeOf(c, f, rcpt); err != nil {
+			log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")
+			return
+		}
+		if !f.reportedRevert {
+			f.reportedRevert = true
+			r.metrics.RevertedOnChain(r.cfg.Now(), gasPaid(rcpt))
+		}
+		log = log.With().Str("reason", cause.reason).Logger()
+		seen := causeSeen{SignatureUsed: cause.class == chain.RevertSignatureUsed, CanPass: cause.requeue != ""}
+		switch {
+		case seen.SignatureUsed:
+			// The search has its own deadline per call (it may take many),
+			// not the outcome's.
+			if applied, foreign, err = r.appliedBy(context.WithoutCancel(ctx), f.app.signature, rcpt.BlockNumber.Uint64()); err != nil {
+				log.Warn().Err(err).Msg("look-up of the signature's earlier use failed, will retry")
+				return
+			}
+			seen.AppliedByUs = applied != nil
+		case seen.CanPass:
+			// Counted once per flight, however many passes the outcome takes
+			// (a failed Forget repeats it); a kill -9 in between may count
+			// it twice, which only dead-letters one revert early.
+			r.mu.Lock()
+			seen.Count = f.st.Reverts
+			r.mu.Unlock()
+			if seen.Count == 0 {
+				if seen.Count, err = r.queue.CountRevert(c, f.app.entityID); err != nil {
+					r.metrics.RedisError("count_revert")
+					log.Warn().Err(err).Msg("count transient revert failed, will retry")
+					return
+				}
+			}
+		}
+		o.Event, o.Cause = evCause, seen
+		act, _ = r.step(f, o)
+	}
+	switch act {
+	case actWait:
+	case actForget:
+		// A self-transfer cannot revert; whatever happened, the nonce is
+		// used. Or the application's hash is gone: the entry was settled
+		// already (a crash after its dead letter, before the record went).
 		r.forgetAndRelease(c, f, false, log)
-		return
-	}
-	if f.tx == nil {
-		// Adopted: it was a success when adopted, so a reorg re-mined it
-		// reverted. Its call is not ours to replay; the application goes
-		// back to the queue, where simulation decides again (and a
-		// SIGNATURE_USED there is looked up like any other).
-		log.Warn().Msg("adopted transaction reverted after a reorg, application back in the queue")
-		r.release(f, true)
-		return
-	}
-	if f.sigUsedSeen != 0 && head <= f.sigUsedSeen {
-		return // SIGNATURE_USED found not ours: decided again in a later block
-	}
-	cause, err := r.causeOf(c, f, rcpt)
-	if err != nil {
-		log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")
-		return
-	}
-	if !f.reportedRevert {
-		f.reportedRevert = true
-		r.metrics.RevertedOnChain(r.cfg.Now(), gasPaid(rcpt))
-	}
-	log = log.With().Str("reason", cause.reason).Logger()
-	switch {
-	case cause.class == chain.RevertSignatureUsed:
-		// The search has its own deadline per call (it may take many), not
-		// the outcome's.
-		proof, foreign, err := r.appliedBy(context.WithoutCancel(ctx), f.app.signature, rcpt.BlockNumber.Uint64())
-		if err != nil {
-			log.Warn().Err(err).Msg("look-up of the signature's earlier use failed, will retry")
-			return
+	case actRequeue:
+		if !f.st.Signed {
+			// Adopted: it was a success when adopted, so a reorg re-mined it
+			// reverted. Its call is not ours to replay; in the queue,
+			// simulation decides again (and a SIGNATURE_USED there is looked
+			// up like any other).
+			log.Warn().Msg("adopted transaction reverted after a reorg, application back in the queue")
+		} else {
+			r.metrics.RevertRequeued(cause.requeue)
+			log.Warn().Int64("reverts", f.st.Reverts).Int("max_reverts", r.cfg.MaxTransientReverts).
+				Msg("transaction reverted for a cause that can pass, application back in the queue")
 		}
-		if proof != nil {
-			log.Info().Str("applied_by", proof.Hex()).Msg("signature already applied by a transaction of ours: success")
-			r.swapToAdopted(c, f, *proof)
-			return
-		}
-		// Not found, or found from someone else: final only when a later
-		// block's search says the same, since a logs backend behind the
-		// others answers short without saying so.
-		if f.sigUsedSeen == 0 {
-			f.sigUsedSeen = head
-			return
-		}
-		if head <= f.sigUsedSeen {
-			return
-		}
+		r.forgetAndRelease(c, f, true, log)
+	case actAdopt:
+		log.Info().Str("applied_by", applied.Hex()).Msg("signature already applied by a transaction of ours: success")
+		r.swapToAdopted(c, f, *applied)
+	case actDeadLetter:
 		reason := "reverted on chain: " + cause.reason
-		if foreign != nil {
+		switch {
+		case cause.class == chain.RevertSignatureUsed && foreign != nil:
 			reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
+		case cause.requeue != "":
+			reason = fmt.Sprintf("reverted on chain %d times, last: %s", f.st.Reverts, cause.reason)
 		}
 		r.rejectReverted(c, f, rcpt, reason, log)
-	case cause.requeue != "":
-		// Counted once per flight, however many passes the outcome takes
-		// (a failed Forget repeats it); a kill -9 in between may count it
-		// twice, which only dead-letters one revert early.
-		n := f.revertCount
-		if n == 0 {
-			var err error
-			if n, err = r.queue.CountRevert(c, f.app.entityID); err != nil {
-				r.metrics.RedisError("count_revert")
-				log.Warn().Err(err).Msg("count transient revert failed, will retry")
-				return
-			}
-			if n < 0 {
-				// The hash is gone: the entry was settled already (a crash
-				// after its dead letter, before the journal record went).
-				r.forgetAndRelease(c, f, false, log)
-				return
-			}
-			f.revertCount = n
-		}
-		if n > int64(r.cfg.MaxTransientReverts) {
-			r.rejectReverted(c, f, rcpt, fmt.Sprintf("reverted on chain %d times, last: %s", n, cause.reason), log)
-			return
-		}
-		r.metrics.RevertRequeued(cause.requeue)
-		log.Warn().Int64("reverts", n).Int("max_reverts", r.cfg.MaxTransientReverts).
-			Msg("transaction reverted for a cause that can pass, application back in the queue")
-		r.forgetAndRelease(c, f, true, log)
-	default:
-		r.rejectReverted(c, f, rcpt, "reverted on chain: "+cause.reason, log)
 	}
 }
 
@@ -305,7 +304,7 @@ func (r *Relay) swapToAdopted(ctx context.Context, f *flight, applied common.Has
 func (r *Relay) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
 	return &flight{
 		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
-		st:      flightState{LastSent: r.cfg.Now()},
+		st:      flightState{Phase: phaseAdopted, LastSent: r.cfg.Now()},
 		app:     app,
 		baseLog: base,
 		log:     base.With().Str("tx", hash.Hex()).Logger(),

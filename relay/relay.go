@@ -199,7 +199,7 @@ type Relay struct {
 	holdWarnedAt uint64 // head of the last "still holding" log line
 	// sigUsedSeen: entries whose simulation said SIGNATURE_USED with no
 	// transaction of ours found, by the head of that search.
-	sigUsedSeen map[string]uint64
+	sigUsedSeen map[string]sighting
 
 	// hold: the node's pool holds transactions of this wallet that the
 	// journal does not know; nothing new is signed meanwhile (holdGate).
@@ -216,7 +216,7 @@ type Relay struct {
 	overClaimed map[string]int64
 
 	// Owned by the tracker only.
-	gapSince  uint64    // head when the current nonce gap was first seen
+	gapSince  sighting  // the current nonce gap
 	touchedAt time.Time // when the in-flight entries were last touched
 	// unforgotten are journal records of settled flights (their nonces
 	// mined, their outcome acknowledged) whose removal failed; every pass
@@ -260,7 +260,7 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 		flights:     make(map[string]*flight),
 		sigs:        make(map[common.Hash]string),
 		scan:        newPendingScan(),
-		sigUsedSeen: make(map[string]uint64),
+		sigUsedSeen: make(map[string]sighting),
 		overClaimed: make(map[string]int64),
 		window:      nodeWindow{Limit: min(max, initialNodeWindow), Max: max},
 		slotFreed:   make(chan struct{}, 1),

@@ -102,8 +102,11 @@ func (r *Relay) afterSend(ctx context.Context, flights []*flight, sent []*types.
 		if f.next == nil || sent[i] != f.next {
 			continue
 		}
-		switch actions[i] {
-		case chain.SendOK, chain.SendUnknown:
+		taken := actions[i] == chain.SendOK || actions[i] == chain.SendUnknown
+		var act action
+		act, f.st = decide(r.policy(), f.st, observation{Event: evAnswered, Accepted: taken})
+		switch act {
+		case actTake:
 			old := f.tx.Hash().Hex()
 			f.setTx(f.next)
 			f.rec.RawTx = f.rec.NextRawTx
@@ -152,11 +155,11 @@ func (r *Relay) fillGaps(ctx context.Context, header *types.Header, mined, pendi
 		r.gapSince = 0
 		return
 	case r.gapSince == 0:
-		r.gapSince = head
+		r.gapSince = r.gapSince.note(head)
 		r.log.Warn().Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Int("gaps", len(gaps)).
 			Uint64("first_gap", gaps[0]).Msg("nonce gap below our transactions: nothing holds these nonces")
 		return
-	case head <= r.gapSince || head < r.gapSince+r.cfg.StuckBlocks:
+	case !r.gapSince.twoBlocks(head, r.cfg.StuckBlocks):
 		return
 	}
 	fees, err := r.quote(ctx, header)
@@ -181,7 +184,7 @@ func (r *Relay) fillGaps(ctx context.Context, header *types.Header, mined, pendi
 		}
 		rec := stream.TxRecord{Nonce: n, Kind: stream.KindGapFill, Hashes: []string{tx.Hash().Hex()},
 			RawTx: hexutil.Encode(raw), SignedAt: now}
-		f := &flight{rec: rec, st: flightState{Nonce: n, Signed: true}, baseLog: r.log.With().Str("kind", rec.Kind).Logger()}
+		f := &flight{rec: rec, st: flightState{Nonce: n, Signed: true, GapFill: true}, baseLog: r.log.With().Str("kind", rec.Kind).Logger()}
 		f.setTx(tx)
 		flights, recs = append(flights, f), append(recs, rec)
 	}

@@ -512,10 +512,8 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 			// agrees, since a logs backend behind the others answers short
 			// without saying so (a Redis that lost the journal record of our
 			// own, just mined, transaction lands here).
-			if seen, ok := r.sigUsedSeen[cd.entry.ID]; !ok || head <= seen {
-				if !ok {
-					r.sigUsedSeen[cd.entry.ID] = head
-				}
+			if seen := r.sigUsedSeen[cd.entry.ID].note(head); !seen.twoBlocks(head, 0) {
+				r.sigUsedSeen[cd.entry.ID] = seen
 				r.entryWaits(cd.entry, errors.New("signature used, by no transaction of ours found yet: looking again in a later block"), cd.log)
 				continue
 			}

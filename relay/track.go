@@ -34,7 +34,8 @@ func (r *Relay) track(ctx context.Context) {
 
 func (r *Relay) policy() policy {
 	return policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
-		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.resendAfter()}
+		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.resendAfter(),
+		MaxTransientReverts: int64(r.cfg.MaxTransientReverts)}
 }
 
 // maxResendAfter bounds resendAfter: a pool takes a transaction in well
@@ -117,8 +118,9 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	r.mu.Unlock()
 	window := r.observeNode(flights, head, mined, pending, now)
 	var confirmed []confirmation
-	var reverted []confirmation
+	var reverted []outcome
 	var lost, send, replace []*flight
+	obs := make(map[*flight]observation, len(flights))
 	// freed: a flight got mined or the node window grew, so the node has
 	// room for more: the submitting loop may go on.
 	freed := window > windowBefore
@@ -144,6 +146,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			}
 		}
 		act, st := decide(pol, f.st, o)
+		obs[f] = o
 		freed = freed || (f.st.MinedIn == 0 && st.MinedIn != 0)
 		if act == actResend && f.st.MinedIn != 0 {
 			f.log.Warn().Uint64("block", f.st.MinedIn).Msg("receipt vanished in a reorg, re-broadcasting")
@@ -152,8 +155,8 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		switch act {
 		case actConfirm:
 			confirmed = append(confirmed, confirmation{f, rcpt})
-		case actReverted:
-			reverted = append(reverted, confirmation{f, rcpt})
+		case actReverted, actForget, actRequeue:
+			reverted = append(reverted, outcome{f, rcpt, act})
 		case actLost:
 			lost = append(lost, f)
 		case actResend, actRebroadcast:
@@ -171,11 +174,11 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	}
 
 	r.settle(ctx, confirmed)
-	for _, cf := range reverted {
+	for _, oc := range reverted {
 		if ctx.Err() != nil {
 			return
 		}
-		r.finishReverted(ctx, cf.f, cf.rcpt, head)
+		r.finishReverted(ctx, oc, obs[oc.f])
 	}
 	for _, f := range lost {
 		r.lostNonce(ctx, f, mined)
@@ -189,7 +192,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 			}
 			marketRead = true
 		}
-		if r.replace(ctx, f, head, market, pending) {
+		if r.replace(ctx, f, market, obs[f]) {
 			send = append(send, f)
 		}
 	}
@@ -209,7 +212,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	atCap := 0
 	r.mu.Lock()
 	for _, f := range r.flights {
-		if f.atCap {
+		if f.st.Phase == phaseAtCap {
 			atCap++
 		}
 	}
@@ -321,34 +324,28 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 	return moved, nil
 }
 
-// replace signs a replacement for a stuck transaction: the same nonce, call
+// replace prices a replacement for a stuck transaction: the same nonce, call
 // and gas, with fees that clear the node's replacement rule over the
 // transaction it accepted (chain.FeePolicy.Replacement), never above
-// MAX_FEE_PER_GAS. The replacement is journaled (beside the accepted bytes)
-// before it is sent, and becomes current only once the node takes it. It
-// reports whether the flight should be sent on this pass: with a new
-// replacement, or, at the cap, with its identical bytes when a re-broadcast
-// is due, so a node that evicted it cannot jam the nonce.
-func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *chain.Fees, pending uint64) bool {
+// MAX_FEE_PER_GAS. decide says what the price means (evPriced): sign it, or
+// wait at the cap. A replacement is journaled (beside the accepted bytes)
+// before it is sent, and becomes current only once the node takes it
+// (afterSend). It reports whether the flight should be sent on this pass:
+// with a new replacement, or, at the cap, with its identical bytes when a
+// re-broadcast is due, so a node that evicted it cannot jam the nonce.
+func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o observation) bool {
 	r.mu.Lock()
 	cur := chain.Fees{FeeCap: f.tx.GasFeeCap(), TipCap: f.tx.GasTipCap()}
-	since := r.cfg.Now().Sub(f.st.LastSent)
-	// At the cap the identical bytes go out again when a re-broadcast is due,
-	// or as soon as a dropped one would be re-sent (the node does not hold
-	// it: everything behind it waits on it).
-	due := since >= r.cfg.RebroadcastInterval || (f.rec.Nonce >= pending && since >= r.resendAfter())
 	r.mu.Unlock()
 	next, ok := r.cfg.Fees.Replacement(cur, market, r.cfg.FeeBumpPercent)
-	if !ok {
-		r.mu.Lock()
-		first := !f.atCap
-		f.atCap = true
-		r.mu.Unlock()
-		if first {
+	o.Event, o.Room = evPriced, ok
+	act, before := r.step(f, o)
+	if act != actSign {
+		if before.Phase != phaseAtCap {
 			f.log.Warn().Str("fee_cap_wei", cur.FeeCap.String()).Str("max_fee_per_gas_wei", r.cfg.Fees.MaxFee.String()).
 				Msg("stuck transaction at MAX_FEE_PER_GAS, waiting")
 		}
-		return due
+		return act == actRebroadcast
 	}
 	tx, err := r.signer.Sign(chain.Call{To: *f.tx.To(), Data: f.tx.Data()}, f.rec.Nonce, f.tx.Gas(), next)
 	if err != nil {
@@ -377,13 +374,25 @@ func (r *Relay) replace(ctx context.Context, f *flight, head uint64, market *cha
 		return false
 	}
 	r.mu.Lock()
-	f.rec, f.next, f.atCap = rec, tx, false
-	f.st.SentAtBlock = head
+	f.rec, f.next = rec, tx
 	r.mu.Unlock()
+	o.Event = evJournaled
+	act, _ = r.step(f, o)
 	f.log.Info().Str("replacement", tx.Hash().Hex()).Int("attempt", len(rec.Hashes)).
 		Str("fee_cap_wei", next.FeeCap.String()).Str("tip_wei", next.TipCap.String()).
 		Msg("stuck transaction, sending replacement with higher fees")
-	return true
+	return act == actSend
+}
+
+// step asks decide about f with o and keeps the state it returns; it
+// returns the action and the state before.
+func (r *Relay) step(f *flight, o observation) (action, flightState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	before := f.st
+	act, st := decide(r.policy(), f.st, o)
+	f.st = st
+	return act, before
 }
 
 // lostNonce handles a journaled transaction whose nonce was mined by a
