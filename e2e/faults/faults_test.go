@@ -322,7 +322,7 @@ func lastSecondLost(h *harness, restartProcessor bool) {
 	h.redis.RestoreSnapshot(snap)
 	h.watch.Sync(h.t)
 	if restartProcessor {
-		h.startProcessor()
+		h.startProcessorInOutage() // Redis is still cut
 	}
 	h.redisTCP.restore()
 	h.hold(errorTimeout)

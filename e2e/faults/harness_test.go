@@ -256,6 +256,20 @@ func override(env, with []string) []string {
 // it serves HTTP.
 func (h *harness) startProcessor() {
 	h.t.Helper()
+	h.launch().WaitServing(h.t, 20*time.Second)
+}
+
+// startProcessorInOutage starts a processor while Redis or the node is
+// down: it answers the monitor at once and finishes its start once they
+// are back, so only the first is waited for.
+func (h *harness) startProcessorInOutage() {
+	h.t.Helper()
+	h.launch().WaitAnswering(h.t, 20*time.Second)
+}
+
+// launch starts the next processor and makes it the current one.
+func (h *harness) launch() *proctest.Proc {
+	h.t.Helper()
 	h.mu.Lock()
 	h.procs++
 	n := h.procs
@@ -265,7 +279,7 @@ func (h *harness) startProcessor() {
 	h.mu.Lock()
 	h.proc = p
 	h.mu.Unlock()
-	p.WaitServing(h.t, 20*time.Second)
+	return p
 }
 
 func (h *harness) current() *proctest.Proc {

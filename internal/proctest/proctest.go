@@ -365,6 +365,25 @@ func (p *Proc) Serving(ctx context.Context, within time.Duration) error {
 
 var errExited = errors.New("exited")
 
+// WaitAnswering polls /api/monitor until the process answers it at all,
+// started or still starting (the startup monitor answers while the process
+// waits for Redis and the node): for a process started while a part it needs
+// is down, which WaitServing would wait for. It fails the test if the
+// process exits or does not answer within within.
+func (p *Proc) WaitAnswering(t testing.TB, within time.Duration) {
+	t.Helper()
+	err := poll.Wait(t.Context(), within, 20*time.Millisecond, func() error {
+		if !p.Running() {
+			return poll.Final(errExited)
+		}
+		_, _, err := p.Monitor(t.Context())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("%s does not answer /api/monitor within %v: %v\n%s", p.Name, within, err, p.Tail(40))
+	}
+}
+
 // Monitor reads /api/monitor: its status and its JSON report.
 func (p *Proc) Monitor(ctx context.Context) (int, map[string]any, error) {
 	code, body, err := p.Get(ctx, "/api/monitor")
