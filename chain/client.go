@@ -164,9 +164,11 @@ func (c *Client) batch(ctx context.Context, n int, elem func(i int) rpc.BatchEle
 }
 
 // Signer signs EIP-1559 transactions for the relay's wallet. The private key
-// never leaves it and is never formatted.
+// never leaves it and is never formatted. A Signer built by NewRemoteSigner
+// holds no key at all: it asks a key management service (remote.go).
 type Signer struct {
 	key     *ecdsa.PrivateKey
+	remote  *remoteKey // nil for a local key
 	address common.Address
 	signer  types.Signer
 }
@@ -185,16 +187,10 @@ func (s *Signer) String() string { return "signer(" + s.address.Hex() + ")" }
 // Sign builds and signs a dynamic-fee transaction. The caller has already
 // applied FeePolicy, so fees are within MAX_FEE_PER_GAS.
 func (s *Signer) Sign(call Call, nonce, gas uint64, fees Fees) (*types.Transaction, error) {
-	to := call.To
-	tx, err := types.SignNewTx(s.key, s.signer, &types.DynamicFeeTx{
-		ChainID:   s.signer.ChainID(),
-		Nonce:     nonce,
-		GasTipCap: fees.TipCap,
-		GasFeeCap: fees.FeeCap,
-		Gas:       gas,
-		To:        &to,
-		Data:      call.Data,
-	})
+	if s.remote != nil {
+		return s.signRemote(context.Background(), call, nonce, gas, fees)
+	}
+	tx, err := types.SignNewTx(s.key, s.signer, s.unsigned(call, nonce, gas, fees))
 	if err != nil {
 		return nil, fmt.Errorf("sign nonce %d: %w", nonce, err)
 	}

@@ -1,0 +1,181 @@
+// Package kmstest runs a real KMS API for tests: nsmithuk/local-kms (a Go
+// module that signs with ECC_SECG_P256K1 keys), built once from the module
+// proxy and started on a free loopback port. Keys are created through the
+// SDK, as an operator creates them in AWS.
+package kmstest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/poll"
+)
+
+// Module is the local-kms version the tests run, pinned so that every run
+// (and CI, which reaches only the module proxy) builds the same server.
+const Module = "github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6"
+
+// Region and the fake credentials the tests' clients use. local-kms checks
+// no signature; the credentials exist so that the SDK signs as it would
+// against AWS, and so the secrets test can look for them.
+const Region = "eu-central-1"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds local-kms once per test process (go install of Module into
+// a temporary directory; the Go build cache makes later processes quick)
+// and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "local-kms-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "install", Module)
+		// Outside our module, with its own go.mod and go.sum.
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go install %s: %w\n%s", Module, err, out)
+			return
+		}
+		binPath = filepath.Join(dir, "local-kms")
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Server is a running local-kms.
+type Server struct {
+	// URL is its endpoint ("http://127.0.0.1:PORT"), for a client's
+	// BaseEndpoint or AWS_ENDPOINT_URL_KMS.
+	URL string
+	// AccessKey and SecretKey are the credentials Client signs with.
+	AccessKey, SecretKey, SessionToken string
+}
+
+// Start runs a fresh local-kms (its own data directory) until the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary(t)
+	port := freeport.Get(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "KMS_DATA_PATH="+t.TempDir(),
+		"KMS_REGION="+Region, "KMS_ACCOUNT_ID=111122223333")
+	cmd.Stdout, cmd.Stderr = nil, nil
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start local-kms: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	poll.UntilNil(t, 30*time.Second, "local-kms listening on "+addr, func() error {
+		select {
+		case <-exited:
+			return poll.Final(fmt.Errorf("local-kms exited"))
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	return &Server{URL: "http://" + addr, AccessKey: "AKIAKMSTEST" + strconv.Itoa(port),
+		SecretKey: "kmstestsecret" + strconv.Itoa(port) + "x9Qw", SessionToken: "kmstesttoken" + strconv.Itoa(port)}
+}
+
+// Env is the environment that points a process's SDK at the server.
+func (s *Server) Env() []string {
+	return []string{"AWS_ENDPOINT_URL_KMS=" + s.URL, "AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + s.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s.SecretKey, "AWS_SESSION_TOKEN=" + s.SessionToken,
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+}
+
+// Client is an SDK client for the server, with the SDK's retries off (as
+// kms.NewClient builds it).
+func (s *Server) Client() *awskms.Client {
+	return awskms.New(awskms.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, s.SessionToken),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// CreateKey creates an ECC_SECG_P256K1 SIGN_VERIFY key and returns its id.
+func (s *Server) CreateKey(t testing.TB) string {
+	t.Helper()
+	return s.createKey(t, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
+}
+
+// CreateKeyOf creates a key of another spec and usage (for the wrong-type
+// cases).
+func (s *Server) CreateKeyOf(t testing.TB, spec types.KeySpec, usage types.KeyUsageType) string {
+	t.Helper()
+	return s.createKey(t, spec, usage)
+}
+
+func (s *Server) createKey(t testing.TB, spec types.KeySpec, usage types.KeyUsageType) string {
+	t.Helper()
+	out, err := s.Client().CreateKey(context.Background(), &awskms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
+	if err != nil {
+		t.Fatalf("create %s key: %v", spec, err)
+	}
+	return aws.ToString(out.KeyMetadata.KeyId)
+}
+
+// Alias gives the key an alias ("alias/NAME") and returns it.
+func (s *Server) Alias(t testing.TB, id, name string) string {
+	t.Helper()
+	alias := "alias/" + name
+	if _, err := s.Client().CreateAlias(context.Background(), &awskms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(id)}); err != nil {
+		t.Fatalf("create alias: %v", err)
+	}
+	return alias
+}
+
+// Disable disables the key: KMS then refuses to sign with it.
+func (s *Server) Disable(t testing.TB, id string) {
+	t.Helper()
+	if _, err := s.Client().DisableKey(context.Background(), &awskms.DisableKeyInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatalf("disable key: %v", err)
+	}
+}
+
+// ScheduleDeletion puts the key in PendingDeletion.
+func (s *Server) ScheduleDeletion(t testing.TB, id string) {
+	t.Helper()
+	if _, err := s.Client().ScheduleKeyDeletion(context.Background(), &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id),
+		PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatalf("schedule key deletion: %v", err)
+	}
+}
