@@ -94,12 +94,18 @@ func (e *env) signed() *frontend.Application {
 // send sends one batch with gas and mines it.
 func (e *env) send(apps []batch.DepegApplicationBatchApplication, gas uint64) *types.Receipt {
 	e.t.Helper()
+	return e.sendCall(chain.Call{To: e.contract, Data: batch.NewDepegApplicationBatch().PackApplyBatch(apps)}, gas)
+}
+
+// sendCall sends call from the env's key with gas and mines it.
+func (e *env) sendCall(call chain.Call, gas uint64) *types.Receipt {
+	e.t.Helper()
 	head, err := e.dc.Client.HeaderByNumber(e.t.Context(), nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	tip := big.NewInt(2_000_000)
-	tx, err := e.signer.Sign(chain.Call{To: e.contract, Data: batch.NewDepegApplicationBatch().PackApplyBatch(apps)}, e.nonce, gas,
+	tx, err := e.signer.Sign(call, e.nonce, gas,
 		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
 	if err != nil {
 		e.t.Fatal(err)
@@ -205,5 +211,43 @@ func TestTooLittleGasFailsTheWholeBatch(t *testing.T) {
 	}
 	if len(batch.Outcomes(e.contract, r)) != 0 || e.created(a) != 0 || e.created(b) != 0 {
 		t.Fatalf("a reverted batch left outcomes or applications")
+	}
+}
+
+// TestBatchSavesGas: ten applications in one batch cost at most 93% of
+// their gas as ten transactions of one application each (issue 22's goal
+// on the devchain product), since the batch pays the 21,000 intrinsic gas
+// once.
+func TestBatchSavesGas(t *testing.T) {
+	e := newEnv(t)
+	const n = 10
+	product := chain.NewProduct(e.dc.Product)
+	var single uint64
+	for range n {
+		a := e.signed()
+		sid, _ := frontend.SignatureIDToBytes32(a.SignatureID)
+		call, err := product.Apply(chain.ApplicationArgs{PolicyHolder: a.PolicyHolder, ProtectedWallet: a.ProtectedWallet,
+			ProtectedBalance: a.ProtectedBalance, Duration: a.Duration, BundleID: a.BundleID, SignatureID: sid, Signature: a.Signature})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.sendCall(call, 500_000)
+		if r.Status != types.ReceiptStatusSuccessful {
+			t.Fatal("single application failed")
+		}
+		single += r.GasUsed
+	}
+	apps := make([]batch.DepegApplicationBatchApplication, n)
+	for i := range apps {
+		apps[i] = app(t, e.signed(), 300_000)
+	}
+	r := e.send(apps, 5_000_000)
+	if r.Status != types.ReceiptStatusSuccessful || len(batch.Outcomes(e.contract, r)) != n {
+		t.Fatal("batch failed")
+	}
+	ratio := float64(r.GasUsed) / float64(single)
+	t.Logf("gas per application: %d alone, %d in a batch of %d (%.1f%%)", single/n, r.GasUsed/n, n, 100*ratio)
+	if ratio > 0.93 {
+		t.Fatalf("a batch costs %.1f%% of single transactions, want at most 93%%", 100*ratio)
 	}
 }
