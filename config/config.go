@@ -16,10 +16,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"math/big"
 	"net/netip"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -81,6 +84,19 @@ type Config struct {
 	// mnemonic with whitespace collapsed to single spaces, which is the form
 	// ethers' Wallet.fromMnemonic derives the seed from.
 	ProcessorMnemonic Secret
+	// ProcessorMnemonicFile is PROCESSOR_MNEMONIC_FILE: a file holding the
+	// mnemonic (Docker and Dokku secrets), read at load instead of
+	// PROCESSOR_MNEMONIC when set. Its path is shown; its content never.
+	ProcessorMnemonicFile string
+	// Signer is SIGNER: "mnemonic" (default) derives the pool's keys from
+	// ProcessorMnemonic; "aws-kms" signs with the AWS KMS keys KMSKeyIDs
+	// lists, and needs no mnemonic (ProcessorMnemonic stays empty).
+	Signer string
+	// KMSKeyIDs is AWS_KMS_KEY_IDS with SIGNER=aws-kms: the pool's keys as
+	// KMS key ids, ARNs or aliases, one wallet each, in the order given,
+	// without repeats, at most MaxKeys. Region and credentials come the
+	// standard AWS way (package chain/kms), never through this package.
+	KMSKeyIDs []string
 	// ProcessorAccountIndex is the first of ProcessorAccountIndexes, for
 	// the commands that look at one wallet (status, inflight, app).
 	ProcessorAccountIndex uint32
@@ -273,6 +289,9 @@ type env struct {
 	DepegProductAddress   string `envconfig:"DEPEG_PRODUCT_ADDRESS"`
 	ProcessorMnemonic     string `envconfig:"PROCESSOR_MNEMONIC"`
 	ProcessorAccountIndex string `envconfig:"PROCESSOR_ACCOUNT_INDEX" default:"0"`
+	ProcessorMnemonicFile string `envconfig:"PROCESSOR_MNEMONIC_FILE"`
+	Signer                string `envconfig:"SIGNER" default:"mnemonic"`
+	KMSKeyIDs             string `envconfig:"AWS_KMS_KEY_IDS"`
 	MaxFeePerGas          string `envconfig:"MAX_FEE_PER_GAS" default:"30000000000"`
 	MaxPriorityFeePerGas  string `envconfig:"MAX_PRIORITY_FEE_PER_GAS"`
 	RequiredConfirmations string `envconfig:"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS" default:"6"`
@@ -423,7 +442,10 @@ func parse(e env) (Config, error) {
 
 		ChainRPCURL:             p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
 		DepegProductAddress:     p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
-		ProcessorMnemonic:       p.mnemonic("PROCESSOR_MNEMONIC", e.ProcessorMnemonic),
+		ProcessorMnemonic:       p.signerMnemonic(e),
+		ProcessorMnemonicFile:   e.ProcessorMnemonicFile,
+		Signer:                  p.oneOf("SIGNER", e.Signer, SignerMnemonic, SignerAWSKMS),
+		KMSKeyIDs:               p.signerKMSKeys(e),
 		ProcessorAccountIndexes: p.accountIndexes("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex),
 		MaxFeePerGas:            p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
 		MaxPriorityFeePerGas:    p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
@@ -507,6 +529,114 @@ func parse(e env) (Config, error) {
 		return Config{}, &Error{Problems: p.problems}
 	}
 	return c, nil
+}
+
+// The values of SIGNER.
+const (
+	SignerMnemonic = "mnemonic"
+	SignerAWSKMS   = "aws-kms"
+)
+
+// signerMnemonic is the mnemonic with SIGNER=mnemonic; with another SIGNER
+// it is neither required nor read.
+func (p *parser) signerMnemonic(e env) Secret {
+	if e.Signer != SignerMnemonic {
+		return Secret{}
+	}
+	return p.mnemonicFrom(e.ProcessorMnemonic, e.ProcessorMnemonicFile)
+}
+
+// signerKMSKeys is AWS_KMS_KEY_IDS with SIGNER=aws-kms, else nil.
+func (p *parser) signerKMSKeys(e env) []string {
+	if e.Signer != SignerAWSKMS {
+		return nil
+	}
+	return p.kmsKeyIDs("AWS_KMS_KEY_IDS", e.KMSKeyIDs)
+}
+
+// maxMnemonicFile bounds what is read from PROCESSOR_MNEMONIC_FILE: a
+// 24-word mnemonic is under 250 bytes.
+const maxMnemonicFile = 4096
+
+// mnemonicFrom reads the mnemonic from PROCESSOR_MNEMONIC_FILE when it is
+// set (PROCESSOR_MNEMONIC is then not read), else from PROCESSOR_MNEMONIC.
+// A problem with the file names its path and the reason, never content.
+func (p *parser) mnemonicFrom(value, file string) Secret {
+	if file == "" {
+		return p.mnemonic("PROCESSOR_MNEMONIC", value)
+	}
+	const name = "PROCESSOR_MNEMONIC_FILE"
+	f, err := os.Open(file)
+	if err != nil {
+		p.addf(name, "cannot read %s: %s", showPath(file), pathReason(err))
+		return Secret{}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxMnemonicFile+1))
+	switch {
+	case err != nil:
+		p.addf(name, "cannot read %s: %s", showPath(file), pathReason(err))
+		return Secret{}
+	case len(b) > maxMnemonicFile:
+		p.addf(name, "%s is larger than %d bytes: not a mnemonic", showPath(file), maxMnemonicFile)
+		return Secret{}
+	}
+	return p.mnemonic(name, string(b))
+}
+
+// showPath quotes a file path for an error message, unless it looks like a
+// secret pasted into the wrong variable (whitespace, '@') or is too long to
+// be a path anyone typed.
+func showPath(s string) string {
+	if len(s) > 512 || strings.ContainsAny(s, " \t\r\n@") {
+		return show(s)
+	}
+	return strconv.Quote(s)
+}
+
+// pathReason is the reason of a file error without the path (which the
+// caller shows) or anything read.
+func pathReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return "read failed"
+}
+
+// kmsKeyIDs parses AWS_KMS_KEY_IDS: comma-separated key ids, key ARNs,
+// aliases ("alias/relay-1") or alias ARNs; required, no repeats, at most
+// MaxKeys. Only the characters these use are accepted, so a credential
+// pasted here by mistake is refused without being echoed.
+func (p *parser) kmsKeyIDs(name, s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		ok := len(part) <= 2048 && strings.IndexFunc(part, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/_-.", r))
+		}) < 0
+		switch {
+		case !ok:
+			p.addf(name, "%s is not a KMS key id, key ARN or alias", show(part))
+			return nil
+		case slices.Contains(out, part):
+			p.addf(name, "%s is listed twice", show(part))
+			return nil
+		}
+		out = append(out, part)
+	}
+	switch {
+	case len(out) == 0:
+		p.addf(name, "required with SIGNER=aws-kms")
+		return nil
+	case len(out) > MaxKeys:
+		p.addf(name, "lists %d keys, at most %d", len(out), MaxKeys)
+		return nil
+	}
+	return out
 }
 
 // MaxKeys bounds the key pool: every key is a relay with its own loops and
@@ -972,6 +1102,9 @@ func (c Config) LogFields() map[string]any {
 		"DEPEG_PRODUCT_ADDRESS":                c.DepegProductAddress.Hex(),
 		"PROCESSOR_MNEMONIC":                   redacted,
 		"PROCESSOR_ACCOUNT_INDEX":              c.ProcessorAccountIndexes,
+		"PROCESSOR_MNEMONIC_FILE":              c.ProcessorMnemonicFile,
+		"SIGNER":                               c.Signer,
+		"AWS_KMS_KEY_IDS":                      strings.Join(c.KMSKeyIDs, ","),
 		"MAX_FEE_PER_GAS":                      weiString(c.MaxFeePerGas),
 		"MAX_PRIORITY_FEE_PER_GAS":             priority,
 		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": c.RequiredConfirmations,

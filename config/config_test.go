@@ -38,6 +38,7 @@ var contractVars = []string{
 	"INTAKE_TRUSTED_PROXIES", "APPLICATION_STATUS_TTL", "ADMIN_TOKEN",
 	"METRICS_PORT", "METRICS_TOKEN",
 	"CONSOLE_ENABLED", "EXPLORER_URL",
+	"SIGNER", "AWS_KMS_KEY_IDS", "PROCESSOR_MNEMONIC_FILE",
 }
 
 // durationVars are the variables in integer milliseconds.
@@ -162,6 +163,7 @@ func TestLoadDefaults(t *testing.T) {
 				ChainRPCURL:             NewSecret(testRPC),
 				DepegProductAddress:     common.HexToAddress(testAddress),
 				ProcessorMnemonic:       NewSecret(testMnemonic),
+				Signer:                  SignerMnemonic,
 				ProcessorAccountIndex:   0,
 				ProcessorAccountIndexes: []uint32{0},
 				MaxFeePerGas:            big.NewInt(30_000_000_000),
@@ -638,5 +640,88 @@ func TestSecretRedacts(t *testing.T) {
 	}
 	if !strings.Contains(string(j), `"M":"[redacted]"`) || !strings.Contains(zbuf.String(), `"m":"[redacted]"`) {
 		t.Errorf("want plain \"[redacted]\" strings, got %s and %s", j, zbuf.String())
+	}
+}
+
+// TestSigner: SIGNER=aws-kms takes the pool from AWS_KMS_KEY_IDS (ids, ARNs,
+// aliases, in order) and needs no mnemonic; a missing, repeated or
+// malformed key id, or another SIGNER, is named, and a credential pasted
+// into AWS_KMS_KEY_IDS is not echoed.
+func TestSigner(t *testing.T) {
+	c := mustLoad(t, nil)
+	if c.Signer != SignerMnemonic || c.KMSKeyIDs != nil || c.ProcessorMnemonic.Reveal() != testMnemonic {
+		t.Fatalf("default signer %q, keys %v; want mnemonic with the phrase", c.Signer, c.KMSKeyIDs)
+	}
+	ids := "alias/relay-1, arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab,1234abcd-12ab-34cd-56ef-1234567890ac"
+	c = mustLoad(t, map[string]string{"SIGNER": "aws-kms", "AWS_KMS_KEY_IDS": ids, "PROCESSOR_MNEMONIC": "<unset>"})
+	want := []string{"alias/relay-1", "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"1234abcd-12ab-34cd-56ef-1234567890ac"}
+	if c.Signer != SignerAWSKMS || !slices.Equal(c.KMSKeyIDs, want) || c.ProcessorMnemonic.Reveal() != "" {
+		t.Fatalf("aws-kms: signer %q keys %v mnemonic set %v", c.Signer, c.KMSKeyIDs, c.ProcessorMnemonic.Reveal() != "")
+	}
+	if f := c.LogFields(); f["SIGNER"] != "aws-kms" || f["AWS_KMS_KEY_IDS"] != strings.Join(want, ",") {
+		t.Fatalf("LogFields SIGNER %v, AWS_KMS_KEY_IDS %v", f["SIGNER"], f["AWS_KMS_KEY_IDS"])
+	}
+	// A mnemonic given beside aws-kms is not used (nor derived from).
+	c = mustLoad(t, map[string]string{"SIGNER": "aws-kms", "AWS_KMS_KEY_IDS": "alias/a"})
+	if c.ProcessorMnemonic.Reveal() != "" {
+		t.Fatal("SIGNER=aws-kms kept the mnemonic")
+	}
+
+	pasted := "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+secret"
+	for name, tc := range map[string]struct {
+		vars map[string]string
+		want string
+	}{
+		"no keys":       {map[string]string{"SIGNER": "aws-kms"}, "AWS_KMS_KEY_IDS: required with SIGNER=aws-kms"},
+		"repeated":      {map[string]string{"SIGNER": "aws-kms", "AWS_KMS_KEY_IDS": "alias/a,alias/b,alias/a"}, `AWS_KMS_KEY_IDS: "alias/a" is listed twice`},
+		"pasted secret": {map[string]string{"SIGNER": "aws-kms", "AWS_KMS_KEY_IDS": pasted}, "AWS_KMS_KEY_IDS: value (47 characters, not shown) is not a KMS key id, key ARN or alias"},
+		"other signer":  {map[string]string{"SIGNER": "vault"}, `SIGNER: "vault" is not one of mnemonic, aws-kms`},
+	} {
+		e := loadErr(t, tc.vars)
+		if !strings.Contains(e.Error(), tc.want) {
+			t.Errorf("%s: %v; want %q", name, e, tc.want)
+		}
+		if strings.Contains(e.Error(), "EXAMPLEKEY") {
+			t.Errorf("%s: error shows the pasted value: %v", name, e)
+		}
+	}
+}
+
+// TestMnemonicFile: PROCESSOR_MNEMONIC_FILE is read instead of
+// PROCESSOR_MNEMONIC (whitespace and a trailing newline collapse as in the
+// variable); an unreadable file is named with its path, a bad phrase in it
+// without its words, and LogFields shows the path only.
+func TestMnemonicFile(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/mnemonic"
+	if err := os.WriteFile(good, []byte("  "+strings.ReplaceAll(testMnemonic, " ", "  ")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, map[string]string{"PROCESSOR_MNEMONIC": "<unset>", "PROCESSOR_MNEMONIC_FILE": good})
+	if c.ProcessorMnemonic.Reveal() != testMnemonic {
+		t.Fatal("mnemonic not read from PROCESSOR_MNEMONIC_FILE")
+	}
+	if f := c.LogFields(); f["PROCESSOR_MNEMONIC_FILE"] != good || strings.Contains(fmt.Sprint(f), "junk") {
+		t.Fatalf("LogFields: %v", f)
+	}
+
+	bad := dir + "/bad"
+	if err := os.WriteFile(bad, []byte("secretword "+testMnemonic), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		file string
+		want string
+	}{
+		"missing":   {dir + "/none", `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `/none": no such file or directory`},
+		"directory": {dir, `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `": is a directory`},
+		"bad words": {bad, "PROCESSOR_MNEMONIC_FILE: is not a valid BIP39 mnemonic: it has 13 words"},
+		"a phrase":  {testMnemonic, "PROCESSOR_MNEMONIC_FILE: cannot read value (59 characters, not shown)"},
+	} {
+		e := loadErr(t, map[string]string{"PROCESSOR_MNEMONIC": "<unset>", "PROCESSOR_MNEMONIC_FILE": tc.file})
+		if !strings.Contains(e.Error(), tc.want) || strings.Contains(e.Error(), "secretword") || strings.Contains(e.Error(), "junk") {
+			t.Errorf("%s: %v; want %q and no word of the file", name, e, tc.want)
+		}
 	}
 }
