@@ -2,19 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/big"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/chain/kms"
 	"github.com/etherisc/depeg-relay/config"
 )
 
 // preflight is the -check mode: it verifies, without writing anything, that
 // a processor with this configuration could work (Redis answers, the node
-// answers, the product has code, the wallet holds at least
+// answers, the product has code, each KMS key with SIGNER=aws-kms is an
+// enabled ECC_SECG_P256K1 SIGN_VERIFY key, and a wallet holds at least
 // PROCESSOR_MIN_BALANCE). Dokku runs it as the Procfile's release command, so
 // a deploy that cannot reach Redis or the chain stops before the running
 // container is replaced.
@@ -52,33 +56,94 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	for _, w := range feeCapWarnings(cfg.MaxFeePerGas, head.BaseFee) {
 		log.Warn().Str("max_fee_per_gas_wei", cfg.MaxFeePerGas.String()).Stringer("base_fee_wei", head.BaseFee).Msg(w)
 	}
+	wallets, err := checkKeys(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	// A key below the minimum takes no work while the others go on, so the
 	// check fails only when no key could work.
 	funded := 0
 	var low error
-	keys, err := poolKeys(cfg)
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		wallet := crypto.PubkeyToAddress(key.PublicKey)
+	for _, w := range wallets {
+		wallet := w.address
 		balance, err := client.BalanceAt(ctx, wallet, nil)
 		if err != nil {
 			return fmt.Errorf("read wallet balance: %w", err)
 		}
 		if balance.Cmp(cfg.ProcessorMinBalance) < 0 {
 			low = fmt.Errorf("wallet %s holds %s wei, below PROCESSOR_MIN_BALANCE %s wei", wallet.Hex(), balance, cfg.ProcessorMinBalance)
-			log.Warn().Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).Msg("preflight: key below PROCESSOR_MIN_BALANCE takes no work")
+			log.Warn().Str("wallet", wallet.Hex()).Str("key", w.name).Str("balance_wei", balance.String()).Msg("preflight: key below PROCESSOR_MIN_BALANCE takes no work")
 			continue
 		}
 		funded++
-		log.Info().Str("chain_id", chainID.String()).Str("wallet", wallet.Hex()).Str("balance_wei", balance.String()).
+		log.Info().Str("chain_id", chainID.String()).Str("wallet", wallet.Hex()).Str("key", w.name).Str("balance_wei", balance.String()).
 			Msg("preflight ok: redis, chain, product and wallet balance")
 	}
 	if funded == 0 {
 		return low
 	}
 	return nil
+}
+
+// checkedWallet is a key -check found able to sign.
+type checkedWallet struct {
+	address common.Address
+	name    string // "index 3", "kms alias/relay-1"
+}
+
+// checkKeys verifies the pool's keys. Mnemonic keys are derived. Each KMS
+// key is described (spec ECC_SECG_P256K1, usage SIGN_VERIFY, state Enabled)
+// and its public key read (the address); without kms:DescribeKey, which
+// the relay itself does not need, the spec and usage are checked from
+// GetPublicKey and the state is not. Unlike the service, which leaves an
+// unusable KMS key out and goes on with the others, the check fails on one:
+// a release should not go out with a key list that is wrong.
+func checkKeys(ctx context.Context, cfg config.Config, log zerolog.Logger) ([]checkedWallet, error) {
+	if cfg.Signer != config.SignerAWSKMS {
+		keys, err := poolKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]checkedWallet, len(keys))
+		for i, k := range keys {
+			out[i] = checkedWallet{address: crypto.PubkeyToAddress(k.PublicKey), name: fmt.Sprintf("index %d", cfg.ProcessorAccountIndexes[i])}
+		}
+		return out, nil
+	}
+	ks, err := openKMS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []checkedWallet
+	var problems []error
+	for _, id := range cfg.KMSKeyIDs {
+		info, err := ks.Describe(ctx, id)
+		var ke *kms.KeyError
+		switch {
+		case errors.As(err, &ke) && ke.Code == "AccessDeniedException":
+			log.Warn().Str("kms_key", id).Msg("preflight: kms:DescribeKey not allowed, key state not checked (spec and usage are, from GetPublicKey)")
+		case err != nil:
+			problems = append(problems, err)
+			continue
+		default:
+			if why := info.Usable(); why != "" {
+				problems = append(problems, fmt.Errorf("kms key %s cannot sign: %s", id, why))
+				continue
+			}
+		}
+		k, err := ks.Open(ctx, id)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		log.Info().Str("kms_key", id).Str("wallet", k.Address().Hex()).Str("key_spec", info.Spec).Str("key_usage", info.Usage).
+			Str("key_state", info.State).Msg("preflight: kms key can sign")
+		out = append(out, checkedWallet{address: k.Address(), name: "kms " + id})
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("AWS_KMS_KEY_IDS: %w", errors.Join(problems...))
+	}
+	return out, nil
 }
 
 // The warnings of feeCapWarnings. A cap below the base fee lets nothing be

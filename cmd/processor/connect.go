@@ -3,17 +3,23 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
+	"math/big"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/kms"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/redisconn"
 )
 
 // The service, -check and the subcommands reach Redis, the node and the
-// keys the same way, through these three.
+// keys the same way, through these.
 
 // openRedis opens a client for REDIS_MODE and REDIS_URL.
 func openRedis(cfg config.Config) (redis.UniversalClient, error) {
@@ -25,7 +31,40 @@ func dialChain(ctx context.Context, cfg config.Config) (*chain.Client, error) {
 	return chain.Dial(ctx, cfg.ChainRPCURL.Reveal())
 }
 
-// poolKeys derives every key PROCESSOR_ACCOUNT_INDEX lists, in its order.
+// poolKey is one key of the pool, however it signs: derived from the
+// mnemonic, or held by AWS KMS.
+type poolKey struct {
+	index uint32            // its PROCESSOR_ACCOUNT_INDEX entry (SIGNER=mnemonic)
+	local *ecdsa.PrivateKey // SIGNER=mnemonic
+	kms   *kms.Key          // SIGNER=aws-kms
+}
+
+// Address is the key's wallet.
+func (k poolKey) Address() common.Address {
+	if k.kms != nil {
+		return k.kms.Address()
+	}
+	return crypto.PubkeyToAddress(k.local.PublicKey)
+}
+
+// Signer binds the key to the chain.
+func (k poolKey) Signer(chainID *big.Int) *chain.Signer {
+	if k.kms != nil {
+		return chain.NewRemoteSigner(k.kms.Address(), chainID, k.kms.SignDigest)
+	}
+	return chain.NewSigner(k.local, chainID)
+}
+
+// Name says which key this is in logs: "kms alias/relay-1" or "index 3".
+func (k poolKey) Name() string {
+	if k.kms != nil {
+		return "kms " + k.kms.ID()
+	}
+	return fmt.Sprintf("index %d", k.index)
+}
+
+// poolKeys derives every key PROCESSOR_ACCOUNT_INDEX lists, in its order
+// (SIGNER=mnemonic; the subcommands and dev mode read wallets through it).
 func poolKeys(cfg config.Config) ([]*ecdsa.PrivateKey, error) {
 	keys := make([]*ecdsa.PrivateKey, len(cfg.ProcessorAccountIndexes))
 	for i, idx := range cfg.ProcessorAccountIndexes {
@@ -36,4 +75,56 @@ func poolKeys(cfg config.Config) ([]*ecdsa.PrivateKey, error) {
 		keys[i] = k
 	}
 	return keys, nil
+}
+
+// openPoolKeys returns every key of the pool, in its configured order:
+// with SIGNER=mnemonic the keys PROCESSOR_ACCOUNT_INDEX lists; with
+// SIGNER=aws-kms the keys AWS_KMS_KEY_IDS lists, each opened once (its
+// public key read and checked, retried while KMS throttles or times out). A
+// KMS key that cannot sign (disabled, deleted, wrong type:
+// kms.ErrKeyUnusable) is left out with an error naming it, and the others
+// go on; no key usable, or KMS unreachable, is an error.
+func openPoolKeys(ctx context.Context, cfg config.Config, log zerolog.Logger) ([]poolKey, error) {
+	if cfg.Signer != config.SignerAWSKMS {
+		derived, err := poolKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		keys := make([]poolKey, len(derived))
+		for i, k := range derived {
+			keys[i] = poolKey{index: cfg.ProcessorAccountIndexes[i], local: k}
+		}
+		return keys, nil
+	}
+	ks, err := openKMS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []poolKey
+	var unusable error
+	for _, id := range cfg.KMSKeyIDs {
+		k, err := ks.Open(ctx, id)
+		switch {
+		case errors.Is(err, kms.ErrKeyUnusable):
+			log.Error().Err(err).Str("kms_key", id).Msg("kms key cannot sign, leaving it out of the pool")
+			unusable = err
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("AWS_KMS_KEY_IDS: %w", err)
+		}
+		keys = append(keys, poolKey{kms: k})
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("AWS_KMS_KEY_IDS: no key can sign: %w", unusable)
+	}
+	return keys, nil
+}
+
+// openKMS builds the KMS client the standard AWS way (chain/kms).
+func openKMS(ctx context.Context) (*kms.Keys, error) {
+	client, err := kms.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNER=aws-kms: %w", err)
+	}
+	return kms.New(client, kms.Options{}), nil
 }

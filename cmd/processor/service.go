@@ -33,7 +33,7 @@ type service struct {
 	cfg     config.Config
 	rdb     redis.UniversalClient
 	client  *chain.Client
-	keys    []*keyPart // one per PROCESSOR_ACCOUNT_INDEX entry, in order
+	keys    []*keyPart // one per key of the pool (PROCESSOR_ACCOUNT_INDEX or AWS_KMS_KEY_IDS), in order
 	checker *monitor.Checker
 	metrics *monitor.Metrics
 	console *console.Console // nil with CONSOLE_ENABLED=false
@@ -80,7 +80,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	if s.client, err = dialChain(ctx, cfg); err != nil {
 		return nil, err
 	}
-	signerKeys, err := poolKeys(cfg)
+	signerKeys, err := openPoolKeys(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +117,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	own := map[string]bool{}
 	var keyChecks []monitor.KeyConfig
 	var groupRecreations []func() uint64
-	for i, idx := range cfg.ProcessorAccountIndexes {
-		k := &keyPart{index: idx, signer: chain.NewSigner(signerKeys[i], chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
+	for _, pk := range signerKeys {
+		k := &keyPart{index: pk.index, signer: pk.Signer(chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
 		wallet := strings.ToLower(k.signer.Address().Hex())
 		own[wallet] = true
 		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
