@@ -2,7 +2,10 @@ package intake
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -19,12 +22,25 @@ import (
 // The bookkeeping never fails the relay's step: an error goes to OnError
 // and the relay carries on (a missing index entry or status record costs
 // the reader an answer, "unknown" or "not found", never an application).
+// Notifications are the exception: one that could not be taken
+// (stream.ErrNotNotified) fails the step, so that the relay repeats it and
+// the change is told at least once.
 type ObservedQueue struct {
 	*stream.Queue
 	Status *stream.StatusStore
 	// OnError is told about failed bookkeeping; op is "index" or "status".
 	// nil ignores them.
 	OnError func(op string, err error)
+	// Notify, when set, is told about the changes the relay makes through
+	// this queue: submitted (an application's first transaction journaled,
+	// just before its broadcast) and requeued (a transient revert counted
+	// and within MaxTransientReverts). Confirmations and rejections are
+	// told by the StatusStore's own Notifier.
+	Notify stream.Notifier
+	// MaxTransientReverts is the relay's MAX_TRANSIENT_REVERTS: a counted
+	// revert up to it sends the application back to the queue, one more
+	// dead-letters it. 0 tells no requeues.
+	MaxTransientReverts int
 }
 
 // holderRe recognises an index key; validation is DecodeApplication's, where
@@ -60,9 +76,63 @@ func (o *ObservedQueue) LoadApplications(ctx context.Context, entityIDs []string
 // (stream.StatusStore.Confirmed).
 func (o *ObservedQueue) DeadLetter(ctx context.Context, d stream.DeadLetter) error {
 	if err := o.Status.Rejected(ctx, d); err != nil {
+		if errors.Is(err, stream.ErrNotNotified) {
+			return err
+		}
 		o.report("status", err)
 	}
 	return o.Queue.DeadLetter(ctx, d)
+}
+
+// Record journals like stream.Queue.Record, then tells Notify about each
+// application's first transaction. Replacements (a fee bump, its outcome)
+// and gap fills are no status change. A failed notification fails the
+// write: the relay then broadcasts nothing, removes the records and submits
+// the applications again later (as after a lost reply), so they are told
+// then.
+func (o *ObservedQueue) Record(ctx context.Context, recs ...stream.TxRecord) error {
+	if err := o.Queue.Record(ctx, recs...); err != nil || o.Notify == nil {
+		return err
+	}
+	var changes []stream.StatusChange
+	for _, r := range recs {
+		if firstSubmission(r) {
+			changes = append(changes, stream.StatusChange{State: stream.StateSubmitted, EntityID: r.EntityID,
+				EntryID: r.EntryID, TxHash: r.Hashes[0], At: r.SignedAt})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := o.Notify.Notify(ctx, changes...); err != nil {
+		return fmt.Errorf("notify %d submissions (first %s): %w: %w", len(changes), changes[0].EntityID, stream.ErrNotNotified, err)
+	}
+	return nil
+}
+
+// firstSubmission reports a journal record written when an application's
+// transaction is first signed: one hash, no replacement under way, and no
+// current hash recorded yet (a replacement's outcome sets it).
+func firstSubmission(r stream.TxRecord) bool {
+	return r.Kind == "" && r.EntityID != "" && len(r.Hashes) == 1 && r.NextRawTx == "" && r.Current == ""
+}
+
+// CountRevert counts like stream.Queue.CountRevert, then tells Notify
+// that the application goes back to the queue when the count is within
+// MaxTransientReverts (above it the relay dead-letters it, which the
+// StatusStore tells). A failed notification fails the count: the relay
+// counts again on its next pass, which may count this revert twice (as a
+// crash there would).
+func (o *ObservedQueue) CountRevert(ctx context.Context, entityID string) (int64, error) {
+	n, err := o.Queue.CountRevert(ctx, entityID)
+	if err != nil || o.Notify == nil || n < 1 || n > int64(o.MaxTransientReverts) {
+		return n, err
+	}
+	if err := o.Notify.Notify(ctx, stream.StatusChange{State: stream.ChangeRequeued, EntityID: entityID, Reverts: n,
+		At: time.Now()}); err != nil {
+		return 0, fmt.Errorf("notify requeue of %s: %w: %w", entityID, stream.ErrNotNotified, err)
+	}
+	return n, nil
 }
 
 func (o *ObservedQueue) report(op string, err error) {

@@ -17,7 +17,42 @@ const (
 	StateSubmitted = "submitted"
 	StateConfirmed = "confirmed"
 	StateRejected  = "rejected"
+	// ChangeRequeued names a StatusChange, never a stored state: a mined
+	// transaction reverted for a cause that can pass and the application
+	// went back to the queue.
+	ChangeRequeued = "requeued"
 )
+
+// StatusChange is one change of an application's state, told to a Notifier
+// once it is recorded. State is StateSubmitted, StateConfirmed,
+// StateRejected or ChangeRequeued; the other fields are set where they
+// apply (TxHash for submitted and confirmed, Block and ProcessID for
+// confirmed, Class and Reason for rejected, Reverts for requeued).
+type StatusChange struct {
+	State     string
+	EntityID  string
+	EntryID   string
+	TxHash    string
+	Block     uint64
+	ProcessID string
+	Class     string
+	Reason    string
+	Reverts   int64
+	At        time.Time
+}
+
+// Notifier is told about status changes after they were recorded (package
+// webhook's Outbox). An error means the changes were not taken: the caller
+// fails its step so that the step, and the notification, are repeated. A
+// change may so be told more than once, never zero times.
+type Notifier interface {
+	Notify(ctx context.Context, changes ...StatusChange) error
+}
+
+// ErrNotNotified marks an error of a Notifier, wrapped by the StatusStore
+// and intake.ObservedQueue methods that record and then notify: the record
+// was written, the notification was not.
+var ErrNotNotified = errors.New("status change recorded but not notified")
 
 // StatusRecord is what the relay remembers of an application beyond its
 // PendingApplication hash, which is purged once the outcome is final.
@@ -52,6 +87,10 @@ type StatusStore struct {
 	rdb  redis.Cmdable
 	keys IntakeKeys
 	ttl  time.Duration
+	// Notifier, when set, is told about every confirmation and rejection
+	// once it is recorded (ErrNotNotified otherwise). Set it before the
+	// store is used.
+	Notifier Notifier
 }
 
 // NewStatusStore returns a store for the intake keys of streamKey; ttl <= 0
@@ -95,6 +134,25 @@ func (s *StatusStore) Confirmed(ctx context.Context, cs ...Confirmation) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("record %d confirmations (first %s): %w", len(cs), cs[0].EntityID, err)
 	}
+	if s.Notifier == nil {
+		return nil
+	}
+	at := time.Now()
+	changes := make([]StatusChange, 0, len(cs))
+	for _, c := range cs {
+		if c.EntityID == "" {
+			continue
+		}
+		ch := StatusChange{State: StateConfirmed, EntityID: c.EntityID, EntryID: c.EntryID, TxHash: c.TxHash.Hex(),
+			Block: c.Block, At: at}
+		if c.ProcessID != (common.Hash{}) {
+			ch.ProcessID = c.ProcessID.Hex()
+		}
+		changes = append(changes, ch)
+	}
+	if err := s.Notifier.Notify(ctx, changes...); err != nil {
+		return fmt.Errorf("notify %d confirmations (first %s): %w: %w", len(changes), cs[0].EntityID, ErrNotNotified, err)
+	}
 	return nil
 }
 
@@ -112,6 +170,8 @@ return 1
 `)
 
 // Rejected records a final rejection (a dead letter) of an application.
+// The Notifier is told unless the application was confirmed already (the
+// record then stays confirmed).
 func (s *StatusStore) Rejected(ctx context.Context, d DeadLetter) error {
 	if d.EntityID == "" {
 		return nil
@@ -120,10 +180,18 @@ func (s *StatusStore) Rejected(ctx context.Context, d DeadLetter) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := rejectScript.Run(ctx, s.rdb, []string{s.keys.Status(d.EntityID)}, d.EntityID, d.EntryID, d.Class,
-		clip(d.Reason), s.ttl.Milliseconds(), at.UnixMilli()).Err()
+	recorded, err := rejectScript.Run(ctx, s.rdb, []string{s.keys.Status(d.EntityID)}, d.EntityID, d.EntryID, d.Class,
+		clip(d.Reason), s.ttl.Milliseconds(), at.UnixMilli()).Int()
 	if err != nil {
 		return fmt.Errorf("record rejection of %s: %w", d.EntityID, err)
+	}
+	if s.Notifier == nil || recorded == 0 {
+		return nil
+	}
+	err = s.Notifier.Notify(ctx, StatusChange{State: StateRejected, EntityID: d.EntityID, EntryID: d.EntryID,
+		TxHash: d.TxHash, Class: d.Class, Reason: clip(d.Reason), At: at})
+	if err != nil {
+		return fmt.Errorf("notify rejection of %s: %w: %w", d.EntityID, ErrNotNotified, err)
 	}
 	return nil
 }
