@@ -259,6 +259,19 @@ type Config struct {
 	// trailing slash. Empty: no links.
 	ExplorerURL string
 
+	// WebhookURL is WEBHOOK_URL, the receiver every status change of an
+	// application is posted to (package webhook); empty turns webhooks off.
+	// It is a Secret: credentials in it are sent as Basic auth, and a path
+	// or query may carry a token.
+	WebhookURL Secret
+	// WebhookSecret is WEBHOOK_SECRET, the HMAC key of the signature header
+	// (at least 32 characters); required with WEBHOOK_URL.
+	WebhookSecret Secret
+	// WebhookMaxPending is WEBHOOK_MAX_PENDING: the outbox keeps at most
+	// this many undelivered events; beyond it the oldest are dropped and
+	// counted, so a receiver that never comes back cannot fill Redis.
+	WebhookMaxPending int64
+
 	// NodeEnv is NODE_ENV, kept for its one meaning: "production" selects
 	// info-level logs by default.
 	NodeEnv string
@@ -337,6 +350,10 @@ type env struct {
 
 	ConsoleEnabled string `envconfig:"CONSOLE_ENABLED" default:"true"`
 	ExplorerURL    string `envconfig:"EXPLORER_URL"`
+
+	WebhookURL        string `envconfig:"WEBHOOK_URL"`
+	WebhookSecret     string `envconfig:"WEBHOOK_SECRET"`
+	WebhookMaxPending string `envconfig:"WEBHOOK_MAX_PENDING" default:"10000"`
 
 	NodeEnv  string `envconfig:"NODE_ENV"`
 	LogLevel string `envconfig:"LOG_LEVEL"`
@@ -493,6 +510,10 @@ func parse(e env) (Config, error) {
 		ConsoleEnabled: p.boolean("CONSOLE_ENABLED", e.ConsoleEnabled),
 		ExplorerURL:    p.explorerURL("EXPLORER_URL", e.ExplorerURL),
 
+		WebhookURL:        p.webhookURL("WEBHOOK_URL", e.WebhookURL),
+		WebhookSecret:     p.token("WEBHOOK_SECRET", e.WebhookSecret),
+		WebhookMaxPending: p.integer("WEBHOOK_MAX_PENDING", e.WebhookMaxPending, 1, 10_000_000),
+
 		NodeEnv:  e.NodeEnv,
 		LogLevel: p.logLevel("LOG_LEVEL", e.LogLevel, e.NodeEnv),
 	}
@@ -515,6 +536,9 @@ func parse(e env) (Config, error) {
 	}
 	if c.DeadLetterStreamKey == c.StreamKey {
 		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
+	}
+	if e.WebhookURL != "" && e.WebhookSecret == "" {
+		p.addf("WEBHOOK_SECRET", "required with WEBHOOK_URL: receivers verify every event's signature with it")
 	}
 
 	if len(c.ProcessorAccountIndexes) > 0 {
@@ -918,6 +942,24 @@ func (p *parser) token(name, s string) Secret {
 	return NewSecret(s)
 }
 
+// webhookURL checks WEBHOOK_URL: empty, or an http(s) URL with a host. The
+// URL is never echoed: it may carry credentials or a token.
+func (p *parser) webhookURL(name, s string) Secret {
+	if s == "" {
+		return Secret{}
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		p.addf(name, "is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.addf(name, "must be an http or https URL")
+	case u.Host == "" || u.Opaque != "" || misread(u):
+		p.addf(name, "has no host, or a password that needs escaping")
+	}
+	return NewSecret(s)
+}
+
 // explorerURL checks EXPLORER_URL: an http(s) base URL the console appends
 // /tx/<hash> and the like to, so no query, fragment or credentials.
 func (p *parser) explorerURL(name, s string) string {
@@ -1087,6 +1129,10 @@ func (c Config) LogFields() map[string]any {
 	if c.MetricsToken.Reveal() != "" {
 		metricsToken = redacted
 	}
+	webhookSecret := ""
+	if c.WebhookSecret.Reveal() != "" {
+		webhookSecret = redacted
+	}
 	return map[string]any{
 		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
 		"REDIS_MODE":                 c.RedisMode,
@@ -1150,6 +1196,10 @@ func (c Config) LogFields() map[string]any {
 
 		"CONSOLE_ENABLED": c.ConsoleEnabled,
 		"EXPLORER_URL":    c.ExplorerURL,
+
+		"WEBHOOK_URL":         rpcOrigin(c.WebhookURL.Reveal()),
+		"WEBHOOK_SECRET":      webhookSecret,
+		"WEBHOOK_MAX_PENDING": c.WebhookMaxPending,
 
 		"NODE_ENV":  c.NodeEnv,
 		"LOG_LEVEL": c.LogLevel.String(),

@@ -39,6 +39,7 @@ var contractVars = []string{
 	"METRICS_PORT", "METRICS_TOKEN",
 	"CONSOLE_ENABLED", "EXPLORER_URL",
 	"SIGNER", "AWS_KMS_KEY_IDS", "PROCESSOR_MNEMONIC_FILE",
+	"WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_MAX_PENDING",
 }
 
 // durationVars are the variables in integer milliseconds.
@@ -203,6 +204,8 @@ func TestLoadDefaults(t *testing.T) {
 				ApplicationStatusTTL: 7 * 24 * time.Hour,
 
 				ConsoleEnabled: true,
+
+				WebhookMaxPending: 10000,
 
 				NodeEnv:  "",
 				LogLevel: zerolog.DebugLevel,
@@ -419,6 +422,11 @@ func TestLoadRejects(t *testing.T) {
 		{"fee bump ten", map[string]string{"FEE_BUMP_PERCENT": "10"}, "FEE_BUMP_PERCENT", "must be >= 11"},
 		{"fee bump fraction", map[string]string{"FEE_BUMP_PERCENT": "12.5"}, "FEE_BUMP_PERCENT", "not an integer"},
 		{"dead letters into the input stream", map[string]string{"DEAD_LETTER_STREAM_KEY": "application:signatures"}, "DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY"},
+		{"webhook without secret", map[string]string{"WEBHOOK_URL": "https://hooks.example/x"}, "WEBHOOK_SECRET", "required with WEBHOOK_URL"},
+		{"webhook secret short", map[string]string{"WEBHOOK_URL": "https://hooks.example/x", "WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET", "at least 32"},
+		{"webhook bad scheme", map[string]string{"WEBHOOK_URL": "ftp://hooks.example/x", "WEBHOOK_SECRET": strings.Repeat("s", 32)}, "WEBHOOK_URL", "http or https"},
+		{"webhook no host", map[string]string{"WEBHOOK_URL": "https:///x", "WEBHOOK_SECRET": strings.Repeat("s", 32)}, "WEBHOOK_URL", "no host"},
+		{"webhook max pending zero", map[string]string{"WEBHOOK_MAX_PENDING": "0"}, "WEBHOOK_MAX_PENDING", "between 1 and 10000000"},
 		{"log level unknown", map[string]string{"LOG_LEVEL": "verbose"}, "LOG_LEVEL", `"verbose" is not one of`},
 		{"log level fatal not offered", map[string]string{"LOG_LEVEL": "fatal"}, "LOG_LEVEL", "is not one of"},
 	} {
@@ -511,6 +519,9 @@ func TestLoadNeverPrintsSecrets(t *testing.T) {
 		{"rpc key in numeric var", map[string]string{"RPC_TIMEOUT": apiKey + apiKey},
 			[]string{apiKey}},
 		{"metrics token short", map[string]string{"METRICS_TOKEN": "s3cr3tT"}, []string{"s3cr3tT"}},
+		{"webhook secret short", map[string]string{"WEBHOOK_URL": "https://h.example/x", "WEBHOOK_SECRET": "s3cr3tW"}, []string{"s3cr3tW"}},
+		{"webhook credentials, bad scheme", map[string]string{"WEBHOOK_URL": "ftp://u:s3cr3tW@h.example/" + apiKey}, []string{"s3cr3tW", apiKey}},
+		{"webhook credentials, unparsable", map[string]string{"WEBHOOK_URL": "https://u:s3cr3tW@[::1/" + apiKey}, []string{"s3cr3tW", apiKey}},
 		{"metrics token is the admin token", map[string]string{"METRICS_TOKEN": apiKey + apiKey, "ADMIN_TOKEN": apiKey + apiKey},
 			[]string{apiKey}},
 	} {
@@ -723,5 +734,27 @@ func TestMnemonicFile(t *testing.T) {
 		if !strings.Contains(e.Error(), tc.want) || strings.Contains(e.Error(), "secretword") || strings.Contains(e.Error(), "junk") {
 			t.Errorf("%s: %v; want %q and no word of the file", name, e, tc.want)
 		}
+	}
+}
+
+func TestLoadWebhook(t *testing.T) {
+	const url = "https://hookuser:s3cr3tW@hooks.example:8443/in/T0KEN?key=QK3Y"
+	secret := "whsec-" + strings.Repeat("0123456789", 4)
+	c := mustLoad(t, map[string]string{"WEBHOOK_URL": url, "WEBHOOK_SECRET": secret, "WEBHOOK_MAX_PENDING": "250"})
+	if c.WebhookURL.Reveal() != url || c.WebhookSecret.Reveal() != secret || c.WebhookMaxPending != 250 {
+		t.Errorf("webhook settings = %q, %q, %d", c.WebhookURL.Reveal(), c.WebhookSecret.Reveal(), c.WebhookMaxPending)
+	}
+	f := c.LogFields()
+	if f["WEBHOOK_URL"] != "https://hooks.example:8443" || f["WEBHOOK_SECRET"] != "[redacted]" || f["WEBHOOK_MAX_PENDING"] != int64(250) {
+		t.Errorf("LogFields = %v, %v, %v; want the origin only, [redacted], 250", f["WEBHOOK_URL"], f["WEBHOOK_SECRET"], f["WEBHOOK_MAX_PENDING"])
+	}
+	dump := fmt.Sprint(f) + fmt.Sprintf("%v %+v %#v", c, c, c)
+	for _, s := range []string{"s3cr3tW", "T0KEN", "QK3Y", "hookuser", secret} {
+		if strings.Contains(dump, s) {
+			t.Errorf("%q printed: %s", s, dump)
+		}
+	}
+	if off := mustLoad(t, nil); off.WebhookURL.Reveal() != "" || off.LogFields()["WEBHOOK_URL"] != "" || off.LogFields()["WEBHOOK_SECRET"] != "" {
+		t.Errorf("unset WEBHOOK_URL: %v", off.LogFields()["WEBHOOK_URL"])
 	}
 }
