@@ -22,11 +22,11 @@ func (e *opsEnv) appCmd(ctx context.Context, query string, out io.Writer, asJSON
 	product := chain.NewProduct(e.cfg.DepegProductAddress)
 	// Only Status is used: it reads the status record, the live hash and
 	// the dead letters. The publisher is never asked to publish.
-	svc := intake.New(intake.Config{Product: product, From: e.wallet, RPCTimeout: e.cfg.RPCTimeout}, zerolog.Nop(),
+	svc := intake.New(intake.Config{Product: product, From: e.wallet(), RPCTimeout: e.cfg.RPCTimeout}, zerolog.Nop(),
 		e.client, stream.NewPublisher(e.rdb, e.cfg.StreamKey, stream.PublishOptions{}), e.status, e.queue, nil)
 	f := &inspect.Finder{
 		Status: svc, Holders: e.status, DeadLetters: e.queue, Journal: e.journal,
-		Chain: e.client, Product: e.cfg.DepegProductAddress, Wallet: e.wallet, RPCTimeout: e.cfg.RPCTimeout,
+		Chain: e.client, Product: e.cfg.DepegProductAddress, Wallet: e.wallet(), RPCTimeout: e.cfg.RPCTimeout,
 	}
 	res, err := f.Find(ctx, query)
 	if err != nil {

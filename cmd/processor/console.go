@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -94,4 +96,21 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 			DeadLetter: cfg.DeadLetterStreamKey},
 		Log: log.With().Str("component", "console").Logger(),
 	})
+}
+
+// buildVersion names the running build: the VCS revision Go stamped into
+// it, else GIT_REV (Dokku sets it on every git deploy; the Dockerfile
+// builds with -buildvcs=false), else "devel".
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+	}
+	if rev := os.Getenv("GIT_REV"); rev != "" {
+		return rev[:min(len(rev), 12)]
+	}
+	return "devel"
 }

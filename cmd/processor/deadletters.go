@@ -6,27 +6,79 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// errUsage marks a command line the deadletters subcommand cannot run.
+// errUsage marks a command line that cannot run; usageError says why.
 var errUsage = errors.New("usage")
 
-const deadLettersUsage = `usage:
-  processor deadletters list [-limit N] [-before ID]   dead letters, newest first (JSON)
-  processor deadletters show ID                        one dead letter (JSON)
-  processor deadletters replay ID                      re-queue its application, once (JSON)`
+const deadLettersUsage = `  processor deadletters list [-limit N] [-before ID]   dead letters, newest first (JSON)
+  processor deadletters show ID                        one dead letter, by its id or its entry's (JSON)
+  processor deadletters replay ID                      re-queue its application, once (JSON); exit 4
+                                                       when it can never pass (signature, malformed)`
+
+// deadLetters is the operator's subcommand, the same as the admin routes
+// (intake.Operator): it needs only Redis, and writes its answer as JSON to
+// out. Replaying twice queues once: the second answer says "existing".
+// deadLetterArgs is a parsed deadletters command line.
+type deadLetterArgs struct {
+	cmd    string // list, show or replay
+	id     string
+	limit  int
+	before string
+}
+
+// parseDeadLetterArgs checks a deadletters command line before anything is
+// connected, and says why it refuses one.
+func parseDeadLetterArgs(args []string) (deadLetterArgs, error) {
+	var a deadLetterArgs
+	if len(args) == 0 {
+		return a, usageErrorf("deadletters needs list, show or replay")
+	}
+	a.cmd = args[0]
+	rest := args[1:]
+	switch a.cmd {
+	case "list":
+		fs := flag.NewFlagSet("deadletters list", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.IntVar(&a.limit, "limit", 20, "how many")
+		fs.StringVar(&a.before, "before", "", "cursor: the next field of the previous page")
+		if err := parseFlags(fs, "deadletters list", rest); err != nil {
+			return a, err
+		}
+		if fs.NArg() != 0 {
+			return a, usageErrorf("deadletters list takes no argument, got %q", inspect.Printable(fs.Arg(0)))
+		}
+	case "show", "replay":
+		if slices.Contains(rest, "-h") || slices.Contains(rest, "-help") {
+			return a, flag.ErrHelp
+		}
+		switch {
+		case len(rest) != 1:
+			return a, usageErrorf("deadletters %s takes one id (the dead letter's or its rejected entry's), got %d arguments", a.cmd, len(rest))
+		case stream.EntryTime(rest[0]).IsZero():
+			return a, usageErrorf("deadletters %s: %q is not a stream id (like 1764614416000-0)", a.cmd, inspect.Printable(rest[0]))
+		}
+		a.id = rest[0]
+	default:
+		return a, usageErrorf("deadletters: unknown subcommand %q (list, show or replay)", inspect.Printable(a.cmd))
+	}
+	return a, nil
+}
 
 // deadLetters is the operator's subcommand, the same as the admin routes
 // (intake.Operator): it needs only Redis, and writes its answer as JSON to
 // out. Replaying twice queues once: the second answer says "existing".
 func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
-	if len(args) == 0 {
-		return errUsage
+	a, err := parseDeadLetterArgs(args)
+	if err != nil {
+		return err
 	}
 	rdb, err := openRedis(cfg)
 	if err != nil {
@@ -43,30 +95,16 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	defer cancel()
 
 	var v any
-	switch cmd, rest := args[0], args[1:]; cmd {
+	switch a.cmd {
 	case "list":
-		fs := flag.NewFlagSet("deadletters list", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		limit := fs.Int("limit", 20, "how many")
-		before := fs.String("before", "", "cursor: the next field of the previous page")
-		if err := fs.Parse(rest); err != nil || fs.NArg() != 0 {
-			return errUsage
-		}
-		v, err = op.List(ctx, *before, *limit)
-	case "show", "replay":
-		if len(rest) != 1 || stream.EntryTime(rest[0]).IsZero() {
-			return errUsage
-		}
-		if cmd == "show" {
-			v, err = op.Show(ctx, rest[0])
-		} else {
-			v, err = op.Replay(ctx, rest[0])
-		}
+		v, err = op.List(ctx, a.before, a.limit)
+	case "show":
+		v, err = op.Show(ctx, a.id)
 	default:
-		return errUsage
+		v, err = op.Replay(ctx, a.id)
 	}
 	if err != nil {
-		return orRedisUnreachable(ctx, rdb, fmt.Errorf("deadletters %s: %w", args[0], err))
+		return orRedisUnreachable(ctx, rdb, fmt.Errorf("deadletters %s: %w", a.cmd, err))
 	}
 	return writeJSON(out, v)
 }

@@ -73,7 +73,10 @@ func TestDeadLettersSubcommand(t *testing.T) {
 	if n := rdb.XLen(context.Background(), keys.Stream).Val(); n != 1 {
 		t.Fatalf("replayed twice: %d entries", n)
 	}
-	if code, _ := run("show", "1-1"); code != 3 {
+	if code, d := run("show", "1-1"); code != 0 || d["id"] != id {
+		t.Fatalf("show by the rejected entry's id: exit %d, %v", code, d)
+	}
+	if code, _ := run("show", "1-2"); code != 3 {
 		t.Fatalf("unknown dead letter: exit %d", code)
 	}
 	if code, _ := run("bogus"); code != 2 {

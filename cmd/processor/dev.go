@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -324,6 +325,11 @@ func (r *devRedis) startRedisServer(ctx context.Context, bin string) error {
 	}
 	r.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	// A process group of its own: Ctrl-C sends SIGINT to the terminal's
+	// foreground group, and redis-server would quit at once while the relay
+	// still reads it (connection errors, then ERROR_TIMEOUT back-offs: a
+	// 4 s shutdown). Close stops it last, after the relay.
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := r.cmd.Start(); err != nil {
 		r.cmd = nil
 		return fmt.Errorf("start redis-server: %w", err)
@@ -367,6 +373,8 @@ func (r *devRedis) startEmbedded() error {
 func (r *devRedis) Close() error {
 	var errs []error
 	if r.cmd != nil {
+		// Nothing of it is kept: SIGKILL is as good as a shutdown and
+		// never waits for a save.
 		if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 			errs = append(errs, fmt.Errorf("kill redis-server: %w", err))
 		}
@@ -407,13 +415,27 @@ func ping(ctx context.Context, opts *redis.Options, timeout time.Duration) error
 // fields: chain_rpc, chain_id, product, helper, wallet, redis_url,
 // redis_shared, stream, group, consumer, dead_letter, monitor, console).
 // The Redis URL is shown with its password, if any, redacted.
-func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config, wallet common.Address) {
+func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config) {
+	var wallets []string
+	if keys, err := poolKeys(cfg); err == nil {
+		for _, k := range keys {
+			wallets = append(wallets, crypto.PubkeyToAddress(k.PublicKey).Hex())
+		}
+	}
+	wallet := ""
+	if len(wallets) > 0 {
+		wallet = wallets[0]
+	}
+	walletLines := ""
+	for i, w := range wallets {
+		walletLines += fmt.Sprintf("  relay wallet     %s  (index %d, funded with 1000 ETH)\n", w, cfg.ProcessorAccountIndexes[i])
+	}
 	redisURL, _ := cfg.LogFields()["REDIS_URL"].(string)
 	base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
 	ch := d.chain.chain
 	d.log.Info().Str("chain_rpc", ch.URL).Str("chain_id", ch.ChainID.String()).
 		Str("product", ch.Product.Hex()).Str("helper", ch.Helper.Hex()).
-		Str("wallet", wallet.Hex()).Str("redis_url", redisURL).Bool("redis_shared", d.shared).
+		Str("wallet", wallet).Strs("wallets", wallets).Str("redis_url", redisURL).Bool("redis_shared", d.shared).
 		Str("stream", cfg.StreamKey).Str("group", cfg.GroupName).Str("consumer", cfg.ConsumerName).
 		Str("dead_letter", cfg.DeadLetterStreamKey).Str("monitor", base+"/api/monitor").Str("console", base+"/console").
 		Msg("dev mode ready")
@@ -426,8 +448,7 @@ depeg relay dev mode
   chain RPC        %s  (chain id %s, a block every %s)
   DepegProduct     %s
   message helper   %s  (EIP-712 verifyingContract)
-  relay wallet     %s  (index %d, funded with 1000 ETH)
-  Redis            %s  (%s)
+%s  Redis            %s  (%s)
     stream         %s  (group %s, consumer %s)
     dead letters   %s
   console          %s/console
@@ -442,7 +463,7 @@ Add -bad to also enqueue the malformed cases (they end in %s):
 
 Stop with Ctrl-C; nothing of the chain is kept.
 
-`, ch.URL, ch.ChainID, d.blockTime, ch.Product.Hex(), ch.Helper.Hex(), wallet.Hex(), cfg.ProcessorAccountIndex,
+`, ch.URL, ch.ChainID, d.blockTime, ch.Product.Hex(), ch.Helper.Hex(), walletLines,
 		redisURL, d.redis.kind, cfg.StreamKey, cfg.GroupName, cfg.ConsumerName, cfg.DeadLetterStreamKey,
 		base, base, base, base,
 		redisURL, stream, ch.URL, ch.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)

@@ -16,6 +16,7 @@ import (
 
 // flightLine is one journal record as the inflight subcommand prints it.
 type flightLine struct {
+	Wallet     string   `json:"wallet"`
 	Nonce      string   `json:"nonce"`
 	EntityID   string   `json:"entityId,omitempty"`
 	EntryID    string   `json:"entryId,omitempty"`
@@ -33,51 +34,66 @@ type flightLine struct {
 	Unreadable string `json:"unreadable,omitempty"`
 }
 
-// inflightReport is the journal with what the node says of the wallet.
+// inflightReport is every key's journal with what the node says of its
+// wallet: Flights lists the records of all keys, each with its wallet.
 type inflightReport struct {
-	Wallet       string       `json:"wallet"`
-	MinedNonce   *uint64      `json:"minedNonce,omitempty"`
-	PendingNonce *uint64      `json:"pendingNonce,omitempty"`
-	Flights      []flightLine `json:"flights"`
+	// Wallet is the first key's.
+	Wallet  string        `json:"wallet"`
+	Keys    []inflightKey `json:"keys"`
+	Flights []flightLine  `json:"flights"`
 }
 
-// inflightCmd lists the journal, one line per nonce: its age since signing,
-// the fees of the transaction the node accepted, what the node says of it
-// (mined in which block, in its pool, or not known) and every hash signed
-// for the nonce, the current one first.
+// inflightKey is one key's journal size and the node's nonces of it.
+type inflightKey struct {
+	Wallet       string  `json:"wallet"`
+	Records      int     `json:"records"`
+	MinedNonce   *uint64 `json:"minedNonce,omitempty"`
+	PendingNonce *uint64 `json:"pendingNonce,omitempty"`
+}
+
+// inflightCmd lists every key's journal, one line per nonce: its wallet,
+// its age since signing, the fees of the transaction the node accepted,
+// what the node says of it (mined in which block, in its pool, or not
+// known) and every hash signed for the nonce, the current one first.
 func (e *opsEnv) inflightCmd(ctx context.Context, out io.Writer, asJSON bool) error {
-	flights, err := e.journal(ctx)
-	if err != nil {
-		return err
-	}
-	rep := inflightReport{Wallet: e.wallet.Hex(), Flights: []flightLine{}}
-	c, cancel := e.rpcCtx(ctx)
-	mined, pending, nerr := e.client.Nonces(c, e.wallet, nil)
-	cancel()
-	if nerr == nil {
-		rep.MinedNonce, rep.PendingNonce = &mined, &pending
-	}
-	var hashes []common.Hash
-	for _, f := range flights {
-		hashes = append(hashes, f.Hashes()...)
-	}
-	receipts := map[common.Hash]*types.Receipt{}
-	if len(hashes) > 0 {
-		c, cancel := e.rpcCtx(ctx)
-		rs, err := e.client.Receipts(c, hashes)
-		cancel()
+	rep := inflightReport{Wallet: e.wallet().Hex(), Keys: []inflightKey{}, Flights: []flightLine{}}
+	now := e.now()
+	for _, k := range e.keys {
+		flights, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
 		if err != nil {
-			return fmt.Errorf("receipts of the journal's transactions: %w", err)
+			return err
 		}
-		for i, r := range rs {
-			if r != nil {
-				receipts[hashes[i]] = r
+		ik := inflightKey{Wallet: k.wallet.Hex(), Records: len(flights)}
+		c, cancel := e.rpcCtx(ctx)
+		mined, pending, nerr := e.client.Nonces(c, k.wallet, nil)
+		cancel()
+		if nerr == nil {
+			ik.MinedNonce, ik.PendingNonce = &mined, &pending
+		}
+		rep.Keys = append(rep.Keys, ik)
+		var hashes []common.Hash
+		for _, f := range flights {
+			hashes = append(hashes, f.Hashes()...)
+		}
+		receipts := map[common.Hash]*types.Receipt{}
+		if len(hashes) > 0 {
+			c, cancel := e.rpcCtx(ctx)
+			rs, err := e.client.Receipts(c, hashes)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("receipts of %s's journal: %w", k.wallet.Hex(), err)
+			}
+			for i, r := range rs {
+				if r != nil {
+					receipts[hashes[i]] = r
+				}
 			}
 		}
-	}
-	now := e.now()
-	for _, f := range flights {
-		rep.Flights = append(rep.Flights, flightOf(f, now, receipts, rep.MinedNonce, rep.PendingNonce))
+		for _, f := range flights {
+			l := flightOf(f, now, receipts, ik.MinedNonce, ik.PendingNonce)
+			l.Wallet = ik.Wallet
+			rep.Flights = append(rep.Flights, l)
+		}
 	}
 	if asJSON {
 		return writeJSON(out, rep)
@@ -134,20 +150,33 @@ func flightOf(f inspect.Flight, now time.Time, receipts map[common.Hash]*types.R
 	return l
 }
 
-// writeInflight prints one line per nonce.
+// writeInflight prints one line per key, then one line per nonce with its
+// key's wallet.
 func writeInflight(out io.Writer, r inflightReport) error {
-	node := "unknown"
-	if r.MinedNonce != nil && r.PendingNonce != nil {
-		node = fmt.Sprintf("mined nonce %d, pending nonce %d", *r.MinedNonce, *r.PendingNonce)
+	if len(r.Keys) == 0 {
+		_, err := fmt.Fprintln(out, "no key: none is registered in Redis (set PROCESSOR_MNEMONIC and PROCESSOR_ACCOUNT_INDEX to name them)")
+		return err
 	}
-	fmt.Fprintf(out, "wallet %s: %d in the journal; node: %s\n\n", r.Wallet, len(r.Flights), node)
+	t := newTable(out, "WALLET", "IN JOURNAL", "NODE")
+	for _, k := range r.Keys {
+		node := "unknown (node did not answer)"
+		if k.MinedNonce != nil && k.PendingNonce != nil {
+			node = fmt.Sprintf("mined nonce %d, pending nonce %d", *k.MinedNonce, *k.PendingNonce)
+		}
+		t.row(k.Wallet, strconv.Itoa(k.Records), node)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
 	if len(r.Flights) == 0 {
-		return nil
+		_, err := fmt.Fprintln(out, "nothing in flight")
+		return err
 	}
-	t := newTable(out, "NONCE", "AGE", "ENTITYID", "MAX FEE", "TIP", "GAS", "NODE", "HASHES (CURRENT FIRST)")
+	t = newTable(out, "WALLET", "NONCE", "AGE", "ENTITYID", "MAX FEE", "TIP", "GAS", "NODE", "HASHES (CURRENT FIRST)")
 	for _, f := range r.Flights {
 		if f.Unreadable != "" {
-			t.row(f.Nonce, "", "", "", "", "", "unreadable", f.Unreadable)
+			t.row(f.Wallet, f.Nonce, "", "", "", "", "", "unreadable", f.Unreadable)
 			continue
 		}
 		age := ""
@@ -166,7 +195,7 @@ func writeInflight(out io.Writer, r inflightReport) error {
 		if f.Next {
 			hashes += " (replacement pending)"
 		}
-		t.row(f.Nonce, age, entity, f.MaxFeeGwei, f.TipGwei, gas, f.Node, hashes)
+		t.row(f.Wallet, f.Nonce, age, entity, f.MaxFeeGwei, f.TipGwei, gas, f.Node, hashes)
 	}
 	return t.flush()
 }

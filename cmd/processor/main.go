@@ -11,8 +11,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,18 +25,39 @@ import (
 	"github.com/etherisc/depeg-relay/config"
 )
 
+// usage is printed once, on -h (stdout) or after the reason of a refusal
+// (stderr). Its -dev line says what README's "The two commands" says.
+const usage = `usage:
+  processor [-check]                   run the relay (the web process); -check checks Redis, the
+                                       chain, the product and the balances, then exits (release)
+  processor -dev                       dev mode: an embedded chain with the test product, funded
+                                       keys, and a Redis of its own (a redis-server it starts, else
+                                       an embedded one); with REDIS_URL set, that one, under names
+                                       of its own
+` + opsUsage + `
+` + deadLettersUsage + `
+Flags come before the command's argument. Read-only commands (status, inflight, app,
+deadletters list and show) need only REDIS_URL, and CHAIN_RPC_URL (status, inflight, app);
+without PROCESSOR_MNEMONIC they show every key registered in Redis.
+`
+
 func main() {
 	os.Exit(run())
 }
 
 func run() int {
-	dev := flag.Bool("dev", false, "start an embedded chain (and Redis if none answers) and run against them")
-	check := flag.Bool("check", false, "check Redis, the chain, the product and the wallet balance, then exit (a release command)")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: processor [-dev] [-check]\n%s\n%s\n", deadLettersUsage, opsUsage)
-		flag.PrintDefaults()
+	cl, err := parseCommandLine(os.Args[1:])
+	if err == nil {
+		err = checkArgs(cl)
 	}
-	flag.Parse()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(os.Stdout, usage)
+		return 0
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "processor: %s\n\n%s", err, usage)
+		return 2
+	}
 
 	log := newLogger(os.Stderr)
 	// go-redis logs reconnects with the standard library logger, which
@@ -44,7 +67,7 @@ func run() int {
 	defer stop()
 
 	var env *devEnv
-	if *dev {
+	if cl.dev {
 		var err error
 		if env, err = startDev(ctx, log); err != nil {
 			log.Error().Err(err).Msg("dev mode failed to start")
@@ -54,46 +77,54 @@ func run() int {
 	}
 
 	// Dev mode's settings go to config through its Lookup, over the
-	// process environment; production reads the environment.
-	load := config.Load
+	// process environment; production reads the environment. A read-only
+	// command is given placeholders for what it does not read (see
+	// readOnlyLookup), so it runs without the mnemonic.
+	lookup := os.LookupEnv
 	if env != nil {
-		load = func() (config.Config, error) { return config.LoadFrom(env.Lookup) }
+		lookup = env.Lookup
 	}
-	cfg, err := load()
+	lookup, placeheld := readOnlyLookup(cl.cmd, lookup)
+	cfg, err := config.LoadFrom(lookup)
 	if err != nil {
 		// The error names every bad variable and never a secret's value.
 		log.Error().Err(err).Msg("configuration rejected")
 		return 2
 	}
+	if placeheld["PROCESSOR_MNEMONIC"] {
+		cfg.ProcessorMnemonic = config.Secret{}
+	}
 	log = log.Level(cfg.LogLevel)
 	if cfg.ConsumerName == "" {
 		cfg.ConsumerName = defaultConsumerBase()
 	}
-	if flag.Arg(0) == "deadletters" {
-		err := deadLetters(ctx, cfg, flag.Args()[1:], os.Stdout)
+	switch cl.cmd {
+	case "deadletters":
+		err := deadLetters(ctx, cfg, cl.args, os.Stdout)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(os.Stdout, usage)
+			return 0
+		}
 		if errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, deadLettersUsage)
+			fmt.Fprintf(os.Stderr, "processor: %s\n\n%s", err, usage)
 		} else if err != nil {
 			log.Error().Err(err).Msg("deadletters failed")
 		}
 		return deadLettersExit(err)
-	}
-	switch cmd := flag.Arg(0); cmd {
 	case "status", "inflight", "app":
-		err := runOps(ctx, cfg, cmd, flag.Args()[1:], os.Stdout, nil)
+		err := runOps(ctx, cfg, cl.cmd, cl.args, os.Stdout, nil)
 		switch {
+		case errors.Is(err, flag.ErrHelp):
+			fmt.Fprint(os.Stdout, usage)
+			return 0
 		case errors.Is(err, errUsage):
-			fmt.Fprintln(os.Stderr, "usage:\n"+opsUsage)
+			fmt.Fprintf(os.Stderr, "processor: %s\n\n%s", err, usage)
 		case err != nil && opsExit(err) == 1:
-			log.Error().Err(err).Str("command", cmd).Msg("subcommand failed")
+			log.Error().Err(err).Str("command", cl.cmd).Msg("subcommand failed")
 		}
 		return opsExit(err)
 	}
-	if flag.NArg() > 0 {
-		flag.Usage()
-		return 2
-	}
-	if *check {
+	if cl.check {
 		if err := preflight(ctx, cfg, log); err != nil {
 			log.Error().Err(err).Msg("preflight failed")
 			return 1
@@ -123,7 +154,7 @@ func run() int {
 	}
 	defer svc.Close()
 	if env != nil {
-		env.PrintBanner(os.Stdout, cfg, svc.Wallet())
+		env.PrintBanner(os.Stdout, cfg)
 	}
 
 	done := make(chan error, 1)
@@ -162,4 +193,72 @@ func newLogger(w *os.File) zerolog.Logger {
 		return zerolog.New(w).With().Timestamp().Logger()
 	}
 	return zerolog.New(out).With().Timestamp().Logger()
+}
+
+// commandLine is what the command line asks for.
+type commandLine struct {
+	dev, check bool
+	// cmd is the subcommand ("" runs the relay), args what follows it.
+	cmd  string
+	args []string
+}
+
+// commands are the subcommands; anything else after the flags is refused.
+var commands = map[string]bool{"status": true, "inflight": true, "app": true, "deadletters": true}
+
+// parseCommandLine reads the top-level flags and the subcommand. A refusal
+// is a usageError saying why; -h is flag.ErrHelp. The subcommand's own
+// arguments are the subcommand's to check.
+func parseCommandLine(args []string) (commandLine, error) {
+	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	var cl commandLine
+	fs.BoolVar(&cl.dev, "dev", false, "dev mode")
+	fs.BoolVar(&cl.check, "check", false, "check, then exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cl, err
+		}
+		return cl, usageErrorf("%s", err)
+	}
+	if fs.NArg() == 0 {
+		return cl, nil
+	}
+	cl.cmd, cl.args = fs.Arg(0), fs.Args()[1:]
+	switch {
+	case strings.HasPrefix(cl.cmd, "-"):
+		return cl, usageErrorf("flag %s after an argument: flags come first", cl.cmd)
+	case !commands[cl.cmd]:
+		return cl, usageErrorf("unknown command %q (the commands are status, inflight, app and deadletters)", cl.cmd)
+	case cl.check:
+		return cl, usageErrorf("-check runs alone, not with %s", cl.cmd)
+	}
+	return cl, nil
+}
+
+// checkArgs checks the subcommand's own arguments, before any
+// configuration is read: a refusal then says what is wrong with the command
+// line, not which variable is missing.
+func checkArgs(cl commandLine) error {
+	switch cl.cmd {
+	case "deadletters":
+		_, err := parseDeadLetterArgs(cl.args)
+		return err
+	case "status", "inflight", "app":
+		_, err := parseOpsArgs(cl.cmd, cl.args)
+		return err
+	}
+	return nil
+}
+
+// usageError is a command line that cannot run, and why; errors.Is(err,
+// errUsage) holds.
+type usageError struct{ why string }
+
+func (e usageError) Error() string        { return e.why }
+func (e usageError) Is(target error) bool { return target == errUsage }
+
+func usageErrorf(format string, args ...any) error {
+	return usageError{why: fmt.Sprintf(format, args...)}
 }

@@ -129,3 +129,104 @@ func TestFeeCapWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsSayWhy: every command line the binary cannot run is refused
+// with exit 2 and a first line that says why, then the usage once; no
+// refusal needs Redis, the node or the mnemonic.
+func TestRefusalsSayWhy(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		why  string
+	}{
+		{[]string{"hello"}, `unknown command "hello"`},
+		{[]string{"-nope"}, "flag provided but not defined: -nope"},
+		{[]string{"-check", "status"}, "-check runs alone"},
+		{[]string{"app"}, "app takes one argument"},
+		{[]string{"app", "hello"}, `app: "hello" is neither an entityId`},
+		{[]string{"app", "01M84VAXA3ENVW6NN6H78HSK7Z", "-json"}, "app: flag -json after the argument: flags come first"},
+		{[]string{"app", "-x", "01M84VAXA3ENVW6NN6H78HSK7Z"}, "app: flag provided but not defined: -x"},
+		{[]string{"status", "now"}, `status takes no argument, got "now"`},
+		{[]string{"inflight", "-dev"}, "inflight: flag provided but not defined: -dev"},
+		{[]string{"deadletters"}, "deadletters needs list, show or replay"},
+		{[]string{"deadletters", "bogus"}, `deadletters: unknown subcommand "bogus"`},
+		{[]string{"deadletters", "show"}, "deadletters show takes one id"},
+		{[]string{"deadletters", "show", "abc"}, `deadletters show: "abc" is not a stream id`},
+		{[]string{"deadletters", "list", "-limit", "5", "x"}, `deadletters list takes no argument, got "x"`},
+		{[]string{"deadletters", "list", "x", "-limit", "5"}, "deadletters list: flag -limit after the argument"},
+	} {
+		cmd := exec.Command(processorBinary(t), tc.args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // nothing configured
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("%v: %v, want exit 2\n%s", tc.args, err, stderr.String())
+			continue
+		}
+		first, _, _ := strings.Cut(stderr.String(), "\n")
+		if !strings.HasPrefix(first, "processor: ") || !strings.Contains(first, tc.why) {
+			t.Errorf("%v: first line %q, want the reason %q", tc.args, first, tc.why)
+		}
+		if n := strings.Count(stderr.String(), "usage:"); n != 1 || stdout.Len() != 0 {
+			t.Errorf("%v: usage printed %d times, stdout %q", tc.args, n, stdout.String())
+		}
+	}
+}
+
+// TestHelpOnce: -h (alone or after a command) prints the usage once on
+// stdout and exits 0, and its -dev line says what README says of dev mode.
+func TestHelpOnce(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-h"}, {"-help"}, {"status", "-h"}, {"deadletters", "list", "-h"}} {
+		cmd := exec.Command(processorBinary(t), args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if n := strings.Count(string(out), "usage:"); n != 1 {
+			t.Fatalf("%v: usage printed %d times:\n%s", args, n, out)
+		}
+		for _, cmd := range []string{"processor -dev", "processor status", "processor inflight", "processor app",
+			"processor deadletters list", "processor deadletters show", "processor deadletters replay"} {
+			if !strings.Contains(string(out), cmd) {
+				t.Fatalf("%v: usage does not name %q:\n%s", args, cmd, out)
+			}
+		}
+	}
+	// README's claims about dev mode, which the -dev line must not contradict.
+	for _, claim := range []string{"a `redis-server` it starts itself or else an embedded Redis-protocol server",
+		"with\n`REDIS_URL` set it uses that one, under names of its own"} {
+		if !strings.Contains(string(readme), claim) {
+			t.Fatalf("README no longer says %q: update the usage's -dev line with it", claim)
+		}
+	}
+	if strings.Contains(usage, "if none answers") || !strings.Contains(usage, "a redis-server it starts") ||
+		!strings.Contains(usage, "under names\n") && !strings.Contains(usage, "under names of its own") {
+		t.Fatalf("the -dev line contradicts README:\n%s", usage)
+	}
+}
+
+// TestReadOnlyNeedsNoMnemonic: deadletters list and show run with REDIS_URL
+// alone; a command that runs the relay still asks for everything.
+func TestReadOnlyNeedsNoMnemonic(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, args := range [][]string{{"deadletters", "list"}} {
+		cmd := exec.Command(processorBinary(t), args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "REDIS_URL=" + srv.URL()}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), `"deadLetters"`) {
+			t.Fatalf("%v with REDIS_URL only: %v\n%s", args, err, out)
+		}
+	}
+	cmd := exec.Command(processorBinary(t), "-check")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "REDIS_URL=" + srv.URL()}
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "PROCESSOR_MNEMONIC: required") {
+		t.Fatalf("-check without the mnemonic:\n%s", out)
+	}
+}

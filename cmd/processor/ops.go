@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,8 +24,8 @@ import (
 )
 
 // opsUsage lists the on-call's subcommands besides deadletters.
-const opsUsage = `  processor status [-json]                             the monitor's checks and figures, from Redis and the node
-  processor inflight [-json]                           the journal: one line per nonce, with age, fees and hashes
+const opsUsage = `  processor status [-json]                             the monitor's checks, every key of the pool, the figures
+  processor inflight [-json]                           every key's journal: one line per nonce, age, fees, hashes
   processor app [-json] ENTITYID|TX|ADDRESS            what became of an application`
 
 // errUnhealthy: status found a failing check (exit 3, as /api/monitor's 500).
@@ -67,29 +68,56 @@ func orRedisUnreachable(ctx context.Context, rdb redis.UniversalClient, err erro
 }
 
 // opsEnv is what the on-call's subcommands read: the Redis and the node the
-// service reads, the wallet its configuration names, and a clock. They write
-// nothing: the journal is read without the relay's quarantine, the holder
-// index without pruning, and nothing is acknowledged or sent.
+// service reads, the pool's keys, and a clock. They write nothing: the
+// journals are read without the relay's quarantine, the holder index
+// without pruning, and nothing is acknowledged or sent.
 type opsEnv struct {
 	cfg    config.Config
 	rdb    redis.UniversalClient
 	client *chain.Client
-	wallet common.Address
+	// keys are the pool's: those PROCESSOR_ACCOUNT_INDEX names when the
+	// mnemonic is given, else every wallet registered in Redis.
+	keys []opsKey
+	// queue is the first key's (a queue without a wallet when there is
+	// none): the dead letters and the status records are the stream's.
 	queue  *stream.Queue
 	status *stream.StatusStore
 	now    func() time.Time
 }
 
+// opsKey is one key of the pool as the subcommands read it.
+type opsKey struct {
+	wallet common.Address
+	queue  *stream.Queue
+}
+
+// wallet is the first key's address (the zero address without keys).
+func (e *opsEnv) wallet() common.Address {
+	if len(e.keys) == 0 {
+		return common.Address{}
+	}
+	return e.keys[0].wallet
+}
+
 // openOps connects to Redis and the node named by cfg; now nil is time.Now.
+// Without the mnemonic (cfg.ProcessorMnemonic empty) the keys are the
+// wallets the pool registered in Redis, in address order.
 func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*opsEnv, error) {
 	if now == nil {
 		now = time.Now
 	}
-	key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
-	if err != nil {
-		return nil, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
+	var wallets []common.Address
+	if cfg.ProcessorMnemonic.Reveal() != "" {
+		keys, err := poolKeys(cfg)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			wallets = append(wallets, crypto.PubkeyToAddress(k.PublicKey))
+		}
 	}
-	e := &opsEnv{cfg: cfg, wallet: crypto.PubkeyToAddress(key.PublicKey), now: now}
+	e := &opsEnv{cfg: cfg, now: now}
+	var err error
 	if e.rdb, err = openRedis(cfg); err != nil {
 		return nil, err
 	}
@@ -97,12 +125,32 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 		_ = e.rdb.Close()
 		return nil, err
 	}
+	keys := func(wallet string) stream.Keys {
+		return stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
+			DeadLetter: cfg.DeadLetterStreamKey, Wallet: wallet}
+	}
+	if cfg.ProcessorMnemonic.Reveal() == "" {
+		registered, err := stream.NewQueue(e.rdb, keys("")).Wallets(ctx)
+		if err != nil {
+			_ = e.rdb.Close()
+			return nil, orRedisUnreachable(ctx, e.rdb, fmt.Errorf("read the pool's wallets: %w", err))
+		}
+		for _, w := range registered {
+			wallets = append(wallets, common.HexToAddress(w))
+		}
+		slices.SortFunc(wallets, func(a, b common.Address) int { return a.Cmp(b) })
+	}
 	if e.client, err = dialChain(ctx, cfg); err != nil {
 		_ = e.rdb.Close()
 		return nil, err
 	}
-	e.queue = stream.NewQueue(e.rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
-		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(e.wallet.Hex())})
+	for _, w := range wallets {
+		e.keys = append(e.keys, opsKey{wallet: w, queue: stream.NewQueue(e.rdb, keys(strings.ToLower(w.Hex())))})
+	}
+	e.queue = stream.NewQueue(e.rdb, keys(""))
+	if len(e.keys) > 0 {
+		e.queue = e.keys[0].queue
+	}
 	e.status = stream.NewStatusStore(e.rdb, cfg.StreamKey, cfg.ApplicationStatusTTL)
 	return e, nil
 }
@@ -113,9 +161,31 @@ func (e *opsEnv) Close() {
 	_ = e.rdb.Close()
 }
 
-// journal reads the journal without writing.
+// journal reads the first key's journal without writing.
 func (e *opsEnv) journal(ctx context.Context) ([]inspect.Flight, error) {
 	return inspect.Journal(ctx, e.rdb, e.queue.JournalKey())
+}
+
+// journals reads every key's journal without writing, each record with the
+// wallet it belongs to, keys in order.
+func (e *opsEnv) journals(ctx context.Context) ([]walletFlight, error) {
+	var out []walletFlight
+	for _, k := range e.keys {
+		fs, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			out = append(out, walletFlight{Wallet: k.wallet, Flight: f})
+		}
+	}
+	return out, nil
+}
+
+// walletFlight is a journal record with its key's wallet.
+type walletFlight struct {
+	Wallet common.Address
+	inspect.Flight
 }
 
 // rpcCtx bounds one node call.
@@ -123,25 +193,42 @@ func (e *opsEnv) rpcCtx(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, e.cfg.RPCTimeout)
 }
 
+// opsArgs is a parsed command line of status, inflight or app.
+type opsArgs struct {
+	json  bool
+	query string // app's argument
+}
+
+// parseOpsArgs checks a command line of status, inflight or app before
+// anything is read or connected, and says why it refuses one.
+func parseOpsArgs(cmd string, args []string) (opsArgs, error) {
+	var a opsArgs
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&a.json, "json", false, "JSON instead of aligned text")
+	if err := parseFlags(fs, cmd, args); err != nil {
+		return a, err
+	}
+	switch {
+	case cmd != "app" && fs.NArg() > 0:
+		return a, usageErrorf("%s takes no argument, got %q", cmd, inspect.Printable(fs.Arg(0)))
+	case cmd == "app" && fs.NArg() != 1:
+		return a, usageErrorf("app takes one argument, an entityId, a transaction hash or a policy holder's address; got %d", fs.NArg())
+	case cmd == "app" && inspect.Classify(strings.TrimSpace(fs.Arg(0))) == "":
+		return a, usageErrorf("app: %q is neither an entityId (26 characters), a transaction hash (0x and 64 hex digits) "+
+			"nor an address (0x and 40 hex digits)", inspect.Printable(fs.Arg(0)))
+	}
+	a.query = fs.Arg(0)
+	return a, nil
+}
+
 // runOps runs one of status, inflight and app and maps its outcome to an
 // exit code: 0 done, 2 usage, 3 unhealthy (status) or nothing found (app),
 // 1 anything else, such as "redis unreachable: <category>".
 func runOps(ctx context.Context, cfg config.Config, cmd string, args []string, out io.Writer, now func() time.Time) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "JSON instead of aligned text")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	wantArgs := 0
-	if cmd == "app" {
-		wantArgs = 1
-	}
-	if fs.NArg() != wantArgs {
-		return errUsage
-	}
-	if cmd == "app" && inspect.Classify(strings.TrimSpace(fs.Arg(0))) == "" {
-		return errUsage
+	a, err := parseOpsArgs(cmd, args)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*cfg.RPCTimeout+10*time.Second)
 	defer cancel()
@@ -152,13 +239,73 @@ func runOps(ctx context.Context, cfg config.Config, cmd string, args []string, o
 	defer e.Close()
 	switch cmd {
 	case "status":
-		err = e.statusCmd(ctx, out, *asJSON)
+		err = e.statusCmd(ctx, out, a.json)
 	case "inflight":
-		err = e.inflightCmd(ctx, out, *asJSON)
+		err = e.inflightCmd(ctx, out, a.json)
 	default:
-		err = e.appCmd(ctx, fs.Arg(0), out, *asJSON)
+		err = e.appCmd(ctx, a.query, out, a.json)
 	}
 	return orRedisUnreachable(ctx, e.rdb, err)
+}
+
+// parseFlags parses a subcommand's flags and says why it refuses them: an
+// unknown flag, or a flag after the argument (the flag package stops at the
+// first argument and would take the flag for a second one). -h is
+// flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, cmd string, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErrorf("%s: %s", cmd, err)
+	}
+	for _, a := range fs.Args() {
+		if len(a) > 1 && strings.HasPrefix(a, "-") && stream.EntryTime(a).IsZero() {
+			return usageErrorf("%s: flag %s after the argument: flags come first (processor %s %s ...)", cmd, a, cmd, a)
+		}
+	}
+	return nil
+}
+
+// readOnlyVars are, per read-only command, the required variables it does
+// not read: a placeholder stands in for each when it is unset, so that an
+// on-call engineer needs neither the mnemonic nor the node for what reads
+// only Redis. Commands that write or run the relay get none.
+var readOnlyVars = map[string][]string{
+	"status":      {"PROCESSOR_MNEMONIC"},
+	"inflight":    {"PROCESSOR_MNEMONIC"},
+	"app":         {"PROCESSOR_MNEMONIC"},
+	"deadletters": {"PROCESSOR_MNEMONIC", "CHAIN_RPC_URL", "DEPEG_PRODUCT_ADDRESS"},
+}
+
+// placeholders are values config accepts and nothing uses: the commands
+// given them never derive a key (the mnemonic is cleared after loading)
+// nor dial the node.
+var placeholders = map[string]string{
+	"PROCESSOR_MNEMONIC":    "test test test test test test test test test test test junk",
+	"CHAIN_RPC_URL":         "http://127.0.0.1:1",
+	"DEPEG_PRODUCT_ADDRESS": "0x0000000000000000000000000000000000000001",
+}
+
+// readOnlyLookup wraps lookup with cmd's placeholders, and says which it
+// put in.
+func readOnlyLookup(cmd string, lookup func(string) (string, bool)) (func(string) (string, bool), map[string]bool) {
+	used := map[string]bool{}
+	vars := readOnlyVars[cmd]
+	if len(vars) == 0 {
+		return lookup, used
+	}
+	for _, name := range vars {
+		if v, _ := lookup(name); strings.TrimSpace(v) == "" {
+			used[name] = true
+		}
+	}
+	return func(name string) (string, bool) {
+		if used[name] {
+			return placeholders[name], true
+		}
+		return lookup(name)
+	}, used
 }
 
 // opsExit maps a subcommand's outcome to an exit code.

@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -25,6 +29,7 @@ import (
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -185,7 +190,7 @@ func TestStatusGolden(t *testing.T) {
 	if !errors.Is(err, errUnhealthy) || opsExit(err) != 3 {
 		t.Fatalf("status with a failing check: %v (exit %d)", err, opsExit(err))
 	}
-	golden(t, "status", out)
+	golden(t, "status", strings.ReplaceAll(out, w.dc.Product.Hex(), "<product>"))
 
 	js, err := w.run("status", "-json")
 	if !errors.Is(err, errUnhealthy) {
@@ -208,6 +213,92 @@ func TestStatusGolden(t *testing.T) {
 	out, _ = w.run("status")
 	if !strings.Contains(out, "no loop iteration recorded") {
 		t.Fatalf("status without last-check:\n%s", out)
+	}
+}
+
+// TestPoolGolden: a pool of three keys (PROCESSOR_ACCOUNT_INDEX=0-2) as
+// status and inflight show it: every key's wallet, balance, lease (held by
+// two processes, the third orphaned with a record in its journal), in
+// flight and nonces, and every journal record with its wallet. Without the
+// mnemonic the commands read the same keys from Redis (the wallets the
+// pool registered), and print the same.
+func TestPoolGolden(t *testing.T) {
+	w := newOpsWorld(t, "PROCESSOR_ACCOUNT_INDEX=0-2", "PROCESSOR_ALERT_BALANCE=500000000000000000000")
+	ctx := t.Context()
+	if err := w.queue.EnsureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.rdb.Set(ctx, stream.LastCheckKey, w.now.Add(-time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := poolKeys(w.cfg)
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("pool keys: %d %v", len(keys), err)
+	}
+	holders := []string{"relay-a/4242/0123456789abcdef", "relay-b/77/fedcba9876543210", lease.Released}
+	for i, k := range keys {
+		wallet := strings.ToLower(crypto.PubkeyToAddress(k.PublicKey).Hex())
+		q := stream.NewQueue(w.rdb, stream.Keys{Stream: w.cfg.StreamKey, Group: w.cfg.GroupName, Consumer: w.cfg.ConsumerName,
+			DeadLetter: w.cfg.DeadLetterStreamKey, Wallet: wallet})
+		if err := w.rdb.SAdd(ctx, stream.WalletsKey(w.cfg.StreamKey), wallet).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.rdb.Set(ctx, lease.Key(wallet), holders[i], 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for n := range i + 1 {
+			if err := q.Record(ctx, stream.TxRecord{Nonce: uint64(n), EntryID: w.id(time.Duration(10*(i+1)) * time.Second),
+				EntityID: fmt.Sprintf("01M84VAXA3ENVW6NN6H78HSK%d%d", i, n), Hashes: []string{common.Hash{byte(16*i + n + 1)}.Hex()},
+				SignedAt: w.now.Add(-time.Duration(i+n+1) * time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Key 0 is funded with 1000 ETH; give key 1 an amount with 18 decimals.
+	odd, _ := new(big.Int).SetString("123456789012345678901", 10)
+	to := crypto.PubkeyToAddress(keys[1].PublicKey)
+	tx, err := types.SignNewTx(keys[0], types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(devchain.ChainID), Nonce: 0, To: &to, Value: odd, Gas: 21_000,
+		GasFeeCap: big.NewInt(30 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send(tx)
+	w.dc.Commit()
+
+	product := func(s string) string { return strings.ReplaceAll(s, w.dc.Product.Hex(), "<product>") }
+	status, err := w.run("status")
+	if opsExit(err) != 3 {
+		t.Fatalf("status of a pool with an empty key: %v", err)
+	}
+	golden(t, "status-pool", product(status))
+	inflight, err := w.run("inflight")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "inflight-pool", inflight)
+
+	js, _ := w.run("status", "-json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(js), &rep); err != nil || len(rep.Pool) != 3 || rep.Pool[1].BalanceEth != "123.456789012345678901" ||
+		rep.Header.ChainID != "1337" || rep.Header.HeadBlock == "unknown" {
+		t.Fatalf("status -json: %v\n%s", err, js)
+	}
+
+	// Without the mnemonic: the same keys, read from Redis (in address
+	// order, not the configuration's, so the balance check names them in
+	// that order too).
+	w.cfg.ProcessorMnemonic = config.Secret{}
+	lines := func(s string) []string {
+		l := slices.DeleteFunc(strings.Split(product(s), "\n"), func(l string) bool { return strings.HasPrefix(l, "balance ") })
+		slices.Sort(l)
+		return l
+	}
+	if out, _ := w.run("status"); !slices.Equal(lines(out), lines(status)) {
+		t.Errorf("status without the mnemonic differs:\n%s\n--- with it\n%s", out, status)
+	}
+	if out, _ := w.run("inflight"); !slices.Equal(lines(out), lines(inflight)) {
+		t.Errorf("inflight without the mnemonic differs:\n%s\n--- with it\n%s", out, inflight)
 	}
 }
 

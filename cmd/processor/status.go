@@ -10,43 +10,76 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
 // statusReport is the monitor as the status subcommand sees it from outside
-// the service: the checks and figures of /api/monitor, plus what only the
-// node and Redis tell directly.
+// the service: the checks and figures of /api/monitor, every key of the
+// pool, plus what only the node and Redis tell directly.
 type statusReport struct {
 	monitor.Report
-	Wallet string `json:"wallet"`
+	Header statusHeader `json:"header"`
+	// Wallet is the first key's; Pool has them all.
+	Wallet string      `json:"wallet"`
+	Pool   []keyStatus `json:"pool"`
 	// LastCheck is the relay loop's last-check key (RFC 3339); empty when
 	// no relay wrote it.
-	LastCheck    string  `json:"lastCheck,omitempty"`
-	MinedNonce   *uint64 `json:"minedNonce,omitempty"`
-	PendingNonce *uint64 `json:"pendingNonce,omitempty"`
-	BaseFeeGwei  string  `json:"baseFeeGwei,omitempty"`
-	MaxFeeGwei   string  `json:"maxFeeGwei"`
-	Stream       string  `json:"stream"`
-	Group        string  `json:"group"`
-	Consumer     string  `json:"consumer"`
-	DeadLetter   string  `json:"deadLetterStream"`
+	LastCheck   string `json:"lastCheck,omitempty"`
+	BaseFeeGwei string `json:"baseFeeGwei,omitempty"`
+	MaxFeeGwei  string `json:"maxFeeGwei"`
+	Stream      string `json:"stream"`
+	Group       string `json:"group"`
+	Consumer    string `json:"consumer"`
+	DeadLetter  string `json:"deadLetterStream"`
 }
 
-// statusCmd runs the monitor's three checks against the same Redis and node
-// as the service. The loop's heartbeat is the last-check key the relay
-// writes every iteration (the service's in-memory heartbeat is out of
-// reach); in flight is the journal's length; waiting at the fee cap is the
-// head's base fee above MAX_FEE_PER_GAS. The runway needs the service's
-// spend history and is left to /api/monitor.
-func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) error {
-	rep := statusReport{Wallet: e.wallet.Hex(), MaxFeeGwei: gweiString(e.cfg.MaxFeePerGas),
-		Stream: e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey}
+// statusHeader is the line above the checks: which chain, which product,
+// how far the node is, which build reads it. "unknown" where the node did
+// not answer.
+type statusHeader struct {
+	ChainID   string `json:"chainId"`
+	Product   string `json:"product"`
+	HeadBlock string `json:"headBlock"`
+	Version   string `json:"version"`
+}
 
-	// The consumer the key's relay reads under is recorded at its start
-	// (it is "<host>-<pid>/<wallet>" by default, so not this process's).
+// keyStatus is one key of the pool: its wallet, balance (exact, in ETH),
+// who holds its lease, its journal and what the node says of its nonces.
+type keyStatus struct {
+	Wallet     string `json:"wallet"`
+	BalanceEth string `json:"balanceEth,omitempty"`
+	// Runway needs the running service's spend history: it is in
+	// /api/monitor; here it says so.
+	Runway       string  `json:"runway"`
+	Lease        string  `json:"lease"`
+	InFlight     int     `json:"inFlight"`
+	MinedNonce   *uint64 `json:"minedNonce,omitempty"`
+	PendingNonce *uint64 `json:"pendingNonce,omitempty"`
+}
+
+// runwayElsewhere is what status says of the runway: the spend rate is the
+// service's, learnt from its own transactions.
+const runwayElsewhere = "in /api/monitor (needs the service's spend)"
+
+// statusCmd runs the monitor's checks against the same Redis and node as
+// the service, for every key of the pool. The loop's heartbeat is the
+// last-check key the relays write every iteration (the service's in-memory
+// heartbeats are out of reach); in flight is each journal's length; waiting
+// at the fee cap is the head's base fee above MAX_FEE_PER_GAS.
+func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) error {
+	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: gweiString(e.cfg.MaxFeePerGas), Pool: []keyStatus{},
+		Stream: e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
+		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}}
+
+	// The consumer the first key's relay reads under is recorded at its
+	// start (it is "<host>-<pid>/<wallet>" by default, so not this
+	// process's).
 	switch c, err := e.rdb.Get(ctx, e.queue.ConsumerKey()).Result(); {
 	case err == nil:
 		rep.Consumer = c
@@ -68,39 +101,44 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 			rep.LastCheck = t.UTC().Format(time.RFC3339)
 		}
 	}
-	flights, err := e.journal(ctx)
-	if err != nil {
-		return err
-	}
-	inFlight := 0
-	for _, f := range flights {
-		if f.Unreadable == "" {
-			inFlight++
+	var keyChecks []monitor.KeyConfig
+	for _, k := range e.keys {
+		ks, err := e.keyStatus(ctx, k)
+		if err != nil {
+			return err
 		}
+		rep.Pool = append(rep.Pool, ks)
+		n := ks.InFlight
+		keyChecks = append(keyChecks, monitor.KeyConfig{Wallet: k.wallet, Heartbeat: hb, InFlight: func() int { return n }})
 	}
 	c, cancel := e.rpcCtx(ctx)
 	head, herr := e.client.HeaderByNumber(c, nil)
 	cancel()
 	atCap := false
-	if herr == nil && head.BaseFee != nil {
-		rep.BaseFeeGwei = gweiString(head.BaseFee)
-		atCap = head.BaseFee.Cmp(e.cfg.MaxFeePerGas) > 0
+	if herr == nil {
+		rep.Header.HeadBlock = head.Number.String()
+		if head.BaseFee != nil {
+			rep.BaseFeeGwei = gweiString(head.BaseFee)
+			atCap = head.BaseFee.Cmp(e.cfg.MaxFeePerGas) > 0
+		}
 	}
 	c, cancel = e.rpcCtx(ctx)
-	mined, pending, nerr := e.client.Nonces(c, e.wallet, nil)
+	if id, err := e.client.ChainID(c); err == nil {
+		rep.Header.ChainID = id.String()
+	}
 	cancel()
-	if nerr == nil {
-		rep.MinedNonce, rep.PendingNonce = &mined, &pending
+	for i := range keyChecks {
+		keyChecks[i].WaitingAtFeeCap = func() bool { return atCap }
 	}
 
 	checker, err := monitor.NewChecker(monitor.CheckerConfig{
-		Wallet: e.wallet, AlertBalance: e.cfg.ProcessorAlertBalance,
+		Wallet: e.wallet(), AlertBalance: e.cfg.ProcessorAlertBalance, Keys: keyChecks, Heartbeat: hb,
 		LoopMaxAge: e.cfg.ListenerLoopMaxTimeout, MaxPending: e.cfg.MaxNonAckPendingMessages,
 		MaxWaitAge: e.cfg.MonitorMaxWaitAge, StreamKey: e.cfg.StreamKey, Group: e.cfg.GroupName,
 		DeadLetterStream: e.cfg.DeadLetterStreamKey, CheckTimeout: e.cfg.MonitorCheckTimeout,
 		BalanceRefresh: e.cfg.BalanceRefreshInterval, BalanceTimeout: e.cfg.RPCTimeout,
-		Balance: e.client, Redis: e.rdb, Heartbeat: hb,
-		InFlight:        func() int { return inFlight },
+		Balance: e.client, Redis: e.rdb,
+		InFlight:        func() int { return sumInFlight(rep.Pool) },
 		WaitingAtFeeCap: func() bool { return atCap },
 		Now:             e.now,
 	})
@@ -132,8 +170,67 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 	return nil
 }
 
-// writeStatus prints the checks, then the figures.
+func sumInFlight(ks []keyStatus) int {
+	n := 0
+	for _, k := range ks {
+		n += k.InFlight
+	}
+	return n
+}
+
+// keyStatus reads one key: its journal (readable records), its lease, its
+// balance and nonces. What the node does not answer stays empty.
+func (e *opsEnv) keyStatus(ctx context.Context, k opsKey) (keyStatus, error) {
+	ks := keyStatus{Wallet: k.wallet.Hex(), Runway: runwayElsewhere}
+	flights, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
+	if err != nil {
+		return ks, err
+	}
+	for _, f := range flights {
+		if f.Unreadable == "" {
+			ks.InFlight++
+		}
+	}
+	holder, err := e.rdb.Get(ctx, lease.Key(strings.ToLower(k.wallet.Hex()))).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return ks, fmt.Errorf("read the lease of %s: %w", k.wallet.Hex(), err)
+	}
+	ks.Lease = leaseText(holder, len(flights))
+	c, cancel := e.rpcCtx(ctx)
+	if bal, err := e.client.BalanceAt(c, k.wallet, nil); err == nil {
+		ks.BalanceEth = ethExact(bal)
+	}
+	cancel()
+	c, cancel = e.rpcCtx(ctx)
+	if mined, pending, err := e.client.Nonces(c, k.wallet, nil); err == nil {
+		ks.MinedNonce, ks.PendingNonce = &mined, &pending
+	}
+	cancel()
+	return ks, nil
+}
+
+// leaseText says who holds a key: the holder's host and pid (its token
+// without the random part, which is the fence's), or nobody, and then
+// whether records wait in its journal (an orphaned key: the pool's
+// finisher settles them).
+func leaseText(token string, journaled int) string {
+	if token != "" && token != lease.Released {
+		if parts := strings.Split(token, "/"); len(parts) == 3 {
+			return "held by " + parts[0] + "/" + parts[1]
+		}
+		return "held"
+	}
+	if journaled > 0 {
+		return fmt.Sprintf("not held, %d in its journal (orphaned: the pool finishes them)", journaled)
+	}
+	return "not held"
+}
+
+// writeStatus prints the header, the checks, every key, then the figures.
 func writeStatus(out io.Writer, r statusReport) error {
+	h := r.Header
+	fmt.Fprintf(out, "chain %s · product %s · head block %s · processor %s\n\n",
+		inspect.Printable(h.ChainID), h.Product, inspect.Printable(h.HeadBlock), inspect.Printable(h.Version))
 	t := newTable(out, "CHECK", "STATUS", "WHY")
 	for _, c := range []struct{ name, status string }{
 		{"balance", r.Balance}, {"processor", r.Processor}, {"nonAckPendingTx", r.NonAckPendingTx},
@@ -152,17 +249,29 @@ func writeStatus(out io.Writer, r statusReport) error {
 		return err
 	}
 	fmt.Fprintln(out)
+	if len(r.Pool) == 0 {
+		fmt.Fprintln(out, "no key: none is registered in Redis (set PROCESSOR_MNEMONIC and PROCESSOR_ACCOUNT_INDEX to name them)")
+	} else {
+		t = newTable(out, "WALLET", "BALANCE", "RUNWAY", "LEASE", "IN FLIGHT", "NODE NONCES")
+		for _, k := range r.Pool {
+			nonces := "unknown"
+			if k.MinedNonce != nil && k.PendingNonce != nil {
+				nonces = fmt.Sprintf("mined %d, pending %d (holds %d)", *k.MinedNonce, *k.PendingNonce,
+					*k.PendingNonce-min(*k.MinedNonce, *k.PendingNonce))
+			}
+			t.row(k.Wallet, ethReadable(k.BalanceEth), k.Runway, k.Lease, strconv.Itoa(k.InFlight), nonces)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out)
 	t = newTable(out, "FIGURE", "VALUE")
-	t.row("wallet", r.Wallet)
-	t.row("balance", orUnknown(r.BalanceEth, " ETH"))
+	t.row("balance (pool)", ethReadable(r.BalanceEth))
 	t.row("alert balance", orUnknown(r.AlertBalanceEth, " ETH"))
 	t.row("last loop iteration", ageAt(r.LastCheck, r.LastLoopAgeSeconds))
 	if r.InFlight != nil {
-		t.row("in flight (journal)", strconv.Itoa(*r.InFlight))
-	}
-	if r.MinedNonce != nil && r.PendingNonce != nil {
-		t.row("node nonces", fmt.Sprintf("mined %d, pending %d (holds %d)", *r.MinedNonce, *r.PendingNonce,
-			*r.PendingNonce-min(*r.MinedNonce, *r.PendingNonce)))
+		t.row("in flight (journals)", strconv.Itoa(*r.InFlight))
 	}
 	t.row("base fee", orUnknown(r.BaseFeeGwei, "")+" (cap "+r.MaxFeeGwei+")")
 	if r.FeeCap != "" {
@@ -178,6 +287,30 @@ func writeStatus(out io.Writer, r statusReport) error {
 	t.row("stream", r.Stream+" (group "+r.Group+", consumer "+r.Consumer+")")
 	t.row("dead-letter stream", r.DeadLetter)
 	return t.flush()
+}
+
+// ethExact renders wei as an exact decimal ETH amount.
+func ethExact(wei *big.Int) string {
+	r := new(big.Rat).SetFrac(wei, big.NewInt(params.Ether))
+	return strings.TrimRight(strings.TrimRight(r.FloatString(18), "0"), ".")
+}
+
+// ethReadable renders an exact ETH amount ("999.999873452000000001") for
+// people: four decimals, rounded, trailing zeros dropped, and "unknown"
+// when there is none.
+func ethReadable(eth string) string {
+	r, ok := new(big.Rat).SetString(eth)
+	if eth == "" || !ok {
+		return "unknown"
+	}
+	s := r.FloatString(4)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "0" && r.Sign() > 0 {
+		s = "< 0.0001"
+	}
+	return s + " ETH"
 }
 
 func orUnknown(s, unit string) string {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,10 @@ func Start(t *testing.T, bin string, env []string) *Proc {
 	cmd := exec.CommandContext(t.Context(), bin, "-dev")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
 	cmd.WaitDelay = 5 * time.Second
+	// A process group of its own, as a shell gives a foreground job:
+	// Interrupt then reaches it and its children as Ctrl-C does, and never
+	// the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
@@ -133,6 +138,18 @@ func (p *Proc) WaitReady(t *testing.T, bound time.Duration) Ready {
 
 // Signal sends sig to the process (SIGTERM for a graceful stop).
 func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Interrupt is Ctrl-C in the terminal: SIGINT to the process's whole
+// group, children included.
+func (p *Proc) Interrupt() error { return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT) }
+
+// Lines is the output so far: stderr's JSON log lines, then, once the
+// process exited, stdout.
+func (p *Proc) Lines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
 
 // Done is closed when the process has exited; Err is then Wait's result.
 func (p *Proc) Done() <-chan struct{} { return p.done }
