@@ -135,6 +135,9 @@ type CheckerConfig struct {
 	// finishes them): a figure beside the queue check, so an on-call engineer
 	// sees why some entries wait and for whom.
 	Orphans func() []OrphanedKey
+	// Webhooks, when set, is the webhook outbox's figure for the full
+	// report; it must be cheap (no I/O).
+	Webhooks func() *WebhookReport
 	// Keys, when set, are the keys of a pool (PROCESSOR_ACCOUNT_INDEX with
 	// several indexes): each has its balance, loop and window, and the
 	// report shows them one by one under "keys" beside their totals. When
@@ -316,6 +319,9 @@ func (c *Checker) Check(ctx context.Context) Report {
 	now := c.cfg.Now()
 	c.checkBalance(&r, now)
 	c.checkFees(&r, now)
+	if c.cfg.Webhooks != nil {
+		r.Webhooks = c.cfg.Webhooks()
+	}
 	return r
 }
 

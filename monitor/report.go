@@ -102,9 +102,24 @@ type Report struct {
 	// OrphanedKeys are keys of the pool that no live process holds, with
 	// the journal records the pool is still finishing (a figure).
 	OrphanedKeys []OrphanedKey `json:"orphanedKeys,omitempty"`
+	// Webhooks is set with WEBHOOK_URL: the outbox of status-change events
+	// for the receiver (a figure, not a check).
+	Webhooks *WebhookReport `json:"webhooks,omitempty"`
 	// Keys is set when the process signs with several keys: each key's
 	// checks and figures, in PROCESSOR_ACCOUNT_INDEX order.
 	Keys []KeyReport `json:"keys,omitempty"`
+}
+
+// WebhookReport is the webhook outbox as the last read found it: events
+// not yet delivered and events dropped because it was full (both for all
+// processes, unknown until read), this process's deliveries, and, while
+// the receiver fails, since when and how ("refused", "server_error", ...).
+type WebhookReport struct {
+	Pending      *int64 `json:"pending,omitempty"`
+	Dropped      *int64 `json:"dropped,omitempty"`
+	Delivered    uint64 `json:"delivered"`
+	LastDelivery string `json:"lastDelivery,omitempty"`
+	Failing      string `json:"failing,omitempty"`
 }
 
 // OrphanedKey is a key of the pool that no live process holds: its wallet,
