@@ -110,12 +110,12 @@ func TestPendingScanPassesOverFailingEntries(t *testing.T) {
 	if got := page(t0.Add(2*time.Minute), "2-0"); len(got) != 0 {
 		t.Fatalf("waiting entry taken early: %v", got)
 	}
-	if f := s.failures["2-0"]; f == nil || f.count != 0 {
+	if f := s.entries["2-0"]; f == nil || f.count != 0 {
 		t.Fatalf("wait recorded as %+v, want no failure counted", f)
 	}
 	// Settled elsewhere: a full scan that does not find it forgets it.
 	page(t0.Add(3*time.Minute), "2-0")
-	if _, ok := s.failures["1-0"]; ok {
+	if _, ok := s.entries["1-0"]; ok {
 		t.Fatal("an entry no longer pending is remembered")
 	}
 	if s.due(t0.Add(time.Hour)) {

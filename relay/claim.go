@@ -21,7 +21,7 @@ import (
 //     whose keys are no longer configured, the old processor.
 
 // takeOver claims the entries the key's previous consumer left pending.
-func (r *Relay) takeOver(ctx context.Context) error {
+func (r *core) takeOver(ctx context.Context) error {
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
 	n, err := r.queue.TakeOver(c)
@@ -41,15 +41,8 @@ func (r *Relay) takeOver(ctx context.Context) error {
 // the fee cap, the node window, a signature another key owns, confirmations
 // still to come, a requeue), it is this relay's, and it must never look
 // idle to another key, which would claim it and sign a second transaction.
-func (r *Relay) touch(ctx context.Context) error {
-	r.mu.Lock()
-	ids := make([]string, 0, len(r.flights))
-	for _, f := range r.flights {
-		if f.app != nil {
-			ids = append(ids, f.app.entryID)
-		}
-	}
-	r.mu.Unlock()
+func (r *tracker) touch(ctx context.Context) error {
+	ids := r.w.entryIDs()
 	r.touchedAt = r.cfg.Now()
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
@@ -68,7 +61,7 @@ func (r *Relay) touch(ctx context.Context) error {
 
 // touchDue touches the in-flight entries if a quarter of ClaimIdle has
 // passed since the last time. Called by the tracker.
-func (r *Relay) touchDue(ctx context.Context) {
+func (r *tracker) touchDue(ctx context.Context) {
 	if r.cfg.ClaimIdle <= 0 || r.cfg.Now().Sub(r.touchedAt) < r.cfg.ClaimIdle/4 {
 		return
 	}
@@ -81,7 +74,7 @@ func (r *Relay) touchDue(ctx context.Context) {
 // per quarter of ClaimIdle, and makes the next read start at the beginning
 // of this consumer's pending list, where they now are. Entries claimed more
 // than MaxClaims times are remembered, to be dead-lettered when read.
-func (r *Relay) claimIdle(ctx context.Context, free int) {
+func (r *submitter) claimIdle(ctx context.Context, free int) {
 	now := r.cfg.Now()
 	if r.cfg.ClaimIdle <= 0 || free <= 0 || now.Sub(r.claimedAt) < r.cfg.ClaimIdle/4 {
 		return
@@ -102,7 +95,7 @@ func (r *Relay) claimIdle(ctx context.Context, free int) {
 	}
 	for _, e := range claimed {
 		if e.Claims > int64(r.cfg.MaxClaims) {
-			r.overClaimed[e.ID] = e.Claims
+			r.w.overClaimed(e.ID, e.Claims)
 		}
 	}
 	r.metrics.EntriesClaimed(len(claimed))
@@ -115,13 +108,10 @@ func (r *Relay) claimIdle(ctx context.Context, free int) {
 // times and returns the others. Such an entry has been read by that many
 // processes that then stopped without finishing it: whatever it is, it is
 // not to be read again.
-func (r *Relay) rejectOverClaimed(ctx context.Context, entries []stream.Entry) ([]stream.Entry, error) {
-	if len(r.overClaimed) == 0 {
-		return entries, nil
-	}
+func (r *submitter) rejectOverClaimed(ctx context.Context, entries []stream.Entry) ([]stream.Entry, error) {
 	rest := entries[:0:0]
 	for _, e := range entries {
-		n, over := r.overClaimed[e.ID]
+		n, over := r.w.claims(e.ID)
 		if !over {
 			rest = append(rest, e)
 			continue
@@ -140,7 +130,6 @@ func (r *Relay) rejectOverClaimed(ctx context.Context, entries []stream.Entry) (
 				n, r.cfg.MaxClaims), Fields: fields}); err != nil {
 			return nil, err
 		}
-		delete(r.overClaimed, e.ID)
 	}
 	return rest, nil
 }

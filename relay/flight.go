@@ -18,8 +18,13 @@ import (
 // flight is one nonce of ours whose outcome is not final yet: a transaction
 // carrying an application, a nonce-gap fill carrying none, or a transaction
 // adopted from an application's transactionHash (no nonce of ours, only a
-// receipt to wait for). Fields are guarded by Relay.mu except log and
-// baseLog, which are replaced only under it.
+// receipt to wait for).
+//
+// Once in the window, st, rec, tx, next, sent and log are written only by
+// the window's methods, under its lock. app, baseLog, the nonce and
+// st.Signed never change. tx, next and log change only on the tracker's
+// goroutine (a replacement journaled or answered), so the tracker reads them
+// without the lock; the submitter reads them only through the window.
 //
 // What the transaction carries (app) is kept apart from the transaction's own
 // state (st, tx, next), so that one transaction could later carry several
@@ -33,7 +38,7 @@ type flight struct {
 	// nil when adopted.
 	tx *types.Transaction
 	// next is a replacement being tried: sent on the next broadcast, and
-	// current once the node takes it (see Relay.afterSend).
+	// current once the node takes it (see window.answered).
 	next *types.Transaction
 	// reportedRevert: the revert was counted once, however many passes its
 	// outcome takes to settle.
@@ -54,7 +59,7 @@ type carried struct {
 	enqueuedAt        time.Time
 }
 
-// key is the flight's key in Relay.flights: the stream entry for an
+// key is the flight's key in window.flights: the stream entry for an
 // application, the nonce for a gap fill.
 func (f *flight) key() string {
 	if f.app == nil {

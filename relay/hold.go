@@ -17,11 +17,8 @@ import (
 // application an unknown transaction created gets SIGNATURE_USED, which
 // preflight resolves as success by our own transaction (appliedBy), so it
 // is acknowledged without a second transaction.
-func (r *Relay) holdGate(ctx context.Context) bool {
-	r.mu.Lock()
-	check := r.holdCheck || r.hold.Holding()
-	r.mu.Unlock()
-	if !check {
+func (r *submitter) holdGate(ctx context.Context) bool {
+	if !r.w.holdDue() {
 		return true
 	}
 	c, cancel := r.rpcCtx(ctx)
@@ -42,32 +39,7 @@ func (r *Relay) holdGate(ctx context.Context) bool {
 	}
 	head := header.Number.Uint64()
 
-	r.mu.Lock()
-	have := make(map[uint64]bool, len(r.flights))
-	highest, any := uint64(0), false
-	for _, f := range r.flights {
-		if f.st.Signed {
-			have[f.rec.Nonce] = true
-			highest, any = max(highest, f.rec.Nonce), true
-		}
-	}
-	before := r.hold
-	h, ev := nextHold(r.hold, unknownNonces(have, mined, pending), mined, head)
-	r.hold, r.holdCheck = h, false
-	switch ev {
-	case holdMined:
-		r.nextNonce = max(r.nextNonce, mined)
-	case holdDropped:
-		// The nonces the pool let go are free again: continue from the
-		// node's pending nonce instead of leaving a gap to be filled.
-		next := max(mined, pending)
-		if any {
-			next = max(next, highest+1)
-		}
-		r.nextNonce = next
-	}
-	next := r.nextNonce
-	r.mu.Unlock()
+	before, h, ev, next := r.w.checkHold(mined, pending, head)
 	r.metrics.SetUnknownPending(h.Unknown)
 
 	log := r.log.With().Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Logger()
@@ -95,13 +67,4 @@ func (r *Relay) holdGate(ctx context.Context) bool {
 	}
 	sleep(ctx, r.cfg.PollInterval)
 	return false
-}
-
-// HeldByUnknown reports whether new submissions wait behind transactions of
-// this wallet that the node's pool holds and the journal does not know, and
-// how many the last check found (see holdGate).
-func (r *Relay) HeldByUnknown() (n uint64, holding bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.hold.Unknown, r.hold.Holding()
 }

@@ -29,7 +29,7 @@ type revertCause struct {
 // block to learn why it reverted (receipts carry no reason). The replay sees
 // what the transactions before ours did, e.g. the same signature used earlier
 // in the block. An error means the node could not answer: decide later.
-func (r *Relay) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (revertCause, error) {
+func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (revertCause, error) {
 	if rcpt.GasUsed >= f.tx.Gas() {
 		return revertCause{reason: "out of gas", requeue: monitor.RequeueOutOfGas}, nil
 	}
@@ -97,7 +97,7 @@ type outcome struct {
 //     application.
 //
 // On any Redis or RPC failure it returns and the next pass decides again.
-func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
+func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation) {
 	f, rcpt, act := oc.f, oc.rcpt, oc.act
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
@@ -129,10 +129,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 			// Counted once per flight, however many passes the outcome takes
 			// (a failed Forget repeats it); a kill -9 in between may count
 			// it twice, which only dead-letters one revert early.
-			r.mu.Lock()
-			seen.Count = f.st.Reverts
-			r.mu.Unlock()
-			if seen.Count == 0 {
+			if seen.Count = r.w.state(f).Reverts; seen.Count == 0 {
 				if seen.Count, err = r.queue.CountRevert(c, f.app.entityID); err != nil {
 					r.metrics.RedisError("count_revert")
 					log.Warn().Err(err).Msg("count transient revert failed, will retry")
@@ -143,6 +140,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 		o.Event, o.Cause = evCause, seen
 		act, _ = r.step(f, o)
 	}
+	st := r.w.state(f)
 	switch act {
 	case actWait:
 	case actForget:
@@ -151,7 +149,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 		// already (a crash after its dead letter, before the record went).
 		r.forgetAndRelease(c, f, false, log)
 	case actRequeue:
-		if !f.st.Signed {
+		if !st.Signed {
 			// Adopted: it was a success when adopted, so a reorg re-mined it
 			// reverted. Its call is not ours to replay; in the queue,
 			// simulation decides again (and a SIGNATURE_USED there is looked
@@ -159,7 +157,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 			log.Warn().Msg("adopted transaction reverted after a reorg, application back in the queue")
 		} else {
 			r.metrics.RevertRequeued(cause.requeue)
-			log.Warn().Int64("reverts", f.st.Reverts).Int("max_reverts", r.cfg.MaxTransientReverts).
+			log.Warn().Int64("reverts", st.Reverts).Int("max_reverts", r.cfg.MaxTransientReverts).
 				Msg("transaction reverted for a cause that can pass, application back in the queue")
 		}
 		r.forgetAndRelease(c, f, true, log)
@@ -172,7 +170,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 		case cause.class == chain.RevertSignatureUsed && foreign != nil:
 			reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
 		case cause.requeue != "":
-			reason = fmt.Sprintf("reverted on chain %d times, last: %s", f.st.Reverts, cause.reason)
+			reason = fmt.Sprintf("reverted on chain %d times, last: %s", st.Reverts, cause.reason)
 		}
 		r.rejectReverted(c, f, rcpt, reason, log)
 	}
@@ -180,7 +178,7 @@ func (r *Relay) finishReverted(ctx context.Context, oc outcome, o observation) {
 
 // rejectReverted dead-letters a reverted application with a copy of what the
 // user signed (the hash is purged next), then forgets its journal record.
-func (r *Relay) rejectReverted(ctx context.Context, f *flight, rcpt *types.Receipt, reason string, log zerolog.Logger) {
+func (r *tracker) rejectReverted(ctx context.Context, f *flight, rcpt *types.Receipt, reason string, log zerolog.Logger) {
 	loaded, loadErrs, err := r.queue.LoadApplications(ctx, []string{f.app.entityID})
 	if err != nil {
 		r.metrics.RedisError("load")
@@ -204,7 +202,7 @@ func (r *Relay) rejectReverted(ctx context.Context, f *flight, rcpt *types.Recei
 // forgetAndRelease forgets a flight's journal record and removes it from the
 // window; requeue sends its application back to the queue. The record goes
 // first: if that fails the flight stays, and the next pass decides again.
-func (r *Relay) forgetAndRelease(ctx context.Context, f *flight, requeue bool, log zerolog.Logger) {
+func (r *tracker) forgetAndRelease(ctx context.Context, f *flight, requeue bool, log zerolog.Logger) {
 	if f.st.Signed {
 		if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 			r.metrics.RedisError("forget")
@@ -226,7 +224,7 @@ const signatureLookupChunk = 1000
 // of the pool (this relay's, any key registered on the stream, a legacy
 // wallet the operator named), foreign if from anyone else; both nil if none was found in
 // the range.
-func (r *Relay) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ours, foreign *common.Hash, err error) {
+func (r *core) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ours, foreign *common.Hash, err error) {
 	lowest := upTo - min(upTo, r.cfg.SignatureLookback)
 	var members map[common.Address]bool // the pool's wallets, read once if needed
 	for to := upTo; ; {
@@ -284,14 +282,8 @@ func (r *Relay) appliedBy(ctx context.Context, signature []byte, upTo uint64) (o
 // SIGNATURE_USED by one tracking the transaction of ours that did apply the
 // signature, in one step under the lock so the application is never out of
 // the window; then the reverted transaction's record is forgotten.
-func (r *Relay) swapToAdopted(ctx context.Context, f *flight, applied common.Hash) {
-	a := r.adopted(f.app, applied, f.baseLog)
-	r.mu.Lock()
-	if r.flights[f.key()] == f {
-		r.flights[f.key()] = a
-		r.sigs[a.app.sigHash] = a.app.entryID
-	}
-	r.mu.Unlock()
+func (r *tracker) swapToAdopted(ctx context.Context, f *flight, applied common.Hash) {
+	r.w.swap(f, r.adopted(f.app, applied, f.baseLog))
 	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 		r.metrics.RedisError("forget")
 		f.log.Warn().Err(err).Msg("forget journal record failed, will retry")
@@ -301,7 +293,7 @@ func (r *Relay) swapToAdopted(ctx context.Context, f *flight, applied common.Has
 
 // adopted is a flight that only waits for the receipt of a transaction that
 // applied app, sent by us earlier (the old processor, a lost journal record).
-func (r *Relay) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
+func (r *core) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
 	return &flight{
 		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
 		st:      flightState{Phase: phaseAdopted, LastSent: r.cfg.Now()},
@@ -318,7 +310,7 @@ func (r *Relay) adopted(app *carried, hash common.Hash, base zerolog.Logger) *fl
 // is tracked to confirmation instead of being submitted again. Any other hash
 // (another application's transaction, a failed one, garbage) is foreign: the
 // application is simulated as if it had none.
-func (r *Relay) adopt(ctx context.Context, app *carried, txHash common.Hash, log zerolog.Logger) (bool, error) {
+func (r *submitter) adopt(ctx context.Context, app *carried, txHash common.Hash, log zerolog.Logger) (bool, error) {
 	c, cancel := r.rpcCtx(ctx)
 	rcpt, err := r.chain.TransactionReceipt(c, txHash)
 	cancel()

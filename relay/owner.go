@@ -23,11 +23,11 @@ import (
 var errOwnedElsewhere = errors.New("another key of the pool owns this application: following its outcome")
 
 // walletHex is this relay's wallet as the pool's keys name it.
-func (r *Relay) walletHex() string { return strings.ToLower(r.signer.Address().Hex()) }
+func (r *core) walletHex() string { return strings.ToLower(r.signer.Address().Hex()) }
 
 // live reports whether a key is held by a live process; without a pool
 // every other key is taken to be live, so nothing is taken over from it.
-func (r *Relay) live(ctx context.Context, wallet string) (bool, error) {
+func (r *core) live(ctx context.Context, wallet string) (bool, error) {
 	if r.cfg.Pool == nil {
 		return true, nil
 	}
@@ -39,7 +39,7 @@ func (r *Relay) live(ctx context.Context, wallet string) (bool, error) {
 // another key is taken over only when it is stale (its entry acknowledged,
 // or its key held by nobody and the claim not journaled); otherwise the
 // candidate waits.
-func (r *Relay) claimOwners(ctx context.Context, ready []*candidate) ([]*candidate, error) {
+func (r *submitter) claimOwners(ctx context.Context, ready []*candidate) ([]*candidate, error) {
 	if len(ready) == 0 {
 		return nil, nil
 	}
@@ -78,7 +78,7 @@ func (r *Relay) claimOwners(ctx context.Context, ready []*candidate) ([]*candida
 }
 
 // takeStaleOwner moves another key's claim to this one if it is stale.
-func (r *Relay) takeStaleOwner(ctx context.Context, cd *candidate, o stream.Owner) (bool, error) {
+func (r *submitter) takeStaleOwner(ctx context.Context, cd *candidate, o stream.Owner) (bool, error) {
 	c, cancel := context.WithTimeout(ctx, 2*r.cfg.RPCTimeout)
 	defer cancel()
 	stale, err := r.queue.OwnerStale(c, o, r.live)
@@ -96,7 +96,7 @@ func (r *Relay) takeStaleOwner(ctx context.Context, cd *candidate, o stream.Owne
 // releaseOwners gives up this key's claims on settled applications. A
 // failure is only logged: the claim is then stale (its entry acknowledged)
 // and the next key to need it takes it over.
-func (r *Relay) releaseOwners(ctx context.Context, apps ...*carried) {
+func (r *core) releaseOwners(ctx context.Context, apps ...*carried) {
 	var hs []common.Hash
 	for _, a := range apps {
 		if a != nil {
@@ -114,7 +114,7 @@ func (r *Relay) releaseOwners(ctx context.Context, apps ...*carried) {
 
 // ours reports whether from is a wallet of the pool; members is read once
 // per call site and passed in (nil: not read yet).
-func (r *Relay) ours(ctx context.Context, from common.Address, members *map[common.Address]bool) (bool, error) {
+func (r *core) ours(ctx context.Context, from common.Address, members *map[common.Address]bool) (bool, error) {
 	if from == r.signer.Address() {
 		return true, nil
 	}

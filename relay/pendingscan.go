@@ -8,9 +8,12 @@ import "time"
 // entries it left), and when the tracker puts an application back in the
 // queue or frees a signature a deferred entry waits for.
 //
+// It is also the relay's one memory per entry (entryMemory): failed
+// attempts, a used signature found not ours, too many claims.
+//
 // The submitting loop drives it (start, page, finish); the tracker calls
-// released. All methods must be called with Relay.mu held, since the two
-// sides run in different goroutines.
+// released. It lives in the window, whose lock guards every call, since
+// the two sides run in different goroutines.
 type pendingScan struct {
 	// active: the loop is paging through its pending list from cursor.
 	active bool
@@ -27,16 +30,19 @@ type pendingScan struct {
 	// dead-lettered as missing).
 	reading bool
 	settled map[string]struct{}
-	// failures remembers the entries whose last attempt failed for a
-	// reason of their own (see attempts), or that wait for a look-up the
-	// node could not answer. An entry waiting for its next attempt is
-	// passed over, so one that fails every time never holds up
-	// the entries after it, nor the reading of new ones.
-	failures map[string]*entryFailure
+	// entries remembers, per stream entry, what the relay learnt of it
+	// while it was not in flight: the entries whose last attempt failed for
+	// a reason of their own (see attempts), or that wait for a look-up the
+	// node could not answer (an entry waiting for its next attempt is
+	// passed over, so one that fails every time never holds up the entries
+	// after it, nor the reading of new ones); a used signature found not
+	// ours; claims over MAX_ENTRY_CLAIMS. An entry that goes in flight or
+	// is settled is forgotten, and so is one a whole scan no longer finds.
+	entries map[string]*entryMemory
 }
 
-// entryFailure is the scan's memory of one entry that failed.
-type entryFailure struct {
+// entryMemory is the relay's memory of one entry.
+type entryMemory struct {
 	count int // failed attempts so far (a wait counts none)
 	// due: not tried again before it. Zero once the scan has handed the
 	// entry out again, so an entry that is then deferred or left by an
@@ -46,6 +52,22 @@ type entryFailure struct {
 	// without finding an entry proves it is no longer pending (settled,
 	// claimed by another consumer, lost with its group): it is forgotten.
 	seen bool
+	// sigUsed: its simulation said SIGNATURE_USED and the search found no
+	// transaction of ours: final once it holds in two blocks.
+	sigUsed sighting
+	// claims: claimed this often, more than MAX_ENTRY_CLAIMS: dead-lettered
+	// when read.
+	claims int64
+}
+
+// memory returns the entry's memory, made if new.
+func (s *pendingScan) memory(entryID string) *entryMemory {
+	m := s.entries[entryID]
+	if m == nil {
+		m = &entryMemory{seen: true}
+		s.entries[entryID] = m
+	}
+	return m
 }
 
 // attempts bounds the attempts at an entry that keeps failing for a reason
@@ -83,7 +105,7 @@ func afterFailure(p attempts, count int, now time.Time) (giveUp bool, due time.T
 
 func newPendingScan() pendingScan {
 	return pendingScan{active: true, cursor: "0", settled: make(map[string]struct{}),
-		failures: make(map[string]*entryFailure)}
+		entries: make(map[string]*entryMemory)}
 }
 
 // restart makes the next read start again at the beginning of the pending
@@ -112,7 +134,7 @@ func (s *pendingScan) beginPage() {
 	clear(s.settled)
 	s.reading = true
 	if s.cursor == "0" {
-		for _, f := range s.failures {
+		for _, f := range s.entries {
 			f.seen = false
 		}
 	}
@@ -124,9 +146,9 @@ func (s *pendingScan) endPage(empty bool) {
 	s.reading = false
 	if empty {
 		s.active, s.cursor = false, "0"
-		for id, f := range s.failures {
+		for id, f := range s.entries {
 			if !f.seen {
-				delete(s.failures, id)
+				delete(s.entries, id)
 			}
 		}
 	}
@@ -137,7 +159,7 @@ func (s *pendingScan) endPage(empty bool) {
 // read, or when it failed before and its next attempt is not due; busy
 // entries (in flight) are checked by the caller.
 func (s *pendingScan) take(entryID string, now time.Time) bool {
-	f := s.failures[entryID]
+	f := s.entries[entryID]
 	if f != nil {
 		f.seen = true
 	}
@@ -156,7 +178,7 @@ func (s *pendingScan) take(entryID string, now time.Time) bool {
 // nextAttempt is the earliest time a failed entry may be tried again.
 func (s *pendingScan) nextAttempt() (time.Time, bool) {
 	var at time.Time
-	for _, f := range s.failures {
+	for _, f := range s.entries {
 		if !f.due.IsZero() && (at.IsZero() || f.due.Before(at)) {
 			at = f.due
 		}
@@ -168,30 +190,21 @@ func (s *pendingScan) nextAttempt() (time.Time, bool) {
 // and whether to give up on it (afterFailure). Until it is given up (and
 // then settled), the entry waits for its next attempt.
 func (s *pendingScan) fail(entryID string, now time.Time, p attempts) (count int, giveUp bool) {
-	f := s.failures[entryID]
-	if f == nil {
-		f = &entryFailure{seen: true}
-		s.failures[entryID] = f
-	}
+	f := s.memory(entryID)
 	f.count++
 	giveUp, f.due = afterFailure(p, f.count, now)
 	return f.count, giveUp
 }
 
 // wait passes over an entry until due without counting a failure against
-// it (see Relay.entryWaits).
+// it (see submitter.entryWaits).
 func (s *pendingScan) wait(entryID string, due time.Time) {
-	f := s.failures[entryID]
-	if f == nil {
-		f = &entryFailure{seen: true}
-		s.failures[entryID] = f
-	}
-	f.due = due
+	s.memory(entryID).due = due
 }
 
-// forget drops an entry's failures: it went through (submitted, adopted) or
+// forget drops an entry's memory: it went through (submitted, adopted) or
 // was settled.
-func (s *pendingScan) forget(entryID string) { delete(s.failures, entryID) }
+func (s *pendingScan) forget(entryID string) { delete(s.entries, entryID) }
 
 // deferEntry notes an entry waiting for a flight with the same signature.
 func (s *pendingScan) deferEntry() { s.deferred = true }

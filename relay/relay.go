@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -166,63 +167,35 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Relay is one processor instance. Build it with New and run it with Run;
-// it is not reusable after Run returns.
+// Relay is one key's processor: the submitting loop and the tracker over one
+// window. It builds its parts and runs them as one lifecycle part (Start,
+// Close, Done; package lifecycle), or on the caller's goroutine (Run). It is
+// not reusable once it has run.
+//
+// Each part owns its state: the window (window.go) everything both loops
+// share, behind the one lock; the tracker (track.go) what only it writes;
+// the submitter (submit.go) what only the submitting loop writes. What both
+// need to act (the clients, the configuration, broadcasting, dead letters,
+// the search for a used signature) is the core they share, which holds no
+// state of its own.
 type Relay struct {
-	cfg       Config
-	log       zerolog.Logger
-	chain     Chain
-	queue     Queue
-	signer    *chain.Signer
-	product   *chain.Product
-	metrics   Metrics
-	heartbeat Heartbeat
+	*core
+	tracker   *tracker
+	submitter *submitter
+	run       *lifecycle.Func
+}
 
-	mu        sync.Mutex
-	flights   map[string]*flight // by flight.key: stream entry id, or nonce of a gap fill
-	sigs      map[common.Hash]string
-	nextNonce uint64
-	scan      pendingScan
-	window    nodeWindow
-	// baseFeeAboveCap and flightsAtCap feed the "waiting at fee cap" gauge.
-	baseFeeAboveCap bool
-	flightsAtCap    int
-	slotFreed       chan struct{}
-	// reading is the size of the batch the submitting loop has read and
-	// is submitting (see Entries).
-	reading int
-
-	// Owned by the submitting loop only.
-	unjournaled  []uint64 // nonces of a journal write that failed, to remove
-	balanceAt    time.Time
-	balanceOK    bool
-	holdWarnedAt uint64 // head of the last "still holding" log line
-	// sigUsedSeen: entries whose simulation said SIGNATURE_USED with no
-	// transaction of ours found, by the head of that search.
-	sigUsedSeen map[string]sighting
-
-	// hold: the node's pool holds transactions of this wallet that the
-	// journal does not know; nothing new is signed meanwhile (holdGate).
-	// holdCheck asks the submitting loop to look once, after recover.
-	hold      holdState
-	holdCheck bool
-
-	// narrowed: the node window narrowed once (logNarrowing).
-	narrowed bool
-
-	// Owned by the submitting loop: when it last looked for idle entries,
-	// and the claimed entries over MaxClaims, to dead-letter when read.
-	claimedAt   time.Time
-	overClaimed map[string]int64
-
-	// Owned by the tracker only.
-	gapSince  sighting  // the current nonce gap
-	touchedAt time.Time // when the in-flight entries were last touched
-	// unforgotten are journal records of settled flights (their nonces
-	// mined, their outcome acknowledged) whose removal failed; every pass
-	// tries again, so that the journal holds only unfinished transactions
-	// while the process runs, not until its next start.
-	unforgotten []uint64
+// core is what the parts share to act: the clients and the configuration,
+// and the window. It holds no state of its own.
+type core struct {
+	cfg     Config
+	log     zerolog.Logger
+	chain   Chain
+	queue   Queue
+	signer  *chain.Signer
+	product *chain.Product
+	metrics Metrics
+	w       *window
 }
 
 // New wires a relay. It starts nothing.
@@ -254,58 +227,47 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	if cfg.MaxClaims < 1 {
 		cfg.MaxClaims = 5
 	}
-	max := uint64(cfg.MaxInFlight)
-	return &Relay{
-		cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m, heartbeat: hb,
-		flights:     make(map[string]*flight),
-		sigs:        make(map[common.Hash]string),
-		scan:        newPendingScan(),
-		sigUsedSeen: make(map[string]sighting),
-		overClaimed: make(map[string]int64),
-		window:      nodeWindow{Limit: min(max, initialNodeWindow), Max: max},
-		slotFreed:   make(chan struct{}, 1),
-	}
+	co := &core{cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m,
+		w: newWindow(uint64(cfg.MaxInFlight))}
+	r := &Relay{core: co, tracker: &tracker{core: co}, submitter: &submitter{core: co, heartbeat: hb}}
+	r.run = lifecycle.NewFunc(r.Run)
+	return r
 }
+
+// Start runs the relay (Run) until Close; it returns at once.
+func (r *Relay) Start(ctx context.Context) error { return r.run.Start(ctx) }
+
+// Close stops the relay at its next safe point and waits for it.
+func (r *Relay) Close() error { return r.run.Close() }
+
+// Done is closed once a started relay has stopped.
+func (r *Relay) Done() <-chan struct{} { return r.run.Done() }
 
 // WaitingAtFeeCap reports whether the relay is held back by MAX_FEE_PER_GAS:
 // the base fee is above it, or a stuck transaction's fees reached it.
-func (r *Relay) WaitingAtFeeCap() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.baseFeeAboveCap || r.flightsAtCap > 0
-}
+func (r *Relay) WaitingAtFeeCap() bool { return r.w.atFeeCap() }
 
-func (r *Relay) reportFeeCap() {
-	r.metrics.WaitingAtFeeCap(r.WaitingAtFeeCap())
+func (r *core) reportFeeCap() {
+	r.metrics.WaitingAtFeeCap(r.w.atFeeCap())
 }
 
 // InFlight is the number of transactions submitted but not yet final.
-func (r *Relay) InFlight() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.flights)
-}
+func (r *Relay) InFlight() int { return r.w.size() }
 
 // Entries is how many stream entries the relay has in hand: reading, the
 // batch the submitting loop read and is submitting now; sent, those carried
 // by a transaction not yet final (gap fills carry none). The monitor counts
 // the key's other pending entries as read and not yet sent.
-func (r *Relay) Entries() (reading, sent int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, f := range r.flights {
-		if f.app != nil {
-			sent++
-		}
-	}
-	return r.reading, sent
-}
+func (r *Relay) Entries() (reading, sent int) { return r.w.entries() }
 
-func (r *Relay) setReading(n int) {
-	r.mu.Lock()
-	r.reading = n
-	r.mu.Unlock()
-}
+// NodeWindow reports how many of our transactions the node held on the last
+// pass, and how many the relay keeps outstanding for it.
+func (r *Relay) NodeWindow() (held, window uint64) { return r.w.nodeWindowNow() }
+
+// HeldByUnknown reports whether new submissions wait behind transactions of
+// this wallet that the node's pool holds and the journal does not know, and
+// how many the last check found (see holdGate).
+func (r *Relay) HeldByUnknown() (n uint64, holding bool) { return r.w.holding() }
 
 // Run processes the stream until ctx is cancelled. It first reconciles the
 // journal with the chain, then runs the confirmation tracker beside the
@@ -330,15 +292,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		r.track(ctx)
+		r.tracker.track(ctx)
 	}()
-	r.submitLoop(ctx)
+	r.submitter.submitLoop(ctx)
 	return nil
 }
 
 // retry runs a start-up step until it succeeds or ctx ends, so a processor
 // started while Redis or the node is down waits instead of crash-looping.
-func (r *Relay) retry(ctx context.Context, what string, step func(context.Context) error) error {
+func (r *core) retry(ctx context.Context, what string, step func(context.Context) error) error {
 	for {
 		err := step(ctx)
 		if err == nil {
@@ -369,12 +331,8 @@ func (r *Relay) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read pending nonce: %w", err)
 	}
-	r.mu.Lock()
-	r.flights = make(map[string]*flight)
-	r.sigs = make(map[common.Hash]string)
-	r.nextNonce = pending
-	r.holdCheck = true
-	r.mu.Unlock()
+	r.w.reset(pending)
+	next := pending
 	for _, rec := range recs {
 		f, err := flightFromRecord(rec, r.product, r.log)
 		if err != nil {
@@ -389,19 +347,11 @@ func (r *Relay) recover(ctx context.Context) error {
 			}
 			continue
 		}
-		r.mu.Lock()
-		r.flights[f.key()] = f
-		if f.app != nil {
-			r.sigs[f.app.sigHash] = f.app.entryID
-		}
-		if rec.Nonce >= r.nextNonce {
-			r.nextNonce = rec.Nonce + 1
-		}
-		r.mu.Unlock()
+		next = r.w.resume(f)
 		f.log.Info().Msg("resuming journaled transaction")
 	}
-	r.metrics.SetInFlight(r.InFlight())
-	if err := r.touch(ctx); err != nil {
+	r.metrics.SetInFlight(r.w.size())
+	if err := r.tracker.touch(ctx); err != nil {
 		return err
 	}
 	if n := len(recs); n > 0 && pending > recs[n-1].Nonce+1 {
@@ -411,13 +361,13 @@ func (r *Relay) recover(ctx context.Context) error {
 			Msg("wallet nonce advanced by transactions not in the journal, resynchronised")
 	}
 	if len(recs) > 0 {
-		r.log.Info().Int("transactions", len(recs)).Uint64("next_nonce", r.nextNonce).Msg("journal recovered")
+		r.log.Info().Int("transactions", len(recs)).Uint64("next_nonce", next).Msg("journal recovered")
 	}
 	return nil
 }
 
 // call runs one RPC with its own timeout and counts failures.
-func (r *Relay) call(ctx context.Context, op string, fn func(context.Context) (uint64, error)) (uint64, error) {
+func (r *core) call(ctx context.Context, op string, fn func(context.Context) (uint64, error)) (uint64, error) {
 	c, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
 	defer cancel()
 	v, err := fn(c)
@@ -427,7 +377,7 @@ func (r *Relay) call(ctx context.Context, op string, fn func(context.Context) (u
 	return v, err
 }
 
-func (r *Relay) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+func (r *core) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.cfg.RPCTimeout)
 }
 

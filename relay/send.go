@@ -5,7 +5,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
@@ -17,29 +16,13 @@ import (
 // tracker reconciles by receipt and nonce and sends again when the node does
 // not hold them. A replacement's answer decides which transaction is current
 // (afterSend).
-func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
-	txs := make([]*types.Transaction, len(flights))
-	logs := make([]zerolog.Logger, len(flights))
-	resent := 0
-	r.mu.Lock()
-	for i, f := range flights {
-		txs[i], logs[i] = f.sending(), f.log
-		if f.sent && f.next == nil {
-			resent++
-		}
-		f.sent = true
-	}
-	r.mu.Unlock()
+func (r *core) broadcast(ctx context.Context, flights ...*flight) {
+	txs, logs, resent := r.w.sending(flights)
 	r.metrics.Resent(resent)
 	c, cancel := r.rpcCtx(ctx)
 	errs, err := r.chain.SendTransactions(c, txs)
 	cancel()
-	r.mu.Lock()
-	now := r.cfg.Now()
-	for _, f := range flights {
-		f.st.LastSent = now
-	}
-	r.mu.Unlock()
+	r.w.sentAt(flights, r.cfg.Now())
 	actions := make([]chain.SendAction, len(txs))
 	for i, tx := range txs {
 		sendErr := err
@@ -66,25 +49,8 @@ func (r *Relay) broadcast(ctx context.Context, flights ...*flight) {
 	}
 	// Refusals first: afterSend clears the replacements, and a replacement
 	// refused by a full pool says nothing about the window.
-	r.noteRefusals(flights, txs, actions)
+	r.w.noteRefusals(flights, txs, actions)
 	r.afterSend(ctx, flights, txs, actions)
-}
-
-// noteRefusals feeds the node window with the lowest nonce the node refused
-// for a full pool (nodeWindow.refusedAt).
-func (r *Relay) noteRefusals(flights []*flight, sent []*types.Transaction, actions []chain.SendAction) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, f := range flights {
-		if actions[i] == chain.SendPoolFull && sent[i] != f.next {
-			before := r.window.Limit
-			r.window = r.window.refusedAt(f.rec.Nonce)
-			if r.window.Limit < before {
-				r.logNarrowing(f.log.With().Str("refused", "pool full").Logger())
-			}
-			return // the lowest refused nonce: flights come in nonce order
-		}
-	}
 }
 
 // afterSend settles the replacements a broadcast carried. One the node took
@@ -95,31 +61,11 @@ func (r *Relay) noteRefusals(flights []*flight, sent []*types.Transaction, actio
 // wait. Either way the journal is brought up to date in one round trip; if
 // that write fails, the record still has both transactions and a restart
 // tries the replacement again.
-func (r *Relay) afterSend(ctx context.Context, flights []*flight, sent []*types.Transaction, actions []chain.SendAction) {
-	var recs []stream.TxRecord
-	r.mu.Lock()
-	for i, f := range flights {
-		if f.next == nil || sent[i] != f.next {
-			continue
-		}
-		taken := actions[i] == chain.SendOK || actions[i] == chain.SendUnknown
-		var act action
-		act, f.st = decide(r.policy(), f.st, observation{Event: evAnswered, Accepted: taken})
-		switch act {
-		case actTake:
-			old := f.tx.Hash().Hex()
-			f.setTx(f.next)
-			f.rec.RawTx = f.rec.NextRawTx
-			f.log.Info().Str("replaces", old).Msg("replacement accepted")
-		default:
-			r.metrics.ReplacementRefused()
-			f.log.Warn().Str("refused_tx", f.next.Hash().Hex()).Msg("node refused the replacement, keeping the transaction it holds")
-		}
-		f.next = nil
-		f.rec.NextRawTx, f.rec.Current = "", f.tx.Hash().Hex()
-		recs = append(recs, f.rec)
+func (r *core) afterSend(ctx context.Context, flights []*flight, sent []*types.Transaction, actions []chain.SendAction) {
+	recs, refused := r.w.answered(r.policy(), flights, sent, actions)
+	for range refused {
+		r.metrics.ReplacementRefused()
 	}
-	r.mu.Unlock()
 	if len(recs) == 0 {
 		return
 	}
@@ -139,16 +85,9 @@ func (r *Relay) afterSend(ctx context.Context, flights []*flight, sent []*types.
 // must last STUCK_TX_BLOCKS, seen in two different blocks, so that a lagging
 // backend's answer does not cost a transfer. Fills are journaled before they
 // are sent, like any transaction, and forgotten once confirmed.
-func (r *Relay) fillGaps(ctx context.Context, header *types.Header, mined, pending uint64) {
+func (r *tracker) fillGaps(ctx context.Context, header *types.Header, mined, pending uint64) {
 	head := header.Number.Uint64()
-	r.mu.Lock()
-	have := make(map[uint64]bool, len(r.flights))
-	for _, f := range r.flights {
-		if f.st.Signed {
-			have[f.rec.Nonce] = true
-		}
-	}
-	r.mu.Unlock()
+	have, _, _ := r.w.signedNonces()
 	gaps := gapNonces(have, mined, pending)
 	switch {
 	case len(gaps) == 0:

@@ -20,12 +20,25 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
+// submitter is the part that reads, validates, simulates, signs, journals
+// and broadcasts: the submitting loop, on Run's goroutine. It alone takes
+// new nonces. The fields are its own, written by the loop only.
+type submitter struct {
+	*core
+	heartbeat    Heartbeat
+	unjournaled  []uint64 // nonces of a journal write that failed, to remove
+	balanceAt    time.Time
+	balanceOK    bool
+	holdWarnedAt uint64    // head of the last "still holding" log line
+	claimedAt    time.Time // when it last looked for idle entries
+}
+
 // submitLoop reads entries and submits their transactions while the
 // in-flight window has room. Every iteration is a heartbeat; an iteration
 // never waits longer than REDIS_READ_BLOCK_TIMEOUT (or BALANCE_TOO_LOW_TIMEOUT
 // or ERROR_TIMEOUT when backing off), so the monitor can tell a stalled loop
 // from an idle one.
-func (r *Relay) submitLoop(ctx context.Context) {
+func (r *submitter) submitLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		r.beat(ctx)
 		if !r.balanceGate(ctx) {
@@ -52,16 +65,16 @@ func (r *Relay) submitLoop(ctx context.Context) {
 				r.metrics.EntryReceived()
 			}
 		}
-		r.setReading(len(entries))
+		r.w.setReading(len(entries))
 		fees, err := r.fees(ctx)
 		if err != nil {
-			r.setReading(0)
+			r.w.setReading(0)
 			r.rescanFromStart() // the entries just read stay pending in our list
 			r.backoff(ctx, err)
 			continue
 		}
 		err = r.processBatch(ctx, entries, fees)
-		r.setReading(0)
+		r.w.setReading(0)
 		if err != nil {
 			r.rescanFromStart()
 			r.backoff(ctx, err)
@@ -82,13 +95,9 @@ const pendingPage = 256
 
 // rescanFromStart makes the next read start again at the beginning of this
 // consumer's pending entries, where an entry left by an error now waits.
-func (r *Relay) rescanFromStart() {
-	r.mu.Lock()
-	r.scan.restart()
-	r.mu.Unlock()
-}
+func (r *submitter) rescanFromStart() { r.w.rescanFromStart() }
 
-func (r *Relay) beat(ctx context.Context) {
+func (r *submitter) beat(ctx context.Context) {
 	now := r.cfg.Now()
 	r.heartbeat.Beat(now)
 	r.metrics.LoopIteration(now)
@@ -101,7 +110,7 @@ func (r *Relay) beat(ctx context.Context) {
 }
 
 // backoff logs a transient failure and waits ERROR_TIMEOUT.
-func (r *Relay) backoff(ctx context.Context, err error) {
+func (r *submitter) backoff(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -112,7 +121,7 @@ func (r *Relay) backoff(ctx context.Context, err error) {
 // balanceGate refuses to submit while the wallet holds less than
 // PROCESSOR_MIN_BALANCE; it then waits BALANCE_TOO_LOW_TIMEOUT. The balance is
 // read at most once per poll interval.
-func (r *Relay) balanceGate(ctx context.Context) bool {
+func (r *submitter) balanceGate(ctx context.Context) bool {
 	now := r.cfg.Now()
 	if r.balanceOK && now.Sub(r.balanceAt) < r.cfg.PollInterval {
 		return true
@@ -134,7 +143,7 @@ func (r *Relay) balanceGate(ctx context.Context) bool {
 
 // balance reads the wallet's balance from the shared reader (Config.Balance)
 // or, without one, from the node.
-func (r *Relay) balance(ctx context.Context) (*big.Int, error) {
+func (r *submitter) balance(ctx context.Context) (*big.Int, error) {
 	if r.cfg.Balance != nil {
 		bal, err := r.cfg.Balance(ctx)
 		if err != nil {
@@ -159,24 +168,11 @@ func (r *Relay) balance(ctx context.Context) (*big.Int, error) {
 // limits apply: MAX_IN_FLIGHT for everything not final, and the node window
 // (what the node keeps for us, learnt by the tracker) for what is not mined
 // yet, so a node that keeps 16 per sender gets 16 and not 512 it would drop.
-func (r *Relay) waitForSlot(ctx context.Context) int {
+func (r *submitter) waitForSlot(ctx context.Context) int {
 	t := time.NewTimer(r.cfg.ReadBlock)
 	defer t.Stop()
 	for {
-		r.mu.Lock()
-		unmined := 0
-		for _, f := range r.flights {
-			if f.st.Signed && f.st.MinedIn == 0 {
-				unmined++
-			}
-		}
-		room := r.cfg.MaxInFlight - len(r.flights)
-		free := min(room, int(r.window.Limit)-unmined)
-		if room > 0 && free <= 0 {
-			r.window.Bound = true // the node window, not MAX_IN_FLIGHT, holds work back
-		}
-		r.mu.Unlock()
-		if free > 0 {
+		if free := r.w.free(r.cfg.MaxInFlight); free > 0 {
 			return free
 		}
 		select {
@@ -184,7 +180,7 @@ func (r *Relay) waitForSlot(ctx context.Context) int {
 			return 0
 		case <-t.C:
 			return 0
-		case <-r.slotFreed:
+		case <-r.w.slotFreed:
 		}
 	}
 }
@@ -196,16 +192,10 @@ func (r *Relay) waitForSlot(ctx context.Context) int {
 // are passed over, and the scan goes on past them to the end of the list and
 // then to new entries; the read of new entries blocks no longer than until
 // the next such attempt is due, which starts a scan again.
-func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
+func (r *submitter) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
 	for ctx.Err() == nil {
 		now := r.cfg.Now()
-		r.mu.Lock()
-		due := r.scan.due(now)
-		cursor := r.scan.cursor
-		if due {
-			r.scan.beginPage()
-		}
-		r.mu.Unlock()
+		cursor, due := r.w.pageDue(now)
 		if !due {
 			break
 		}
@@ -213,39 +203,20 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 		// of the pending list is in flight, and paging by the free slots
 		// would cost one round trip per few entries.
 		batch, err := r.queue.ReadOwnPending(ctx, cursor, max(n, pendingPage))
-		// Filter under the lock that release takes, so an entry settled at
-		// any moment since the read began is either busy or settled here.
-		r.mu.Lock()
-		r.scan.endPage(err == nil && len(batch) == 0)
+		entries = r.w.pageRead(batch, err == nil, n, now)
 		if err != nil {
-			r.mu.Unlock()
 			r.metrics.RedisError("read_pending")
 			return nil, false, err
 		}
-		for _, e := range batch {
-			if len(entries) == n {
-				break // the rest is read again from the cursor next time
-			}
-			r.scan.cursor = e.ID
-			if _, busy := r.flights[e.ID]; busy {
-				continue
-			}
-			if r.scan.take(e.ID, now) {
-				entries = append(entries, e)
-			}
-		}
-		r.mu.Unlock()
 		if len(entries) > 0 {
 			return entries, false, nil
 		}
 	}
 	block := min(r.cfg.ReadBlock, maxReadBlock)
-	r.mu.Lock()
-	if at, ok := r.scan.nextAttempt(); ok {
+	if at, ok := r.w.nextAttempt(); ok {
 		// At least a millisecond: BLOCK 0 would wait forever.
 		block = min(block, max(at.Sub(r.cfg.Now()), time.Millisecond))
 	}
-	r.mu.Unlock()
 	entries, err = r.queue.ReadNew(ctx, n, block)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -260,7 +231,7 @@ func (r *Relay) next(ctx context.Context, n int) (entries []stream.Entry, fresh 
 // fees reads the latest base fee and the tip suggestion once per batch. A base
 // fee above MAX_FEE_PER_GAS is a wait, not a failure: nothing is signed that
 // could not be included.
-func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
+func (r *submitter) fees(ctx context.Context) (chain.Fees, error) {
 	c, cancel := r.rpcCtx(ctx)
 	head, err := r.chain.HeaderByNumber(c, nil)
 	cancel()
@@ -270,9 +241,7 @@ func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
 	}
 	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
 	fees, err := r.quote(ctx, head)
-	r.mu.Lock()
-	r.baseFeeAboveCap = errors.Is(err, chain.ErrBaseFeeAboveCap)
-	r.mu.Unlock()
+	r.w.setBaseFee(err)
 	r.reportFeeCap()
 	return fees, err
 }
@@ -280,7 +249,7 @@ func (r *Relay) fees(ctx context.Context) (chain.Fees, error) {
 // quote prices a new transaction for the block after head: the fee policy
 // applied to head's base fee and the tip (MAX_PRIORITY_FEE_PER_GAS, or the
 // node's suggestion, which costs one call).
-func (r *Relay) quote(ctx context.Context, head *types.Header) (chain.Fees, error) {
+func (r *core) quote(ctx context.Context, head *types.Header) (chain.Fees, error) {
 	var tip *big.Int
 	if r.cfg.Fees.MaxTip == nil {
 		c, cancel := r.rpcCtx(ctx)
@@ -317,7 +286,7 @@ type candidate struct {
 // it needs failed (entryWaits), or left pending because the product is
 // paused, which is then returned (after the rest of the batch was dealt
 // with) so the loop backs off and reads its pending entries again.
-func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
+func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
 	defer r.forgetFailuresInFlight(entries)
 	entries, err := r.rejectOverClaimed(ctx, entries)
 	if err != nil {
@@ -383,12 +352,7 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 		}
 		log = log.With().Str("signatureId", app.SignatureID).Logger()
 		sigHash := crypto.Keccak256Hash(app.Signature)
-		r.mu.Lock()
-		other, dup := r.sigs[sigHash]
-		if dup {
-			r.scan.deferEntry()
-		}
-		r.mu.Unlock()
+		other, dup := r.w.inFlight(sigHash)
 		if !dup {
 			other, dup = inBatch[sigHash]
 			dupInBatch = dupInBatch || dup
@@ -449,7 +413,7 @@ func (r *Relay) processBatch(ctx context.Context, entries []stream.Entry, fees c
 // error that is not a revert waits alone for another attempt (entryFailed);
 // one whose used signature cannot be looked up now waits alone too
 // (entryWaits).
-func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
+func (r *submitter) preflight(ctx context.Context, cands []*candidate) (ready []*candidate, transient, err error) {
 	if len(cands) == 0 {
 		return nil, nil, nil
 	}
@@ -502,7 +466,6 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 				continue
 			}
 			if ours != nil {
-				delete(r.sigUsedSeen, cd.entry.ID)
 				f := r.adopted(cd.app, *ours, cd.log)
 				r.addFlights(f)
 				f.log.Info().Msg("signature already applied by a transaction of ours, tracking its confirmations")
@@ -512,12 +475,10 @@ func (r *Relay) preflight(ctx context.Context, cands []*candidate) (ready []*can
 			// agrees, since a logs backend behind the others answers short
 			// without saying so (a Redis that lost the journal record of our
 			// own, just mined, transaction lands here).
-			if seen := r.sigUsedSeen[cd.entry.ID].note(head); !seen.twoBlocks(head, 0) {
-				r.sigUsedSeen[cd.entry.ID] = seen
+			if !r.w.sigUsed(cd.entry.ID, head) {
 				r.entryWaits(cd.entry, errors.New("signature used, by no transaction of ours found yet: looking again in a later block"), cd.log)
 				continue
 			}
-			delete(r.sigUsedSeen, cd.entry.ID)
 			reason := rev.Reason
 			if foreign != nil {
 				reason += " (applied by transaction " + foreign.Hex() + ", not ours)"
@@ -579,10 +540,8 @@ func simulationOutcome(err error, rev *chain.RevertError) simOutcome {
 // its MaxEntryAttempts-th failure dead-letters it with class (malformed for
 // a key that is not a hash, failing otherwise) and the last error. It
 // returns only a failure to write that dead letter, for the loop to back off.
-func (r *Relay) entryFailed(ctx context.Context, e stream.Entry, class string, cause error, fields map[string]string, log zerolog.Logger) error {
-	r.mu.Lock()
-	n, giveUp := r.scan.fail(e.ID, r.cfg.Now(), r.attempts())
-	r.mu.Unlock()
+func (r *submitter) entryFailed(ctx context.Context, e stream.Entry, class string, cause error, fields map[string]string, log zerolog.Logger) error {
+	n, giveUp := r.w.fail(e.ID, r.cfg.Now(), r.attempts())
 	if !giveUp {
 		log.Warn().Err(cause).Int("attempt", n).Int("max_attempts", r.cfg.MaxEntryAttempts).
 			Dur("retry_in", r.cfg.ErrorBackoff).Msg("entry failed, passing over it until its next attempt")
@@ -598,39 +557,27 @@ func (r *Relay) entryFailed(ctx context.Context, e stream.Entry, class string, c
 // is counted: the failure says nothing about the entry, and a node that
 // cannot answer it for long must not get valid applications dead-lettered.
 // Such an entry may wait indefinitely; the monitor then reports its age.
-func (r *Relay) entryWaits(e stream.Entry, cause error, log zerolog.Logger) {
-	r.mu.Lock()
-	r.scan.wait(e.ID, r.cfg.Now().Add(r.cfg.ErrorBackoff))
-	r.mu.Unlock()
+func (r *submitter) entryWaits(e stream.Entry, cause error, log zerolog.Logger) {
+	r.w.wait(e.ID, r.cfg.Now().Add(r.cfg.ErrorBackoff))
 	log.Warn().Err(cause).Dur("retry_in", r.cfg.ErrorBackoff).Msg("look-up for entry failed, passing over it for now")
 }
 
-func (r *Relay) attempts() attempts {
+func (r *submitter) attempts() attempts {
 	return attempts{Max: r.cfg.MaxEntryAttempts, Delay: r.cfg.ErrorBackoff}
 }
 
 // forgetFailuresInFlight drops the failure counts of a batch's entries that
 // went through: submitted or adopted, they are the tracker's now.
-func (r *Relay) forgetFailuresInFlight(entries []stream.Entry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range entries {
-		if _, ok := r.flights[e.ID]; ok {
-			r.scan.forget(e.ID)
-		}
-	}
-}
+func (r *submitter) forgetFailuresInFlight(entries []stream.Entry) { r.w.forgetInFlight(entries) }
 
 // submit signs the ready candidates with consecutive nonces, journals them
 // all, and only then broadcasts them.
-func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees) error {
+func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.Fees) error {
 	ready, err := r.claimOwners(ctx, ready)
 	if err != nil || len(ready) == 0 {
 		return err
 	}
-	r.mu.Lock()
-	first := r.nextNonce
-	r.mu.Unlock()
+	first := r.w.firstNonce()
 	flights := make([]*flight, len(ready))
 	recs := make([]stream.TxRecord, len(ready))
 	for i, cd := range ready {
@@ -675,9 +622,7 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 		return err
 	}
 	r.addFlights(flights...)
-	r.mu.Lock()
-	r.nextNonce = max(r.nextNonce, first+uint64(len(flights)))
-	r.mu.Unlock()
+	r.w.raiseNonce(first + uint64(len(flights)))
 	r.broadcast(safe, flights...)
 	now := r.cfg.Now()
 	for _, f := range flights {
@@ -688,7 +633,7 @@ func (r *Relay) submit(ctx context.Context, ready []*candidate, fees chain.Fees)
 
 // forgetUnjournaled removes journal records a failed write may have left
 // for transactions that were never broadcast.
-func (r *Relay) forgetUnjournaled(ctx context.Context) error {
+func (r *submitter) forgetUnjournaled(ctx context.Context) error {
 	if len(r.unjournaled) == 0 {
 		return nil
 	}
@@ -701,7 +646,7 @@ func (r *Relay) forgetUnjournaled(ctx context.Context) error {
 }
 
 // deadLetter records a final rejection, then acks and purges.
-func (r *Relay) deadLetter(ctx context.Context, d stream.DeadLetter) error {
+func (r *core) deadLetter(ctx context.Context, d stream.DeadLetter) error {
 	d.At = r.cfg.Now()
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RPCTimeout)
 	defer cancel()
@@ -709,9 +654,7 @@ func (r *Relay) deadLetter(ctx context.Context, d stream.DeadLetter) error {
 		r.metrics.RedisError("dead_letter")
 		return err
 	}
-	r.mu.Lock()
-	r.scan.forget(d.EntryID)
-	r.mu.Unlock()
+	r.w.forget(d.EntryID)
 	r.metrics.DeadLettered(d.Class)
 	r.log.Warn().Str("entry", d.EntryID).Str("entityId", d.EntityID).Str("class", d.Class).
 		Str("reason", d.Reason).Str("tx", d.TxHash).Msg("application rejected, dead-lettered")

@@ -12,14 +12,29 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
+// tracker is the part that settles flights: every CHAIN_POLL_INTERVAL it
+// observes the node, lets decide each flight, and carries the effects out
+// in nonce order (docs/design.md 4.2). It signs only at nonces already its
+// own: replacements, and gap fills below the next nonce. The fields are its
+// own, written by its goroutine only (and by recover, before it starts).
+type tracker struct {
+	*core
+	gapSince  sighting  // the current nonce gap
+	touchedAt time.Time // when the in-flight entries were last touched
+	// unforgotten are journal records of settled flights (their nonces
+	// mined, their outcome acknowledged) whose removal failed; every pass
+	// tries again, so that the journal holds only unfinished transactions
+	// while the process runs, not until its next start.
+	unforgotten []uint64
+}
+
 // track checks the in-flight window every poll interval until ctx ends.
-func (r *Relay) track(ctx context.Context) {
+func (r *tracker) track(ctx context.Context) {
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
 	for {
@@ -32,7 +47,7 @@ func (r *Relay) track(ctx context.Context) {
 	}
 }
 
-func (r *Relay) policy() policy {
+func (r *core) policy() policy {
 	return policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
 		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.resendAfter(),
 		MaxTransientReverts: int64(r.cfg.MaxTransientReverts)}
@@ -45,7 +60,7 @@ const maxResendAfter = 500 * time.Millisecond
 // resendAfter is how long after a send the node must show a transaction
 // before it counts as dropped: half a poll interval, so that a transaction
 // sent on one pass is judged on the next one, however the ticks fall.
-func (r *Relay) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, maxResendAfter) }
+func (r *core) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, maxResendAfter) }
 
 // trackOnce is one pass over the in-flight window: it gathers what the node
 // says, asks decide what each flight needs, and carries that out. Its cost is
@@ -53,17 +68,10 @@ func (r *Relay) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, m
 // batch of the mined and pending nonces, one batch of block hashes under
 // mined flights (reorgs), and batched receipts only of the flights where
 // something can have changed (needsReceipt). Each call has its own deadline.
-func (r *Relay) trackOnce(ctx context.Context) {
+func (r *tracker) trackOnce(ctx context.Context) {
 	r.retryForget(ctx)
 	r.touchDue(ctx)
-	r.mu.Lock()
-	flights := make([]*flight, 0, len(r.flights))
-	signed := false
-	for _, f := range r.flights {
-		flights = append(flights, f)
-		signed = signed || f.st.Signed
-	}
-	r.mu.Unlock()
+	flights, signed := r.w.all()
 	if len(flights) == 0 {
 		r.gapSince = 0
 		return
@@ -95,16 +103,7 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		return
 	}
 	pol := r.policy()
-	var hashes []common.Hash
-	looked := make(map[*flight]bool)
-	r.mu.Lock()
-	for _, f := range flights {
-		if needsReceipt(pol, f.st, head, mined, moved[f.st.MinedIn]) {
-			looked[f] = true
-			hashes = append(hashes, f.hashes()...)
-		}
-	}
-	r.mu.Unlock()
+	looked, hashes := r.w.toLookUp(pol, flights, head, mined, moved)
 	byHash, err := r.receipts(ctx, hashes)
 	if err != nil {
 		r.metrics.RPCError("receipts")
@@ -113,50 +112,39 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	}
 
 	now := r.cfg.Now()
-	r.mu.Lock()
-	windowBefore := r.window.Limit
-	r.mu.Unlock()
-	window := r.observeNode(flights, head, mined, pending, now)
+	windowBefore := r.w.nodeLimit()
+	held, window := r.w.observeNode(flights, head, mined, pending, now.Add(-r.resendAfter()), r.log)
+	r.metrics.SetNodeWindow(held, window)
 	var confirmed []confirmation
 	var reverted []outcome
 	var lost, send, replace []*flight
 	obs := make(map[*flight]observation, len(flights))
-	// freed: a flight got mined or the node window grew, so the node has
-	// room for more: the submitting loop may go on.
-	freed := window > windowBefore
-	r.mu.Lock()
+	rcpts := make(map[*flight]*types.Receipt)
 	for _, f := range flights {
 		o := observation{Now: now, Head: head, BaseFee: header.BaseFee, Mined: mined, Pending: pending,
 			NodeLimit: window, Looked: looked[f]}
-		var rcpt *types.Receipt
 		if o.Looked {
 			for _, h := range f.hashes() {
 				if rc := byHash[h]; rc != nil {
-					rcpt = rc
+					rcpts[f] = rc
+					o.Receipt = &receiptSeen{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
+						Success: rc.Status == types.ReceiptStatusSuccessful}
 					break
 				}
 			}
 		}
-		if rcpt != nil {
-			o.Receipt = &receiptSeen{Block: rcpt.BlockNumber.Uint64(), BlockHash: rcpt.BlockHash,
-				Success: rcpt.Status == types.ReceiptStatusSuccessful}
-			if f.st.MinedIn != o.Receipt.Block || f.st.MinedHash != o.Receipt.BlockHash {
-				f.log.Debug().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", o.Receipt.Block).
-					Uint64("status", rcpt.Status).Msg("transaction mined")
-			}
-		}
-		act, st := decide(pol, f.st, o)
 		obs[f] = o
-		freed = freed || (f.st.MinedIn == 0 && st.MinedIn != 0)
-		if act == actResend && f.st.MinedIn != 0 {
-			f.log.Warn().Uint64("block", f.st.MinedIn).Msg("receipt vanished in a reorg, re-broadcasting")
-		}
-		f.st = st
-		switch act {
+	}
+	acts, minedNow := r.w.stepAll(pol, flights, obs)
+	// freed: a flight got mined or the node window grew, so the node has
+	// room for more: the submitting loop may go on.
+	freed := minedNow || window > windowBefore
+	for i, f := range flights {
+		switch act := acts[i]; act {
 		case actConfirm:
-			confirmed = append(confirmed, confirmation{f, rcpt})
+			confirmed = append(confirmed, confirmation{f, rcpts[f]})
 		case actReverted, actForget, actRequeue:
-			reverted = append(reverted, outcome{f, rcpt, act})
+			reverted = append(reverted, outcome{f, rcpts[f], act})
 		case actLost:
 			lost = append(lost, f)
 		case actResend, actRebroadcast:
@@ -164,13 +152,9 @@ func (r *Relay) trackOnce(ctx context.Context) {
 		case actReplace:
 			replace = append(replace, f)
 		}
-		if act != actWait && act != actConfirm {
-			f.log.Debug().Stringer("action", act).Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Msg("tracker decision")
-		}
 	}
-	r.mu.Unlock()
 	if freed {
-		r.wake()
+		r.w.wake()
 	}
 
 	r.settle(ctx, confirmed)
@@ -209,21 +193,13 @@ func (r *Relay) trackOnce(ctx context.Context) {
 	if signed {
 		r.fillGaps(ctx, header, mined, pending)
 	}
-	atCap := 0
-	r.mu.Lock()
-	for _, f := range r.flights {
-		if f.st.Phase == phaseAtCap {
-			atCap++
-		}
-	}
-	r.flightsAtCap = atCap
-	r.mu.Unlock()
+	r.w.countAtCap()
 	r.reportFeeCap()
 }
 
 // receipts reads the receipts of hashes, keyed by hash, under one deadline
 // per call.
-func (r *Relay) receipts(ctx context.Context, hashes []common.Hash) (map[common.Hash]*types.Receipt, error) {
+func (r *tracker) receipts(ctx context.Context, hashes []common.Hash) (map[common.Hash]*types.Receipt, error) {
 	if len(hashes) == 0 {
 		return nil, nil
 	}
@@ -242,66 +218,11 @@ func (r *Relay) receipts(ctx context.Context, hashes []common.Hash) (map[common.
 	return byHash, nil
 }
 
-// observeNode learns from the pass's nonces how many of our transactions the
-// node holds, updates the node window (nextNodeLimit) and reports both. It
-// returns the window for this pass's decisions.
-func (r *Relay) observeNode(flights []*flight, head, mined, pending uint64, now time.Time) uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	sent := make(map[uint64]time.Time)
-	for _, f := range flights {
-		if f.st.Signed && f.st.MinedIn == 0 && f.rec.Nonce >= mined && !f.st.LastSent.IsZero() {
-			sent[f.rec.Nonce] = f.st.LastSent
-		}
-	}
-	held := uint64(0)
-	if pending > mined {
-		held = pending - mined
-	}
-	before := r.window.Limit
-	expected := expectedHeld(sent, mined, r.window.Limit, now.Add(-r.resendAfter()))
-	r.window = nextNodeLimit(r.window, head, mined, held, expected)
-	if r.window.Limit < before {
-		r.logNarrowing(r.log.With().Uint64("node_held", held).Uint64("expected", expected).Logger())
-	}
-	r.metrics.SetNodeWindow(held, r.window.Limit)
-	return r.window.Limit
-}
-
-// logNarrowing says that the node window narrowed: a warning the first time
-// (the operator learns that the node keeps fewer than MAX_IN_FLIGHT, which
-// the monitor then shows as nodeWindow), a debug line for every later
-// narrowing after a probe. Called with r.mu held.
-func (r *Relay) logNarrowing(log zerolog.Logger) {
-	ev := log.Debug()
-	if !r.narrowed {
-		r.narrowed = true
-		ev = log.Warn()
-	}
-	ev.Uint64("window", r.window.Limit).Uint64("max_in_flight", r.window.Max).
-		Msg("node keeps fewer of our transactions than sent, narrowing the window")
-}
-
-// NodeWindow reports how many of our transactions the node held on the last
-// pass, and how many the relay keeps outstanding for it.
-func (r *Relay) NodeWindow() (held, window uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.window.Observed, r.window.Limit
-}
-
 // reorged returns the block numbers under already-mined flights whose
 // canonical hash is no longer the one their receipt named: those flights'
 // receipts must be read again.
-func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool, error) {
-	want := map[uint64]common.Hash{}
-	r.mu.Lock()
-	for _, f := range flights {
-		if f.st.MinedIn != 0 {
-			want[f.st.MinedIn] = f.st.MinedHash
-		}
-	}
-	r.mu.Unlock()
+func (r *tracker) reorged(ctx context.Context, flights []*flight) (map[uint64]bool, error) {
+	want := r.w.minedBlocks(flights)
 	if len(want) == 0 {
 		return nil, nil
 	}
@@ -333,10 +254,8 @@ func (r *Relay) reorged(ctx context.Context, flights []*flight) (map[uint64]bool
 // (afterSend). It reports whether the flight should be sent on this pass:
 // with a new replacement, or, at the cap, with its identical bytes when a
 // re-broadcast is due, so a node that evicted it cannot jam the nonce.
-func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o observation) bool {
-	r.mu.Lock()
-	cur := chain.Fees{FeeCap: f.tx.GasFeeCap(), TipCap: f.tx.GasTipCap()}
-	r.mu.Unlock()
+func (r *tracker) replace(ctx context.Context, f *flight, market *chain.Fees, o observation) bool {
+	cur, accepted := r.w.accepted(f)
 	next, ok := r.cfg.Fees.Replacement(cur, market, r.cfg.FeeBumpPercent)
 	o.Event, o.Room = evPriced, ok
 	act, before := r.step(f, o)
@@ -347,7 +266,7 @@ func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o ob
 		}
 		return act == actRebroadcast
 	}
-	tx, err := r.signer.Sign(chain.Call{To: *f.tx.To(), Data: f.tx.Data()}, f.rec.Nonce, f.tx.Gas(), next)
+	tx, err := r.signer.Sign(chain.Call{To: *accepted.To(), Data: accepted.Data()}, f.rec.Nonce, accepted.Gas(), next)
 	if err != nil {
 		f.log.Error().Err(err).Msg("sign replacement failed")
 		return false
@@ -357,8 +276,8 @@ func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o ob
 		f.log.Error().Err(err).Msg("encode replacement failed")
 		return false
 	}
-	rec := f.rec
-	rec.Hashes = append([]string(nil), f.rec.Hashes...)
+	rec := r.w.record(f)
+	rec.Hashes = append([]string(nil), rec.Hashes...)
 	if !slices.Contains(rec.Hashes, tx.Hash().Hex()) {
 		// Signing is deterministic: a replacement the node refused before,
 		// priced the same again, has the same hash.
@@ -373,9 +292,7 @@ func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o ob
 		f.log.Warn().Err(err).Msg("journal replacement failed, not sending it")
 		return false
 	}
-	r.mu.Lock()
-	f.rec, f.next = rec, tx
-	r.mu.Unlock()
+	r.w.setReplacement(f, rec, tx)
 	o.Event = evJournaled
 	act, _ = r.step(f, o)
 	f.log.Info().Str("replacement", tx.Hash().Hex()).Int("attempt", len(rec.Hashes)).
@@ -386,13 +303,8 @@ func (r *Relay) replace(ctx context.Context, f *flight, market *chain.Fees, o ob
 
 // step asks decide about f with o and keeps the state it returns; it
 // returns the action and the state before.
-func (r *Relay) step(f *flight, o observation) (action, flightState) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	before := f.st
-	act, st := decide(r.policy(), f.st, o)
-	f.st = st
-	return act, before
+func (r *core) step(f *flight, o observation) (action, flightState) {
+	return r.w.step(r.policy(), f, o)
 }
 
 // lostNonce handles a journaled transaction whose nonce was mined by a
@@ -400,7 +312,7 @@ func (r *Relay) step(f *flight, o observation) (action, flightState) {
 // saw it on two passes in different blocks. Ours can never be mined now, so
 // building a new one for the application is safe: the entry is released and
 // read again.
-func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
+func (r *tracker) lostNonce(ctx context.Context, f *flight, mined uint64) {
 	// Ask once more, hash by hash, to rule out a batch answered by a
 	// backend that had not seen the block yet.
 	for _, h := range f.hashes() {
@@ -425,9 +337,7 @@ func (r *Relay) lostNonce(ctx context.Context, f *flight, mined uint64) {
 		return
 	}
 	r.release(f, true)
-	r.mu.Lock()
-	r.nextNonce = max(r.nextNonce, mined)
-	r.mu.Unlock()
+	r.w.raiseNonce(mined)
 }
 
 // confirmation is a flight whose receipt has the required confirmations.
@@ -441,7 +351,7 @@ type confirmation struct {
 // journal goes last, so a crash in between only repeats idempotent steps on
 // restart (the record is tracked again, found confirmed, acked again). A
 // confirmed gap fill is only forgotten.
-func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
+func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	if len(confirmed) == 0 {
 		return
 	}
@@ -507,7 +417,7 @@ func (r *Relay) settle(ctx context.Context, confirmed []confirmation) {
 // earlier pass could not remove. Their nonces are mined, so no later record
 // can have taken their fields. A failure waits for the next pass, quietly:
 // Redis being down is logged by whatever else fails.
-func (r *Relay) retryForget(ctx context.Context) {
+func (r *tracker) retryForget(ctx context.Context) {
 	if len(r.unforgotten) == 0 {
 		return
 	}
@@ -532,43 +442,13 @@ func gasPaid(rcpt *types.Receipt) *big.Int {
 // release removes a flight from the window and wakes the submitting loop.
 // rescan asks the loop to read its own pending entries again: the flight's
 // application goes back to the queue.
-func (r *Relay) release(f *flight, rescan bool) {
-	r.mu.Lock()
-	if r.flights[f.key()] == f {
-		delete(r.flights, f.key())
-	}
-	if f.app != nil {
-		if r.sigs[f.app.sigHash] == f.app.entryID {
-			delete(r.sigs, f.app.sigHash)
-		}
-		r.scan.released(f.app.entryID, rescan)
-	}
-	n := len(r.flights)
-	r.mu.Unlock()
-	r.metrics.SetInFlight(n)
-	r.wake()
+func (r *core) release(f *flight, rescan bool) {
+	r.metrics.SetInFlight(r.w.release(f, rescan))
+	r.w.wake()
 }
 
-// addFlights puts flights into the window (and their applications'
-// signatures into the in-flight set) and reports the new size: the one way
-// in, as release is the one way out.
-func (r *Relay) addFlights(fs ...*flight) {
-	r.mu.Lock()
-	for _, f := range fs {
-		r.flights[f.key()] = f
-		if f.app != nil {
-			r.sigs[f.app.sigHash] = f.app.entryID
-		}
-	}
-	n := len(r.flights)
-	r.mu.Unlock()
-	r.metrics.SetInFlight(n)
-}
-
-// wake tells the submitting loop that the window may have room.
-func (r *Relay) wake() {
-	select {
-	case r.slotFreed <- struct{}{}:
-	default:
-	}
+// addFlights puts flights into the window (window.add) and reports the new
+// size.
+func (r *core) addFlights(fs ...*flight) {
+	r.metrics.SetInFlight(r.w.add(fs...))
 }
