@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +32,38 @@ import (
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
 )
+
+// built holds the processor and enqueue binaries, built once for both
+// tests of the package (each build takes most of a test's time).
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// binaries builds ./cmd/processor and ./cmd/enqueue on first use and
+// returns the directory holding them.
+func binaries(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "e2e-dev-"); built.err != nil {
+			return
+		}
+		built.err = devproc.Build(context.Background(), built.dir, "./cmd/processor", "./cmd/enqueue")
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
 
 // Bounds of each phase. The build is bounded by the test binary's -timeout
 // (a cold build of go-ethereum takes minutes on two cores).
@@ -55,7 +89,7 @@ const (
 const devMnemonic = "test test test test test test test test test test test junk"
 
 func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
-	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	bins := binaries(t)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
@@ -82,7 +116,7 @@ func TestDevModeRelaysEnqueuedApplications(t *testing.T) {
 // simulates against its own chain). With names and wallets of their own,
 // every valid application of each is confirmed on its own chain.
 func TestTwoDevModesShareOneRedis(t *testing.T) {
-	bins := devproc.BuildBinaries(t, "./cmd/processor", "./cmd/enqueue")
+	bins := binaries(t)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 

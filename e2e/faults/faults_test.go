@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,12 @@ import (
 	"github.com/etherisc/depeg-relay/internal/rpcfault"
 	"github.com/etherisc/depeg-relay/stream"
 )
+
+// processor is the binary this package's tests run, built once for all of
+// them.
+var processor = proctest.NewBinary()
+
+func TestMain(m *testing.M) { os.Exit(processor.Run(m)) }
 
 // scenario is one fault: run brings it about while applications keep
 // arriving, ends it, and calls finish.
@@ -38,8 +45,8 @@ type scenario struct {
 // TestFaultSuite/<scenario> runs one.
 func TestFaultSuite(t *testing.T) {
 	began := time.Now()
-	bin := proctest.Build(t, t.TempDir())
-	t.Logf("built processor in %v", time.Since(began).Round(time.Millisecond))
+	bin := processor.Path(t)
+	t.Logf("processor built (once for the package) %v into the test", time.Since(began).Round(time.Millisecond))
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
 			h := newHarness(t, bin, s.setup)

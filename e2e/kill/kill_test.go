@@ -27,6 +27,12 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
+// processor is the binary this package's tests run, built once for all of
+// them.
+var processor = proctest.NewBinary()
+
+func TestMain(m *testing.M) { os.Exit(processor.Run(m)) }
+
 // The hardhat/anvil test phrase; index 0 is 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266.
 const testMnemonic = "test test test test test test test test test test test junk"
 
@@ -129,8 +135,8 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	}
 	t.Logf("processor logs in %s", logDir)
 
-	bin := proctest.Build(t, t.TempDir())
-	t.Logf("built processor in %v", time.Since(began).Round(time.Millisecond))
+	bin := processor.Path(t)
+	t.Logf("processor built (once for the package) %v into the test", time.Since(began).Round(time.Millisecond))
 
 	key, err := chain.DeriveKey(testMnemonic, 0)
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 func TestLegacyKeyEntriesAreConfirmed(t *testing.T) {
 	const n = 20
 	ctx := t.Context()
-	bin := proctest.Build(t, t.TempDir(), "nodev")
+	bin := processor.Path(t)
 	dc, wallets := startChain(t, 3, 250*time.Millisecond)
 	srv := redistest.Start(t)
 	rdb := srv.Client()

@@ -24,7 +24,7 @@ import (
 func TestKilledForGoodLeavesNothingPending(t *testing.T) {
 	const n = 600
 	ctx := t.Context()
-	bin := proctest.Build(t, t.TempDir(), "nodev")
+	bin := processor.Path(t)
 	dc, wallets := startChain(t, 8, 250*time.Millisecond)
 	srv := redistest.Start(t)
 	rdb := srv.Client()

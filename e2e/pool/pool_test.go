@@ -9,6 +9,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,12 @@ import (
 	"github.com/etherisc/depeg-relay/lease"
 )
 
+// processor is the binary this package's tests run, built once for all of
+// them.
+var processor = proctest.NewBinary("nodev")
+
+func TestMain(m *testing.M) { os.Exit(processor.Run(m)) }
+
 const (
 	testMnemonic = "test test test test test test test test test test test junk"
 	streamKey    = "application:signatures"
@@ -39,7 +46,7 @@ const (
 
 func TestThreeProcessesSixKeys(t *testing.T) {
 	ctx := t.Context()
-	bin := proctest.Build(t, t.TempDir(), "nodev")
+	bin := processor.Path(t)
 	dc, wallets := startChain(t, 6, 250*time.Millisecond)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
@@ -306,7 +313,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 // the keys at once.
 func TestSIGTERMReleasesEveryLease(t *testing.T) {
 	ctx := t.Context()
-	bin := proctest.Build(t, t.TempDir(), "nodev")
+	bin := processor.Path(t)
 	dc, wallets := startChain(t, 2, 0)
 	srv := redistest.Start(t)
 	rdb := srv.Client()

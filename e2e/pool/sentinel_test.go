@@ -30,7 +30,7 @@ import (
 func TestSentinelFailoverUnderLoad(t *testing.T) {
 	const n = 400
 	ctx := t.Context()
-	bin := proctest.Build(t, t.TempDir(), "nodev")
+	bin := processor.Path(t)
 	dc, wallets := startChain(t, 4, 250*time.Millisecond)
 
 	s := redistest.StartSentinels(t)

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -268,21 +269,31 @@ func ParseEnqueued(t *testing.T, out string) ([]Valid, []Bad) {
 // what `go test -race` compiled, and races in the binaries show up).
 func BuildBinaries(t *testing.T, pkgs ...string) string {
 	t.Helper()
-	root, err := moduleRoot()
-	if err != nil {
+	dir := t.TempDir()
+	if err := Build(t.Context(), dir, pkgs...); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	return dir
+}
+
+// Build is BuildBinaries into dir, outside a test's lifetime: a package
+// whose tests share the binaries builds them once (a sync.Once and its
+// TestMain removing dir).
+func Build(ctx context.Context, dir string, pkgs ...string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	cmd := exec.CommandContext(t.Context(), "go", slices.Concat(args, pkgs)...)
+	cmd := exec.CommandContext(ctx, "go", slices.Concat(args, pkgs)...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(cmd.Args[1:], " "), err, out)
 	}
-	return dir
+	return nil
 }
 
 // moduleRoot is the nearest directory above the working directory (a test's

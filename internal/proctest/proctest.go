@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +35,53 @@ func Build(t testing.TB, dir string, tags ...string) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// Binary is the processor binary of one test package, built at most once
+// however many of its tests run it (a build takes seconds to minutes on a
+// busy machine, most of a short e2e test) and removed when they are done.
+// A package declares one beside its TestMain:
+//
+//	var processor = proctest.NewBinary("nodev")
+//
+//	func TestMain(m *testing.M) { os.Exit(processor.Run(m)) }
+//
+// and its tests call processor.Path(t). A failed build fails every test
+// that asks for the binary, with the build's output.
+type Binary struct {
+	tags []string
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// NewBinary describes the package's binary; nothing is built yet.
+func NewBinary(tags ...string) *Binary { return &Binary{tags: tags} }
+
+// Path builds the binary on first use and returns its path.
+func (b *Binary) Path(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "proctest-processor-"); b.err != nil {
+			return
+		}
+		b.path, b.err = Compile(context.Background(), "", b.dir, b.tags...)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// Run runs the package's tests and then removes the binary; its result is
+// m.Run's exit code.
+func (b *Binary) Run(m *testing.M) int {
+	code := m.Run()
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+	return code
 }
 
 // Compile builds cmd/processor into outDir/processor with the given build
