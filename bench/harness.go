@@ -90,6 +90,11 @@ type Options struct {
 	// transactions (devchain.Options.PoolSlots), as a busy geth pool or a
 	// hosted provider does; 0 keeps the roomy default pool.
 	PoolSlots uint64
+	// PoolDrops picks the other kind of strict node: the devchain keeps
+	// everything, and the node's proxy answers every send past PoolSlots
+	// pending per sender as taken and drops it silently (hosted providers,
+	// busy public pools) instead of geth refusing it.
+	PoolDrops bool
 	// Env adds KEY=VALUE settings for the processor.
 	Env []string
 	// WorkDir keeps the processor's log; empty uses a temporary directory.
@@ -287,7 +292,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	fund := new(big.Int).Mul(big.NewInt(100_000), big.NewInt(params.Ether))
-	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: o.PoolSlots, PoolSenders: uint64(o.Keys),
+	nodeSlots := o.PoolSlots
+	if o.PoolDrops {
+		nodeSlots = 0 // the proxy drops; the node itself keeps everything
+	}
+	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: nodeSlots, PoolSenders: uint64(o.Keys),
 		Fund: append(wallets, crypto.PubkeyToAddress(calKey.PublicKey))})
 	if err != nil {
 		return nil, fmt.Errorf("start devchain: %w", err)
@@ -322,6 +331,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer cproxy.Close()
+	if o.PoolDrops && o.PoolSlots > 0 {
+		cproxy.DropSendsBeyond(o.PoolSlots)
+		defer func() { rep.Settings.Dropped = cproxy.Dropped() }()
+	}
 
 	// Applications, signed up front so signing costs nothing during the run.
 	total := o.total()

@@ -12,27 +12,31 @@ import (
 
 // Settings echoes the options of a run.
 type Settings struct {
-	Mode          string   `json:"mode"`
-	N             int      `json:"applications"`
-	BacklogStart  string   `json:"backlogStart,omitempty"`
-	Rate          float64  `json:"ratePerSecond,omitempty"`
-	DurationS     float64  `json:"durationSeconds,omitempty"`
-	BlockTimeMs   int64    `json:"blockTimeMs"`
-	GasLimit      uint64   `json:"blockGasLimit"`
-	MaxInFlight   int      `json:"maxInFlight"` // 0: processor default
-	Confirmations int      `json:"confirmations"`
-	PollMs        int64    `json:"pollIntervalMs"` // 0: processor default
-	RPCLatencyMs  int64    `json:"addedRpcLatencyMs,omitempty"`
-	RedisLatency  float64  `json:"addedRedisLatencyMs,omitempty"`
-	PoolSlots     uint64   `json:"nodePoolSlotsPerSender,omitempty"`
-	Keys          int      `json:"keys"` // wallets the processor sends from
-	Env           []string `json:"extraEnv,omitempty"`
+	Mode          string  `json:"mode"`
+	N             int     `json:"applications"`
+	BacklogStart  string  `json:"backlogStart,omitempty"`
+	Rate          float64 `json:"ratePerSecond,omitempty"`
+	DurationS     float64 `json:"durationSeconds,omitempty"`
+	BlockTimeMs   int64   `json:"blockTimeMs"`
+	GasLimit      uint64  `json:"blockGasLimit"`
+	MaxInFlight   int     `json:"maxInFlight"` // 0: processor default
+	Confirmations int     `json:"confirmations"`
+	PollMs        int64   `json:"pollIntervalMs"` // 0: processor default
+	RPCLatencyMs  int64   `json:"addedRpcLatencyMs,omitempty"`
+	RedisLatency  float64 `json:"addedRedisLatencyMs,omitempty"`
+	PoolSlots     uint64  `json:"nodePoolSlotsPerSender,omitempty"`
+	// PoolDrops: the node accepts sends past PoolSlots and drops them
+	// silently (else it refuses them); Dropped counts them.
+	PoolDrops bool     `json:"nodePoolDrops,omitempty"`
+	Dropped   int64    `json:"nodeDroppedSends,omitempty"`
+	Keys      int      `json:"keys"` // wallets the processor sends from
+	Env       []string `json:"extraEnv,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	s := Settings{Mode: o.Mode, N: o.total(), BlockTimeMs: o.BlockTime.Milliseconds(), GasLimit: o.GasLimit,
 		MaxInFlight: o.MaxInFlight, Confirmations: o.Confirmations, PollMs: o.PollInterval.Milliseconds(),
-		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, Keys: o.Keys, Env: o.Env}
+		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, PoolDrops: o.PoolDrops, Keys: o.Keys, Env: o.Env}
 	if o.Mode == "rate" {
 		s.Rate, s.DurationS = o.Rate, o.Duration.Seconds()
 	} else {
@@ -241,8 +245,10 @@ func (r *Report) Print(w io.Writer) {
 	row("chain", "%v blocks, %d gas limit, %d gas/application (%d burn iterations), capacity %d applications/block",
 		time.Duration(s.BlockTimeMs)*time.Millisecond, s.GasLimit, r.Blocks.GasPerApp, r.Calibration.Iterations, r.Blocks.Capacity)
 	row("wallets", "%d (PROCESSOR_ACCOUNT_INDEX=%s)", max(s.Keys, 1), AccountIndexes(s.Keys))
-	if s.PoolSlots > 0 {
-		row("node", "keeps at most %d pending transactions per sender, drops the rest without telling", s.PoolSlots)
+	if s.PoolSlots > 0 && s.PoolDrops {
+		row("node", "keeps at most %d pending transactions per sender, accepts the rest and drops them without telling (%d dropped)", s.PoolSlots, s.Dropped)
+	} else if s.PoolSlots > 0 {
+		row("node", "keeps at most %d pending transactions per sender, refuses the rest (txpool full)", s.PoolSlots)
 	}
 	if s.Mode == "rate" {
 		row("load", "%.1f applications/s for %.0f s (%d)", s.Rate, s.DurationS, s.N)

@@ -72,8 +72,10 @@ type RPCProxy struct {
 	// CHAIN_RPC_URL.
 	URL string
 
+	target string
 	onSend func(RawTxSent)
 	delay  time.Duration
+	drop   *dropper // nil: every call reaches the node
 	srv    *http.Server
 	ln     net.Listener
 	done   chan struct{}
@@ -110,7 +112,7 @@ func StartRPCProxy(target string, onSend func(RawTxSent), delay time.Duration) (
 		return nil, fmt.Errorf("rpc proxy listen: %w", err)
 	}
 	p := &RPCProxy{
-		URL: "http://" + ln.Addr().String(), onSend: onSend, delay: delay, ln: ln, done: make(chan struct{}),
+		URL: "http://" + ln.Addr().String(), target: target, onSend: onSend, delay: delay, ln: ln, done: make(chan struct{}),
 		counts: RPCCounts{ByMethod: map[string]int64{}, Errors: map[string]int64{}},
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -164,6 +166,12 @@ func (p *RPCProxy) handler(next http.Handler) http.Handler {
 		}
 		if p.delay > 0 {
 			time.Sleep(p.delay)
+		}
+		if p.drop != nil {
+			if forward, keep, answers, batch, dropped := p.drop.filter(r.Context(), body); dropped {
+				p.drop.serve(w, r, forward, keep, answers, batch)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -238,6 +246,21 @@ func decodeRawTx(param json.RawMessage) *types.Transaction {
 		return nil
 	}
 	return tx
+}
+
+// DropSendsBeyond makes the proxy play a node that keeps limit pending
+// transactions per sender and silently drops the rest (see dropper). Call
+// it before the proxy is used.
+func (p *RPCProxy) DropSendsBeyond(limit uint64) {
+	p.drop = newDropper(p.target, limit)
+}
+
+// Dropped is how many sends DropSendsBeyond answered as taken and dropped.
+func (p *RPCProxy) Dropped() int64 {
+	if p.drop == nil {
+		return 0
+	}
+	return p.drop.Dropped()
 }
 
 // Counts returns a snapshot of the counters.
