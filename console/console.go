@@ -71,24 +71,51 @@ type DeadLetters interface {
 	Replay(ctx context.Context, id string) (intake.Replayed, error)
 }
 
-// Wallet is one hot wallet shown with its balance chart.
+// Wallet is one key of the pool. The page shows one row per key: its
+// wallet, balance, runway, lease, in flight and node window, from the
+// monitor report's line of the key.
 type Wallet struct {
 	Address common.Address
-	// History feeds the chart; nil draws none.
+	// History feeds the pool's balance chart (the first wallet's that has
+	// one); nil draws none.
 	History *monitor.BalanceHistory
 }
+
+// Flight is a journal record with the wallet whose journal holds it.
+type Flight struct {
+	Wallet common.Address
+	inspect.Flight
+}
+
+// Header is what the page's header line tells besides the Redis names:
+// which chain, which product, how far the node is, which build, since when.
+type Header struct {
+	ChainID string
+	Product common.Address
+	Version string
+	Started time.Time
+	// Head reads the node's head block number; nil or a failure shows
+	// "unknown".
+	Head func(ctx context.Context) (uint64, error)
+}
+
+// RunbookBase is where the checks' runbooks are: README's sections, by
+// anchor.
+const RunbookBase = "https://github.com/etherisc/depeg-relay/blob/main/README.md"
 
 // Config is what the console shows and may do.
 type Config struct {
 	// Health is required.
 	Health Health
-	// Wallets are the relay's hot wallets; the report's balance figures
-	// belong to the first (one key per process today).
+	// Wallets are the pool's keys this process serves, in
+	// PROCESSOR_ACCOUNT_INDEX order, as the report's Keys are.
 	Wallets []Wallet
+	// Header is the header line's chain, product, version and start.
+	Header Header
 	// Recent lists the last confirmations; nil leaves the section out.
 	Recent func() []monitor.Confirmation
-	// InFlight lists the journal; nil leaves the section out.
-	InFlight func(ctx context.Context) ([]inspect.Flight, error)
+	// InFlight lists every key's journal; nil leaves the section out.
+	InFlight func(ctx context.Context) ([]Flight, error)
 	// DeadLetters lists (and, with AdminToken, replays) dead letters; nil
 	// leaves the section out. They are listed only to a browser that
 	// unlocked them with AdminToken; without AdminToken, never.

@@ -9,7 +9,9 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,9 +157,9 @@ func newFixture(t *testing.T, mutate func(*console.Config)) *fixture {
 		Recent: func() []monitor.Confirmation {
 			return []monitor.Confirmation{{EntityID: entity, TxHash: txHash, Block: 42, At: now.Add(-time.Minute)}}
 		},
-		InFlight: func(context.Context) ([]inspect.Flight, error) {
-			return []inspect.Flight{{Field: "7", Record: stream.TxRecord{Nonce: 7, EntityID: entity, Hashes: []string{txHash},
-				SignedAt: now.Add(-30 * time.Second)}}}, nil
+		InFlight: func(context.Context) ([]console.Flight, error) {
+			return []console.Flight{{Wallet: common.HexToAddress(wallet), Flight: inspect.Flight{Field: "7", Record: stream.TxRecord{Nonce: 7, EntityID: entity, Hashes: []string{txHash},
+				SignedAt: now.Add(-30 * time.Second)}}}}, nil
 		},
 		DeadLetters: dead,
 		Finder:      fakeFinder{},
@@ -279,7 +281,13 @@ func TestPageShowsEverything(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 	// Nothing inline and nothing from elsewhere: CSP would block inline
-	// code, and an air-gapped network has no elsewhere.
+	// code, and an air-gapped network has no elsewhere. The runbook links
+	// are the one way out, a link and never a resource.
+	runbook := regexp.MustCompile(`<a class="runbook" href="` + regexp.QuoteMeta(console.RunbookBase) + `#[a-z0-9-]+" rel="noreferrer">`)
+	if !runbook.MatchString(body) {
+		t.Errorf("the failing balance check links to no runbook")
+	}
+	body = runbook.ReplaceAllString(body, "")
 	for _, re := range []string{`<script>`, `<script [^>]*>[^<]`, ` style=`, ` on[a-z]+=`, `(src|href)="(https?:)?//(?:[^e]|e[^x])`} {
 		if loc := regexp.MustCompile(re).FindStringIndex(body); loc != nil {
 			t.Errorf("page has %q: %s", re, body[max(0, loc[0]-40):min(len(body), loc[1]+40)])
@@ -389,7 +397,7 @@ func TestSlowRedisCostsOnlyTheSectionTimeout(t *testing.T) {
 	f := newFixture(t, func(c *console.Config) {
 		c.SectionTimeout = 100 * time.Millisecond
 		c.DeadLetters.(*fakeDeadLetters).block = true
-		c.InFlight = func(ctx context.Context) ([]inspect.Flight, error) {
+		c.InFlight = func(ctx context.Context) ([]console.Flight, error) {
 			<-ctx.Done()
 			return nil, errors.New("dial tcp 10.0.0.7:6379: i/o timeout (redis://:hunter2@10.0.0.7)")
 		}
@@ -412,5 +420,99 @@ func TestSlowRedisCostsOnlyTheSectionTimeout(t *testing.T) {
 func TestNewNeedsHealth(t *testing.T) {
 	if _, err := console.New(console.Config{}); err == nil {
 		t.Fatal("console without Health built")
+	}
+}
+
+// TestRunbooksExist: every check's runbook link points at a heading of
+// README (GitHub's anchor: lower case, spaces as dashes, punctuation gone).
+func TestRunbooksExist(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		if h, ok := strings.CutPrefix(line, "#"); ok {
+			h = strings.ToLower(strings.TrimSpace(strings.TrimLeft(h, "#")))
+			h = regexp.MustCompile(`[^a-z0-9 _-]`).ReplaceAllString(h, "")
+			anchors[strings.ReplaceAll(h, " ", "-")] = true
+		}
+	}
+	for check, anchor := range console.Runbooks() {
+		if !anchors[anchor] {
+			t.Errorf("check %s links to README#%s, which is no heading", check, anchor)
+		}
+	}
+}
+
+// TestPoolOfKeys: with three keys each key has its row (wallet, balance in
+// readable precision, runway, lease holder or standby, in flight, node
+// window), the header tells chain, product, head block, version and
+// uptime, the in-flight rows name their wallet, and orphaned keys are
+// listed. With the report of a Redis outage and no key lines, what the
+// page does not know says "unknown".
+func TestPoolOfKeys(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0).UTC() // the fixture's clock
+	keys := []string{wallet, "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"}
+	one, three := 1, 3
+	h0, w0, h2, w2 := uint64(1), uint64(16), uint64(3), uint64(16)
+	rep := monitor.Report{Balance: monitor.StatusOK, Processor: monitor.StatusOK, NonAckPendingTx: monitor.StatusOK,
+		BalanceEth: "1123.456789012345678901", AlertBalanceEth: "0.5", Runway: "90.0 hours at 12 ETH/hour",
+		OrphanedKeys: []monitor.OrphanedKey{{Wallet: "0x90F79bf6EB2c4f870365E785982E1f101E93b906", Entries: 2, Since: "2026-11-23T18:30:00Z"}},
+		Keys: []monitor.KeyReport{
+			{Wallet: keys[0], Balance: monitor.StatusOK, Processor: monitor.StatusOK, BalanceEth: "999.999873452000000001",
+				Runway: "80.0 hours", InFlight: &one, NodeHeld: &h0, NodeWindow: &w0},
+			{Wallet: keys[1], Balance: monitor.StatusOK, Processor: monitor.StatusOK, BalanceEth: "123.456915560345678900",
+				Lease: "standby - the wallet's lease is held by relay-b/77/0123", InFlight: new(int)},
+			{Wallet: keys[2], Balance: monitor.StatusOK, Processor: monitor.StatusOK, BalanceEth: "0.000000000000000001",
+				InFlight: &three, NodeHeld: &h2, NodeWindow: &w2},
+		}}
+	health := &fakeHealth{r: rep}
+	f := newFixture(t, func(c *console.Config) {
+		c.Health = health
+		c.Wallets = nil
+		for _, k := range keys {
+			c.Wallets = append(c.Wallets, console.Wallet{Address: common.HexToAddress(k)})
+		}
+		c.Header = console.Header{ChainID: "1337", Product: common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+			Version: "0123456789ab", Started: now.Add(-90 * time.Minute),
+			Head: func(context.Context) (uint64, error) { return 4242, nil }}
+		c.InFlight = func(context.Context) ([]console.Flight, error) {
+			var fs []console.Flight
+			for i, k := range keys {
+				fs = append(fs, console.Flight{Wallet: common.HexToAddress(k), Flight: inspect.Flight{Field: strconv.Itoa(i),
+					Record: stream.TxRecord{Nonce: uint64(i), EntityID: entity, Hashes: []string{txHash}, SignedAt: now}}})
+			}
+			return fs, nil
+		}
+	})
+	_, _, body := f.get(t, console.Path)
+	mustContain(t, body,
+		`id="chain-id">1337<`, `0x5FbDB2315678afecb367f032d93F642f64180aa3`, `id="head-block">4242<`, `id="version">0123456789ab<`,
+		`id="uptime">90 min<`,
+		`id="key-0"`, `id="key-1"`, `id="key-2"`,
+		"999.9999 ETH", "123.4569 ETH", "&lt; 0.0001 ETH", "1123.4568 ETH", "80.0 hours",
+		"held by this process", "standby - the wallet&#39;s lease is held by relay-b/77/0123", "1 / 16", "3 / 16",
+		`id="orphans"`, "2026-11-23T18:30:00Z",
+	)
+	if strings.Contains(body, "999.999873452") {
+		t.Errorf("a balance shown with 18 decimals")
+	}
+	for _, k := range keys {
+		// every key's row, and its in-flight row with its wallet
+		if n := strings.Count(body, "https://explorer.example/address/"+k); n < 2 {
+			t.Errorf("wallet %s shown %d times, want its key row and its in-flight row", k, n)
+		}
+	}
+
+	// Redis down, the monitor without key lines: the rows say unknown.
+	health.r = monitor.Report{Redis: "error - redis: connection refused since 2026-11-23T18:40:00Z",
+		NonAckPendingTx: "error - redis: connection refused"}
+	_, _, body = f.get(t, console.Path)
+	if n := strings.Count(body, `<td class="lease">unknown</td>`); n != 3 {
+		t.Errorf("%d key rows say their lease is unknown with Redis down, want 3", n)
+	}
+	if n := strings.Count(body, `<td class="balance">unknown</td>`); n != 3 {
+		t.Errorf("%d key rows say their balance is unknown, want 3", n)
 	}
 }

@@ -121,8 +121,9 @@ func TestPageShowsForeignTextEscaped(t *testing.T) {
 			ID: "1799999999000-0", EntryID: hostile, EntityID: hostile, Class: hostile, Reason: hostile,
 			Application: map[string]string{stream.FieldPolicyHolder: hostile},
 		}}}
-		c.InFlight = func(context.Context) ([]inspect.Flight, error) {
-			return []inspect.Flight{{Field: hostile, Unreadable: hostile}, {Field: "3", Record: stream.TxRecord{Nonce: 3, EntityID: hostile, Kind: hostile}}}, nil
+		c.InFlight = func(context.Context) ([]console.Flight, error) {
+			return []console.Flight{{Flight: inspect.Flight{Field: hostile, Unreadable: hostile}},
+				{Flight: inspect.Flight{Field: "3", Record: stream.TxRecord{Nonce: 3, EntityID: hostile, Kind: hostile}}}}, nil
 		}
 		c.Finder = hostileFinder{}
 	})

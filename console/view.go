@@ -3,10 +3,13 @@ package console
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/big"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/intake"
@@ -28,8 +31,13 @@ type page struct {
 	Checks     []check
 	Notes      []string
 	Names      Names
+	Header     headerView
 	Wallets    []walletView
-	Queue      []figure
+	// Pool is the pool's total balance and runway (several keys only), and
+	// Chart its balance chart.
+	Pool    *walletView
+	Orphans []orphanView
+	Queue   []figure
 
 	HasInFlight   bool
 	InFlight      section[flightView]
@@ -61,6 +69,20 @@ type check struct {
 	OK          bool
 	Status      string // "ok", "failing" or "not checked"
 	Why         string
+	// Runbook links to README's section on what to do when it fails.
+	Runbook string
+}
+
+// headerView is the header line: "unknown" where the page could not tell.
+type headerView struct {
+	ChainID, Head, Version, Uptime string
+	Product                        link
+}
+
+// orphanView is a key no live process holds, with its journal records.
+type orphanView struct {
+	Wallet         link
+	Entries, Since string
 }
 
 // figure is one labelled value; Warn marks one that needs a look.
@@ -78,8 +100,13 @@ type link struct {
 type walletView struct {
 	Address                                   link
 	Balance, Alert, Age, Runway, Spend, Empty string
-	Low                                       bool
-	Chart                                     *chart
+	// Lease says who relays the key: this process, or (standby) another.
+	Lease            string
+	Standby          bool
+	InFlight, Window string
+	Processor        string
+	Low, LoopFailing bool
+	Chart            *chart
 }
 
 // section is a list read from Redis: Err says, in words fit for the page,
@@ -91,6 +118,7 @@ type section[T any] struct {
 }
 
 type flightView struct {
+	Wallet                                            link
 	Nonce, Entity, Entry, Age, MaxFee, Tip, Gas, Kind string
 	Hash                                              link
 	Earlier                                           []link
@@ -183,7 +211,11 @@ func (c *Console) build(ctx context.Context, query string, unlocked bool) page {
 			return c.cfg.DeadLetters.List(ctx, "", deadLetterRows)
 		})
 	}
-	var flights <-chan result[[]inspect.Flight]
+	var head <-chan result[uint64]
+	if c.cfg.Header.Head != nil {
+		head = start(c, ctx, c.cfg.Header.Head)
+	}
+	var flights <-chan result[[]Flight]
 	if c.cfg.InFlight != nil {
 		flights = start(c, ctx, c.cfg.InFlight)
 	}
@@ -199,7 +231,9 @@ func (c *Console) build(ctx context.Context, query string, unlocked bool) page {
 		rep = monitor.Report{NonAckPendingTx: "error - the monitor did not answer in time"}
 	}
 	c.health(&p, rep)
+	c.header(&p, head, timer.C, now)
 	c.wallets(&p, rep, now)
+	c.orphans(&p, rep)
 	c.queue(&p, rep)
 	p.HasDead = c.cfg.DeadLetters != nil
 	if dead != nil {
@@ -282,8 +316,26 @@ func (c *Console) health(p *page, r monitor.Report) {
 	}
 }
 
+// runbooks are README's sections on what to do when a check fails, by
+// anchor (TestRunbooksExist keeps them pointing at headings).
+var runbooks = map[string]string{
+	"balance":         "when-the-balance-alert-fires",
+	"processor":       "runbook-loop-stalled",
+	"nonAckPendingTx": "runbook-queue-not-draining",
+	"redis":           "redis-beyond-one-node",
+	"chain":           "runbook-loop-stalled",
+	"fees":            "when-a-transaction-is-stuck",
+}
+
+// Runbooks are the checks' README anchors, for the test that keeps them
+// true.
+func Runbooks() map[string]string { return maps.Clone(runbooks) }
+
 func newCheck(name, about, status string) check {
 	c := check{Name: name, About: about}
+	if a, ok := runbooks[name]; ok {
+		c.Runbook = RunbookBase + "#" + a
+	}
 	switch {
 	case status == monitor.StatusOK:
 		c.OK, c.Status = true, "ok"
@@ -309,29 +361,113 @@ func redisDown(r monitor.Report) (string, bool) {
 	return "", false
 }
 
+// header fills the header line; what it cannot tell says "unknown".
+func (c *Console) header(p *page, head <-chan result[uint64], deadline <-chan time.Time, now time.Time) {
+	h := c.cfg.Header
+	p.Header = headerView{ChainID: orUnknown(h.ChainID), Version: orUnknown(h.Version), Head: "unknown", Uptime: "unknown"}
+	if h.Product != (common.Address{}) {
+		p.Header.Product = c.link("address", h.Product.Hex())
+	} else {
+		p.Header.Product = link{Text: "unknown"}
+	}
+	if !h.Started.IsZero() {
+		p.Header.Uptime = age(now.Sub(h.Started))
+	}
+	if head != nil {
+		if n, err := await(head, deadline); err == nil {
+			p.Header.Head = strconv.FormatUint(n, 10)
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// wallets gives every key its row, from the report's line of the key (the
+// report's own figures when the process has one key), and the pool's total
+// with the balance chart.
 func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
+	var chartOf *monitor.BalanceHistory
+	for _, w := range c.cfg.Wallets {
+		if w.History != nil {
+			chartOf = w.History
+			break
+		}
+	}
+	total := walletView{Balance: readableEth(r.BalanceEth), Alert: r.AlertBalanceEth, Runway: orUnknown(r.Runway)}
+	if r.BalanceAgeSeconds != nil {
+		total.Age = age(time.Duration(*r.BalanceAgeSeconds*float64(time.Second))) + " ago"
+	}
+	if r.SpendWeiPerHour != "" {
+		if wei, ok := new(big.Int).SetString(r.SpendWeiPerHour, 10); ok {
+			total.Spend = ethString(wei) + " ETH/hour"
+		}
+	}
+	total.Low = r.Balance != monitor.StatusOK
+	if chartOf != nil {
+		alert, hasAlert := parseEth(total.Alert)
+		total.Chart = newChart(chartOf.Samples(now), alert, hasAlert, now, chartOf.Span())
+	}
+	if total.Chart == nil {
+		total.Empty = "No balance read yet."
+	}
+	p.Pool = &total
+
 	for i, w := range c.cfg.Wallets {
-		v := walletView{Address: c.link("address", w.Address.Hex())}
-		if i == 0 {
-			v.Balance, v.Alert, v.Runway = r.BalanceEth, r.AlertBalanceEth, r.Runway
-			if r.BalanceAgeSeconds != nil {
-				v.Age = age(time.Duration(*r.BalanceAgeSeconds*float64(time.Second))) + " ago"
+		v := walletView{Address: c.link("address", w.Address.Hex()), Balance: "unknown", Runway: "unknown",
+			Lease: "unknown", InFlight: "unknown", Window: "unknown", Processor: "unknown"}
+		var k *monitor.KeyReport
+		if i < len(r.Keys) && strings.EqualFold(r.Keys[i].Wallet, w.Address.Hex()) {
+			k = &r.Keys[i]
+		}
+		if len(c.cfg.Wallets) == 1 {
+			// One key: the report's own figures are the key's.
+			v.Balance, v.Runway = readableEth(r.BalanceEth), orUnknown(r.Runway)
+			v.Low = r.Balance != monitor.StatusOK && r.Balance != ""
+		}
+		if k != nil {
+			if k.BalanceEth != "" {
+				v.Balance = readableEth(k.BalanceEth)
 			}
-			if r.SpendWeiPerHour != "" {
-				if wei, ok := new(big.Int).SetString(r.SpendWeiPerHour, 10); ok {
-					v.Spend = ethString(wei) + " ETH/hour"
+			if k.Runway != "" {
+				v.Runway = k.Runway
+			}
+			if k.Balance != "" {
+				v.Low = k.Balance != monitor.StatusOK
+			}
+			switch {
+			case k.Lease == "":
+				v.Lease = "held by this process"
+			default:
+				v.Lease, v.Standby = inspect.Printable(k.Lease), true
+			}
+			if k.InFlight != nil {
+				v.InFlight = strconv.Itoa(*k.InFlight)
+			}
+			if k.NodeHeld != nil && k.NodeWindow != nil {
+				v.Window = strconv.FormatUint(*k.NodeHeld, 10) + " / " + strconv.FormatUint(*k.NodeWindow, 10)
+			}
+			if k.Processor != "" {
+				v.Processor, v.LoopFailing = "ok", k.Processor != monitor.StatusOK
+				if v.LoopFailing {
+					v.Processor = inspect.Printable(strings.TrimPrefix(k.Processor, "error - "))
 				}
 			}
-			v.Low = r.Balance != monitor.StatusOK
-		}
-		if w.History != nil {
-			alert, hasAlert := parseEth(v.Alert)
-			v.Chart = newChart(w.History.Samples(now), alert, hasAlert, now, w.History.Span())
-		}
-		if v.Chart == nil {
-			v.Empty = "No balance read yet."
 		}
 		p.Wallets = append(p.Wallets, v)
+	}
+}
+
+// orphans lists the keys of the pool no live process holds (the pool's
+// finisher settles their journals).
+func (c *Console) orphans(p *page, r monitor.Report) {
+	for _, o := range r.OrphanedKeys {
+		p.Orphans = append(p.Orphans, orphanView{Wallet: c.link("address", o.Wallet), Entries: strconv.Itoa(o.Entries),
+			Since: inspect.Printable(o.Since)})
 	}
 }
 
@@ -414,13 +550,13 @@ func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[
 	return s
 }
 
-func (c *Console) inFlight(fs []inspect.Flight, err error, now time.Time) section[flightView] {
+func (c *Console) inFlight(fs []Flight, err error, now time.Time) section[flightView] {
 	if err != nil {
 		return section[flightView]{Err: c.sectionError("In flight", err)}
 	}
 	s := section[flightView]{More: len(fs) > inFlightRows}
 	for _, f := range fs[:min(len(fs), inFlightRows)] {
-		v := flightView{Nonce: inspect.Printable(f.Field), Entity: inspect.Printable(f.Record.EntityID),
+		v := flightView{Wallet: c.link("address", f.Wallet.Hex()), Nonce: inspect.Printable(f.Field), Entity: inspect.Printable(f.Record.EntityID),
 			Entry: inspect.Printable(f.Record.EntryID), Kind: inspect.Printable(f.Record.Kind), Unreadable: inspect.Printable(f.Unreadable)}
 		if f.Unreadable == "" {
 			v.Age = age(f.Age(now))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math/big"
 	"os"
 	"runtime/debug"
 	"time"
@@ -69,6 +70,10 @@ type consoleParts struct {
 	wallet  common.Address
 	history *monitor.BalanceHistory
 	recent  *monitor.RecentConfirmations
+	// keys are the pool's keys this process serves, in order; chainID the
+	// node's.
+	keys    []*keyPart
+	chainID *big.Int
 }
 
 // newConsole builds the operator's page from the parts the service already
@@ -79,11 +84,44 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 	journal := func(ctx context.Context) ([]inspect.Flight, error) {
 		return inspect.Journal(ctx, p.rdb, p.queue.JournalKey())
 	}
+	wallets := []console.Wallet{{Address: p.wallet, History: p.history}}
+	journals := []*stream.Queue{p.queue}
+	if len(p.keys) > 0 {
+		wallets, journals = nil, nil
+		for _, k := range p.keys {
+			wallets = append(wallets, console.Wallet{Address: k.signer.Address(), History: p.history})
+			journals = append(journals, k.queue)
+		}
+	}
+	// Every key's journal, each record with its wallet.
+	inFlight := func(ctx context.Context) ([]console.Flight, error) {
+		var out []console.Flight
+		for i, q := range journals {
+			fs, err := inspect.Journal(ctx, p.rdb, q.JournalKey())
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range fs {
+				out = append(out, console.Flight{Wallet: wallets[i].Address, Flight: f})
+			}
+		}
+		return out, nil
+	}
+	header := console.Header{Product: cfg.DepegProductAddress, Version: buildVersion(), Started: time.Now(),
+		Head: func(ctx context.Context) (uint64, error) {
+			ctx, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
+			defer cancel()
+			return p.client.BlockNumber(ctx)
+		}}
+	if p.chainID != nil {
+		header.ChainID = p.chainID.String()
+	}
 	return console.New(console.Config{
 		Health:      p.checker,
-		Wallets:     []console.Wallet{{Address: p.wallet, History: p.history}},
+		Wallets:     wallets,
+		Header:      header,
 		Recent:      p.recent.Recent,
-		InFlight:    journal,
+		InFlight:    inFlight,
 		DeadLetters: p.intake.DeadLetters,
 		Finder: &inspect.Finder{
 			Status: p.intake.Service, Holders: p.status, DeadLetters: p.queue, Journal: journal,
