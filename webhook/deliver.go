@@ -48,7 +48,10 @@ type Config struct {
 	Block time.Duration
 	// ErrorWait is the pause after a Redis error; default 5s.
 	ErrorWait time.Duration
-	// Batch is how many events one read takes; default 16.
+	// Batch is how many events one read takes; default 1, so a process
+	// that stops while the receiver is down leaves one event pending under
+	// its name (delivered by its successor under the same name at once, by
+	// another process after ClaimIdle), not a batch.
 	Batch int64
 	// Now stamps the signatures; default time.Now. Tests inject a clock.
 	Now func() time.Time
@@ -83,7 +86,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Block, 2*time.Second)
 	def(&c.ErrorWait, 5*time.Second)
 	if c.Batch <= 0 {
-		c.Batch = 16
+		c.Batch = 1
 	}
 	if c.Now == nil {
 		c.Now = time.Now

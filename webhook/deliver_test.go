@@ -379,7 +379,7 @@ func TestDeadProcessEventsAreTakenOver(t *testing.T) {
 	srv := serve(t, rcv)
 	ids := w.notify(t, 0, 4)
 	cfg := w.fast(srv.URL, "dead")
-	cfg.Timeout = 200 * time.Millisecond
+	cfg.Timeout, cfg.Batch = 200*time.Millisecond, 4
 	d1 := w.start(t, cfg)
 	poll.Until(t, within, "attempts answered 503", func() bool { return w.attempts(ResultServerError) >= 2 })
 	if err := d1.Close(); err != nil {
