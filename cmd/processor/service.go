@@ -25,6 +25,7 @@ import (
 	"github.com/etherisc/depeg-relay/pool"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
+	"github.com/etherisc/depeg-relay/webhook"
 )
 
 // service is the processor's parts, built in dependency order.
@@ -41,6 +42,8 @@ type service struct {
 	// finisher finishes the journals of the pool's keys no live process
 	// holds (package pool).
 	finisher *pool.Finisher
+	// webhooks delivers status changes to WEBHOOK_URL; nil without it.
+	webhooks *webhook.Deliverer
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
@@ -95,6 +98,14 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
 	product := chain.NewProduct(cfg.DepegProductAddress)
 	status := stream.NewStatusStore(s.rdb, cfg.StreamKey, cfg.ApplicationStatusTTL)
+	outbox, deliverer, err := newWebhooks(cfg, log, s.rdb, reg)
+	if err != nil {
+		return nil, fmt.Errorf("build webhooks: %w", err)
+	}
+	if outbox != nil {
+		status.Notifier = outbox
+	}
+	s.webhooks = deliverer
 	queueOpts := stream.Options{
 		DeadLetterMaxLen: cfg.DeadLetterMaxLen,
 		OnGroupRecreated: func() {
@@ -137,6 +148,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		observed := &intake.ObservedQueue{Queue: k.queue, Status: status, OnError: func(op string, err error) {
 			k.log.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
 		}}
+		if outbox != nil {
+			observed.Notify, observed.MaxTransientReverts = outbox, cfg.MaxTransientReverts
+		}
 		km := metrics.Wallet(k.signer.Address())
 		addr := k.signer.Address()
 		k.build = func() *relay.Relay {
@@ -177,8 +191,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, Product: product,
 	}, log, s.rdb, identity, s.client, poolQueue)
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
-		Orphans: s.orphans,
-		Wallet:  first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
+		Orphans:  s.orphans,
+		Webhooks: webhookFigure(s.webhooks),
+		Wallet:   first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
 		LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxPending: cfg.MaxNonAckPendingMessages,
 		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
@@ -267,6 +282,7 @@ func (s *service) Run(ctx context.Context) error {
 		})},
 		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
 		lifecycle.Named{Name: "pool finisher", Part: s.finisher},
+		lifecycle.Named{Name: "webhook deliverer", Part: webhookPart(s.webhooks)},
 		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
 	)
 	if err := g.Start(ctx); err != nil {
