@@ -189,6 +189,35 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// unexplainedReplacements lists the nonces signed more often than this
+// scenario explains. The scenario replaces a transaction only once it has
+// waited stuck blocks unmined (STUCK_TX_BLOCKS; blocks too small for the
+// window make that happen while the backlog lasts), and the window signs
+// nonce n no earlier than the block that mined nonce n-window. So nonce n,
+// mined in block B(n), may carry at most (B(n) - B(n-window) + 1) / stuck
+// replacements (B of a nonce below 0 is block 0). A kill does not explain
+// one: a restarted process re-broadcasts the journaled bytes.
+func unexplainedReplacements(a chainaudit.Audit, logs logSummary, window, stuck uint64) []string {
+	block := make(map[uint64]uint64, len(a.Mined))
+	for _, m := range a.Mined {
+		block[m.Nonce] = m.Block
+	}
+	var out []string
+	for _, m := range a.Mined {
+		replaced := len(logs.hashesByNonce[m.Nonce]) - 1
+		var from uint64
+		if m.Nonce >= window {
+			from = block[m.Nonce-window]
+		}
+		waited := m.Block + 1 - min(from, m.Block)
+		if allowed := waited / stuck; uint64(max(replaced, 0)) > allowed {
+			out = append(out, fmt.Sprintf("nonce %d replaced %d times, mined in block %d: it can have waited at most %d blocks (nonce %d mined in block %d), which explains %d",
+				m.Nonce, replaced, m.Block, waited, m.Nonce-min(m.Nonce, window), from, allowed))
+		}
+	}
+	return out
+}
+
 // replacementCost compares each mined replacement with the first
 // transaction signed for its nonce: premiumWei is what the replacement paid
 // above what the first one would have paid in the same block (zero when the
@@ -214,4 +243,42 @@ func replacementCost(a chainaudit.Audit, logs logSummary) (mined int, premiumWei
 		}
 	}
 	return mined, premiumWei
+}
+
+// TestUnexplainedReplacements pins the kill test's bound on replacements:
+// a nonce may be replaced once per block it can have waited, counted from
+// the block that mined the nonce one window below it.
+func TestUnexplainedReplacements(t *testing.T) {
+	var a chainaudit.Audit
+	for n := range uint64(20) {
+		a.Mined = append(a.Mined, chainaudit.Tx{Nonce: n, Block: 10 + n/4}) // 4 per block
+	}
+	logs := logSummary{hashesByNonce: map[uint64]map[string]bool{}}
+	sign := func(nonce uint64, hashes int) {
+		logs.hashesByNonce[nonce] = map[string]bool{}
+		for i := range hashes {
+			logs.hashesByNonce[nonce][fmt.Sprint(nonce, "/", i)] = true
+		}
+	}
+	for n := range uint64(20) {
+		sign(n, 1)
+	}
+	if got := unexplainedReplacements(a, logs, 8, 1); len(got) != 0 {
+		t.Fatalf("no replacement: %v", got)
+	}
+	// Nonce 17 is mined in block 14, nonce 9 (a window of 8 below) in block
+	// 12: it can have waited 3 blocks, so 3 replacements are explained...
+	sign(17, 4)
+	if got := unexplainedReplacements(a, logs, 8, 1); len(got) != 0 {
+		t.Fatalf("3 replacements in 3 blocks: %v", got)
+	}
+	// ...and a fourth is not; nor are 2 with STUCK_TX_BLOCKS=2.
+	sign(17, 5)
+	if got := unexplainedReplacements(a, logs, 8, 1); len(got) != 1 {
+		t.Fatalf("4 replacements in 3 blocks: %v", got)
+	}
+	sign(17, 3)
+	if got := unexplainedReplacements(a, logs, 8, 2); len(got) != 1 {
+		t.Fatalf("2 replacements in 3 blocks, stuck after 2: %v", got)
+	}
 }
