@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/config"
@@ -23,7 +22,7 @@ func startDev(context.Context, zerolog.Logger) (*devEnv, error) {
 	return nil, errors.New("dev mode is not built into this binary (built with -tags nodev); use go run ./cmd/processor -dev")
 }
 
-func (*devEnv) PrintBanner(io.Writer, config.Config, common.Address) {}
+func (*devEnv) PrintBanner(io.Writer, config.Config) {}
 
 // Lookup is os.LookupEnv: without dev mode the configuration reads the
 // environment as it is.
