@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -99,5 +102,17 @@ func TestEventID(t *testing.T) {
 	}
 	if n := len(EventID(base)); n != 32 {
 		t.Errorf("id has %d characters, want 32", n)
+	}
+}
+
+func TestMetricsLint(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewMetrics(reg)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 }
