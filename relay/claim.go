@@ -43,7 +43,7 @@ func (r *core) takeOver(ctx context.Context) error {
 // idle to another key, which would claim it and sign a second transaction.
 func (r *tracker) touch(ctx context.Context) error {
 	ids := r.w.entryIDs()
-	r.touchedAt = r.cfg.Now()
+	r.touchedAt = r.clock.Now()
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
 	if len(ids) > 0 {
@@ -62,7 +62,7 @@ func (r *tracker) touch(ctx context.Context) error {
 // touchDue touches the in-flight entries if a quarter of ClaimIdle has
 // passed since the last time. Called by the tracker.
 func (r *tracker) touchDue(ctx context.Context) {
-	if r.cfg.ClaimIdle <= 0 || r.cfg.Now().Sub(r.touchedAt) < r.cfg.ClaimIdle/4 {
+	if r.cfg.ClaimIdle <= 0 || r.clock.Now().Sub(r.touchedAt) < r.cfg.ClaimIdle/4 {
 		return
 	}
 	if err := r.touch(ctx); err != nil && ctx.Err() == nil {
@@ -75,7 +75,7 @@ func (r *tracker) touchDue(ctx context.Context) {
 // of this consumer's pending list, where they now are. Entries claimed more
 // than MaxClaims times are remembered, to be dead-lettered when read.
 func (r *submitter) claimIdle(ctx context.Context, free int) {
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	if r.cfg.ClaimIdle <= 0 || free <= 0 || now.Sub(r.claimedAt) < r.cfg.ClaimIdle/4 {
 		return
 	}

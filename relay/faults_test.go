@@ -51,11 +51,12 @@ func (f *failingEstimate) EstimateGasBatch(ctx context.Context, msgs []ethereum.
 // one whose simulation the node answers with an error that is not a revert,
 // are each dead-lettered after MaxEntryAttempts attempts; a valid
 // application enqueued after them is created on chain before that, and new
-// entries are read meanwhile.
+// entries are read meanwhile. On the fake clock: the attempts are a minute
+// apart, and the minutes pass only once the test lets them.
 func TestPoisonEntriesDoNotStopIntake(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
 	e.cfg.MaxEntryAttempts = 3
-	e.cfg.ErrorBackoff = time.Second // attempts a second apart: the valid one must not wait for them
+	e.cfg.ErrorBackoff = time.Minute // attempts a minute apart: the valid one must not wait for them
 	ctx := t.Context()
 
 	wrongType := frontend.NewEntityID()
@@ -83,6 +84,10 @@ func TestPoisonEntriesDoNotStopIntake(t *testing.T) {
 		t.Fatalf("poison simulated %d times before a later entry went through, want fewer than %d", n, e.cfg.MaxEntryAttempts)
 	}
 
+	if n := c.failed.Load(); n != 1 {
+		t.Fatalf("poison simulated %d times before its next attempt was due, want 1", n)
+	}
+	e.step = e.cfg.ErrorBackoff // now each look lets an attempt come due
 	e.mineUntil(30*time.Second, "poisons dead-lettered and everything settled", func() bool {
 		return len(e.deadLetters()) == 2 && e.pending() == 0
 	})
@@ -185,9 +190,10 @@ func (f *failingReceipt) TransactionReceipt(ctx context.Context, h common.Hash) 
 // one entry's recorded transactionHash. That entry waits, without an attempt
 // counted against it (the failure says nothing about it), while a valid
 // application enqueued after it is created; once the node answers, it goes
-// through too.
+// through too. On the fake clock: the entry's waits pass only when the test
+// lets them.
 func TestFailingLookupDoesNotStopIntake(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
 	e.cfg.MaxEntryAttempts = 2
 	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
@@ -206,7 +212,8 @@ func TestFailingLookupDoesNotStopIntake(t *testing.T) {
 	e.startWith(c, e.queue)
 
 	e.mineUntil(20*time.Second, "the valid application created", func() bool { return e.created(good.signatureID) == 1 })
-	eventually(t, 10*time.Second, "the look-up failed more often than MaxEntryAttempts", func() bool {
+	e.step = e.cfg.ErrorBackoff
+	e.until(10*time.Second, "the look-up failed more often than MaxEntryAttempts", func() bool {
 		return c.failed.Load() > int32(e.cfg.MaxEntryAttempts)
 	})
 	if dl := e.deadLetters(); len(dl) != 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -53,6 +54,11 @@ type env struct {
 	// probe counts what every relay of this env did (tracker passes, loop
 	// iterations, simulations, broadcasts, receipts read), across restarts.
 	probe *probe
+	// clock, with envOptions.fakeClock, is the relays' time: it moves by
+	// step on every look of until and mineUntil, and nowhere else, so a
+	// test decides when a backoff or a wait is over.
+	clock *fakeclock.Clock
+	step  time.Duration
 }
 
 type envOptions struct {
@@ -61,6 +67,7 @@ type envOptions struct {
 	maxInFlight   int
 	alsoFund      []common.Address // more genesis-funded accounts, e.g. a user paying gas
 	poolSlots     uint64           // the node keeps this many of a sender's transactions (0: roomy)
+	fakeClock     bool             // the relays run on env.clock (see env.until)
 	priceBump     uint64           // the node's replacement rule in percent (0: geth's 10)
 }
 
@@ -110,6 +117,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		reg: prometheus.NewRegistry(),
 		hb:  &monitor.Heartbeat{},
 		log: &logbuf.Buffer{},
+	}
+	if o.fakeClock {
+		e.clock, e.step = fakeclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), e.cfg.PollInterval
+		e.cfg.Clock = e.clock
 	}
 	e.metrics = monitor.NewMetrics(e.reg)
 	e.probe = &probe{Metrics: e.metrics}
@@ -243,6 +254,18 @@ func (e *env) produce(every time.Duration) {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.chain.Produce(ctx, every) })
 	e.t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// until polls cond until it holds or the deadline (wall time) passes; on a
+// fake clock, time moves by e.step before every look.
+func (e *env) until(within time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	eventually(e.t, within, what, func() bool {
+		if e.clock != nil {
+			e.clock.Advance(e.step)
+		}
+		return cond()
+	})
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -65,6 +65,6 @@ func (r *submitter) holdGate(ctx context.Context) bool {
 		log.Warn().Uint64("unknown", h.Unknown).Uint64("blocks", head-h.Since).
 			Msg("still holding new submissions behind transactions the journal does not know")
 	}
-	sleep(ctx, r.cfg.PollInterval)
+	r.sleep(ctx, r.cfg.PollInterval)
 	return false
 }

@@ -36,7 +36,7 @@ func (e *env) journal() []stream.TxRecord {
 func (e *env) mineUntil(within time.Duration, what string, cond func() bool) {
 	e.t.Helper()
 	seen := int64(-1)
-	eventually(e.t, within, what, func() bool {
+	e.until(within, what, func() bool {
 		if cond() {
 			return true
 		}

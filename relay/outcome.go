@@ -112,7 +112,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 		}
 		if !f.reportedRevert {
 			f.reportedRevert = true
-			r.metrics.RevertedOnChain(r.cfg.Now(), gasPaid(rcpt))
+			r.metrics.RevertedOnChain(r.clock.Now(), gasPaid(rcpt))
 		}
 		log = log.With().Str("reason", cause.reason).Logger()
 		seen := causeSeen{SignatureUsed: cause.class == chain.RevertSignatureUsed, CanPass: cause.requeue != ""}
@@ -296,7 +296,7 @@ func (r *tracker) swapToAdopted(ctx context.Context, f *flight, applied common.H
 func (r *core) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
 	return &flight{
 		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
-		st:      flightState{Phase: phaseAdopted, LastSent: r.cfg.Now()},
+		st:      flightState{Phase: phaseAdopted, LastSent: r.clock.Now()},
 		app:     app,
 		baseLog: base,
 		log:     base.With().Str("tx", hash.Hex()).Logger(),

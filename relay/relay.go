@@ -163,9 +163,24 @@ type Config struct {
 	// a claim held by a key no live process holds may be taken over. Nil:
 	// the pool is this wallet alone.
 	Pool Pool
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the relay's time, read and waited on (backoffs, the poll
+	// interval, the wait for a slot); nil is the wall clock. Tests pass a
+	// fakeclock.Clock and move time instead of sleeping.
+	Clock Clock
 }
+
+// Clock is what the relay asks of time; *fakeclock.Clock has it.
+type Clock interface {
+	Now() time.Time
+	// After fires once d has passed, as time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Relay is one key's processor: the submitting loop and the tracker over one
 // window. It builds its parts and runs them as one lifecycle part (Start,
@@ -189,6 +204,7 @@ type Relay struct {
 // and the window. It holds no state of its own.
 type core struct {
 	cfg     Config
+	clock   Clock
 	log     zerolog.Logger
 	chain   Chain
 	queue   Queue
@@ -200,8 +216,9 @@ type core struct {
 
 // New wires a relay. It starts nothing.
 func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *chain.Product, m Metrics, hb Heartbeat) *Relay {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	clock := cfg.Clock
+	if clock == nil {
+		clock = wallClock{}
 	}
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1
@@ -227,7 +244,7 @@ func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *c
 	if cfg.MaxClaims < 1 {
 		cfg.MaxClaims = 5
 	}
-	co := &core{cfg: cfg, log: log, chain: c, queue: q, signer: s, product: p, metrics: m,
+	co := &core{cfg: cfg, clock: clock, log: log, chain: c, queue: q, signer: s, product: p, metrics: m,
 		w: newWindow(uint64(cfg.MaxInFlight))}
 	r := &Relay{core: co, tracker: &tracker{core: co}, submitter: &submitter{core: co, heartbeat: hb}}
 	r.run = lifecycle.NewFunc(r.Run)
@@ -307,7 +324,7 @@ func (r *core) retry(ctx context.Context, what string, step func(context.Context
 			return nil
 		}
 		r.log.Error().Err(err).Msg(what + " failed, retrying")
-		if !sleep(ctx, r.cfg.ErrorBackoff) {
+		if !r.sleep(ctx, r.cfg.ErrorBackoff) {
 			return fmt.Errorf("%s: %w", what, ctx.Err())
 		}
 	}
@@ -381,14 +398,13 @@ func (r *core) rpcCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, r.cfg.RPCTimeout)
 }
 
-// sleep waits d or until ctx ends; it reports whether the wait completed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
+// sleep waits d on the relay's clock or until ctx ends; it reports whether
+// the wait completed.
+func (r *core) sleep(ctx context.Context, d time.Duration) bool {
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-r.clock.After(d):
 		return true
 	}
 }

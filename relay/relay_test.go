@@ -179,20 +179,22 @@ func TestBadInput(t *testing.T) {
 
 // TestPausedProductStaysPending: PRODUCT_NOT_ACTIVE is transient. The entry
 // stays pending while the product is paused and goes through after unpause.
+// On the fake clock, each look lets one back-off pass.
 func TestPausedProductStaysPending(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	if err := e.chain.SetActive(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}
 	e.produce(100 * time.Millisecond)
 	app := e.enqueue(1)[0]
 	e.start()
-	eventually(t, 20*time.Second, "pre-flight refused while paused", func() bool {
+	e.until(20*time.Second, "pre-flight refused while paused", func() bool {
 		return e.probe.simulatedReverts("PRODUCT_NOT_ACTIVE") >= 1
 	})
 	// A few more refused simulations, each after a back-off: the entry is
 	// kept through all of them.
-	eventually(t, 20*time.Second, "three more refusals", func() bool {
+	e.until(20*time.Second, "three more refusals", func() bool {
 		return e.probe.simulatedReverts("PRODUCT_NOT_ACTIVE") >= 4
 	})
 	if e.pending() != 1 || len(e.deadLetters()) != 0 || e.txHash(app.entityID) != "" {
@@ -201,7 +203,7 @@ func TestPausedProductStaysPending(t *testing.T) {
 	if err := e.chain.SetActive(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "application created after unpause", func() bool {
+	e.until(30*time.Second, "application created after unpause", func() bool {
 		return e.pending() == 0 && e.created(app.signatureID) == 1
 	})
 }

@@ -22,7 +22,7 @@ func (r *core) broadcast(ctx context.Context, flights ...*flight) {
 	c, cancel := r.rpcCtx(ctx)
 	errs, err := r.chain.SendTransactions(c, txs)
 	cancel()
-	r.w.sentAt(flights, r.cfg.Now())
+	r.w.sentAt(flights, r.clock.Now())
 	actions := make([]chain.SendAction, len(txs))
 	for i, tx := range txs {
 		sendErr := err
@@ -109,7 +109,7 @@ func (r *tracker) fillGaps(ctx context.Context, header *types.Header, mined, pen
 	self := r.signer.Address()
 	flights := make([]*flight, 0, len(gaps))
 	recs := make([]stream.TxRecord, 0, len(gaps))
-	now := r.cfg.Now().UTC()
+	now := r.clock.Now().UTC()
 	for _, n := range gaps {
 		tx, err := r.signer.Sign(chain.Call{To: self}, n, gasTransfer, fees)
 		if err != nil {

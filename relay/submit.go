@@ -98,7 +98,7 @@ const pendingPage = 256
 func (r *submitter) rescanFromStart() { r.w.rescanFromStart() }
 
 func (r *submitter) beat(ctx context.Context) {
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	r.heartbeat.Beat(now)
 	r.metrics.LoopIteration(now)
 	c, cancel := context.WithTimeout(ctx, r.cfg.RPCTimeout)
@@ -115,14 +115,14 @@ func (r *submitter) backoff(ctx context.Context, err error) {
 		return
 	}
 	r.log.Warn().Err(err).Dur("retry_in", r.cfg.ErrorBackoff).Msg("transient error, backing off")
-	sleep(ctx, r.cfg.ErrorBackoff)
+	r.sleep(ctx, r.cfg.ErrorBackoff)
 }
 
 // balanceGate refuses to submit while the wallet holds less than
 // PROCESSOR_MIN_BALANCE; it then waits BALANCE_TOO_LOW_TIMEOUT. The balance is
 // read at most once per poll interval.
 func (r *submitter) balanceGate(ctx context.Context) bool {
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	if r.balanceOK && now.Sub(r.balanceAt) < r.cfg.PollInterval {
 		return true
 	}
@@ -136,7 +136,7 @@ func (r *submitter) balanceGate(ctx context.Context) bool {
 		r.log.Error().Str("balance_wei", bal.String()).Str("min_balance_wei", r.cfg.MinBalance.String()).
 			Str("wallet", r.signer.Address().Hex()).Dur("retry_in", r.cfg.BalanceTooLowWait).
 			Msg("wallet balance below minimum, not submitting")
-		sleep(ctx, r.cfg.BalanceTooLowWait)
+		r.sleep(ctx, r.cfg.BalanceTooLowWait)
 	}
 	return r.balanceOK
 }
@@ -169,8 +169,7 @@ func (r *submitter) balance(ctx context.Context) (*big.Int, error) {
 // (what the node keeps for us, learnt by the tracker) for what is not mined
 // yet, so a node that keeps 16 per sender gets 16 and not 512 it would drop.
 func (r *submitter) waitForSlot(ctx context.Context) int {
-	t := time.NewTimer(r.cfg.ReadBlock)
-	defer t.Stop()
+	timeout := r.clock.After(r.cfg.ReadBlock)
 	for {
 		if free := r.w.free(r.cfg.MaxInFlight); free > 0 {
 			return free
@@ -178,7 +177,7 @@ func (r *submitter) waitForSlot(ctx context.Context) int {
 		select {
 		case <-ctx.Done():
 			return 0
-		case <-t.C:
+		case <-timeout:
 			return 0
 		case <-r.w.slotFreed:
 		}
@@ -194,7 +193,7 @@ func (r *submitter) waitForSlot(ctx context.Context) int {
 // the next such attempt is due, which starts a scan again.
 func (r *submitter) next(ctx context.Context, n int) (entries []stream.Entry, fresh bool, err error) {
 	for ctx.Err() == nil {
-		now := r.cfg.Now()
+		now := r.clock.Now()
 		cursor, due := r.w.pageDue(now)
 		if !due {
 			break
@@ -215,7 +214,7 @@ func (r *submitter) next(ctx context.Context, n int) (entries []stream.Entry, fr
 	block := min(r.cfg.ReadBlock, maxReadBlock)
 	if at, ok := r.w.nextAttempt(); ok {
 		// At least a millisecond: BLOCK 0 would wait forever.
-		block = min(block, max(at.Sub(r.cfg.Now()), time.Millisecond))
+		block = min(block, max(at.Sub(r.clock.Now()), time.Millisecond))
 	}
 	entries, err = r.queue.ReadNew(ctx, n, block)
 	if err != nil {
@@ -541,7 +540,7 @@ func simulationOutcome(err error, rev *chain.RevertError) simOutcome {
 // a key that is not a hash, failing otherwise) and the last error. It
 // returns only a failure to write that dead letter, for the loop to back off.
 func (r *submitter) entryFailed(ctx context.Context, e stream.Entry, class string, cause error, fields map[string]string, log zerolog.Logger) error {
-	n, giveUp := r.w.fail(e.ID, r.cfg.Now(), r.attempts())
+	n, giveUp := r.w.fail(e.ID, r.clock.Now(), r.attempts())
 	if !giveUp {
 		log.Warn().Err(cause).Int("attempt", n).Int("max_attempts", r.cfg.MaxEntryAttempts).
 			Dur("retry_in", r.cfg.ErrorBackoff).Msg("entry failed, passing over it until its next attempt")
@@ -558,7 +557,7 @@ func (r *submitter) entryFailed(ctx context.Context, e stream.Entry, class strin
 // cannot answer it for long must not get valid applications dead-lettered.
 // Such an entry may wait indefinitely; the monitor then reports its age.
 func (r *submitter) entryWaits(e stream.Entry, cause error, log zerolog.Logger) {
-	r.w.wait(e.ID, r.cfg.Now().Add(r.cfg.ErrorBackoff))
+	r.w.wait(e.ID, r.clock.Now().Add(r.cfg.ErrorBackoff))
 	log.Warn().Err(cause).Dur("retry_in", r.cfg.ErrorBackoff).Msg("look-up for entry failed, passing over it for now")
 }
 
@@ -591,12 +590,12 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 			return fmt.Errorf("encode transaction: %w", err)
 		}
 		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
-			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.cfg.Now().UTC(),
+			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.clock.Now().UTC(),
 			EnqueuedAt: cd.app.enqueuedAt}
 		// LastSent is set now, before the flight is visible to the tracker:
 		// a pass between publishing and broadcasting must not take it for
 		// dropped and send it a second time.
-		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true, LastSent: r.cfg.Now()},
+		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true, LastSent: r.clock.Now()},
 			app: cd.app, baseLog: cd.log}
 		flights[i].setTx(tx)
 	}
@@ -624,7 +623,7 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 	r.addFlights(flights...)
 	r.w.raiseNonce(first + uint64(len(flights)))
 	r.broadcast(safe, flights...)
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	for _, f := range flights {
 		r.metrics.Submitted(f.app.enqueuedAt, now)
 	}
@@ -647,7 +646,7 @@ func (r *submitter) forgetUnjournaled(ctx context.Context) error {
 
 // deadLetter records a final rejection, then acks and purges.
 func (r *core) deadLetter(ctx context.Context, d stream.DeadLetter) error {
-	d.At = r.cfg.Now()
+	d.At = r.clock.Now()
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.RPCTimeout)
 	defer cancel()
 	if err := r.queue.DeadLetter(c, d); err != nil {

@@ -33,16 +33,17 @@ type tracker struct {
 	unforgotten []uint64
 }
 
-// track checks the in-flight window every poll interval until ctx ends.
+// track checks the in-flight window every poll interval until ctx ends. A
+// pass that takes longer than the interval is followed by the next one at
+// once, as with a ticker.
 func (r *tracker) track(ctx context.Context) {
-	t := time.NewTicker(r.cfg.PollInterval)
-	defer t.Stop()
 	for {
+		start := r.clock.Now()
 		r.trackOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-r.clock.After(r.cfg.PollInterval - r.clock.Now().Sub(start)):
 		}
 	}
 }
@@ -111,7 +112,7 @@ func (r *tracker) trackOnce(ctx context.Context) {
 		return
 	}
 
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	windowBefore := r.w.nodeLimit()
 	held, window := r.w.observeNode(flights, head, mined, pending, now.Add(-r.resendAfter()), r.log)
 	r.metrics.SetNodeWindow(held, window)
@@ -386,7 +387,7 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 		r.log.Warn().Err(err).Int("entries", len(entries)).Msg("ack failed, will retry")
 		return
 	}
-	now := r.cfg.Now()
+	now := r.clock.Now()
 	for _, cf := range confirmed {
 		gasPaid := gasPaid(cf.rcpt)
 		if cf.f.app == nil {
