@@ -527,6 +527,13 @@ func (c *Console) queue(p *page, r monitor.Report) {
 			r.Processor != monitor.StatusOK)
 	}
 	add("Dead letters (total)", intOr(r.DeadLetterCount), false)
+	if w := r.Webhooks; w != nil {
+		// WEBHOOK_URL is set: what the receiver has not got yet, and why.
+		add("Webhook events waiting / dropped", intOr(w.Pending)+" / "+intOr(w.Dropped), w.Failing != "")
+		if w.Failing != "" {
+			add("Webhook receiver failing", inspect.Printable(w.Failing), true)
+		}
+	}
 }
 
 func (c *Console) deadLetters(pg intake.Page, err error, now time.Time) section[deadLetterView] {
