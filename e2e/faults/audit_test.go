@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/internal/chainaudit"
@@ -73,6 +74,34 @@ func (h *harness) finish() {
 			nonces = append(nonces, m.Nonce)
 		}
 		h.note("our reverted transactions: nonces %v, %d gas in all", nonces, audit.Wasted)
+	}
+	// Gas spent for nothing: a successful transaction that created no
+	// application is never explained, a reverted one only by the fault.
+	for _, m := range audit.Useless {
+		h.t.Errorf("transaction of ours created nothing: %s", m)
+	}
+	if len(audit.Reverted) > h.explains.reverted {
+		h.t.Errorf("%d of our transactions reverted (%d gas wasted), the fault explains %d", len(audit.Reverted), audit.Wasted, h.explains.reverted)
+	}
+	// Same-nonce replacements, counted from what reached the node: distinct
+	// transactions signed for one nonce beyond the first (a restarted
+	// process re-broadcasts the journaled bytes, the same transaction).
+	byNonce := map[uint64]map[common.Hash]bool{}
+	for _, tx := range h.rpc.Sent() {
+		if byNonce[tx.Nonce()] == nil {
+			byNonce[tx.Nonce()] = map[common.Hash]bool{}
+		}
+		byNonce[tx.Nonce()][tx.Hash()] = true
+	}
+	replacements := 0
+	for _, hs := range byNonce {
+		replacements += len(hs) - 1
+	}
+	if replacements > 0 {
+		h.note("%d same-nonce replacement(s) reached the node", replacements)
+	}
+	if replacements > h.explains.replacements {
+		h.t.Errorf("%d same-nonce replacements reached the node, the fault explains %d", replacements, h.explains.replacements)
 	}
 	h.mu.Lock()
 	apps := append([]*app(nil), h.apps...)

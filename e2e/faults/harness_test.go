@@ -109,11 +109,12 @@ type setup struct {
 // harness is one scenario's world: chain, Redis, proxies, the processor,
 // and what the test enqueued and saw.
 type harness struct {
-	t      *testing.T
-	title  string // the scenario's row in the table
-	ctx    context.Context
-	bin    string
-	logDir string
+	t        *testing.T
+	title    string    // the scenario's row in the table
+	explains explained // what the scenario's fault may cost on chain
+	ctx      context.Context
+	bin      string
+	logDir   string
 
 	dc       *devchain.Chain
 	product  *chain.Product
