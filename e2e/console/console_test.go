@@ -109,9 +109,13 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Helper()
 		pages = append(pages, run(t, b, chromedp.OuterHTML(chromedp.CSS("html"))))
 	}
+	// text reads an element's visible text in one evaluation in the page:
+	// the script replaces the live part of the page in place every few
+	// seconds, and a node first looked up and then read (chromedp.Text) may
+	// be gone in between ("No node with given id found").
 	text := func(sel string) string {
 		t.Helper()
-		return run(t, b, chromedp.Text(chromedp.CSS(sel)))
+		return run(t, b, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
 	}
 
 	// The dead letters need the admin token: typed once, it unlocks them
