@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -47,12 +48,64 @@ func (k poolKey) Address() common.Address {
 	return crypto.PubkeyToAddress(k.local.PublicKey)
 }
 
-// Signer binds the key to the chain.
-func (k poolKey) Signer(chainID *big.Int) *chain.Signer {
-	if k.kms != nil {
-		return chain.NewRemoteSigner(k.kms.Address(), chainID, k.kms.SignDigest)
+// Signer binds the key to the chain. A KMS key that KMS refuses to sign
+// with (kms.ErrKeyUnusable: disabled, deleted, no longer allowed) halts its
+// relay through halt; nil halts nothing.
+func (k poolKey) Signer(chainID *big.Int, halt *keyHalt) *chain.Signer {
+	if k.kms == nil {
+		return chain.NewSigner(k.local, chainID)
 	}
-	return chain.NewSigner(k.local, chainID)
+	key := k.kms
+	return chain.NewRemoteSigner(key.Address(), chainID, func(ctx context.Context, digest []byte) ([]byte, error) {
+		sig, err := key.SignDigest(ctx, digest)
+		if errors.Is(err, kms.ErrKeyUnusable) && halt != nil {
+			halt.Halt(err)
+		}
+		return sig, err
+	})
+}
+
+// keyHalt stops one key's relay, and only that one, once its key cannot
+// sign any more: the relay would otherwise keep reading entries it cannot
+// send. Stopped, the key is released (its lease with it), so the pool
+// treats it as a key no live process holds: its journal is finished and
+// its entries and claims go to the other keys (docs/design.md 2.7). It
+// stays stopped until the process restarts.
+type keyHalt struct {
+	mu     sync.Mutex
+	cancel context.CancelCauseFunc
+	err    error
+}
+
+// Context derives the key's relay context from parent; done releases it.
+func (h *keyHalt) Context(parent context.Context) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cancel = cancel
+	if h.err != nil {
+		cancel(h.err)
+	}
+	return ctx, func() { cancel(nil) }
+}
+
+// Halt stops the key's relay with err (the first one is kept).
+func (h *keyHalt) Halt(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err == nil {
+		h.err = err
+	}
+	if h.cancel != nil {
+		h.cancel(h.err)
+	}
+}
+
+// Err is why the key was halted, nil while it was not.
+func (h *keyHalt) Err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
 }
 
 // Name says which key this is in logs: "kms alias/relay-1" or "index 3".

@@ -59,6 +59,7 @@ type keyPart struct {
 	standby   *standby
 	heartbeat *monitor.Heartbeat
 	log       zerolog.Logger
+	halt      *keyHalt // stops this key's relay when its KMS key cannot sign any more
 }
 
 // newService connects to Redis and the chain and builds every part. It waits
@@ -129,7 +130,8 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	var keyChecks []monitor.KeyConfig
 	var groupRecreations []func() uint64
 	for _, pk := range signerKeys {
-		k := &keyPart{index: pk.index, signer: pk.Signer(chainID), standby: &standby{}, heartbeat: &monitor.Heartbeat{}}
+		k := &keyPart{index: pk.index, standby: &standby{}, heartbeat: &monitor.Heartbeat{}, halt: &keyHalt{}}
+		k.signer = pk.Signer(chainID, k.halt)
 		wallet := strings.ToLower(k.signer.Address().Hex())
 		own[wallet] = true
 		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
@@ -299,8 +301,15 @@ func (s *service) runRelays(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	for _, k := range s.keys {
 		eg.Go(func() error {
-			if err := s.runLeased(ctx, k); err != nil {
+			kctx, done := k.halt.Context(ctx)
+			err := s.runLeased(kctx, k)
+			done()
+			if err != nil {
 				return fmt.Errorf("relay %s: %w", k.signer.Address().Hex(), err)
+			}
+			if herr := k.halt.Err(); herr != nil && ctx.Err() == nil {
+				// The other keys go on; the pool hands this one's work on.
+				k.log.Error().Err(herr).Msg("key stopped: it cannot sign; enable it or take it out of AWS_KMS_KEY_IDS")
 			}
 			return nil
 		})

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,7 +59,9 @@ func (p *throttler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // started with that disabled key in its list leaves it out and confirms a
 // backlog of 60 applications, each created once, with transactions from
 // both usable keys and none from the disabled one, no dead letter, and no
-// nonce spent beyond one per application.
+// nonce spent beyond one per application. Then the first key is disabled
+// mid-run: that key stops (named in the log and by the monitor) and the
+// other confirms 30 more applications, once each.
 func TestBacklogSignedWithKMSKeys(t *testing.T) {
 	const n = 60
 	ctx := t.Context()
@@ -105,6 +108,7 @@ func TestBacklogSignedWithKMSKeys(t *testing.T) {
 			"SIGNER=aws-kms", "AWS_KMS_KEY_IDS=" + strings.Join(ids, ","),
 			"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
 			"REDIS_READ_BLOCK_TIMEOUT=300", "BALANCE_REFRESH_INTERVAL=500",
+			"LEASE_TTL=2000", "REDIS_QUEUE_CLAIM_IDLE=4000", "PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT=3000",
 			"PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
 		}
 		for _, kv := range srv.Env() {
@@ -180,4 +184,62 @@ func TestBacklogSignedWithKMSKeys(t *testing.T) {
 		t.Errorf("the processor's output never names the disabled key %s", off)
 	}
 	t.Logf("%d Sign calls, %d throttled", proxy.signs.Load(), proxy.throttled.Load())
+
+	// The first key is disabled while the processor runs: the first time its
+	// relay tries to sign, that key stops (named in the log), the monitor
+	// reports it, and the other key confirms every application, those the
+	// stopped key had read included, once each.
+	before, err := dc.Client.NonceAt(ctx, wallets[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Disable(t, id1)
+	const more = 30
+	later := make([][32]byte, more)
+	for i := range more {
+		app, err := frontend.NewSigned(dc.ChainID, dc.Helper, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		later[i], _ = frontend.SignatureIDToBytes32(app.SignatureID)
+		if _, err := frontend.Enqueue(ctx, rdb, streamKey, frontend.NewEntityID(), frontend.Fields(app)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll.Until(t, 2*time.Minute, "every later entry acknowledged", func() bool {
+		pend, err := rdb.XPending(ctx, streamKey, groupName).Result()
+		if err != nil && err != redis.Nil {
+			return false
+		}
+		read, err := rdb.XInfoGroups(ctx, streamKey).Result()
+		return err == nil && len(read) == 1 && read[0].EntriesRead == n+more && pend.Count == 0
+	})
+	for i, sid := range later {
+		if c, err := dc.ApplicationsBySignatureID(ctx, sid); err != nil || c != 1 {
+			t.Fatalf("later application %d created %d times (%v), want once", i, c, err)
+		}
+	}
+	if after, err := dc.Client.NonceAt(ctx, wallets[0], nil); err != nil || after != before {
+		t.Fatalf("the disabled key's nonce went from %d to %d (%v)", before, after, err)
+	}
+	if c, err := rdb.XLen(ctx, deadLetters).Result(); err != nil || c != 0 {
+		t.Fatalf("%d dead letters (%v)", c, err)
+	}
+	if !p.Running() {
+		t.Fatalf("the processor exited when one key was disabled:\n%s", p.Tail(20))
+	}
+	log := p.Stdout() + p.Stderr()
+	if !strings.Contains(log, "key stopped") || !strings.Contains(log, id1) || !strings.Contains(log, "DisabledException") {
+		t.Fatalf("the log does not say the key %s stopped (DisabledException):\n%s", id1, p.Tail(30))
+	}
+	poll.UntilNil(t, 30*time.Second, "the monitor naming the stopped key", func() error {
+		code, body, err := p.Get(ctx, "/api/monitor")
+		if err != nil {
+			return err
+		}
+		if code != http.StatusInternalServerError || !strings.Contains(strings.ToLower(string(body)), strings.ToLower(wallets[0].Hex())) {
+			return fmt.Errorf("monitor %d: %s", code, body)
+		}
+		return nil
+	})
 }
