@@ -153,8 +153,9 @@ type errorBody struct {
 	Limit    int64            `json:"limit,omitempty"`
 }
 
-// acceptedBody is the JSON answer to an accepted application (the old API
-// answered with the bare entry id, which is still the default).
+// acceptedBody is the answer to an accepted application: JSON by default.
+// The old API's bare entry id is given to a client that asks for
+// text/plain only.
 type acceptedBody struct {
 	EntryID  string `json:"entryId"`
 	EntityID string `json:"entityId"`
@@ -188,23 +189,32 @@ func (h *intakeHandlers) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, acceptedBody{EntryID: acc.EntryID, EntityID: acc.EntityID, Existing: acc.Existing, Deferred: acc.Deferred})
+	if wantsPlainText(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, acc.EntryID)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, acc.EntryID)
+	writeJSON(w, http.StatusOK, acceptedBody{EntryID: acc.EntryID, EntityID: acc.EntityID, Existing: acc.Existing, Deferred: acc.Deferred})
 }
 
-// wantsJSON reports an Accept header that names application/json.
-func wantsJSON(r *http.Request) bool {
+// wantsPlainText reports an Accept header that names text/plain and not
+// application/json: the frontend's old API client, which read the bare
+// entry id. Anything else (no Accept, */*, JSON) gets JSON, whose entityId
+// is what the status route takes.
+func wantsPlainText(r *http.Request) bool {
+	plain := false
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "application/json" {
-			return true
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+		case mt == "application/json":
+			return false
+		case mt == "text/plain":
+			plain = true
 		}
 	}
-	return false
+	return plain
 }
 
 // writeError maps the intake's errors to answers. Internal error text is

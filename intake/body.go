@@ -3,7 +3,9 @@ package intake
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -30,6 +32,31 @@ var bodyFields = []bodyField{
 	{stream.FieldSignature, true, false},
 }
 
+// notAnObject says, in the intake's words (never Go's unmarshal message),
+// why body is not one JSON object: what it is instead, or where its JSON
+// breaks.
+func notAnObject(body []byte, err error) string {
+	const want = "body must be one JSON object with the application's fields"
+	var syn *json.SyntaxError
+	switch t := bytes.TrimSpace(body); {
+	case len(t) == 0:
+		return want + "; it is empty"
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%s; it is not valid JSON (at byte %d)", want, syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return want + "; its JSON ends too early"
+	case t[0] == '[':
+		return want + "; it is an array"
+	case t[0] == '"':
+		return want + "; it is a string"
+	case string(t) == "null":
+		return want + "; it is null"
+	case t[0] == 't' || t[0] == 'f':
+		return want + "; it is a boolean"
+	}
+	return want + "; it is a number"
+}
+
 // Fields turns the POST body into the PendingApplication's string fields.
 // It reports a body that is not a JSON object, and fields of the wrong JSON
 // type; every other judgement (missing, malformed, out of range) is left to
@@ -39,11 +66,7 @@ func Fields(body []byte) (map[string]string, []stream.Problem) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&raw); err != nil || raw == nil {
-		reason := "body is not a JSON object"
-		if err != nil {
-			reason = fmt.Sprintf("body is not a JSON object: %v", err)
-		}
-		return nil, []stream.Problem{{Reason: reason}}
+		return nil, []stream.Problem{{Reason: notAnObject(body, err)}}
 	}
 	if dec.More() {
 		return nil, []stream.Problem{{Reason: "body holds more than one JSON value"}}

@@ -82,3 +82,30 @@ func TestSubmitRefusesHostileText(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyProblemsInOurWords: a body that is not one JSON object is told
+// what it is, never with encoding/json's message ("cannot unmarshal array
+// into Go value of type map[string]json.RawMessage").
+func TestBodyProblemsInOurWords(t *testing.T) {
+	for body, want := range map[string]string{
+		`[1,2]`:           "it is an array",
+		`"x"`:             "it is a string",
+		`null`:            "it is null",
+		`true`:            "it is a boolean",
+		`42`:              "it is a number",
+		``:                "it is empty",
+		`{"policyHolder"`: "its JSON ends too early",
+		`policyHolder=0x`: "it is not valid JSON (at byte 1)",
+	} {
+		_, problems := Fields([]byte(body))
+		if len(problems) != 1 || !strings.HasPrefix(problems[0].Reason, "body must be one JSON object") ||
+			!strings.Contains(problems[0].Reason, want) {
+			t.Errorf("%q: %+v, want %q", body, problems, want)
+		}
+		for _, goWords := range []string{"unmarshal", "Go value", "json:", "invalid character"} {
+			if len(problems) == 1 && strings.Contains(problems[0].Reason, goWords) {
+				t.Errorf("%q: %q speaks Go (%q)", body, problems[0].Reason, goWords)
+			}
+		}
+	}
+}

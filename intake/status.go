@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/etherisc/depeg-relay/stream"
@@ -22,15 +26,30 @@ const StateUnknown = "unknown"
 
 // Status is what became of one application.
 type Status struct {
-	EntityID        string     `json:"entityId"`
-	Status          string     `json:"status"`
-	EntryID         string     `json:"entryId,omitempty"`
-	TransactionHash string     `json:"transactionHash,omitempty"`
-	Block           uint64     `json:"block,omitempty"`
-	ProcessID       string     `json:"processId,omitempty"`
-	Class           string     `json:"class,omitempty"`
-	Reason          string     `json:"reason,omitempty"`
-	UpdatedAt       *time.Time `json:"updatedAt,omitempty"`
+	EntityID        string `json:"entityId"`
+	Status          string `json:"status"`
+	EntryID         string `json:"entryId,omitempty"`
+	TransactionHash string `json:"transactionHash,omitempty"`
+	Block           uint64 `json:"block,omitempty"`
+	ProcessID       string `json:"processId,omitempty"`
+	Class           string `json:"class,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+	// UpdatedAt is when the state was last recorded; for an application
+	// still pending without a record of the relay's, when it was posted.
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+	// Confirmations is set while submitted: 0 until the transaction is
+	// mined, then how many blocks hold it (the relay confirms at
+	// CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS). Absent when the node did not
+	// answer.
+	Confirmations *uint64 `json:"confirmations,omitempty"`
+}
+
+// Confirmer tells how deep a transaction is; *chain.Client has it. The
+// status of a submitted application reads it when the intake's Chain has
+// it.
+type Confirmer interface {
+	TransactionReceipt(ctx context.Context, hash common.Hash) (*types.Receipt, error)
+	BlockNumber(ctx context.Context) (uint64, error)
 }
 
 // ErrNotFound means no trace of the application is left (or there never
@@ -59,6 +78,9 @@ func (s *Service) Status(ctx context.Context, entityID string) (Status, error) {
 		return Status{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if st, ok := derive(entityID, rec, found, live); ok {
+		if st.Status == stream.StateSubmitted {
+			s.confirmations(ctx, &st)
+		}
 		return st, nil
 	}
 	if found {
@@ -79,6 +101,17 @@ func derive(entityID string, rec stream.StatusRecord, found bool, live map[strin
 		st := Status{EntityID: entityID, Status: stream.StateQueued}
 		if found {
 			st.EntryID = rec.EntryID
+			if !rec.UpdatedAt.IsZero() {
+				t := rec.UpdatedAt.UTC()
+				st.UpdatedAt = &t
+			}
+		}
+		if st.UpdatedAt == nil {
+			// The frontend's timestamp (seconds, as redis-om writes it).
+			if f, err := strconv.ParseFloat(live[stream.FieldTimestamp], 64); err == nil && f > 0 && f < 1e11 {
+				t := time.UnixMilli(int64(f * 1000)).UTC()
+				st.UpdatedAt = &t
+			}
 		}
 		if h := live[stream.FieldTransactionHash]; h != "" {
 			st.Status, st.TransactionHash = stream.StateSubmitted, h
@@ -87,6 +120,38 @@ func derive(entityID string, rec stream.StatusRecord, found bool, live map[strin
 	}
 	return Status{}, false
 }
+
+// confirmations reads how deep a submitted application's transaction is;
+// a node that does not answer leaves it out (the status is still true).
+func (s *Service) confirmations(ctx context.Context, st *Status) {
+	c, ok := s.chain.(Confirmer)
+	if !ok || !hashRe.MatchString(st.TransactionHash) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+	defer cancel()
+	rc, err := c.TransactionReceipt(ctx, common.HexToHash(st.TransactionHash))
+	if errors.Is(err, ethereum.NotFound) {
+		var zero uint64
+		st.Confirmations = &zero
+		return
+	}
+	if err != nil || rc == nil || rc.BlockNumber == nil {
+		return
+	}
+	head, err := c.BlockNumber(ctx)
+	if err != nil {
+		return
+	}
+	n := uint64(0)
+	if b := rc.BlockNumber.Uint64(); head >= b {
+		n = head - b + 1
+	}
+	st.Block, st.Confirmations = rc.BlockNumber.Uint64(), &n
+}
+
+// hashRe is a 0x transaction hash.
+var hashRe = regexp.MustCompile(`^0x[0-9a-fA-F]{64}$`)
 
 func fromRecord(entityID string, rec stream.StatusRecord) Status {
 	st := Status{EntityID: entityID, Status: rec.State, EntryID: rec.EntryID, TransactionHash: rec.TxHash,
