@@ -82,6 +82,10 @@ type Options struct {
 	// slots of PoolSlots, and N senders of ours, each with its guarantee, by
 	// N x PoolSlots.
 	PoolSenders uint64
+	// OwnerKey, when set, deploys the product: the same key gives the same
+	// product and helper addresses on every start (dev mode's fixed
+	// addresses, which README's signed example needs). Nil: a fresh key.
+	OwnerKey *ecdsa.PrivateKey
 	// PriceBump, when set, is the pool's replacement rule in percent
 	// (txpool.pricebump; geth's default is 10): a same-nonce replacement
 	// must raise both fees by at least this much or it is refused.
@@ -126,9 +130,12 @@ type Chain struct {
 // DepegProduct from a fresh owner key. It starts no goroutine of its own
 // beyond those of the embedded node; the caller must Close the chain.
 func Start(opts Options) (*Chain, error) {
-	ownerKey, err := crypto.GenerateKey()
-	if err != nil {
-		return nil, fmt.Errorf("generate owner key: %w", err)
+	ownerKey := opts.OwnerKey
+	if ownerKey == nil {
+		var err error
+		if ownerKey, err = crypto.GenerateKey(); err != nil {
+			return nil, fmt.Errorf("generate owner key: %w", err)
+		}
 	}
 	c := &Chain{
 		ChainID:  big.NewInt(ChainID),

@@ -37,6 +37,13 @@ import (
 // dev mode, against the embedded chain, when PROCESSOR_MNEMONIC is unset.
 const devMnemonic = "test test test test test test test test test test test junk"
 
+// devOwnerSeed makes dev mode's chain owner key (its Keccak-256): the
+// product and the message helper then have the same addresses on every
+// start, so README's signed example (whose EIP-712 domain names the helper)
+// is accepted by any fresh dev mode. It is no index of the mnemonic, so the
+// owner never shares a nonce with a relay key.
+const devOwnerSeed = "depeg relay dev mode chain owner"
+
 // devEnv is dev mode's environment: an embedded chain producing blocks, and a
 // Redis server of its own unless REDIS_URL was set. It is a lifecycle part:
 // newDevEnv builds it without starting anything, Start starts the chain, then
@@ -146,7 +153,11 @@ func (d *devEnv) Start(ctx context.Context) error {
 		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey))
 	}
 
-	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: wallets}, blockTime: d.blockTime}
+	owner, err := crypto.ToECDSA(crypto.Keccak256([]byte(devOwnerSeed)))
+	if err != nil {
+		return fmt.Errorf("dev chain owner key: %w", err)
+	}
+	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: wallets, OwnerKey: owner}, blockTime: d.blockTime}
 	d.redis = &devRedis{log: d.log, url: strings.TrimSpace(d.get("REDIS_URL")), isolation: d.isolation}
 	d.group = lifecycle.NewGroup(
 		lifecycle.Named{Name: "embedded chain", Part: d.chain},
@@ -162,6 +173,10 @@ func (d *devEnv) Start(ctx context.Context) error {
 		"ERROR_TIMEOUT":                        "3000",
 		"BALANCE_REFRESH_INTERVAL":             "5000",
 		"INTAKE_ENABLED":                       "true",
+		// A relay reaches its safe point after its blocking read returns
+		// (go-redis does not cut a BLOCK short when the context ends): a
+		// short block lets Ctrl-C stop dev mode within a second.
+		"REDIS_READ_BLOCK_TIMEOUT": "300",
 	} {
 		if d.get(k) == "" {
 			d.settings[k] = v
