@@ -57,6 +57,17 @@ func (k poolKey) Signer(chainID *big.Int, halt *keyHalt) *chain.Signer {
 	}
 	key := k.kms
 	return chain.NewRemoteSigner(key.Address(), chainID, func(ctx context.Context, digest []byte) ([]byte, error) {
+		// The relay's Sign carries no context: the key's relay context
+		// bounds the KMS calls instead, so a stop does not wait out their
+		// retries (nothing signed is nothing journaled: no nonce is lost).
+		if halt != nil {
+			if rc := halt.relayContext(); rc != nil {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+				defer context.AfterFunc(rc, cancel)()
+			}
+		}
 		sig, err := key.SignDigest(ctx, digest)
 		if errors.Is(err, kms.ErrKeyUnusable) && halt != nil {
 			halt.Halt(err)
@@ -73,6 +84,7 @@ func (k poolKey) Signer(chainID *big.Int, halt *keyHalt) *chain.Signer {
 // stays stopped until the process restarts.
 type keyHalt struct {
 	mu     sync.Mutex
+	ctx    context.Context // the key's relay context, nil before Context
 	cancel context.CancelCauseFunc
 	err    error
 }
@@ -82,7 +94,7 @@ func (h *keyHalt) Context(parent context.Context) (ctx context.Context, done fun
 	ctx, cancel := context.WithCancelCause(parent)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.cancel = cancel
+	h.ctx, h.cancel = ctx, cancel
 	if h.err != nil {
 		cancel(h.err)
 	}
@@ -99,6 +111,13 @@ func (h *keyHalt) Halt(err error) {
 	if h.cancel != nil {
 		h.cancel(h.err)
 	}
+}
+
+// relayContext is the key's relay context (nil before Context).
+func (h *keyHalt) relayContext() context.Context {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ctx
 }
 
 // Err is why the key was halted, nil while it was not.
