@@ -251,3 +251,42 @@ func TestBatchSavesGas(t *testing.T) {
 		t.Fatalf("a batch costs %.1f%% of single transactions, want at most 93%%", 100*ratio)
 	}
 }
+
+// TestGasForIsEnough: a batch sent with exactly GasFor its applications'
+// limits (each the node's estimate of its call plus a margin) applies
+// every one of them: the bound the relay will use never starves a batch.
+func TestGasForIsEnough(t *testing.T) {
+	e := newEnv(t)
+	product := chain.NewProduct(e.dc.Product)
+	var apps []batch.DepegApplicationBatchApplication
+	var limits []uint64
+	for range 6 {
+		a := e.signed()
+		sid, _ := frontend.SignatureIDToBytes32(a.SignatureID)
+		call, err := product.Apply(chain.ApplicationArgs{PolicyHolder: a.PolicyHolder, ProtectedWallet: a.ProtectedWallet,
+			ProtectedBalance: a.ProtectedBalance, Duration: a.Duration, BundleID: a.BundleID, SignatureID: sid, Signature: a.Signature})
+		if err != nil {
+			t.Fatal(err)
+		}
+		est, err := e.dc.Client.EstimateGas(t.Context(), call.Msg(e.signer.Address()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := est + est/5 // GAS_LIMIT_MARGIN_PERCENT's default
+		limits = append(limits, limit)
+		apps = append(apps, app(t, a, limit))
+	}
+	data := batch.NewDepegApplicationBatch().PackApplyBatch(apps)
+	r := e.send(apps, batch.GasFor(limits, len(data)))
+	out := batch.Outcomes(e.contract, r)
+	applied := 0
+	for _, o := range out {
+		if o.Applied {
+			applied++
+		}
+	}
+	if r.Status != types.ReceiptStatusSuccessful || applied != len(apps) {
+		t.Fatalf("batch with GasFor: status %d, %d of %d applied", r.Status, applied, len(apps))
+	}
+	t.Logf("GasFor %d, used %d (%.0f%%)", batch.GasFor(limits, len(data)), r.GasUsed, 100*float64(r.GasUsed)/float64(batch.GasFor(limits, len(data))))
+}
