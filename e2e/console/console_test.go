@@ -11,10 +11,13 @@ package console
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -62,9 +65,12 @@ func TestConsoleInABrowser(t *testing.T) {
 	p := devproc.Start(t, filepath.Join(bins, "processor"), []string{
 		"PORT=" + strconv.Itoa(port),
 		"DEV_CHAIN_PORT=" + strconv.Itoa(freeport.Get(t)),
-		"DEV_BLOCK_TIME=200",
+		// Slow blocks keep the applications in flight long enough to
+		// see them in the page's in-flight table.
+		"DEV_BLOCK_TIME=2000",
 		"CHAIN_POLL_INTERVAL=200",
 		"BALANCE_REFRESH_INTERVAL=1000",
+		"PROCESSOR_ACCOUNT_INDEX=0-2",
 		"ADMIN_TOKEN=" + adminToken,
 		"EXPLORER_URL=https://explorer.invalid",
 	})
@@ -82,12 +88,47 @@ func TestConsoleInABrowser(t *testing.T) {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 
-	out := devproc.Run(t, filepath.Join(bins, "enqueue"), "-redis", ready.RedisURL, "-stream", ready.Stream,
-		"-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "3", "-bad")
-	valid, bad := devproc.ParseEnqueued(t, out)
-	if len(valid) != 3 || len(bad) < 2 {
-		t.Fatalf("enqueued %d valid and %d bad, want 3 and some:\n%s", len(valid), len(bad), out)
+	var wallets []string // the pool's three keys
+	for i := range uint32(3) {
+		key, err := chain.DeriveKey(devMnemonic, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey).Hex())
 	}
+	b := newBrowser(t, browser)
+	// text reads an element's visible text in one evaluation in the page:
+	// the script replaces the live part of the page in place every few
+	// seconds, and a node first looked up and then read (chromedp.Text) may
+	// be gone in between ("No node with given id found").
+	text := func(sel string) string {
+		t.Helper()
+		return run(t, b, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
+	}
+
+	out := devproc.Run(t, filepath.Join(bins, "enqueue"), "-redis", ready.RedisURL, "-stream", ready.Stream,
+		"-rpc", ready.ChainRPC, "-product", ready.Product, "-n", "6", "-bad")
+	valid, bad := devproc.ParseEnqueued(t, out)
+	if len(valid) != 6 || len(bad) < 2 {
+		t.Fatalf("enqueued %d valid and %d bad, want 6 and some:\n%s", len(valid), len(bad), out)
+	}
+	// While they wait for blocks: the in-flight table lists them, each row
+	// with the wallet of the key that signed it.
+	var flights []string
+	eventually(t, p, processBound, "applications in flight on the page", func(ctx context.Context) error {
+		b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(chromedp.CSS("#inflight")))
+		flights = run(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#inflight tr.flight")).map(r => r.innerText)`))
+		if len(flights) == 0 {
+			return errors.New("nothing in flight yet")
+		}
+		return nil
+	})
+	for _, row := range flights {
+		if !slices.ContainsFunc(wallets, func(w string) bool { return strings.Contains(row, w[:10]) }) {
+			t.Errorf("in-flight row %q names none of the pool's wallets %v", row, wallets)
+		}
+	}
+	saveScreenshot(t, run(t, b, chromedp.FullScreenshot(100)), "console-inflight.png")
 	eventually(t, p, processBound, "every entry settled and the monitor healthy", func(ctx context.Context) error {
 		xp, err := rdb.XPending(ctx, ready.Stream, ready.Group).Result()
 		if err != nil || xp.Count != 0 {
@@ -103,19 +144,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		return nil
 	})
 
-	b := newBrowser(t, browser)
 	var pages []string // every page's HTML, checked for secrets at the end
 	snapshot := func() {
 		t.Helper()
 		pages = append(pages, run(t, b, chromedp.OuterHTML(chromedp.CSS("html"))))
-	}
-	// text reads an element's visible text in one evaluation in the page:
-	// the script replaces the live part of the page in place every few
-	// seconds, and a node first looked up and then read (chromedp.Text) may
-	// be gone in between ("No node with given id found").
-	text := func(sel string) string {
-		t.Helper()
-		return run(t, b, chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {innerText: ""}).innerText`, sel)))
 	}
 
 	// The dead letters need the admin token: typed once, it unlocks them
@@ -131,8 +163,31 @@ func TestConsoleInABrowser(t *testing.T) {
 			t.Errorf("check %s shows %q, want ok", check, got)
 		}
 	}
-	if got := strings.TrimSpace(text("#balance")); !strings.HasSuffix(got, "ETH") || !strings.HasPrefix(got, "999.") {
-		t.Errorf("balance shows %q, want the dev wallet's 999.x ETH", got)
+	if got := strings.TrimSpace(text("#balance")); !strings.HasSuffix(got, " ETH") || !strings.HasPrefix(got, "299") {
+		t.Errorf("balance shows %q, want the three dev wallets' 299x ETH", got)
+	}
+	// Every key of the pool has its row: wallet, balance in readable
+	// precision, runway, lease held by this process, in flight, window.
+	for i, w := range wallets {
+		row := text(fmt.Sprintf("#key-%d", i))
+		bal := regexp.MustCompile(`(\d+(\.\d{1,4})?) ETH`).FindStringSubmatch(row)
+		if !strings.Contains(row, w[:10]) || bal == nil || !strings.HasPrefix(bal[1], "99") ||
+			!strings.Contains(row, "held by this process") {
+			t.Errorf("key %d's row %q, want %s, a balance of 99x ETH in at most 4 decimals, held by this process", i, row, w)
+		}
+	}
+	// The header: chain id, product, head block, version, uptime.
+	if got := text("#chain-id"); got != "1337" {
+		t.Errorf("header chain id %q", got)
+	}
+	if got := text("#product"); !strings.HasPrefix(got, ready.Product[:10]) {
+		t.Errorf("header product %q, want %s", got, ready.Product)
+	}
+	if n, err := strconv.Atoi(text("#head-block")); err != nil || n < 1 {
+		t.Errorf("header head block %q", text("#head-block"))
+	}
+	if text("#version") == "" || text("#uptime") == "" || text("#uptime") == "unknown" {
+		t.Errorf("header version %q, uptime %q", text("#version"), text("#uptime"))
 	}
 	dead := text("#deadletters")
 	for _, bc := range bad {
