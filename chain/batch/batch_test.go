@@ -173,6 +173,15 @@ func TestMixedBatch(t *testing.T) {
 			t.Errorf("%s: outcome %+v, want failed at %d with %q", c.name, o, c.index, c.reason)
 		}
 	}
+	if o := out[sigHash(forged)]; o.Class() != chain.RevertSignature || o.OutOfGas() {
+		t.Errorf("forged: class %v, out of gas %v; want signature, no", o.Class(), o.OutOfGas())
+	}
+	if o := out[sigHash(used)]; o.Class() != chain.RevertSignatureUsed {
+		t.Errorf("used: class %v, want signature_used", o.Class())
+	}
+	if o := out[sigHash(starved)]; !o.OutOfGas() {
+		t.Errorf("starved: not out of gas: %+v", o)
+	}
 	if e.created(forged) != 0 || e.created(starved) != 0 || e.created(used) != 1 {
 		t.Errorf("created: forged %d, starved %d, used %d; want 0, 0, 1", e.created(forged), e.created(starved), e.created(used))
 	}
@@ -258,13 +267,14 @@ func TestBatchSavesGas(t *testing.T) {
 func TestGasForIsEnough(t *testing.T) {
 	e := newEnv(t)
 	product := chain.NewProduct(e.dc.Product)
-	var apps []batch.DepegApplicationBatchApplication
+	var apps []chain.ApplicationArgs
 	var limits []uint64
 	for range 6 {
 		a := e.signed()
 		sid, _ := frontend.SignatureIDToBytes32(a.SignatureID)
-		call, err := product.Apply(chain.ApplicationArgs{PolicyHolder: a.PolicyHolder, ProtectedWallet: a.ProtectedWallet,
-			ProtectedBalance: a.ProtectedBalance, Duration: a.Duration, BundleID: a.BundleID, SignatureID: sid, Signature: a.Signature})
+		args := chain.ApplicationArgs{PolicyHolder: a.PolicyHolder, ProtectedWallet: a.ProtectedWallet,
+			ProtectedBalance: a.ProtectedBalance, Duration: a.Duration, BundleID: a.BundleID, SignatureID: sid, Signature: a.Signature}
+		call, err := product.Apply(args)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,10 +284,11 @@ func TestGasForIsEnough(t *testing.T) {
 		}
 		limit := est + est/5 // GAS_LIMIT_MARGIN_PERCENT's default
 		limits = append(limits, limit)
-		apps = append(apps, app(t, a, limit))
+		apps = append(apps, args)
 	}
-	data := batch.NewDepegApplicationBatch().PackApplyBatch(apps)
-	r := e.send(apps, batch.GasFor(limits, len(data)))
+	call := batch.Call(e.contract, apps, limits)
+	data := call.Data
+	r := e.sendCall(call, batch.GasFor(limits, len(data)))
 	out := batch.Outcomes(e.contract, r)
 	applied := 0
 	for _, o := range out {
