@@ -64,9 +64,9 @@ func (k *kmsEcho) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with a local-kms key, through -check (passing, and against an endpoint
 // that quotes the credentials in its errors), a start against that
 // endpoint, and a running processor whose KMS starts quoting them mid-run
-// (its relay fails to sign and logs it; /metrics, the monitor and the
-// console are read meanwhile; then KMS comes back and the application is
-// confirmed); and with PROCESSOR_MNEMONIC_FILE, -check and a rejected file.
+// (its key stops, named in the log; /metrics, the monitor and the console
+// are read meanwhile), then, KMS back, a restarted processor that confirms
+// the application; and with PROCESSOR_MNEMONIC_FILE, -check and a rejected file.
 // Neither the credentials nor the file's words show in any output.
 func TestAWSCredentialsNeverShow(t *testing.T) {
 	ctx := t.Context()
@@ -196,15 +196,26 @@ func TestAWSCredentialsNeverShow(t *testing.T) {
 			got.add(fmt.Sprintf("kms-running GET %s -> %d", path, code), b)
 		}
 	}
-	poll.Until(t, 20*time.Second, "the relay failing to sign against the echoing KMS", func() bool {
+	poll.Until(t, 20*time.Second, "the key stopped after KMS refused to sign", func() bool {
 		read("/api/monitor")
 		read("/metrics")
-		return strings.Contains(p.Stdout()+p.Stderr(), keyID) && strings.Contains(p.Stdout()+p.Stderr(), "AccessDeniedException")
+		out := p.Stdout() + p.Stderr()
+		return strings.Contains(out, keyID) && strings.Contains(out, "AccessDeniedException") && strings.Contains(out, "key stopped")
 	})
 	for _, path := range []string{"/api/monitor/liveness", "/api/monitor/readiness", "/console/", "/api/openapi.json"} {
 		read(path)
 	}
+	if code := p.Stop(t, 15*time.Second); code != 0 {
+		t.Errorf("kms-running: exit code %d after SIGTERM, want 0:\n%s", code, p.Tail(20))
+	}
+	got.add("kms-running stdout", []byte(p.Stdout()))
+	got.add("kms-running stderr", []byte(p.Stderr()))
+
+	// KMS allows the key again: a restarted processor confirms the
+	// application.
 	echo.echo.Store(false)
+	p = proctest.Start(t, bin, proctest.Options{Env: env("PORT=" + freePort(t)), Name: "kms-restarted", LogDir: logDir})
+	p.WaitServing(t, time.Minute)
 	poll.Until(t, 30*time.Second, "the application confirmed once KMS answers again", func() bool {
 		n, err := dc.ApplicationsBySignatureID(ctx, sid)
 		pend, perr := rdb.XPending(ctx, streamKey, "depeg-backend-processor").Result()
@@ -212,10 +223,10 @@ func TestAWSCredentialsNeverShow(t *testing.T) {
 	})
 	read("/metrics")
 	if code := p.Stop(t, 15*time.Second); code != 0 {
-		t.Errorf("kms-running: exit code %d after SIGTERM, want 0:\n%s", code, p.Tail(20))
+		t.Errorf("kms-restarted: exit code %d after SIGTERM, want 0:\n%s", code, p.Tail(20))
 	}
-	got.add("kms-running stdout", []byte(p.Stdout()))
-	got.add("kms-running stderr", []byte(p.Stderr()))
+	got.add("kms-restarted stdout", []byte(p.Stdout()))
+	got.add("kms-restarted stderr", []byte(p.Stderr()))
 
 	total := 0
 	for where, b := range got.blobs {

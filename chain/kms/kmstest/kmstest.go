@@ -5,6 +5,7 @@
 package kmstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -79,16 +80,42 @@ type Server struct {
 }
 
 // Start runs a fresh local-kms (its own data directory) until the test ends.
+// A server that exits before it listens (its port taken meanwhile: the port
+// is picked free, then bound by local-kms) is started again on another
+// port, up to three times.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
-	port := freeport.Get(t)
+	var last error
+	for range 3 {
+		port := freeport.Get(t)
+		if err := start(t, bin, port); err != nil {
+			last = err
+			continue
+		}
+		return &Server{URL: "http://127.0.0.1:" + strconv.Itoa(port), AccessKey: "AKIAKMSTEST" + strconv.Itoa(port),
+			SecretKey: "kmstestsecret" + strconv.Itoa(port) + "x9Qw", SessionToken: "kmstesttoken" + strconv.Itoa(port)}
+	}
+	t.Fatalf("start local-kms: %v", last)
+	return nil
+}
+
+// start runs local-kms on port and waits until it listens; the process is
+// killed and reaped when the test ends.
+func start(t testing.TB, bin string, port int) error {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "local-kms.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "KMS_DATA_PATH="+t.TempDir(),
 		"KMS_REGION="+Region, "KMS_ACCOUNT_ID=111122223333")
-	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start local-kms: %v", err)
+		return err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -97,10 +124,11 @@ func Start(t testing.TB) *Server {
 		<-exited
 	})
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	poll.UntilNil(t, 30*time.Second, "local-kms listening on "+addr, func() error {
+	return poll.Wait(context.Background(), 30*time.Second, poll.Every, func() error {
 		select {
 		case <-exited:
-			return poll.Final(fmt.Errorf("local-kms exited"))
+			out, _ := os.ReadFile(logPath)
+			return poll.Final(fmt.Errorf("local-kms on port %d exited: %s", port, bytes.TrimSpace(out)))
 		default:
 		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -109,8 +137,6 @@ func Start(t testing.TB) *Server {
 		}
 		return c.Close()
 	})
-	return &Server{URL: "http://" + addr, AccessKey: "AKIAKMSTEST" + strconv.Itoa(port),
-		SecretKey: "kmstestsecret" + strconv.Itoa(port) + "x9Qw", SessionToken: "kmstesttoken" + strconv.Itoa(port)}
 }
 
 // Env is the environment that points a process's SDK at the server.
