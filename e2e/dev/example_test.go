@@ -50,6 +50,10 @@ func TestReadmeExampleThenCtrlC(t *testing.T) {
 		"DEV_BLOCK_TIME=200",
 		"CHAIN_POLL_INTERVAL=200",
 		"PROCESSOR_ACCOUNT_INDEX=0-2",
+		// A binary built with -race sleeps a second at exit by default
+		// (to let late race reports through); that second is not dev
+		// mode's.
+		"GORACE=atexit_sleep_ms=0",
 	})
 	ready := p.WaitReady(t, startBound)
 	if ready.RedisShared {
