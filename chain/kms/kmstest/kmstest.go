@@ -7,6 +7,8 @@ package kmstest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -41,28 +43,44 @@ var (
 	buildErr  error
 )
 
-// Binary builds local-kms once per test process (go install of Module into
-// a temporary directory; the Go build cache makes later processes quick)
-// and returns its path.
+// Binary builds local-kms (go install of Module, with its own go.mod and
+// go.sum) once per machine and version, into a directory of the system's
+// temporary directory named after Module, and returns its path. Test
+// processes that race to build it each build into a directory of their own
+// and the first rename wins.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "local-kms-")
+		sum := sha256.Sum256([]byte(Module))
+		dir := filepath.Join(os.TempDir(), "depeg-relay-local-kms-"+hex.EncodeToString(sum[:6]))
+		bin := filepath.Join(dir, "local-kms")
+		if _, err := os.Stat(bin); err == nil {
+			binPath = bin
+			return
+		}
+		tmp, err := os.MkdirTemp(os.TempDir(), "local-kms-build-")
 		if err != nil {
 			buildErr = err
 			return
 		}
+		defer os.RemoveAll(tmp)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "install", Module)
-		// Outside our module, with its own go.mod and go.sum.
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=", "GOWORK=off")
+		// Outside our module: local-kms's own go.mod and go.sum decide.
+		cmd.Dir = tmp
+		cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=", "GOWORK=off")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go install %s: %w\n%s", Module, err, out)
 			return
 		}
-		binPath = filepath.Join(dir, "local-kms")
+		if err := os.Rename(tmp, dir); err != nil {
+			if _, serr := os.Stat(bin); serr != nil { // not another process's build
+				buildErr = fmt.Errorf("keep the local-kms build: %w", err)
+				return
+			}
+		}
+		binPath = bin
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
