@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,6 +113,9 @@ type Config struct {
 	Wallets []Wallet
 	// Header is the header line's chain, product, version and start.
 	Header Header
+	// MinBalance is PROCESSOR_MIN_BALANCE: below it a key submits nothing
+	// new. Nil leaves it out.
+	MinBalance *big.Int
 	// Recent lists the last confirmations; nil leaves the section out.
 	Recent func() []monitor.Confirmation
 	// InFlight lists every key's journal; nil leaves the section out.

@@ -474,6 +474,7 @@ func TestPoolOfKeys(t *testing.T) {
 		for _, k := range keys {
 			c.Wallets = append(c.Wallets, console.Wallet{Address: common.HexToAddress(k)})
 		}
+		c.MinBalance = big.NewInt(25e16)
 		c.Header = console.Header{ChainID: "1337", Product: common.HexToAddress("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
 			Version: "0123456789ab", Started: now.Add(-90 * time.Minute),
 			Head: func(context.Context) (uint64, error) { return 4242, nil }}
@@ -493,6 +494,7 @@ func TestPoolOfKeys(t *testing.T) {
 		`id="key-0"`, `id="key-1"`, `id="key-2"`,
 		"999.9999 ETH", "123.4569 ETH", "&lt; 0.0001 ETH", "1123.4568 ETH", "80.0 hours",
 		"held by this process", "standby - the wallet&#39;s lease is held by relay-b/77/0123", "1 / 16", "3 / 16",
+		`id="min-balance">0.25 ETH per key`,
 		`id="orphans"`, "2026-11-23T18:30:00Z",
 	)
 	if strings.Contains(body, "999.999873452") {

@@ -100,6 +100,8 @@ type link struct {
 type walletView struct {
 	Address                                   link
 	Balance, Alert, Age, Runway, Spend, Empty string
+	// MinBalance is where a key stops submitting (pool view only).
+	MinBalance string
 	// Lease says who relays the key: this process, or (standby) another.
 	Lease            string
 	Standby          bool
@@ -408,6 +410,9 @@ func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
 		}
 	}
 	total.Low = r.Balance != monitor.StatusOK
+	if c.cfg.MinBalance != nil {
+		total.MinBalance = ethString(c.cfg.MinBalance) + " ETH"
+	}
 	if chartOf != nil {
 		alert, hasAlert := parseEth(total.Alert)
 		total.Chart = newChart(chartOf.Samples(now), alert, hasAlert, now, chartOf.Span())

@@ -120,6 +120,7 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 		Health:      p.checker,
 		Wallets:     wallets,
 		Header:      header,
+		MinBalance:  cfg.ProcessorMinBalance,
 		Recent:      p.recent.Recent,
 		InFlight:    inFlight,
 		DeadLetters: p.intake.DeadLetters,

@@ -33,10 +33,13 @@ type statusReport struct {
 	LastCheck   string `json:"lastCheck,omitempty"`
 	BaseFeeGwei string `json:"baseFeeGwei,omitempty"`
 	MaxFeeGwei  string `json:"maxFeeGwei"`
-	Stream      string `json:"stream"`
-	Group       string `json:"group"`
-	Consumer    string `json:"consumer"`
-	DeadLetter  string `json:"deadLetterStream"`
+	// MinBalanceEth is PROCESSOR_MIN_BALANCE: below it a key submits
+	// nothing new.
+	MinBalanceEth string `json:"minBalanceEth"`
+	Stream        string `json:"stream"`
+	Group         string `json:"group"`
+	Consumer      string `json:"consumer"`
+	DeadLetter    string `json:"deadLetterStream"`
 }
 
 // statusHeader is the line above the checks: which chain, which product,
@@ -74,7 +77,8 @@ const runwayElsewhere = "in /api/monitor (needs the service's spend)"
 // at the fee cap is the head's base fee above MAX_FEE_PER_GAS.
 func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) error {
 	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: gweiString(e.cfg.MaxFeePerGas), Pool: []keyStatus{},
-		Stream: e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
+		MinBalanceEth: ethExact(e.cfg.ProcessorMinBalance),
+		Stream:        e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
 		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}}
 
 	// The consumer the first key's relay reads under is recorded at its
@@ -268,7 +272,8 @@ func writeStatus(out io.Writer, r statusReport) error {
 	fmt.Fprintln(out)
 	t = newTable(out, "FIGURE", "VALUE")
 	t.row("balance (pool)", ethReadable(r.BalanceEth))
-	t.row("alert balance", orUnknown(r.AlertBalanceEth, " ETH"))
+	t.row("alert balance", orUnknown(r.AlertBalanceEth, " ETH")+" per key")
+	t.row("submitting stops below", r.MinBalanceEth+" ETH per key (PROCESSOR_MIN_BALANCE)")
 	t.row("last loop iteration", ageAt(r.LastCheck, r.LastLoopAgeSeconds))
 	if r.InFlight != nil {
 		t.row("in flight (journals)", strconv.Itoa(*r.InFlight))
