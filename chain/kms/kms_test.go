@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -245,7 +246,7 @@ type proxy struct {
 	rp        *httputil.ReverseProxy
 }
 
-func startProxy(t *testing.T, target string) (*proxy, string) {
+func startProxy(t testing.TB, target string) (*proxy, string) {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
@@ -354,5 +355,44 @@ func TestSigningIsBounded(t *testing.T) {
 	wg.Wait()
 	if m := p.maxFlight.Load(); m != 3 {
 		t.Fatalf("at most %d Sign calls in flight, want exactly MaxConcurrent (3)", m)
+	}
+}
+
+// BenchmarkSignDigest30ms signs through a KMS that takes 30 ms per call
+// (the proxy holds each Sign), one signature at a time per key as the relay
+// signs, with 1 and 8 keys in parallel: the per-key rate is bounded by the
+// latency (about 33 per second), the pool's by MaxConcurrent.
+func BenchmarkSignDigest30ms(b *testing.B) {
+	srv := kmstest.Start(b)
+	p, endpoint := startProxy(b, srv.URL)
+	p.delay = 30 * time.Millisecond
+	for _, keys := range []int{1, 8} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			ks := kms.New(clientFor(srv, endpoint), kms.Options{})
+			var opened []*kms.Key
+			for range keys {
+				k, err := ks.Open(b.Context(), srv.CreateKey(b))
+				if err != nil {
+					b.Fatal(err)
+				}
+				opened = append(opened, k)
+			}
+			d := make([]byte, 32)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for _, k := range opened {
+				wg.Go(func() {
+					for range b.N {
+						if _, err := k.SignDigest(b.Context(), d); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N*keys)/time.Since(start).Seconds(), "signatures/s")
+		})
 	}
 }
