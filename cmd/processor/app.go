@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
@@ -24,9 +25,22 @@ func (e *opsEnv) appCmd(ctx context.Context, query string, out io.Writer, asJSON
 	// the dead letters. The publisher is never asked to publish.
 	svc := intake.New(intake.Config{Product: product, From: e.wallet(), RPCTimeout: e.cfg.RPCTimeout}, zerolog.Nop(),
 		e.client, stream.NewPublisher(e.rdb, e.cfg.StreamKey, stream.PublishOptions{}), e.status, e.queue, nil)
+	// Every key's journal, and every key's wallet as the relay's.
+	var pool []common.Address
+	for _, k := range e.keys {
+		pool = append(pool, k.wallet)
+	}
+	journals := func(ctx context.Context) ([]inspect.Flight, error) {
+		wfs, err := e.journals(ctx)
+		out := make([]inspect.Flight, len(wfs))
+		for i, f := range wfs {
+			out[i] = f.Flight
+		}
+		return out, err
+	}
 	f := &inspect.Finder{
-		Status: svc, Holders: e.status, DeadLetters: e.queue, Journal: e.journal,
-		Chain: e.client, Product: e.cfg.DepegProductAddress, Wallet: e.wallet(), RPCTimeout: e.cfg.RPCTimeout,
+		Status: svc, Holders: e.status, DeadLetters: e.queue, Journal: journals,
+		Chain: e.client, Product: e.cfg.DepegProductAddress, Wallet: e.wallet(), Pool: pool, RPCTimeout: e.cfg.RPCTimeout,
 	}
 	res, err := f.Find(ctx, query)
 	if err != nil {

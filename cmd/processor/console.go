@@ -81,9 +81,6 @@ type consoleParts struct {
 // operator (the replay button is the admin route's replay), the journal read
 // without side effects, and the node.
 func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console.Console, error) {
-	journal := func(ctx context.Context) ([]inspect.Flight, error) {
-		return inspect.Journal(ctx, p.rdb, p.queue.JournalKey())
-	}
 	wallets := []console.Wallet{{Address: p.wallet, History: p.history}}
 	journals := []*stream.Queue{p.queue}
 	if len(p.keys) > 0 {
@@ -107,6 +104,19 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 		}
 		return out, nil
 	}
+	// The search finds a transaction of any key, and calls it the relay's.
+	var pool []common.Address
+	for _, w := range wallets {
+		pool = append(pool, w.Address)
+	}
+	allJournals := func(ctx context.Context) ([]inspect.Flight, error) {
+		fs, err := inFlight(ctx)
+		out := make([]inspect.Flight, len(fs))
+		for i, f := range fs {
+			out[i] = f.Flight
+		}
+		return out, err
+	}
 	header := console.Header{Product: cfg.DepegProductAddress, Version: buildVersion(), Started: time.Now(),
 		Head: func(ctx context.Context) (uint64, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
@@ -125,9 +135,9 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 		InFlight:    inFlight,
 		DeadLetters: p.intake.DeadLetters,
 		Finder: &inspect.Finder{
-			Status: p.intake.Service, Holders: p.status, DeadLetters: p.queue, Journal: journal,
+			Status: p.intake.Service, Holders: p.status, DeadLetters: p.queue, Journal: allJournals,
 			Recent: p.recent.Recent, Chain: p.client, Product: cfg.DepegProductAddress, Wallet: p.wallet,
-			RPCTimeout: cfg.RPCTimeout,
+			Pool: pool, RPCTimeout: cfg.RPCTimeout,
 		},
 		AdminToken:  cfg.AdminToken.Reveal(),
 		ExplorerURL: cfg.ExplorerURL,

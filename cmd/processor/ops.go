@@ -161,11 +161,6 @@ func (e *opsEnv) Close() {
 	_ = e.rdb.Close()
 }
 
-// journal reads the first key's journal without writing.
-func (e *opsEnv) journal(ctx context.Context) ([]inspect.Flight, error) {
-	return inspect.Journal(ctx, e.rdb, e.queue.JournalKey())
-}
-
 // journals reads every key's journal without writing, each record with the
 // wallet it belongs to, keys in order.
 func (e *opsEnv) journals(ctx context.Context) ([]walletFlight, error) {

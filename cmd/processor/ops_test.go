@@ -300,6 +300,29 @@ func TestPoolGolden(t *testing.T) {
 	if out, _ := w.run("inflight"); !slices.Equal(lines(out), lines(inflight)) {
 		t.Errorf("inflight without the mnemonic differs:\n%s\n--- with it\n%s", out, inflight)
 	}
+
+	// app: a transaction of the second key is the relay's, and one in a
+	// journal of the third is found in flight.
+	self := crypto.PubkeyToAddress(keys[1].PublicKey)
+	tx2, err := types.SignNewTx(keys[1], types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
+		ChainID: big.NewInt(devchain.ChainID), Nonce: 0, To: &self, Gas: 21_000,
+		GasFeeCap: big.NewInt(30 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.send(tx2)
+	for hash, state := range map[string]string{tx2.Hash().Hex(): "in the node's pool", common.Hash{byte(16*2 + 0 + 1)}.Hex(): "in flight"} {
+		js, _ := w.run("app", "-json", hash)
+		var res struct {
+			Transaction struct {
+				State string
+				Ours  bool
+			}
+		}
+		if err := json.Unmarshal([]byte(js), &res); err != nil || !res.Transaction.Ours || res.Transaction.State != state {
+			t.Errorf("app %s: %v\n%s", hash, err, js)
+		}
+	}
 }
 
 // TestInflightGolden: the journal as the on-call sees it, one line per
