@@ -68,6 +68,9 @@ type Finder struct {
 	Chain   Chain
 	Product common.Address
 	Wallet  common.Address
+	// Pool are the other keys' wallets: a transaction from any of them is
+	// the relay's too.
+	Pool []common.Address
 	// RPCTimeout bounds each node call; default 10 s.
 	RPCTimeout time.Duration
 }
@@ -299,7 +302,7 @@ func (f *Finder) fromNode(ctx context.Context, hash common.Hash, tx *Transaction
 	}
 	if from, err := types.Sender(types.LatestSignerForChainID(t.ChainId()), t); err == nil {
 		tx.From = from.Hex()
-		tx.Ours = tx.Ours || (f.Wallet != common.Address{} && from == f.Wallet)
+		tx.Ours = tx.Ours || (f.Wallet != common.Address{} && from == f.Wallet) || slices.Contains(f.Pool, from)
 	}
 	if holder, sigID, ok := decodeApply(t, f.Product); ok {
 		tx.PolicyHolder, tx.SignatureID = holder.Hex(), sigID
