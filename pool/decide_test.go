@@ -17,6 +17,8 @@ func TestDecideOrphan(t *testing.T) {
 		{"3 success one block short", orphanObs{Mined: true, Success: true, Block: 100, Head: 101, Nonce: 5, MinedNonce: 6}, orphanWait, 0},
 		{"2 failed deep", orphanObs{Mined: true, Block: 100, Head: 110, Nonce: 5, MinedNonce: 6}, orphanHandOn, 0},
 		{"3 failed not deep", orphanObs{Mined: true, Block: 100, Head: 100, Nonce: 5, MinedNonce: 6}, orphanWait, 0},
+		{"2 failed exactly deep", orphanObs{Mined: true, Block: 100, Head: 102, Nonce: 5, MinedNonce: 6}, orphanHandOn, 0},
+		{"3 failed one block short", orphanObs{Mined: true, Block: 100, Head: 101, Nonce: 5, MinedNonce: 6}, orphanWait, 0},
 		{"mined, orphaned long, still waits for depth", orphanObs{Mined: true, Success: true, Block: 100, Head: 100, Orphaned: time.Hour}, orphanWait, 0},
 		{"4 nonce mined, no receipt, first pass", orphanObs{Head: 50, Nonce: 5, MinedNonce: 6}, orphanWait, 50},
 		{"4 nonce mined, no receipt, same block", orphanObs{Head: 50, Nonce: 5, MinedNonce: 6, LostSince: 50}, orphanWait, 50},
@@ -41,6 +43,11 @@ func TestDecideOrphanOneConfirmation(t *testing.T) {
 		got, _ := decideOrphan(orphanPolicy{Confirmations: c}, orphanObs{Mined: true, Success: true, Block: 7, Head: 7})
 		if got != orphanSettle {
 			t.Fatalf("confirmations %d: %v, want settle", c, got)
+		}
+		// A receipt in a block the head has not reached (a node behind
+		// the one that answered the receipt) is not yet one confirmation.
+		if got, _ := decideOrphan(orphanPolicy{Confirmations: c}, orphanObs{Mined: true, Success: true, Block: 8, Head: 7}); got != orphanWait {
+			t.Fatalf("confirmations %d, receipt in block 8 at head 7: %v, want wait", c, got)
 		}
 	}
 }
