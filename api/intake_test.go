@@ -216,9 +216,10 @@ func TestValidPostEndsConfirmed(t *testing.T) {
 		st = g.state(entity)
 		return st["status"] == "confirmed"
 	})
-	if g.rdb.Exists(context.Background(), stream.ApplicationKey(entity)).Val() != 0 {
-		t.Fatal("hash not purged after confirmation")
-	}
+	// The outcome is recorded before the hash is purged.
+	eventually(t, 10*time.Second, "hash purged after confirmation", func() bool {
+		return g.rdb.Exists(context.Background(), stream.ApplicationKey(entity)).Val() == 0
+	})
 	rc, err := g.client.TransactionReceipt(context.Background(), commonHash(st["transactionHash"]))
 	if err != nil {
 		t.Fatal(err)
