@@ -3,7 +3,6 @@ package chain
 import (
 	"context"
 	"crypto/ecdsa"
-	"errors"
 	"fmt"
 	"math/big"
 
@@ -254,17 +253,9 @@ func (p *Product) ApplicationCreated(r *types.Receipt) bool {
 // so a journaled transaction can be matched to the signature the contract
 // keys "used" by.
 func (p *Product) SignatureOf(data []byte) ([]byte, error) {
-	m := p.binding.GetABI().Methods["applyForPolicyWithBundleAndSignature"]
-	if len(data) < 4 || string(data[:4]) != string(m.ID) {
-		return nil, errors.New("not an applyForPolicyWithBundleAndSignature call")
-	}
-	args, err := m.Inputs.Unpack(data[4:])
+	a, err := p.DecodeApply(data)
 	if err != nil {
-		return nil, fmt.Errorf("unpack application call: %w", err)
+		return nil, err
 	}
-	sig, ok := args[6].([]byte)
-	if !ok {
-		return nil, errors.New("unexpected signature argument type")
-	}
-	return sig, nil
+	return a.Signature, nil
 }

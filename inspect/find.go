@@ -15,7 +15,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/etherisc/depeg-relay/chain"
-	"github.com/etherisc/depeg-relay/chain/depeg"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
@@ -342,19 +341,9 @@ func (f *Finder) rpcCtx(ctx context.Context) (context.Context, context.CancelFun
 // decodeApply reads the policy holder and signatureId of an
 // applyForPolicyWithBundleAndSignature call to product.
 func decodeApply(t *types.Transaction, product common.Address) (common.Address, string, bool) {
-	applyMethod := depeg.NewDepegProduct().GetABI().Methods["applyForPolicyWithBundleAndSignature"]
-	data := t.Data()
-	if t.To() == nil || *t.To() != product || len(data) < 4 || !bytes.Equal(data[:4], applyMethod.ID) {
+	a, ok := chain.NewProduct(product).AppliedBy(t)
+	if !ok {
 		return common.Address{}, "", false
 	}
-	args, err := applyMethod.Inputs.Unpack(data[4:])
-	if err != nil || len(args) != 7 {
-		return common.Address{}, "", false
-	}
-	holder, ok1 := args[0].(common.Address)
-	sig, ok2 := args[5].([32]byte)
-	if !ok1 || !ok2 {
-		return common.Address{}, "", false
-	}
-	return holder, string(bytes.TrimRight(sig[:], "\x00")), true
+	return a.PolicyHolder, string(bytes.TrimRight(a.SignatureID[:], "\x00")), true
 }

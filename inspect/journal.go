@@ -9,17 +9,16 @@ package inspect
 import (
 	"cmp"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -76,24 +75,23 @@ func Journal(ctx context.Context, rdb HashReader, key string) ([]Flight, error) 
 	return out, nil
 }
 
-// decodeFlight reads one record as the relay would (stream.Queue.Journal):
-// JSON of a TxRecord stored under its own decimal nonce.
+// decodeFlight reads one record as the relay does (stream.DecodeTxRecord,
+// chain.DecodeRawTx), without quarantining what it cannot read.
 func decodeFlight(field, raw string) Flight {
 	f := Flight{Field: field}
-	if err := json.Unmarshal([]byte(raw), &f.Record); err != nil {
-		f.Unreadable = "not a journal record: " + err.Error()
+	rec, err := stream.DecodeTxRecord(field, raw)
+	if err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			f.Unreadable = "not a journal record: " + inner.Error()
+		} else {
+			f.Unreadable = err.Error()
+		}
 		return f
 	}
-	if strconv.FormatUint(f.Record.Nonce, 10) != field {
-		f.Unreadable = fmt.Sprintf("field %q holds nonce %d", field, f.Record.Nonce)
-		return f
-	}
-	if f.Record.RawTx != "" {
-		if b, err := hexutil.Decode(f.Record.RawTx); err == nil {
-			tx := new(types.Transaction)
-			if tx.UnmarshalBinary(b) == nil {
-				f.Tx = tx
-			}
+	f.Record = rec
+	if rec.RawTx != "" {
+		if tx, err := chain.DecodeRawTx(rec.RawTx); err == nil {
+			f.Tx = tx
 		}
 	}
 	return f

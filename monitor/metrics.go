@@ -6,37 +6,28 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 // Namespace prefixes every metric of the relay.
 const Namespace = "depeg_relay"
 
-// Dead-letter reason classes. DeadLettered maps anything else to
-// ClassOther, because a label value per raw error text would grow the
-// number of series without bound.
+// Dead-letter reason classes: stream owns the words (stream/classes.go);
+// these are its names here. DeadLettered maps anything else to ClassOther.
 const (
-	ClassMalformed = "malformed" // the stream entry or application hash is unusable
-	ClassSignature = "signature" // signature invalid or does not match the policy holder
-	// ClassSignatureUsed: the signature was already applied by a transaction
-	// that was not ours (chain.RevertSignatureUsed).
-	ClassSignatureUsed = "signature_used"
-	ClassApplication   = "application" // the contract rejected the application itself
-	ClassFunds         = "funds"       // policy holder lacks balance or allowance
-	ClassReverted      = "reverted"    // our transaction reverted on chain
-	// ClassFailing: the entry failed every one of its bounded attempts for a
-	// reason of its own that is not a verdict on the application (the node
-	// answered its simulation with an error that is not a revert). The dead
-	// letter keeps the application, so it can be enqueued again.
-	ClassFailing = "failing"
-	// ClassUnknownRevert: the simulation reverted with a reason the
-	// classifier does not know (chain.RevertUnknown): nothing was mined.
-	ClassUnknownRevert = "unknown_revert"
-	ClassOther         = "other"
+	ClassMalformed     = stream.ClassMalformed
+	ClassSignature     = stream.ClassSignature
+	ClassSignatureUsed = stream.ClassSignatureUsed
+	ClassApplication   = stream.ClassApplication
+	ClassFunds         = stream.ClassFunds
+	ClassReverted      = stream.ClassReverted
+	ClassFailing       = stream.ClassFailing
+	ClassUnknownRevert = stream.ClassUnknownRevert
+	ClassOther         = stream.ClassOther
 )
 
-func deadLetterClasses() []string {
-	return []string{ClassMalformed, ClassSignature, ClassSignatureUsed, ClassApplication, ClassFunds, ClassReverted, ClassFailing, ClassUnknownRevert, ClassOther}
-}
+func deadLetterClasses() []string { return stream.DeadLetterClasses() }
 
 // Window sizes of the in-memory history kept for metrics.
 const (
@@ -166,7 +157,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.revertedGas = counter("tx", "reverted_gas_wei_total", "Wei paid for gas by our transactions that were mined and reverted: the gas wasted.")
 	m.revertRequeued = counterVec("tx", "revert_requeued_total",
 		"Applications put back in the queue after their transaction reverted for a cause that can pass, by cause.", "cause")
-	for _, c := range []string{RequeueProductInactive, RequeueOutOfGas, RequeuePassesNow} {
+	for _, c := range stream.RequeueCauses() {
 		m.revertRequeued.WithLabelValues(c)
 	}
 	m.nodeHeld = gauge("chain", "node_held_transactions", "Our unmined transactions the node holds in its pool (pending nonce - mined nonce).")
@@ -388,11 +379,11 @@ func (m *Metrics) RevertedOnChain(at time.Time, gasPaidWei *big.Int) {
 }
 
 // Causes of a revert that puts the application back in the queue (the
-// label values of revert_requeued_total).
+// label values of revert_requeued_total): stream's words (stream/classes.go).
 const (
-	RequeueProductInactive = "product_inactive" // ERROR:DP-010, the product was paused
-	RequeueOutOfGas        = "out_of_gas"
-	RequeuePassesNow       = "passes_now" // the replayed call no longer reverts
+	RequeueProductInactive = stream.RequeueProductInactive
+	RequeueOutOfGas        = stream.RequeueOutOfGas
+	RequeuePassesNow       = stream.RequeuePassesNow
 )
 
 // RevertRequeued counts an application put back in the queue after a

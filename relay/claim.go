@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -125,7 +124,7 @@ func (r *submitter) rejectOverClaimed(ctx context.Context, entries []stream.Entr
 			}
 			fields = loaded[0]
 		}
-		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: monitor.ClassFailing,
+		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: stream.ClassFailing,
 			Reason: fmt.Sprintf("claimed too many times: %d times from consumers that stopped before finishing it (MAX_ENTRY_CLAIMS %d)",
 				n, r.cfg.MaxClaims), Fields: fields}); err != nil {
 			return nil, err

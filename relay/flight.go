@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
@@ -96,13 +95,9 @@ func (f *flight) setTx(tx *types.Transaction) {
 }
 
 func decodeTx(raw string, nonce uint64) (*types.Transaction, error) {
-	b, err := hexutil.Decode(raw)
+	tx, err := chain.DecodeRawTx(raw)
 	if err != nil {
-		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", nonce, err)
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("decode raw transaction of nonce %d: %w", nonce, err)
+		return nil, fmt.Errorf("journal nonce %d: %w", nonce, err)
 	}
 	if tx.Nonce() != nonce {
 		return nil, fmt.Errorf("journal nonce %d holds a transaction with nonce %d", nonce, tx.Nonce())

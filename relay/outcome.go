@@ -11,7 +11,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
-	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -31,7 +30,7 @@ type revertCause struct {
 // in the block. An error means the node could not answer: decide later.
 func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (revertCause, error) {
 	if rcpt.GasUsed >= f.tx.Gas() {
-		return revertCause{reason: "out of gas", requeue: monitor.RequeueOutOfGas}, nil
+		return revertCause{reason: "out of gas", requeue: stream.RequeueOutOfGas}, nil
 	}
 	call := chain.Call{To: *f.tx.To(), Data: f.tx.Data()}
 	msg := call.Msg(r.signer.Address())
@@ -40,7 +39,7 @@ func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (
 	_, err := r.chain.CallContract(c, msg, rcpt.BlockNumber)
 	cancel()
 	if err == nil {
-		return revertCause{reason: "reason unknown, the call passes when replayed", requeue: monitor.RequeuePassesNow}, nil
+		return revertCause{reason: "reason unknown, the call passes when replayed", requeue: stream.RequeuePassesNow}, nil
 	}
 	rev := chain.AsRevert(err)
 	if rev == nil {
@@ -59,7 +58,7 @@ func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (
 		_, err := r.chain.CallContract(c, msg, rcpt.BlockNumber)
 		cancel()
 		if err == nil {
-			return revertCause{reason: "out of gas in a sub-call", requeue: monitor.RequeueOutOfGas}, nil
+			return revertCause{reason: "out of gas in a sub-call", requeue: stream.RequeueOutOfGas}, nil
 		}
 		if chain.AsRevert(err) == nil {
 			r.metrics.RPCError("call")
@@ -68,7 +67,7 @@ func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (
 	}
 	cause := revertCause{reason: rev.Reason, class: rev.Class}
 	if rev.Class == chain.RevertProductInactive {
-		cause.requeue = monitor.RequeueProductInactive
+		cause.requeue = stream.RequeueProductInactive
 	}
 	return cause, nil
 }
@@ -191,7 +190,7 @@ func (r *tracker) rejectReverted(ctx context.Context, f *flight, rcpt *types.Rec
 		log.Warn().Err(loadErrs[0]).Msg("reverted application unreadable, dead-lettering without a copy")
 	}
 	if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: f.app.entryID, EntityID: f.app.entityID,
-		Class: monitor.ClassReverted, Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
+		Class: stream.ClassReverted, Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
 		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
 		return
 	}

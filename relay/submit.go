@@ -16,7 +16,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
-	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -301,7 +300,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 		if e.Trimmed {
 			reason = "stream entry was trimmed before it was processed (no fields)"
 		}
-		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: "malformed", Reason: reason}); err != nil {
+		if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, Class: stream.ClassMalformed, Reason: reason}); err != nil {
 			return err
 		}
 	}
@@ -324,9 +323,9 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 	for i, e := range withID {
 		log := r.log.With().Str("entry", e.ID).Str("entityId", e.EntityID).Logger()
 		if err := loadErrs[i]; err != nil {
-			class := monitor.ClassFailing
+			class := stream.ClassFailing
 			if errors.Is(err, stream.ErrNotAHash) {
-				class = monitor.ClassMalformed
+				class = stream.ClassMalformed
 			}
 			if err := r.entryFailed(ctx, e, class, err, nil, log); err != nil {
 				return err
@@ -335,7 +334,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 		}
 		fields := loaded[i]
 		if fields == nil {
-			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: stream.ClassMalformed,
 				Reason: "application hash " + stream.ApplicationKey(e.EntityID) + " is missing"}); err != nil {
 				return err
 			}
@@ -343,7 +342,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 		}
 		app, err := stream.DecodeApplication(e.EntityID, fields)
 		if err != nil {
-			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: stream.ClassMalformed,
 				Reason: err.Error(), Fields: fields}); err != nil {
 				return err
 			}
@@ -378,7 +377,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 			SignatureID: app.SignatureID32, Signature: app.Signature,
 		})
 		if err != nil {
-			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: "malformed",
+			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: stream.ClassMalformed,
 				Reason: err.Error(), Fields: fields}); err != nil {
 				return err
 			}
@@ -436,7 +435,7 @@ func (r *submitter) preflight(ctx context.Context, cands []*candidate) (ready []
 			ready = append(ready, cd)
 		case simEntryFailed:
 			r.metrics.RPCError("estimate")
-			if err := r.entryFailed(ctx, cd.entry, monitor.ClassFailing,
+			if err := r.entryFailed(ctx, cd.entry, stream.ClassFailing,
 				fmt.Errorf("simulate: %w", errs[i]), cd.fields, cd.log); err != nil {
 				return nil, nil, err
 			}

@@ -255,6 +255,14 @@ var ErrJournalChanged = errors.New("journal record changed while being quarantin
 // "null", which decodes to nonce 0) is as unreadable as broken JSON: trusting
 // it would make Forget delete the wrong field.
 func decodeTxRecord(field, raw string) (TxRecord, error) {
+	return DecodeTxRecord(field, raw)
+}
+
+// DecodeTxRecord is the one decoder of a journal value stored under field,
+// for every reader: the relay's Journal (which quarantines what it
+// refuses) and read-only looks (package inspect). The error wraps the JSON
+// decoder's when the value is not a record.
+func DecodeTxRecord(field, raw string) (TxRecord, error) {
 	var r TxRecord
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return TxRecord{}, fmt.Errorf("decode journal record %s: %w", field, err)
