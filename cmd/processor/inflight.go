@@ -37,6 +37,7 @@ type flightLine struct {
 // inflightReport is every key's journal with what the node says of its
 // wallet: Flights lists the records of all keys, each with its wallet.
 type inflightReport struct {
+	Header statusHeader `json:"header"`
 	// Wallet is the first key's.
 	Wallet  string        `json:"wallet"`
 	Keys    []inflightKey `json:"keys"`
@@ -56,7 +57,7 @@ type inflightKey struct {
 // what the node says of it (mined in which block, in its pool, or not
 // known) and every hash signed for the nonce, the current one first.
 func (e *opsEnv) inflightCmd(ctx context.Context, out io.Writer, asJSON bool) error {
-	rep := inflightReport{Wallet: e.wallet().Hex(), Keys: []inflightKey{}, Flights: []flightLine{}}
+	rep := inflightReport{Header: e.header(ctx), Wallet: e.wallet().Hex(), Keys: []inflightKey{}, Flights: []flightLine{}}
 	now := e.now()
 	for _, k := range e.keys {
 		flights, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
@@ -153,6 +154,7 @@ func flightOf(f inspect.Flight, now time.Time, receipts map[common.Hash]*types.R
 // writeInflight prints one line per key, then one line per nonce with its
 // key's wallet.
 func writeInflight(out io.Writer, r inflightReport) error {
+	writeHeader(out, r.Header)
 	if len(r.Keys) == 0 {
 		_, err := fmt.Fprintln(out, "no key: none is registered in Redis (set PROCESSOR_MNEMONIC and PROCESSOR_ACCOUNT_INDEX to name them)")
 		return err

@@ -126,11 +126,7 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 			atCap = head.BaseFee.Cmp(e.cfg.MaxFeePerGas) > 0
 		}
 	}
-	c, cancel = e.rpcCtx(ctx)
-	if id, err := e.client.ChainID(c); err == nil {
-		rep.Header.ChainID = id.String()
-	}
-	cancel()
+	rep.Header.ChainID = e.chainID(ctx)
 	for i := range keyChecks {
 		keyChecks[i].WaitingAtFeeCap = func() bool { return atCap }
 	}
@@ -172,6 +168,33 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 		return errUnhealthy
 	}
 	return nil
+}
+
+// chainID is the node's chain id, "unknown" when it does not answer.
+func (e *opsEnv) chainID(ctx context.Context) string {
+	c, cancel := e.rpcCtx(ctx)
+	defer cancel()
+	if id, err := e.client.ChainID(c); err == nil {
+		return id.String()
+	}
+	return "unknown"
+}
+
+// header is the line above status' and inflight's tables.
+func (e *opsEnv) header(ctx context.Context) statusHeader {
+	h := statusHeader{ChainID: e.chainID(ctx), Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}
+	c, cancel := e.rpcCtx(ctx)
+	defer cancel()
+	if n, err := e.client.BlockNumber(c); err == nil {
+		h.HeadBlock = strconv.FormatUint(n, 10)
+	}
+	return h
+}
+
+// writeHeader prints h as one line, then a blank one.
+func writeHeader(out io.Writer, h statusHeader) {
+	fmt.Fprintf(out, "chain %s · product %s · head block %s · processor %s\n\n",
+		inspect.Printable(h.ChainID), h.Product, inspect.Printable(h.HeadBlock), inspect.Printable(h.Version))
 }
 
 func sumInFlight(ks []keyStatus) int {
@@ -232,9 +255,7 @@ func leaseText(token string, journaled int) string {
 
 // writeStatus prints the header, the checks, every key, then the figures.
 func writeStatus(out io.Writer, r statusReport) error {
-	h := r.Header
-	fmt.Fprintf(out, "chain %s · product %s · head block %s · processor %s\n\n",
-		inspect.Printable(h.ChainID), h.Product, inspect.Printable(h.HeadBlock), inspect.Printable(h.Version))
+	writeHeader(out, r.Header)
 	t := newTable(out, "CHECK", "STATUS", "WHY")
 	for _, c := range []struct{ name, status string }{
 		{"balance", r.Balance}, {"processor", r.Processor}, {"nonAckPendingTx", r.NonAckPendingTx},
