@@ -232,7 +232,7 @@ var scenarios = []scenario{
 		// SIGNATURE_USED: created once, invariant 2). Measured: 1 to 2
 		// reverted and 3 replacements in the 5 s fault; the bound is twice
 		// that, not derived from the relay's rules (a relay that trusted the
-		// lagging answers less would need none: see docs/mutation.md).
+		// lagging answers less would need none).
 		explains: explained{reverted: 4, replacements: 6}},
 
 	// Fees, funds, the product.
