@@ -96,6 +96,9 @@ func New(rdb redis.Cmdable, key string, ttl time.Duration) (*Lease, error) {
 // Restored is how often Keep set the lease key again after Redis lost it.
 func (l *Lease) Restored() uint64 { return l.restored.Load() }
 
+// TTL is the lease's time to live (LEASE_TTL).
+func (l *Lease) TTL() time.Duration { return l.ttl }
+
 // Token is this holder's value of the lease key.
 func (l *Lease) Token() string { return l.token }
 

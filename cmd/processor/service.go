@@ -20,6 +20,7 @@ import (
 	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/intake"
 	"github.com/etherisc/depeg-relay/lease"
+	"github.com/etherisc/depeg-relay/leased"
 	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/pool"
@@ -47,8 +48,8 @@ type service struct {
 }
 
 // keyPart is one key of the pool: its own signer, journal (queue), relay and
-// lease. The lease keeps the key to this process while it relays; standby
-// says who holds it while this process waits.
+// lease. The lease keeps the key to this process while it relays; leased
+// runs the relay under it and says who holds it while this process waits.
 type keyPart struct {
 	index     uint32
 	signer    *chain.Signer
@@ -56,7 +57,7 @@ type keyPart struct {
 	build     func() *relay.Relay // a new relay for each lease term
 	relay     atomic.Pointer[relay.Relay]
 	lease     *lease.Lease
-	standby   *standby
+	leased    *leased.Runner // runs the relay while this process holds the lease
 	heartbeat *monitor.Heartbeat
 	log       zerolog.Logger
 	halt      *keyHalt // stops this key's relay when its KMS key cannot sign any more
@@ -130,7 +131,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	var keyChecks []monitor.KeyConfig
 	var groupRecreations []func() uint64
 	for _, pk := range signerKeys {
-		k := &keyPart{index: pk.index, standby: &standby{}, heartbeat: &monitor.Heartbeat{}, halt: &keyHalt{}}
+		k := &keyPart{index: pk.index, heartbeat: &monitor.Heartbeat{}, halt: &keyHalt{}}
 		k.signer = pk.Signer(chainID, k.halt)
 		wallet := strings.ToLower(k.signer.Address().Hex())
 		own[wallet] = true
@@ -138,10 +139,14 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
 			return nil, err
 		}
+		// The lease is the journal's fence (invariant 8): a relay whose
+		// process lost it can journal, and so broadcast, nothing.
+		fenced := queueOpts
+		fenced.Fence = k.lease
 		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
 			Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: keyConsumer(cfg.ConsumerName, wallet),
 			DeadLetter: cfg.DeadLetterStreamKey, Wallet: wallet,
-		}, fencedOptions(queueOpts, k.lease))
+		}, fenced)
 		groupRecreations = append(groupRecreations, k.queue.GroupRecreations)
 		// The relay reads and dead-letters through the intake's
 		// ObservedQueue, which indexes every application it loads under its
@@ -176,9 +181,15 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 				Status:              recordingStatus{store: status, recent: recent},
 			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
 		}
+		k.leased = leased.New(leased.Config{Lease: k.lease, Beat: k.heartbeat.Beat, Log: k.log,
+			Build: func() lifecycle.Part {
+				r := k.build()
+				k.relay.Store(r)
+				return r
+			}})
 		keyChecks = append(keyChecks, monitor.KeyConfig{
 			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
-			HeldByUnknown: k.HeldByUnknown, Standby: k.standby.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
+			HeldByUnknown: k.HeldByUnknown, Standby: k.leased.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
 			Consumer: keyConsumer(cfg.ConsumerName, wallet), Entries: k.Entries,
 			Metrics: km,
 		})
@@ -302,7 +313,7 @@ func (s *service) runRelays(ctx context.Context) error {
 	for _, k := range s.keys {
 		eg.Go(func() error {
 			kctx, done := k.halt.Context(ctx)
-			err := s.runLeased(kctx, k)
+			err := k.leased.Run(kctx)
 			done()
 			if err != nil {
 				return fmt.Errorf("relay %s: %w", k.signer.Address().Hex(), err)
