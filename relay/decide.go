@@ -521,6 +521,8 @@ type nodeWindow struct {
 	// node's edge does not overshoot it again every few blocks (with
 	// several keys on one pool, each overshoot drops work of them all).
 	Ceiling, CeilingAt uint64
+	// Seeded: the start from the first simulations was applied (seeded).
+	Seeded bool
 }
 
 // ceilingBlocks is how long a learnt ceiling holds probes back: long enough
@@ -528,12 +530,42 @@ type nodeWindow struct {
 // later (a pool that empties).
 const ceilingBlocks = 64
 
-// initialNodeWindow is where the estimate starts: geth guarantees a sender
-// 16 pending transactions, and a fresh relay that sent MAX_IN_FLIGHT at once
-// would have a strict node drop most of them, and then the relay would
-// spend blocks re-sending them (BENCHMARKS.md, "A pool of keys"). Doubling
-// per block reaches 512 from here in five blocks on a node that keeps them.
+// initialNodeWindow is where the estimate starts before the relay knows
+// what a block holds: geth guarantees a sender 16 pending transactions. The
+// first simulation then seeds it (startNodeWindow), so the first block of a
+// backlog is full on a node that keeps everything.
 const initialNodeWindow = 16
+
+// startNodeWindow is the node window a relay starts a backlog with, once
+// its first simulations tell how much gas an application takes: two blocks'
+// worth of applications (blockGas/gasPerApp, rounded up), the block being
+// built and the next, so that a window refilled once per block (the
+// tracker's pass follows the head) never leaves a block short. Within
+// initialNodeWindow..maxInFlight; initialNodeWindow when either figure is
+// unknown. The window is per key: with several keys each fills its own.
+// A node that keeps fewer shows it at once (a refusal, or the drop seen on
+// the next pass: nextNodeLimit), so the start costs one round of refused or
+// dropped sends, not a block of slow start.
+func startNodeWindow(blockGas, gasPerApp, maxInFlight uint64) uint64 {
+	start := uint64(initialNodeWindow)
+	if blockGas > 0 && gasPerApp > 0 {
+		start = max(start, 2*((blockGas+gasPerApp-1)/gasPerApp))
+	}
+	return max(1, min(start, maxInFlight))
+}
+
+// seeded raises the limit to start (startNodeWindow) once per relay, before
+// the node has shown a limit: a window that already learnt one keeps it.
+func (w nodeWindow) seeded(start uint64) nodeWindow {
+	if w.Seeded {
+		return w
+	}
+	w.Seeded = true
+	if !w.Learnt && start > w.Limit {
+		w.Limit = min(start, w.Max)
+	}
+	return w
+}
 
 // refusedAt notes that the node refused our transaction at nonce because it
 // keeps no more of ours: it holds the nonces below, so the limit is at most

@@ -358,6 +358,46 @@ func TestNextNodeLimit(t *testing.T) {
 	}
 }
 
+func TestStartNodeWindow(t *testing.T) {
+	tests := []struct {
+		name                         string
+		blockGas, gasPerApp, maxInFl uint64
+		want                         uint64
+	}{
+		{"30M blocks, 276,658 gas: two blocks' worth", 30_000_000, 276_658, 512, 218},
+		{"30M blocks, 239k gas: two blocks' worth, rounded up", 30_000_000, 239_000, 512, 252},
+		{"bounded by MAX_IN_FLIGHT", 30_000_000, 50_000, 512, 512},
+		{"small blocks: never below what geth guarantees", 1_000_000, 500_000, 512, initialNodeWindow},
+		{"gas unknown: what geth guarantees", 30_000_000, 0, 512, initialNodeWindow},
+		{"block gas unknown: what geth guarantees", 0, 250_000, 512, initialNodeWindow},
+		{"MAX_IN_FLIGHT below 16", 30_000_000, 250_000, 4, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := startNodeWindow(tc.blockGas, tc.gasPerApp, tc.maxInFl); got != tc.want {
+				t.Fatalf("startNodeWindow = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNodeWindowSeeded(t *testing.T) {
+	fresh := nodeWindow{Limit: 16, Max: 512}
+	got := fresh.seeded(218)
+	if got.Limit != 218 || !got.Seeded {
+		t.Fatalf("fresh window seeded to 218: %+v", got)
+	}
+	if again := got.seeded(400); again.Limit != 218 {
+		t.Fatalf("seeded twice: limit %d, want 218 (once per relay)", again.Limit)
+	}
+	if learnt := (nodeWindow{Limit: 16, Max: 512, Learnt: true}).seeded(218); learnt.Limit != 16 {
+		t.Fatalf("a learnt limit was overridden by the seed: %d", learnt.Limit)
+	}
+	if grown := (nodeWindow{Limit: 300, Max: 512}).seeded(218); grown.Limit != 300 {
+		t.Fatalf("the seed lowered a grown window: %d", grown.Limit)
+	}
+}
+
 func TestNodeWindowRefusedAt(t *testing.T) {
 	w := nodeWindow{Limit: 512, Max: 512, Mined: 100}
 	if got := w.refusedAt(116); got.Limit != 16 || !got.Refused {

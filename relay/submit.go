@@ -30,6 +30,15 @@ type submitter struct {
 	balanceOK    bool
 	holdWarnedAt uint64    // head of the last "still holding" log line
 	claimedAt    time.Time // when it last looked for idle entries
+	blockGas     uint64    // the gas limit of the last head read (fees)
+}
+
+// seedNodeWindow starts the node window from what the chain tells, once:
+// the block gas limit of the head and the gas of the first application
+// simulated (startNodeWindow), so the first block of a backlog is as full
+// as the node lets it be instead of paying a slow start.
+func (r *submitter) seedNodeWindow(gasPerApp uint64) {
+	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight)))
 }
 
 // submitLoop reads entries and submits their transactions while the
@@ -237,6 +246,7 @@ func (r *submitter) fees(ctx context.Context) (chain.Fees, error) {
 		r.metrics.RPCError("header")
 		return chain.Fees{}, fmt.Errorf("read latest block: %w", err)
 	}
+	r.blockGas = head.GasLimit
 	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
 	fees, err := r.quote(ctx, head)
 	r.w.setBaseFee(err)
@@ -432,6 +442,7 @@ func (r *submitter) preflight(ctx context.Context, cands []*candidate) (ready []
 		switch simulationOutcome(errs[i], rev) {
 		case simOK:
 			cd.gas = gas[i] + gas[i]*r.cfg.GasMarginPercent/100
+			r.seedNodeWindow(gas[i])
 			ready = append(ready, cd)
 		case simEntryFailed:
 			r.metrics.RPCError("estimate")

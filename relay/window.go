@@ -416,6 +416,13 @@ func (w *window) wake() {
 	}
 }
 
+// seedNode applies the start of the node window once (nodeWindow.seeded).
+func (w *window) seedNode(start uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.node = w.node.seeded(start)
+}
+
 func (w *window) nodeLimit() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
