@@ -167,3 +167,58 @@ func TestKeepDoesNotRestoreOutsideTheWindow(t *testing.T) {
 		t.Fatalf("the key was set again outside the restore window (exists %d, restored %d)", n, l.Restored())
 	}
 }
+
+// keepCalls counts Keep's renewals (the EVALSHA/EVAL of its script).
+type keepCalls struct{ n atomic.Int64 }
+
+func (k *keepCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (k *keepCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			k.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (k *keepCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestKeepRenewsWithinTheTTL: Keep renews every TTL/3, so a live,
+// connected holder's key never expires under it. Renewing less often than
+// the TTL would let the key lapse between renewals and hand the wallet to a
+// waiter while this holder still signs.
+func TestKeepRenewsWithinTheTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	var calls keepCalls
+	rdb.AddHook(&calls)
+	const ttl = 3 * time.Second // renewals every second
+	key := lease.Key("0xabc")
+	l, _ := lease.New(rdb, key, ttl)
+	if ok, err := l.TryAcquire(t.Context()); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- l.Keep(ctx) }()
+	start := calls.n.Load()
+	// Three renewals take about 3 s, the TTL: a Keep renewing less often
+	// than every TTL/3 does not make them within twice that.
+	poll.Until(t, 2*ttl, "three renewals", func() bool { return calls.n.Load() >= start+3 })
+	select {
+	case err := <-done:
+		t.Fatalf("Keep = %v while the holder renewed in time", err)
+	default:
+	}
+	if h, err := l.Holder(t.Context()); err != nil || h != l.Token() {
+		t.Fatalf("holder %q (%v), want this holder after a TTL of renewals", h, err)
+	}
+	if pttl := rdb.PTTL(t.Context(), key).Val(); pttl < ttl/2 {
+		t.Fatalf("lease key expires in %v right after a renewal, want about the TTL (%v)", pttl, ttl)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Keep = %v after cancel", err)
+	}
+}
