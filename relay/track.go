@@ -17,8 +17,8 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// tracker is the part that settles flights: every CHAIN_POLL_INTERVAL it
-// observes the node, lets decide each flight, and carries the effects out
+// tracker is the part that settles flights: on every new head (cadence.go),
+// and at least every CHAIN_POLL_INTERVAL, it observes the node, lets decide each flight, and carries the effects out
 // in nonce order (docs/design.md 4.2). It signs only at nonces already its
 // own: replacements, and gap fills below the next nonce. The fields are its
 // own, written by its goroutine only (and by recover, before it starts).
@@ -31,11 +31,20 @@ type tracker struct {
 	// tries again, so that the journal holds only unfinished transactions
 	// while the process runs, not until its next start.
 	unforgotten []uint64
+	// The cadence (cadence.go): the last head seen and when it was first
+	// seen, the block interval learnt from them, and the head and time of
+	// the last pass.
+	head     uint64
+	headAt   time.Time
+	interval time.Duration
+	passHead uint64
+	passAt   time.Time
 }
 
-// track checks the in-flight window every poll interval until ctx ends. A
-// pass that takes longer than the interval is followed by the next one at
-// once, as with a ticker.
+// track looks at the head a few times per block (pollDelay) until ctx
+// ends, and makes a pass when the head moved or CHAIN_POLL_INTERVAL passed
+// since the last pass. A look that takes longer than the delay is followed
+// by the next one at once, as with a ticker.
 func (r *tracker) track(ctx context.Context) {
 	for {
 		start := r.clock.Now()
@@ -43,8 +52,21 @@ func (r *tracker) track(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.clock.After(r.cfg.PollInterval - r.clock.Now().Sub(start)):
+		case <-r.clock.After(pollDelay(r.interval, r.cfg.PollInterval) - r.clock.Now().Sub(start)):
 		}
+	}
+}
+
+// sawHead learns the block interval from a head read at now
+// (nextBlockInterval). A head lower than the last one (a reorg, another
+// backend) starts the measure again.
+func (r *tracker) sawHead(head uint64, now time.Time) {
+	switch {
+	case r.headAt.IsZero() || head < r.head:
+		r.head, r.headAt = head, now
+	case head > r.head:
+		r.interval = nextBlockInterval(r.interval, now.Sub(r.headAt), head-r.head)
+		r.head, r.headAt = head, now
 	}
 }
 
@@ -70,22 +92,40 @@ func (r *core) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, ma
 // mined flights (reorgs), and batched receipts only of the flights where
 // something can have changed (needsReceipt). Each call has its own deadline.
 func (r *tracker) trackOnce(ctx context.Context) {
+	flights, signed := r.w.all()
+	start := r.clock.Now()
+	var header *types.Header
+	if len(flights) > 0 {
+		c, cancel := r.rpcCtx(ctx)
+		h, err := r.chain.HeaderByNumber(c, nil)
+		cancel()
+		if err != nil {
+			if start.Sub(r.passAt) >= r.cfg.PollInterval {
+				// Said once per poll interval, as when passes ran on a timer.
+				r.passAt = start
+				r.metrics.RPCError("header")
+				r.log.Warn().Err(err).Msg("read head block failed")
+			}
+			return
+		}
+		header = h
+		r.sawHead(h.Number.Uint64(), start)
+		if !passDue(h.Number.Uint64(), r.passHead, start.Sub(r.passAt), r.cfg.PollInterval) {
+			return
+		}
+		r.passHead = h.Number.Uint64()
+	} else if start.Sub(r.passAt) < r.cfg.PollInterval {
+		return
+	}
+	r.passAt = start
 	r.retryForget(ctx)
 	r.touchDue(ctx)
-	flights, signed := r.w.all()
 	if len(flights) == 0 {
 		r.gapSince = 0
 		return
 	}
-	c, cancel := r.rpcCtx(ctx)
-	header, err := r.chain.HeaderByNumber(c, nil)
-	cancel()
-	if err != nil {
-		r.metrics.RPCError("header")
-		r.log.Warn().Err(err).Msg("read head block failed")
-		return
-	}
 	head := header.Number.Uint64()
+	var err error
 	var mined, pending uint64
 	if signed {
 		c, cancel := r.rpcCtx(ctx)

@@ -1,0 +1,63 @@
+package relay
+
+import "time"
+
+// The tracker works per block, not per timer (docs/design.md 4.2): it looks
+// at the head often enough to see each new block soon after it arrives, and
+// makes a pass (receipts, the node window, re-sends, the refill it wakes)
+// when the head moved. CHAIN_POLL_INTERVAL is the bound: the head is looked
+// at least that often, and a pass runs at least that often even when the
+// head stands still (re-broadcasts, a node that lost its blocks).
+//
+// The block interval is learnt from the heads the tracker sees on the
+// relay's clock, so Ethereum's 12 s, Polygon's 2 s and a rollup's 0.25 s
+// all get a pass per block without a setting. A websocket endpoint could
+// push heads (newHeads) instead; chain.Client is a batching HTTP client
+// with no subscription, so the relay polls, at a cost of a few header
+// reads per block while it has flights and none while it has none.
+
+// headPollDivisor: the head is looked at this many times per block, so a
+// pass follows a new block within a quarter of the block interval.
+const headPollDivisor = 4
+
+// minHeadPoll bounds how often the head is read, whatever the chain's
+// block time.
+const minHeadPoll = 50 * time.Millisecond
+
+// firstHeadPoll is the head poll before any block interval is learnt: fast
+// enough for one-second blocks; a slower chain is learnt within two blocks.
+const firstHeadPoll = 250 * time.Millisecond
+
+// pollDelay is how long the tracker waits before it looks at the head
+// again: a fraction of the learnt block interval (firstHeadPoll while none
+// is known), within minHeadPoll..bound (CHAIN_POLL_INTERVAL).
+func pollDelay(interval, bound time.Duration) time.Duration {
+	d := firstHeadPoll
+	if interval > 0 {
+		d = interval / headPollDivisor
+	}
+	return max(min(d, bound), min(minHeadPoll, bound))
+}
+
+// nextBlockInterval updates the learnt block interval with a new head:
+// blocks is how many blocks the head moved, took how long on the relay's
+// clock since the head last moved. One sample is its mean per block; the
+// estimate moves a quarter of the way towards each sample, so one late
+// look (a pass that took long) does not halve the cadence.
+func nextBlockInterval(interval, took time.Duration, blocks uint64) time.Duration {
+	if blocks == 0 || took <= 0 {
+		return interval
+	}
+	sample := took / time.Duration(blocks)
+	if interval <= 0 {
+		return sample
+	}
+	return interval + (sample-interval)/4
+}
+
+// passDue reports whether the tracker makes a full pass now: the head
+// moved since the last pass, or the last pass is bound (CHAIN_POLL_INTERVAL)
+// old.
+func passDue(head, lastPassHead uint64, sinceLastPass, bound time.Duration) bool {
+	return head != lastPassHead || sinceLastPass >= bound
+}
