@@ -49,7 +49,7 @@ func startDoors(t *testing.T, ownMetrics bool, metricsToken string) *doors {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(checker.Close)
+	t.Cleanup(func() { _ = checker.Close() })
 	if err := checker.RefreshBalance(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func TestRedisUnreachableOnThePage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(checker.Close)
+	t.Cleanup(func() { _ = checker.Close() })
 	f := newFixture(t, func(c *console.Config) { c.Health = checker; c.Now = time.Now })
 	_, _, body := f.get(t, console.Path)
 	mustContain(t, body, `id="redis-down"`, "Redis unreachable: redis: connection refused", `id="check-redis"`,

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -23,13 +24,12 @@ type BalanceReader interface {
 	BalanceAt(ctx context.Context, account common.Address, blockNumber *big.Int) (*big.Int, error)
 }
 
-// RedisReader is the part of Redis the Checker reads. redis.UniversalClient
-// (single node, Sentinel or Cluster) satisfies it.
-type RedisReader interface {
-	XPending(ctx context.Context, stream, group string) *redis.XPendingCmd
-	XInfoGroups(ctx context.Context, stream string) *redis.XInfoGroupsCmd
-	XRangeN(ctx context.Context, stream, start, stop string, count int64) *redis.XMessageSliceCmd
-	XLen(ctx context.Context, stream string) *redis.IntCmd
+// BacklogReader reads the consumer group's backlog: pending entries, lag,
+// oldest undelivered entry and dead-letter length. *stream.BacklogReader
+// satisfies it: stream owns the Redis commands, the Checker only judges the
+// figures.
+type BacklogReader interface {
+	ReadBacklog(ctx context.Context) (stream.Backlog, error)
 }
 
 // Defaults for CheckerConfig.
@@ -78,16 +78,21 @@ type CheckerConfig struct {
 	// ERROR_TIMEOUTs, 2 minutes by default). Must not be negative.
 	MaxWaitAge time.Duration
 	// StreamKey and Group name the consumer group whose pending list is
-	// checked. Required.
+	// checked: the Backlog read from Redis, and the words of a missing
+	// group. Required.
 	StreamKey string
 	Group     string
 	// DeadLetterStream, when set, is reported as deadLetterCount.
 	DeadLetterStream string
+	// Backlog reads the group's backlog; default a stream.BacklogReader of
+	// Redis, StreamKey, Group and DeadLetterStream.
+	Backlog BacklogReader
 
 	// CheckTimeout bounds the Redis part of a check; default 2s. A probe
 	// answers within it even when Redis hangs.
 	CheckTimeout time.Duration
-	// BalanceRefresh is the period of RunBalanceRefresher; default 30s.
+	// BalanceRefresh is the period of the balance refresher (Start);
+	// default 30s.
 	BalanceRefresh time.Duration
 	// BalanceTimeout bounds one BalanceAt call; default BalanceRefresh,
 	// at most 10s.
@@ -99,8 +104,9 @@ type CheckerConfig struct {
 
 	// Balance reads the wallet balance. Required.
 	Balance BalanceReader
-	// Redis reads the pending list and dead-letter length. Required.
-	Redis RedisReader
+	// Redis is where Backlog reads by default (redis.UniversalClient:
+	// single node, Sentinel or Cluster). Required without Backlog.
+	Redis redis.Cmdable
 	// Heartbeat is beaten by the relay loop. Required.
 	Heartbeat *Heartbeat
 	// InFlight, when set, reports the relay's in-flight transactions.
@@ -235,8 +241,11 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	if c.Balance == nil {
 		bad("balance reader is required")
 	}
-	if c.Redis == nil {
+	if c.Backlog == nil && c.Redis == nil {
 		bad("redis reader is required")
+	}
+	if c.Backlog == nil && c.Redis != nil {
+		c.Backlog = stream.NewBacklogReader(c.Redis, stream.Keys{Stream: c.StreamKey, Group: c.Group, DeadLetter: c.DeadLetterStream})
 	}
 	for _, k := range c.Keys {
 		if k.Heartbeat == nil {
@@ -250,9 +259,10 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	return c, nil
 }
 
-// Checker computes the /api/monitor report.
+// Checker computes the /api/monitor report. It is a lifecycle part: Start
+// reads every key's balance and refreshes it until Close.
 //
-// The balance comes from a cache filled by RunBalanceRefresher (or
+// The balance comes from a cache filled by the refresher (or
 // RefreshBalance), so probes never wait on the RPC node and cannot multiply
 // its load. The pending list is read from Redis per probe, because an outage
 // must show up at once; concurrent probes share one Redis round trip, and a
@@ -281,6 +291,11 @@ type Checker struct {
 	lastErr error
 	closed  bool
 	wg      sync.WaitGroup // the goroutine of probe
+
+	// refresher refreshes the balances from Start to Close; firstRead is
+	// closed once its first refresh has returned.
+	refresher *lifecycle.Func
+	firstRead chan struct{}
 }
 
 // balanceState is the cache filled by RefreshBalance.
@@ -291,25 +306,48 @@ type balanceState struct {
 	errAt time.Time
 }
 
-// NewChecker validates cfg and fills its defaults. It starts nothing: the
-// caller runs RunBalanceRefresher.
+// NewChecker validates cfg and fills its defaults. It starts nothing: its
+// owner starts it as a lifecycle part (Start, Close).
 func NewChecker(cfg CheckerConfig) (*Checker, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	cfg.AlertBalance = new(big.Int).Set(cfg.AlertBalance)
-	return &Checker{cfg: cfg, started: cfg.Now(), bals: make([]balanceState, len(cfg.Keys))}, nil
+	c := &Checker{cfg: cfg, started: cfg.Now(), bals: make([]balanceState, len(cfg.Keys)), firstRead: make(chan struct{})}
+	c.refresher = lifecycle.NewFunc(c.runBalanceRefresher)
+	return c, nil
 }
 
-// Close waits for a Redis round trip still running on behalf of a probe that
-// already gave up; it lasts at most the Redis client's own timeouts. Checks
-// after Close report ErrClosed in nonAckPendingTx.
-func (c *Checker) Close() {
+// Start starts the balance refresher and returns once its first refresh
+// has returned (each key's read bounded by BalanceTimeout), or ctx ended:
+// the relays' minimum-balance gate reads this cache (BalanceOf), so it is
+// filled before they start. A failed read is logged and kept for the
+// balance check; it does not fail Start. Start after Close is
+// lifecycle.ErrClosed, a second Start lifecycle.ErrStarted.
+func (c *Checker) Start(ctx context.Context) error {
+	if err := c.refresher.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-c.firstRead:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Close stops the refresher, then waits for a Redis round trip still
+// running on behalf of a probe that already gave up; it lasts at most the
+// Redis client's own timeouts. Checks after Close report ErrClosed in
+// nonAckPendingTx. Safe to call more than once and on a Checker never
+// started.
+func (c *Checker) Close() error {
+	err := c.refresher.Close()
 	c.probeMu.Lock()
 	c.closed = true
 	c.probeMu.Unlock()
 	c.wg.Wait()
+	return err
 }
 
 // Check runs every check: the liveness ones (processor, nonAckPendingTx,
@@ -752,72 +790,51 @@ func (c *Checker) probeRedis(ctx context.Context) (redisResult, error) {
 	}
 }
 
-// queryRedis reads the pending summary, the group's lag and oldest
-// undelivered entry, and the dead-letter length. It turns
-// a panic into an error because nothing above this goroutine could recover
-// it.
+// queryRedis reads the backlog (Backlog) and counts a failed command. It
+// turns a panic into an error because nothing above this goroutine could
+// recover it.
 func (c *Checker) queryRedis(ctx context.Context) (res redisResult) {
 	defer func() {
 		if p := recover(); p != nil {
 			res = redisResult{err: fmt.Errorf("panic in redis check: %v", p)}
 		}
 	}()
-	xp, err := c.cfg.Redis.XPending(ctx, c.cfg.StreamKey, c.cfg.Group).Result()
+	b, err := c.cfg.Backlog.ReadBacklog(ctx)
 	if err != nil {
-		c.cfg.Metrics.RedisError("monitor_xpending")
-		return redisResult{err: fmt.Errorf("xpending %s %s: %w", c.cfg.StreamKey, c.cfg.Group, err)}
-	}
-	res.pending, res.consumers = xp.Count, xp.Consumers
-	if xp.Count > 0 {
-		res.oldest, res.oldestOK = idTime(xp.Lower)
-	}
-	if err := c.queryUndelivered(ctx, &res); err != nil {
+		c.countRedisError(err)
 		return redisResult{err: err}
 	}
-	if c.cfg.DeadLetterStream != "" {
-		n, err := c.cfg.Redis.XLen(ctx, c.cfg.DeadLetterStream).Result()
-		if err != nil {
-			// A figure, not a check: the pending check above already
-			// proved Redis answers.
-			c.cfg.Metrics.RedisError("monitor_xlen")
-			c.cfg.Log.Warn().Str("err", describeError(err)).Msg("read dead-letter length")
-		} else {
-			res.deadLetters, res.deadLettersOK = n, true
-		}
+	res = redisResult{pending: b.Pending, consumers: b.Consumers, lag: b.Lag}
+	res.oldest, res.oldestOK = b.OldestPending.UTC(), !b.OldestPending.IsZero()
+	res.undelivered, res.undeliveredOK = b.FirstUndelivered.UTC(), !b.FirstUndelivered.IsZero()
+	res.deadLetters, res.deadLettersOK = b.DeadLetters, b.DeadLettersOK
+	if b.DeadLettersErr != nil {
+		// A figure, not a check: the pending read proved Redis answers.
+		c.countRedisError(b.DeadLettersErr)
+		c.cfg.Log.Warn().Str("err", describeError(b.DeadLettersErr)).Msg("read dead-letter length")
 	}
 	return res
 }
 
-// queryUndelivered reads the group's lag and the oldest entry it has not
-// been delivered yet: the first entry after its last-delivered-id. That entry
-// is looked up whatever the lag says, because Redis reports no lag before
-// 7.0 and none it can compute after deletions in the stream.
-func (c *Checker) queryUndelivered(ctx context.Context, res *redisResult) error {
-	res.lag = -1
-	groups, err := c.cfg.Redis.XInfoGroups(ctx, c.cfg.StreamKey).Result()
-	if err != nil {
+// countRedisError counts a failed backlog read under its command's name.
+func (c *Checker) countRedisError(err error) {
+	var be *stream.BacklogError
+	if !errors.As(err, &be) {
+		c.cfg.Metrics.RedisError("monitor_backlog")
+		return
+	}
+	switch be.Op {
+	case "xpending":
+		c.cfg.Metrics.RedisError("monitor_xpending")
+	case "xinfo_groups":
 		c.cfg.Metrics.RedisError("monitor_xinfo_groups")
-		return fmt.Errorf("xinfo groups %s: %w", c.cfg.StreamKey, err)
-	}
-	last := ""
-	for _, g := range groups {
-		if g.Name == c.cfg.Group {
-			last, res.lag = g.LastDeliveredID, g.Lag
-			break
-		}
-	}
-	if last == "" {
-		return nil // deleted since XPENDING answered; the next check says so
-	}
-	msgs, err := c.cfg.Redis.XRangeN(ctx, c.cfg.StreamKey, "("+last, "+", 1).Result()
-	if err != nil {
+	case "xrange":
 		c.cfg.Metrics.RedisError("monitor_xrange")
-		return fmt.Errorf("xrange %s after %s: %w", c.cfg.StreamKey, last, err)
+	case "xlen":
+		c.cfg.Metrics.RedisError("monitor_xlen")
+	default:
+		c.cfg.Metrics.RedisError("monitor_backlog")
 	}
-	if len(msgs) > 0 {
-		res.undelivered, res.undeliveredOK = idTime(msgs[0].ID)
-	}
-	return nil
 }
 
 // idTime returns the time encoded in a stream entry id ("<ms>-<seq>"): the
@@ -918,20 +935,24 @@ func (c *Checker) BalanceOf(wallet common.Address) (*big.Int, error) {
 	return nil, fmt.Errorf("%w: %s is not a key of this process", ErrBalanceUnknown, wallet.Hex())
 }
 
-// RunBalanceRefresher refreshes the balance at once and then every
-// BalanceRefresh until ctx is done. It blocks; the caller owns the goroutine.
-// Failures are logged and kept for the balance check; they never stop the
-// refresher.
-func (c *Checker) RunBalanceRefresher(ctx context.Context) {
+// runBalanceRefresher refreshes the balance at once and then every
+// BalanceRefresh until ctx is done (Close). Failures are logged and kept for
+// the balance check; they never stop the refresher.
+func (c *Checker) runBalanceRefresher(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.BalanceRefresh)
 	defer t.Stop()
+	first := true
 	for {
 		if err := c.RefreshBalance(ctx); err != nil && ctx.Err() == nil {
 			c.cfg.Log.Warn().Str("err", describeError(err)).Msg("balance refresh failed")
 		}
+		if first {
+			close(c.firstRead)
+			first = false
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}

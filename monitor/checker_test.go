@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/internal/poll"
+	"github.com/etherisc/depeg-relay/lifecycle"
 )
 
 func TestCheckHealthy(t *testing.T) {
@@ -295,21 +296,39 @@ func TestBalanceNotReadYet(t *testing.T) {
 	}
 }
 
-func TestRunBalanceRefresher(t *testing.T) {
+// TestCheckerIsALifecyclePart: the Checker runs its balance refresher
+// itself (issue 20: it ran through an adapter in cmd/processor, and two
+// owners closed it). Start returns with the balance read, the refresher
+// reads on, Close stops it and later checks say closed; a second Start is
+// ErrStarted and Start after Close ErrClosed.
+func TestCheckerIsALifecyclePart(t *testing.T) {
+	var _ lifecycle.Part = (*Checker)(nil)
 	f := newFixture(t, func(c *CheckerConfig) { c.BalanceRefresh = 5 * time.Millisecond })
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
 	before := f.bal.calls.Load()
-	go func() {
-		defer close(done)
-		f.checker.RunBalanceRefresher(ctx)
-	}()
+	if err := f.checker.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if f.bal.calls.Load() == before {
+		t.Fatal("Start returned before the first balance read")
+	}
+	if _, err := f.checker.BalanceOf(common.HexToAddress("0x00000000000000000000000000000000000000aa")); err != nil {
+		t.Fatalf("BalanceOf after Start: %v", err)
+	}
+	if err := f.checker.Start(t.Context()); !errors.Is(err, lifecycle.ErrStarted) {
+		t.Fatalf("second Start = %v, want ErrStarted", err)
+	}
 	poll.Until(t, 5*time.Second, "three balance reads by the refresher", func() bool { return f.bal.calls.Load() >= before+3 })
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("refresher did not return after cancel")
+	if err := f.checker.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := f.checker.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+	if r := f.checker.Check(t.Context()); r.NonAckPendingTx != "error - redis: checker closed" {
+		t.Fatalf("nonAckPendingTx after Close = %q", r.NonAckPendingTx)
+	}
+	if err := f.checker.Start(t.Context()); !errors.Is(err, lifecycle.ErrClosed) {
+		t.Fatalf("Start after Close = %v, want ErrClosed", err)
 	}
 }
 

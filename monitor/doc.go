@@ -9,17 +9,20 @@
 //     namespace, registered on an explicit registry, plus a bounded window of
 //     recent gas spend from which the wallet's runway is estimated.
 //   - Checker: the three checks of the /api/monitor contract (balance,
-//     processor, nonAckPendingTx), and redis and fees beside them. The
-//     balance is refreshed in the background so that a probe never waits on
-//     the RPC node; the Redis checks run per probe under a short timeout so
-//     that an outage is reported, not hidden behind a hanging request.
+//     processor, nonAckPendingTx), and redis and fees beside them. It is a
+//     lifecycle part: from Start to Close it refreshes the balance in the
+//     background so that a probe never waits on the RPC node. The Redis
+//     checks run per probe under a short timeout so that an outage is
+//     reported, not hidden behind a hanging request.
 //   - Startup: the same routes while the process waits for Redis and the
 //     node, before the Checker exists: what is missing, and since when.
 //
 // Public answers name an error by its category (ErrorCategory), never a
 // host or URL; the whole error goes to the log.
 //
-// monitor knows nothing about the relay, stream or chain packages: it
-// declares the small interfaces it reads from (BalanceReader, RedisReader)
-// and the relay calls into it.
+// monitor knows nothing about the relay or chain packages: it declares the
+// small interfaces it reads from (BalanceReader, BacklogReader) and the relay
+// calls into it. Of stream it uses the words stream owns: the backlog's
+// figures, read by stream.BacklogReader (monitor issues no Redis command of
+// its own), the stream-id layout, and the dead-letter classes.
 package monitor

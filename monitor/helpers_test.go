@@ -113,7 +113,7 @@ func newFixture(t *testing.T, mutate func(*CheckerConfig)) *fixture {
 	if err != nil {
 		t.Fatalf("new checker: %v", err)
 	}
-	t.Cleanup(c.Close)
+	t.Cleanup(func() { _ = c.Close() })
 	f.checker = c
 	f.hb.Beat(f.clock.Now())
 	if err := c.RefreshBalance(t.Context()); err != nil {

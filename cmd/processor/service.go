@@ -281,18 +281,12 @@ func (s *service) Wallet() common.Address { return s.keys[0].signer.Address() }
 // them in reverse order: the relays first (each reaches its safe point and
 // releases its lease; a blocking read lasts at most a couple of seconds),
 // then the HTTP server, so the monitor answers until the relays have
-// stopped, then the balance refresher. The balance is read once before
-// anything starts, since the relays' minimum-balance gate reads the
-// refresher's cache. "serving" is logged once the port is bound.
+// stopped, then the monitor's checker. The checker starts first: its Start
+// reads the balance once, since the relays' minimum-balance gate reads its
+// cache. "serving" is logged once the port is bound.
 func (s *service) Run(ctx context.Context) error {
-	if err := s.checker.RefreshBalance(ctx); err != nil {
-		s.log.Warn().Err(err).Msg("first balance read failed; the relays wait for the refresher")
-	}
 	g := lifecycle.NewGroup(
-		lifecycle.Named{Name: "balance refresher", Part: lifecycle.NewFunc(func(c context.Context) error {
-			s.checker.RunBalanceRefresher(c)
-			return nil
-		})},
+		lifecycle.Named{Name: "monitor", Part: s.checker},
 		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
 		lifecycle.Named{Name: "pool finisher", Part: s.finisher},
 		lifecycle.Named{Name: "webhook deliverer", Part: webhookPart(s.webhooks)},
@@ -338,15 +332,13 @@ func (s *service) orphans() []monitor.OrphanedKey {
 }
 
 // Close releases the clients. Safe on a partly built service and on nil.
+// The parts Run started are Run's to close (the checker among them).
 func (s *service) Close() {
 	if s == nil {
 		return
 	}
 	if s.console != nil {
 		s.console.Close()
-	}
-	if s.checker != nil {
-		s.checker.Close()
 	}
 	if s.client != nil {
 		s.client.Close()
