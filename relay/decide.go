@@ -589,9 +589,18 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 //     what it held, so the rest wait their turn instead of being re-sent
 //     into a pool that drops them again. The first drop ends the slow
 //     start.
-//   - held == 0 with flights expected: either the pool evicted all of them or
-//     this backend does not see the pool (a load balancer sending reads and
-//     writes to different nodes). Nothing is learnt: the flights are re-sent.
+//   - held == 0 with flights expected, and blocks since the last pass mined
+//     fewer of ours than the limit (mined - w.Mined): the node kept only
+//     what it mined and dropped the rest without telling (a hosted provider
+//     with a per-sender limit). Passes follow the head, so the pool is
+//     usually drained when the tracker looks and held alone would never show
+//     it: the limit becomes what was mined, and the rest wait their turn
+//     instead of being re-sent every pass into a pool that drops them (a
+//     storm of re-sends).
+//   - held == 0 with flights expected and nothing mined since the last pass
+//     (or no last pass): either the pool evicted all of them or this backend
+//     does not see the pool (a load balancer sending reads and writes to
+//     different nodes). Nothing is learnt: the flights are re-sent.
 //   - the node held all we allowed, or the window kept applications back
 //     while the node refused nothing: probe one step higher (a quarter, at
 //     least one), at most once per block, so a node that takes more is
@@ -600,16 +609,21 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 //     on every pass instead: a node that keeps everything is filled within
 //     a few passes, and one that does not shows it by dropping, once.
 func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow {
+	before := w.Mined
 	w.Observed, w.Mined = held, mined
+	kept := held
+	if held == 0 && before > 0 && mined > before && mined-before < w.Limit {
+		kept = mined - before // mined since the last pass, and nothing more held
+	}
 	switch {
-	case held > 0 && held < expected:
+	case held > 0 && held < expected || held == 0 && kept > 0 && expected > 0:
 		if w.Limit > initialNodeWindow {
 			// Only an edge above geth's guarantee is a ceiling: a drop below
 			// it is pressure that passes (or a stricter node, which the
 			// limit itself tracks).
 			w.Ceiling, w.CeilingAt = w.Limit, head
 		}
-		w.Limit, w.Learnt = held, true
+		w.Limit, w.Learnt = kept, true
 	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && (head > w.GrownAt || !w.Learnt):
 		step := max(1, w.Limit/4)
 		if !w.Learnt {

@@ -358,6 +358,37 @@ func TestNextNodeLimit(t *testing.T) {
 	}
 }
 
+// TestNextNodeLimitDropsSeenInBlocks: a node that accepts and silently
+// drops past its limit, looked at right after each block, holds nothing
+// (its pool is drained into the block) while the flights it dropped wait:
+// what the blocks mined since the last pass is what it kept.
+func TestNextNodeLimitDropsSeenInBlocks(t *testing.T) {
+	tests := []struct {
+		name                   string
+		w                      nodeWindow
+		mined, held, expected  uint64
+		wantLimit, wantCeiling uint64
+		wantLearnt             bool
+	}{
+		{"kept 16 of 240 sent: the limit is 16", nodeWindow{Limit: 240, Max: 512, Mined: 100}, 116, 0, 224, 16, 240, true},
+		{"a probe above a learnt 16 dropped again", nodeWindow{Limit: 20, Max: 512, Mined: 100, Learnt: true}, 116, 0, 4, 16, 20, true},
+		{"blocks took all we sent: nothing expected, no change", nodeWindow{Limit: 240, Max: 512, Mined: 100}, 340, 0, 0, 240, 0, false},
+		{"mined as many as the limit: no drop seen", nodeWindow{Limit: 16, Max: 512, Mined: 100, Learnt: true}, 116, 0, 4, 16, 0, true},
+		{"nothing mined since the last pass: nothing learnt (a backend that does not see the pool)", nodeWindow{Limit: 64, Max: 512, Mined: 100, Learnt: true}, 100, 0, 64, 64, 0, true},
+		{"no last pass: nothing learnt", nodeWindow{Limit: 64, Max: 512}, 116, 0, 64, 64, 0, false},
+		{"the node still holds some: held decides", nodeWindow{Limit: 240, Max: 512, Mined: 100}, 200, 140, 140, 240, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := nextNodeLimit(tc.w, 10, tc.mined, tc.held, tc.expected)
+			if got.Limit != tc.wantLimit || got.Ceiling != tc.wantCeiling || got.Learnt != tc.wantLearnt || got.Mined != tc.mined {
+				t.Fatalf("got limit %d ceiling %d learnt %v mined %d, want %d %d %v %d",
+					got.Limit, got.Ceiling, got.Learnt, got.Mined, tc.wantLimit, tc.wantCeiling, tc.wantLearnt, tc.mined)
+			}
+		})
+	}
+}
+
 func TestStartNodeWindow(t *testing.T) {
 	tests := []struct {
 		name                         string
