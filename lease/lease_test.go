@@ -144,8 +144,14 @@ func TestDeadHolderOnThisHostIsTakenOver(t *testing.T) {
 	l, _ := lease.New(rdb, key, time.Minute)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	if err := l.Wait(ctx, 20*time.Millisecond, nil); err != nil {
+	var waited []string
+	if err := l.Wait(ctx, 20*time.Millisecond, func(holder string, err error) {
+		waited = append(waited, fmt.Sprintf("holder %q err %v", holder, err))
+	}); err != nil {
 		t.Fatalf("a dead holder's lease (TTL a minute) was not taken over: %v", err)
+	}
+	if len(waited) != 0 {
+		t.Fatalf("the takeover did not succeed at the first look: waited %v", waited)
 	}
 	if h, _ := l.Holder(t.Context()); h != l.Token() {
 		t.Fatalf("holder %q after takeover", h)
