@@ -385,6 +385,9 @@ func TestLoadRejects(t *testing.T) {
 		{"consumer name with space", map[string]string{"REDIS_QUEUE_CONSUMER_ID": "a b"}, "REDIS_QUEUE_CONSUMER_ID", "without spaces"},
 		{"claim idle below lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "20000", "LEASE_TTL": "15000"}, "REDIS_QUEUE_CLAIM_IDLE", "twice LEASE_TTL"},
 		{"claim idle one millisecond short of twice the lease", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "29999", "LEASE_TTL": "15000"}, "REDIS_QUEUE_CLAIM_IDLE", "twice LEASE_TTL"},
+		// A bad value is reported once, not again by the cross-check.
+		{"claim idle zero", map[string]string{"REDIS_QUEUE_CLAIM_IDLE": "0"}, "REDIS_QUEUE_CLAIM_IDLE", "must be > 0 milliseconds"},
+		{"lease ttl zero", map[string]string{"LEASE_TTL": "0"}, "LEASE_TTL", "must be > 0 milliseconds"},
 		{"legacy address not hex", map[string]string{"LEGACY_PROCESSOR_ADDRESSES": "0x5FbDB2315678afecb367f032d93F642f64180aa3, 0x12"}, "LEGACY_PROCESSOR_ADDRESSES", "40 hex digits"},
 		{"orphan handoff not ms", map[string]string{"ORPHAN_HANDOFF_AFTER": "10m"}, "ORPHAN_HANDOFF_AFTER", ""},
 
