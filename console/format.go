@@ -60,21 +60,3 @@ func gwei(wei *big.Int) string {
 	f, _ := new(big.Rat).SetFrac(wei, big.NewInt(1e9)).Float64()
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".") + " gwei"
 }
-
-// readableEth renders an exact ETH amount of the report
-// ("999.999873452000000001") for people: four decimals, rounded, trailing
-// zeros dropped; "unknown" when there is none.
-func readableEth(eth string) string {
-	r, ok := new(big.Rat).SetString(eth)
-	if eth == "" || !ok {
-		return "unknown"
-	}
-	s := r.FloatString(4)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "0" && r.Sign() > 0 {
-		s = "< 0.0001"
-	}
-	return s + " ETH"
-}

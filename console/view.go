@@ -400,7 +400,7 @@ func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
 			break
 		}
 	}
-	total := walletView{Balance: readableEth(r.BalanceEth), Alert: r.AlertBalanceEth, Runway: orUnknown(r.Runway)}
+	total := walletView{Balance: inspect.ReadableEth(r.BalanceEth), Alert: r.AlertBalanceEth, Runway: orUnknown(r.Runway)}
 	if r.BalanceAgeSeconds != nil {
 		total.Age = age(time.Duration(*r.BalanceAgeSeconds*float64(time.Second))) + " ago"
 	}
@@ -431,12 +431,12 @@ func (c *Console) wallets(p *page, r monitor.Report, now time.Time) {
 		}
 		if len(c.cfg.Wallets) == 1 {
 			// One key: the report's own figures are the key's.
-			v.Balance, v.Runway = readableEth(r.BalanceEth), orUnknown(r.Runway)
+			v.Balance, v.Runway = inspect.ReadableEth(r.BalanceEth), orUnknown(r.Runway)
 			v.Low = r.Balance != monitor.StatusOK && r.Balance != ""
 		}
 		if k != nil {
 			if k.BalanceEth != "" {
-				v.Balance = readableEth(k.BalanceEth)
+				v.Balance = inspect.ReadableEth(k.BalanceEth)
 			}
 			if k.Runway != "" {
 				v.Runway = k.Runway

@@ -284,7 +284,7 @@ func writeStatus(out io.Writer, r statusReport) error {
 				nonces = fmt.Sprintf("mined %d, pending %d (holds %d)", *k.MinedNonce, *k.PendingNonce,
 					*k.PendingNonce-min(*k.MinedNonce, *k.PendingNonce))
 			}
-			t.row(k.Wallet, ethReadable(k.BalanceEth), k.Runway, k.Lease, strconv.Itoa(k.InFlight), nonces)
+			t.row(k.Wallet, inspect.ReadableEth(k.BalanceEth), k.Runway, k.Lease, strconv.Itoa(k.InFlight), nonces)
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -292,7 +292,7 @@ func writeStatus(out io.Writer, r statusReport) error {
 	}
 	fmt.Fprintln(out)
 	t = newTable(out, "FIGURE", "VALUE")
-	t.row("balance (pool)", ethReadable(r.BalanceEth))
+	t.row("balance (pool)", inspect.ReadableEth(r.BalanceEth))
 	t.row("alert balance", orUnknown(r.AlertBalanceEth, " ETH")+" per key")
 	t.row("submitting stops below", r.MinBalanceEth+" ETH per key (PROCESSOR_MIN_BALANCE)")
 	t.row("last loop iteration", ageAt(r.LastCheck, r.LastLoopAgeSeconds))
@@ -319,24 +319,6 @@ func writeStatus(out io.Writer, r statusReport) error {
 func ethExact(wei *big.Int) string {
 	r := new(big.Rat).SetFrac(wei, big.NewInt(params.Ether))
 	return strings.TrimRight(strings.TrimRight(r.FloatString(18), "0"), ".")
-}
-
-// ethReadable renders an exact ETH amount ("999.999873452000000001") for
-// people: four decimals, rounded, trailing zeros dropped, and "unknown"
-// when there is none.
-func ethReadable(eth string) string {
-	r, ok := new(big.Rat).SetString(eth)
-	if eth == "" || !ok {
-		return "unknown"
-	}
-	s := r.FloatString(4)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	if s == "0" && r.Sign() > 0 {
-		s = "< 0.0001"
-	}
-	return s + " ETH"
 }
 
 func orUnknown(s, unit string) string {
