@@ -11,13 +11,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -29,7 +26,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
-	"github.com/etherisc/depeg-relay/internal/freeport"
+	"github.com/etherisc/depeg-relay/internal/redisproc"
 	"github.com/etherisc/depeg-relay/lifecycle"
 )
 
@@ -302,8 +299,7 @@ type devRedis struct {
 	url       string
 	isolation string
 	kind      string               // how Redis was found, for the banner
-	cmd       *exec.Cmd            // redis-server child, when one was started
-	dir       string               // its scratch directory
+	proc      *redisproc.Process   // redis-server child, when one was started
 	embedded  *miniredis.Miniredis // in-process server, when redis-server is missing
 }
 
@@ -313,14 +309,14 @@ func (r *devRedis) Start(ctx context.Context) error {
 		if err != nil {
 			return errors.New("REDIS_URL is not a valid redis URL") // the URL may hold a password
 		}
-		if err := ping(ctx, opts, time.Second); err != nil {
+		if err := redisproc.Ping(ctx, opts, time.Second); err != nil {
 			return fmt.Errorf("REDIS_URL does not answer (unset it and dev mode starts a Redis of its own): %w", err)
 		}
 		r.kind = "from REDIS_URL, " + r.isolation
 		return nil
 	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		if err := r.startRedisServer(ctx, bin); err != nil {
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		if err := r.startRedisServer(ctx); err != nil {
 			return errors.Join(err, r.Close())
 		}
 		return nil
@@ -329,44 +325,21 @@ func (r *devRedis) Start(ctx context.Context) error {
 }
 
 // startRedisServer runs redis-server on a free loopback port without
-// persistence and waits until it answers.
-func (r *devRedis) startRedisServer(ctx context.Context, bin string) error {
-	port, err := freeport.Pick()
-	if err != nil {
-		return err
-	}
-	if r.dir, err = os.MkdirTemp("", "depeg-relay-dev-redis"); err != nil {
-		return fmt.Errorf("temp dir for redis: %w", err)
-	}
-	r.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+// persistence (internal/redisproc, the tests' launcher too) and waits until
+// it answers.
+func (r *devRedis) startRedisServer(ctx context.Context) error {
 	// A process group of its own: Ctrl-C sends SIGINT to the terminal's
 	// foreground group, and redis-server would quit at once while the relay
 	// still reads it (connection errors, then ERROR_TIMEOUT back-offs: a
 	// 4 s shutdown). Close stops it last, after the relay.
-	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := r.cmd.Start(); err != nil {
-		r.cmd = nil
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	r.url, r.kind = fmt.Sprintf("redis://127.0.0.1:%d", port), "its own redis-server, not persisted; set REDIS_URL to share one"
-	opts, err := redis.ParseURL(r.url)
+	p, err := redisproc.Start(ctx, redisproc.Options{OwnGroup: true, Args: []string{"--save", "", "--appendonly", "no"}})
 	if err != nil {
-		return fmt.Errorf("parse own redis URL: %w", err)
+		return err
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if ping(ctx, opts, time.Second) == nil {
-			r.log.Info().Str("redis_url", r.url).Msg("started redis-server for dev mode")
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("redis-server on port %d did not answer (log: %s)", port, filepath.Join(r.dir, "redis.log"))
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	r.proc = p
+	r.url, r.kind = "redis://"+p.Addr(), "its own redis-server, not persisted; set REDIS_URL to share one"
+	r.log.Info().Str("redis_url", r.url).Msg("started redis-server for dev mode")
+	return nil
 }
 
 // startEmbedded serves the Redis protocol from this process on a free
@@ -386,43 +359,15 @@ func (r *devRedis) startEmbedded() error {
 // Close stops the redis-server child (and removes its directory) or the
 // embedded server, whichever Start started. Safe to call twice.
 func (r *devRedis) Close() error {
-	var errs []error
-	if r.cmd != nil {
-		// Nothing of it is kept: SIGKILL is as good as a shutdown and
-		// never waits for a save.
-		if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			errs = append(errs, fmt.Errorf("kill redis-server: %w", err))
-		}
-		_ = r.cmd.Wait() // "signal: killed" is the expected outcome
-		r.cmd = nil
-	}
-	if r.dir != "" {
-		if err := os.RemoveAll(r.dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove redis-server directory: %w", err))
-		}
-		r.dir = ""
-	}
+	// Nothing of it is kept: SIGKILL is as good as a shutdown and never
+	// waits for a save.
+	err := r.proc.Close()
+	r.proc = nil
 	if r.embedded != nil {
 		r.embedded.Close()
 		r.embedded = nil
 	}
-	return errors.Join(errs...)
-}
-
-// ping reports whether the server at opts answers a PING within timeout. A
-// plain dial comes first: when nothing listens, go-redis would otherwise log
-// its own dial retries to stderr, which only confuses a newcomer.
-func ping(ctx context.Context, opts *redis.Options, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, opts.Network, opts.Addr)
-	if err != nil {
-		return err
-	}
-	_ = conn.Close()
-	c := redis.NewClient(opts)
-	defer c.Close()
-	return c.Ping(ctx).Err()
+	return err
 }
 
 // PrintBanner tells a newcomer where everything is and what to do next, and

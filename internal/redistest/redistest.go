@@ -11,17 +11,14 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/internal/freeport"
-	"github.com/etherisc/depeg-relay/internal/poll"
+	"github.com/etherisc/depeg-relay/internal/redisproc"
 )
 
 // Persistence is how a Server keeps its data across a restart.
@@ -61,7 +58,7 @@ type Server struct {
 	dir  string
 	// ownDir: dir was made by Launch and is removed by Close.
 	ownDir bool
-	cmd    *exec.Cmd
+	proc   *redisproc.Process
 	// gen counts the processes started, so a Watcher can tell whether it
 	// watches the current one.
 	gen   atomic.Int64
@@ -146,56 +143,12 @@ func (s *Server) start() error {
 	// Counted before the process exists: a watcher that connects reads
 	// the generation of the process it reached.
 	s.gen.Add(1)
-	cmd, err := spawn(s.Port, s.dir, s.opts.Password, s.args()...)
+	p, err := redisproc.Start(context.Background(), redisproc.Options{Port: s.Port, Dir: s.dir, Password: s.opts.Password, Args: s.args()})
 	if err != nil {
 		return err
 	}
-	s.cmd = cmd
+	s.proc = p
 	return nil
-}
-
-// spawn runs redis-server on port with its data and log in dir, plus args,
-// and waits until it answers PING (with password when set). On failure the
-// process is reaped and the error carries its log.
-func spawn(port int, dir, password string, args ...string) (*exec.Cmd, error) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return nil, fmt.Errorf("redis-server not found in PATH (apt-get install redis-server): %w", err)
-	}
-	logFile := filepath.Join(dir, "redis.log")
-	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--logfile", logFile}, args...)
-	cmd := exec.Command("redis-server", all...)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start redis-server: %w", err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitPing(addr, password, logFile); err != nil {
-		kill(cmd)
-		return nil, err
-	}
-	return cmd, nil
-}
-
-// waitPing polls addr with PING for up to 10 s.
-func waitPing(addr, password, logFile string) error {
-	err := poll.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
-		c := redis.NewClient(&redis.Options{Addr: addr, Password: password})
-		defer c.Close()
-		return c.Ping(context.Background()).Err()
-	})
-	if err != nil {
-		log, _ := os.ReadFile(logFile)
-		return fmt.Errorf("redis-server on %s did not answer: %w\n%s", addr, err, log)
-	}
-	return nil
-}
-
-// kill ends cmd's process with SIGKILL and reaps it.
-func kill(cmd *exec.Cmd) {
-	if cmd != nil && cmd.Process != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}
 }
 
 // Addr is host:port of the server.
@@ -231,17 +184,14 @@ func (s *Server) Client() *redis.Client {
 
 // Pid is the running process's id, 0 when stopped.
 func (s *Server) Pid() int {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return 0
-	}
-	return s.cmd.Process.Pid
+	return s.proc.Pid()
 }
 
 // Stop kills the server with SIGKILL, as a crash would: what it had not
 // persisted is gone. Safe to call twice.
 func (s *Server) Stop() {
-	kill(s.cmd)
-	s.cmd = nil
+	_ = s.proc.Kill()
+	s.proc = nil
 }
 
 // Restart kills the server and starts it again on the same port and data

@@ -128,7 +128,7 @@ func TestStopsWhatItStarted(t *testing.T) {
 	t.Run("topology", func(t *testing.T) {
 		s := StartSentinels(t)
 		for _, n := range append([]*Node{s.Master, s.Replica}, s.Sentinels...) {
-			pids = append(pids, n.cmd.Process.Pid)
+			pids = append(pids, n.proc.Pid())
 		}
 		s.Replica.Kill()
 		if !gone(pids[len(pids)-4]) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/poll"
+	"github.com/etherisc/depeg-relay/internal/redisproc"
 )
 
 // Replicated deployments for tests: a master with a replica watched by
@@ -23,20 +24,20 @@ import (
 
 // startProcess runs redis-server with args (plus port, bind and dir), waits
 // until it answers PING, and kills it when the test ends.
-func startProcess(t testing.TB, port int, dir string, args ...string) *exec.Cmd {
+func startProcess(t testing.TB, port int, dir string, args ...string) *redisproc.Process {
 	t.Helper()
-	cmd, err := spawn(port, dir, "", args...)
+	p, err := redisproc.Start(context.Background(), redisproc.Options{Port: port, Dir: dir, Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { kill(cmd) })
-	return cmd
+	t.Cleanup(func() { _ = p.Kill() })
+	return p
 }
 
 // Node is one process of a replicated deployment.
 type Node struct {
 	Port int
-	cmd  *exec.Cmd
+	proc *redisproc.Process
 }
 
 // Addr is host:port of the node.
@@ -44,8 +45,8 @@ func (n *Node) Addr() string { return fmt.Sprintf("127.0.0.1:%d", n.Port) }
 
 // Kill ends the node at once, as a crash would.
 func (n *Node) Kill() {
-	kill(n.cmd)
-	n.cmd = nil
+	_ = n.proc.Kill()
+	n.proc = nil
 }
 
 // Sentinels is a master, one replica and three sentinels watching them
@@ -63,9 +64,9 @@ func StartSentinels(t testing.TB) *Sentinels {
 	t.Helper()
 	s := &Sentinels{MasterName: "relaymaster"}
 	s.Master = &Node{Port: freeport.Get(t)}
-	s.Master.cmd = startProcess(t, s.Master.Port, t.TempDir(), "--save", "", "--appendonly", "no")
+	s.Master.proc = startProcess(t, s.Master.Port, t.TempDir(), "--save", "", "--appendonly", "no")
 	s.Replica = &Node{Port: freeport.Get(t)}
-	s.Replica.cmd = startProcess(t, s.Replica.Port, t.TempDir(), "--save", "", "--appendonly", "no",
+	s.Replica.proc = startProcess(t, s.Replica.Port, t.TempDir(), "--save", "", "--appendonly", "no",
 		"--replicaof", "127.0.0.1", strconv.Itoa(s.Master.Port))
 	replica := redis.NewClient(&redis.Options{Addr: s.Replica.Addr()})
 	defer replica.Close()
@@ -86,29 +87,28 @@ func StartSentinels(t testing.TB) *Sentinels {
 		n := &Node{Port: freeport.Get(t)}
 		// A sentinel takes its config file as the first argument and
 		// rewrites it, so it lives in the node's own directory.
-		n.cmd = startSentinel(t, n.Port, dir, conf)
+		n.proc = startSentinel(t, n.Port, dir, conf)
 		s.Sentinels = append(s.Sentinels, n)
 	}
 	return s
 }
 
-func startSentinel(t testing.TB, port int, dir, conf string) *exec.Cmd {
+func startSentinel(t testing.TB, port int, dir, conf string) *redisproc.Process {
 	t.Helper()
-	cmd := exec.Command("redis-server", conf, "--sentinel", "--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1", "--dir", dir, "--logfile", filepath.Join(dir, "sentinel.log"))
-	if err := cmd.Start(); err != nil {
+	cmd, err := redisproc.Start(context.Background(), redisproc.Options{Port: port, Dir: dir, ConfigFile: conf, Args: []string{"--sentinel"}})
+	if err != nil {
 		t.Fatalf("start redis-sentinel: %v", err)
 	}
-	t.Cleanup(func() { kill(cmd) })
+	t.Cleanup(func() { _ = cmd.Kill() })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	err := poll.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
+	err = poll.Wait(context.Background(), 10*time.Second, 20*time.Millisecond, func() error {
 		c := redis.NewSentinelClient(&redis.Options{Addr: addr})
 		defer c.Close()
 		_, err := c.GetMasterAddrByName(context.Background(), "relaymaster").Result()
 		return err
 	})
 	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "sentinel.log"))
+		log, _ := os.ReadFile(cmd.LogFile)
 		t.Fatalf("sentinel on %s does not know the master: %v\n%s", addr, err, log)
 	}
 	return cmd
@@ -128,7 +128,7 @@ func (s *Sentinels) URL() string {
 func (s *Sentinels) MasterAddr(ctx context.Context) (string, error) {
 	var last error
 	for _, n := range s.Sentinels {
-		if n.cmd == nil {
+		if n.proc == nil {
 			continue
 		}
 		c := redis.NewSentinelClient(&redis.Options{Addr: n.Addr()})
@@ -160,7 +160,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	for range n {
 		dir := t.TempDir()
 		node := &Node{Port: freeport.Get(t)}
-		node.cmd = startProcess(t, node.Port, dir, "--save", "", "--appendonly", "no",
+		node.proc = startProcess(t, node.Port, dir, "--save", "", "--appendonly", "no",
 			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 			"--cluster-node-timeout", "2000")
 		c.Nodes = append(c.Nodes, node)
