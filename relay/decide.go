@@ -556,13 +556,16 @@ func startNodeWindow(blockGas, gasPerApp, maxInFlight uint64) uint64 {
 
 // seeded raises the limit to start (startNodeWindow) once per relay, before
 // the node has shown a limit: a window that already learnt one keeps it.
-func (w nodeWindow) seeded(start uint64) nodeWindow {
+// The seed is head's growth: the window grows again only once a block has
+// shown what the node does with it (a strict node drops or refuses), not
+// on the next pass merely because the backlog waits.
+func (w nodeWindow) seeded(start, head uint64) nodeWindow {
 	if w.Seeded {
 		return w
 	}
 	w.Seeded = true
 	if !w.Learnt && start > w.Limit {
-		w.Limit = min(start, w.Max)
+		w.Limit, w.GrownAt = min(start, w.Max), head
 	}
 	return w
 }
@@ -606,8 +609,11 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 //     least one), at most once per block, so a node that takes more is
 //     filled again without a storm of re-sends into one that does not.
 //     Before the node ever dropped or refused one (the slow start), double
-//     on every pass instead: a node that keeps everything is filled within
-//     a few passes, and one that does not shows it by dropping, once.
+//     on every pass in which it held all we allowed instead: a node that
+//     keeps everything is filled within a few passes, and one that does not
+//     shows it by dropping, once. Work kept back alone grows the window a
+//     quarter, once per block, in the slow start too: a pass right after
+//     the seed (startNodeWindow) has not yet seen what the node keeps.
 func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow {
 	before := w.Mined
 	w.Observed, w.Mined = held, mined
@@ -624,9 +630,9 @@ func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow 
 			w.Ceiling, w.CeilingAt = w.Limit, head
 		}
 		w.Limit, w.Learnt = kept, true
-	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && (head > w.GrownAt || !w.Learnt):
+	case (held >= w.Limit || w.Bound) && !w.Refused && w.Limit < w.Max && (head > w.GrownAt || !w.Learnt && held >= w.Limit):
 		step := max(1, w.Limit/4)
-		if !w.Learnt {
+		if !w.Learnt && held >= w.Limit {
 			step = w.Limit
 		}
 		next := min(w.Max, w.Limit+step)

@@ -326,6 +326,8 @@ func TestNextNodeLimit(t *testing.T) {
 		{"holds all we allowed after a drop: probe a quarter higher", nodeWindow{Limit: 16, Max: 512, Learnt: true}, 10, 16, 16, 20, true},
 		{"probe at most once per block", nodeWindow{Limit: 20, Max: 512, GrownAt: 10, Learnt: true}, 10, 20, 20, 20, false},
 		{"slow start doubles on every pass", nodeWindow{Limit: 32, Max: 512, GrownAt: 10}, 10, 32, 32, 64, false},
+		{"slow start, work kept back, node not yet full: a quarter, once per block", nodeWindow{Limit: 200, Max: 512, Bound: true}, 10, 16, 0, 250, true},
+		{"slow start, work kept back, grown in this block already: no growth", nodeWindow{Limit: 200, Max: 512, Bound: true, GrownAt: 10}, 10, 16, 0, 200, false},
 		{"a drop at or below 16 sets no ceiling", nodeWindow{Limit: 8, Max: 512, Learnt: true}, 10, 3, 8, 3, false},
 		{"probe stays below a ceiling learnt recently", nodeWindow{Limit: 16, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 16, 16, 19, true},
 		{"at the ceiling: no probe", nodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 19, 19, 19, false},
@@ -414,17 +416,22 @@ func TestStartNodeWindow(t *testing.T) {
 
 func TestNodeWindowSeeded(t *testing.T) {
 	fresh := nodeWindow{Limit: 16, Max: 512}
-	got := fresh.seeded(218)
-	if got.Limit != 218 || !got.Seeded {
-		t.Fatalf("fresh window seeded to 218: %+v", got)
+	got := fresh.seeded(218, 7)
+	if got.Limit != 218 || !got.Seeded || got.GrownAt != 7 {
+		t.Fatalf("fresh window seeded to 218 at head 7: %+v", got)
 	}
-	if again := got.seeded(400); again.Limit != 218 {
+	bound := got
+	bound.Bound = true
+	if next := nextNodeLimit(bound, 7, 100, 16, 0); next.Limit != 218 {
+		t.Fatalf("a pass in the seed's block, work kept back, grew the window to %d before the node showed what it keeps", next.Limit)
+	}
+	if again := got.seeded(400, 8); again.Limit != 218 {
 		t.Fatalf("seeded twice: limit %d, want 218 (once per relay)", again.Limit)
 	}
-	if learnt := (nodeWindow{Limit: 16, Max: 512, Learnt: true}).seeded(218); learnt.Limit != 16 {
+	if learnt := (nodeWindow{Limit: 16, Max: 512, Learnt: true}).seeded(218, 7); learnt.Limit != 16 {
 		t.Fatalf("a learnt limit was overridden by the seed: %d", learnt.Limit)
 	}
-	if grown := (nodeWindow{Limit: 300, Max: 512}).seeded(218); grown.Limit != 300 {
+	if grown := (nodeWindow{Limit: 300, Max: 512}).seeded(218, 7); grown.Limit != 300 {
 		t.Fatalf("the seed lowered a grown window: %d", grown.Limit)
 	}
 }

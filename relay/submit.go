@@ -31,6 +31,7 @@ type submitter struct {
 	holdWarnedAt uint64    // head of the last "still holding" log line
 	claimedAt    time.Time // when it last looked for idle entries
 	blockGas     uint64    // the gas limit of the last head read (fees)
+	head         uint64    // the number of that head
 }
 
 // seedNodeWindow starts the node window from what the chain tells, once:
@@ -38,7 +39,7 @@ type submitter struct {
 // simulated (startNodeWindow), so the first block of a backlog is as full
 // as the node lets it be instead of paying a slow start.
 func (r *submitter) seedNodeWindow(gasPerApp uint64) {
-	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight)))
+	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight)), r.head)
 }
 
 // submitLoop reads entries and submits their transactions while the
@@ -246,7 +247,7 @@ func (r *submitter) fees(ctx context.Context) (chain.Fees, error) {
 		r.metrics.RPCError("header")
 		return chain.Fees{}, fmt.Errorf("read latest block: %w", err)
 	}
-	r.blockGas = head.GasLimit
+	r.blockGas, r.head = head.GasLimit, head.Number.Uint64()
 	r.metrics.SetBaseFee(head.BaseFee, r.cfg.Fees.MaxFee)
 	fees, err := r.quote(ctx, head)
 	r.w.setBaseFee(err)

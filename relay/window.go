@@ -417,10 +417,10 @@ func (w *window) wake() {
 }
 
 // seedNode applies the start of the node window once (nodeWindow.seeded).
-func (w *window) seedNode(start uint64) {
+func (w *window) seedNode(start, head uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.node = w.node.seeded(start)
+	w.node = w.node.seeded(start, head)
 }
 
 func (w *window) nodeLimit() uint64 {
