@@ -23,14 +23,12 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/kelseyhightower/envconfig"
 	"github.com/rs/zerolog"
 	"github.com/tyler-smith/go-bip39"
 )
@@ -280,83 +278,251 @@ type Config struct {
 	LogLevel zerolog.Level
 }
 
-// env is the environment as envconfig reads it. Every field is a string so
-// reading cannot fail; parse then reports every problem at once, which
-// envconfig cannot do (it stops at the first bad or missing key). For the
-// same reason no field carries envconfig's `required` tag: parse checks it.
+// variable is one environment variable, the one place that names it, gives
+// its default, parses it into Config and renders it for the startup log:
+// parsing (LoadFrom), the logged configuration (LogFields), the list of
+// names (Variables) and README's table (TestREADMEListsEveryVariable) all
+// read this table, so no default is written twice.
 //
 // A variable that is set but blank counts as unset and gets its default, as
-// it did in the Node processor (`process.env.X || default`).
-type env struct {
-	RedisURL              string `envconfig:"REDIS_URL" default:"redis://localhost:6379"`
-	RedisMode             string `envconfig:"REDIS_MODE" default:"single"`
-	StreamKey             string `envconfig:"REDIS_QUEUE_STREAM_KEY" default:"application:signatures"`
-	GroupName             string `envconfig:"REDIS_QUEUE_APPLICATION_ID" default:"depeg-backend-processor"`
-	ConsumerName          string `envconfig:"REDIS_QUEUE_CONSUMER_ID"`
-	ClaimIdle             string `envconfig:"REDIS_QUEUE_CLAIM_IDLE" default:"60000"`
-	MaxEntryClaims        string `envconfig:"MAX_ENTRY_CLAIMS" default:"5"`
-	DeadLetterStreamKey   string `envconfig:"DEAD_LETTER_STREAM_KEY" default:"application:signatures:dead"`
-	RedisReadBlockTimeout string `envconfig:"REDIS_READ_BLOCK_TIMEOUT" default:"30000"`
+// it did in the Node processor (`process.env.X || default`). set reports a
+// bad value through p, so that one error names every bad variable; it may
+// read other variables from v (every value, trimmed and defaulted).
+type variable struct {
+	name, def string
+	set       func(p *parser, n, s string, v values, c *Config)
+	log       func(c Config) any
+}
 
-	ChainRPCURL           string `envconfig:"CHAIN_RPC_URL"`
-	DepegProductAddress   string `envconfig:"DEPEG_PRODUCT_ADDRESS"`
-	ProcessorMnemonic     string `envconfig:"PROCESSOR_MNEMONIC"`
-	ProcessorAccountIndex string `envconfig:"PROCESSOR_ACCOUNT_INDEX" default:"0"`
-	ProcessorMnemonicFile string `envconfig:"PROCESSOR_MNEMONIC_FILE"`
-	Signer                string `envconfig:"SIGNER" default:"mnemonic"`
-	KMSKeyIDs             string `envconfig:"AWS_KMS_KEY_IDS"`
-	MaxFeePerGas          string `envconfig:"MAX_FEE_PER_GAS" default:"30000000000"`
-	MaxPriorityFeePerGas  string `envconfig:"MAX_PRIORITY_FEE_PER_GAS"`
-	RequiredConfirmations string `envconfig:"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS" default:"6"`
-	ChainPollInterval     string `envconfig:"CHAIN_POLL_INTERVAL" default:"2000"`
-	RPCTimeout            string `envconfig:"RPC_TIMEOUT" default:"10000"`
-	RebroadcastInterval   string `envconfig:"REBROADCAST_INTERVAL" default:"60000"`
-	GasLimitMarginPercent string `envconfig:"GAS_LIMIT_MARGIN_PERCENT" default:"20"`
-	StuckTxBlocks         string `envconfig:"STUCK_TX_BLOCKS" default:"5"`
-	FeeBumpPercent        string `envconfig:"FEE_BUMP_PERCENT" default:"15"`
-	MaxTransientReverts   string `envconfig:"MAX_TRANSIENT_REVERTS" default:"3"`
-	SignatureLookback     string `envconfig:"SIGNATURE_LOOKBACK_BLOCKS" default:"10000"`
-	DeadLetterMaxLen      string `envconfig:"DEAD_LETTER_MAX_LEN" default:"100000"`
+// values are the variables' trimmed values, defaults filled in, by name.
+type values map[string]string
 
-	ProcessorMinBalance    string `envconfig:"PROCESSOR_MIN_BALANCE" default:"1000000000000000000"`
-	ProcessorAlertBalance  string `envconfig:"PROCESSOR_ALERT_BALANCE" default:"1000000000000000000"`
-	BalanceTooLowTimeout   string `envconfig:"BALANCE_TOO_LOW_TIMEOUT" default:"60000"`
-	BalanceRefreshInterval string `envconfig:"BALANCE_REFRESH_INTERVAL" default:"15000"`
+// Variable is an environment variable and its default ("" when it has
+// none), for docs and dev mode.
+type Variable struct {
+	Name, Default string
+}
 
-	MaxInFlight     string `envconfig:"MAX_IN_FLIGHT" default:"512"`
-	ErrorTimeout    string `envconfig:"ERROR_TIMEOUT" default:"30000"`
-	ShutdownTimeout string `envconfig:"SHUTDOWN_TIMEOUT" default:"20000"`
-	LeaseTTL        string `envconfig:"LEASE_TTL" default:"15000"`
-	LegacyAddresses string `envconfig:"LEGACY_PROCESSOR_ADDRESSES"`
-	OrphanHandoff   string `envconfig:"ORPHAN_HANDOFF_AFTER" default:"600000"`
+// Variables lists every variable config reads, in parsing order.
+func Variables() []Variable {
+	var out []Variable
+	for _, v := range variables() {
+		out = append(out, Variable{Name: v.name, Default: v.def})
+	}
+	return out
+}
 
-	Port                     string `envconfig:"PORT" default:"3000"`
-	MetricsPort              string `envconfig:"METRICS_PORT" default:"0"`
-	MetricsToken             string `envconfig:"METRICS_TOKEN"`
-	MaxNonAckPendingMessages string `envconfig:"MAX_NON_ACK_PENDING_MESSAGES" default:"10"`
-	ListenerLoopMaxTimeout   string `envconfig:"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT" default:"60000"`
-	MonitorCheckTimeout      string `envconfig:"MONITOR_CHECK_TIMEOUT" default:"2000"`
-	MonitorMaxWaitAge        string `envconfig:"MONITOR_MAX_WAIT_AGE" default:"0"`
-	MaxEntryAttempts         string `envconfig:"MAX_ENTRY_ATTEMPTS" default:"5"`
-
-	IntakeEnabled        string `envconfig:"INTAKE_ENABLED" default:"false"`
-	IntakeCORSOrigins    string `envconfig:"INTAKE_CORS_ORIGINS"`
-	IntakeMaxBodyBytes   string `envconfig:"INTAKE_MAX_BODY_BYTES" default:"16384"`
-	IntakeRateLimit      string `envconfig:"INTAKE_RATE_LIMIT" default:"60"`
-	IntakeRateWindow     string `envconfig:"INTAKE_RATE_WINDOW" default:"60000"`
-	IntakeTrustedProxies string `envconfig:"INTAKE_TRUSTED_PROXIES"`
-	ApplicationStatusTTL string `envconfig:"APPLICATION_STATUS_TTL" default:"604800000"`
-	AdminToken           string `envconfig:"ADMIN_TOKEN"`
-
-	ConsoleEnabled string `envconfig:"CONSOLE_ENABLED" default:"true"`
-	ExplorerURL    string `envconfig:"EXPLORER_URL"`
-
-	WebhookURL        string `envconfig:"WEBHOOK_URL"`
-	WebhookSecret     string `envconfig:"WEBHOOK_SECRET"`
-	WebhookMaxPending string `envconfig:"WEBHOOK_MAX_PENDING" default:"10000"`
-
-	NodeEnv  string `envconfig:"NODE_ENV"`
-	LogLevel string `envconfig:"LOG_LEVEL"`
+// variables is the table, in parsing order (the order of Error's problems).
+func variables() []variable {
+	return []variable{
+		{"REDIS_URL", "redis://localhost:6379",
+			func(p *parser, n, s string, v values, c *Config) { c.RedisURL = p.redisURL(n, s) },
+			func(c Config) any { return redactRedisURL(c.RedisURL.Reveal()) }},
+		{"REDIS_MODE", "single",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.RedisMode = p.oneOf(n, s, "single", "sentinel", "cluster")
+			},
+			func(c Config) any { return c.RedisMode }},
+		{"REDIS_QUEUE_STREAM_KEY", "application:signatures",
+			func(p *parser, n, s string, v values, c *Config) { c.StreamKey = s },
+			func(c Config) any { return c.StreamKey }},
+		{"REDIS_QUEUE_APPLICATION_ID", "depeg-backend-processor",
+			func(p *parser, n, s string, v values, c *Config) { c.GroupName = s },
+			func(c Config) any { return c.GroupName }},
+		{"REDIS_QUEUE_CONSUMER_ID", "",
+			func(p *parser, n, s string, v values, c *Config) { c.ConsumerName = p.consumerName(n, s) },
+			func(c Config) any { return c.ConsumerName }},
+		{"REDIS_QUEUE_CLAIM_IDLE", "60000",
+			func(p *parser, n, s string, v values, c *Config) { c.ClaimIdle = p.duration(n, s) },
+			func(c Config) any { return c.ClaimIdle.String() }},
+		{"MAX_ENTRY_CLAIMS", "5",
+			func(p *parser, n, s string, v values, c *Config) { c.MaxEntryClaims = int(p.integer(n, s, 1, 1000)) },
+			func(c Config) any { return c.MaxEntryClaims }},
+		{"DEAD_LETTER_STREAM_KEY", "application:signatures:dead",
+			func(p *parser, n, s string, v values, c *Config) { c.DeadLetterStreamKey = s },
+			func(c Config) any { return c.DeadLetterStreamKey }},
+		{"REDIS_READ_BLOCK_TIMEOUT", "30000",
+			func(p *parser, n, s string, v values, c *Config) { c.RedisReadBlockTimeout = p.duration(n, s) },
+			func(c Config) any { return c.RedisReadBlockTimeout.String() }},
+		{"CHAIN_RPC_URL", "",
+			func(p *parser, n, s string, v values, c *Config) { c.ChainRPCURL = p.rpcURL(n, s) },
+			func(c Config) any { return rpcOrigin(c.ChainRPCURL.Reveal()) }},
+		{"DEPEG_PRODUCT_ADDRESS", "",
+			func(p *parser, n, s string, v values, c *Config) { c.DepegProductAddress = p.address(n, s) },
+			func(c Config) any { return c.DepegProductAddress.Hex() }},
+		{"PROCESSOR_MNEMONIC", "",
+			func(p *parser, n, s string, v values, c *Config) { c.ProcessorMnemonic = p.signerMnemonic(v) },
+			func(c Config) any { return redacted }},
+		{"PROCESSOR_MNEMONIC_FILE", "",
+			func(p *parser, n, s string, v values, c *Config) { c.ProcessorMnemonicFile = s },
+			func(c Config) any { return c.ProcessorMnemonicFile }},
+		{"SIGNER", "mnemonic",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.Signer = p.oneOf(n, s, SignerMnemonic, SignerAWSKMS)
+			},
+			func(c Config) any { return c.Signer }},
+		{"AWS_KMS_KEY_IDS", "",
+			func(p *parser, n, s string, v values, c *Config) { c.KMSKeyIDs = p.signerKMSKeys(v) },
+			func(c Config) any { return strings.Join(c.KMSKeyIDs, ",") }},
+		{"PROCESSOR_ACCOUNT_INDEX", "0",
+			func(p *parser, n, s string, v values, c *Config) { c.ProcessorAccountIndexes = p.accountIndexes(n, s) },
+			func(c Config) any { return c.ProcessorAccountIndexes }},
+		{"MAX_FEE_PER_GAS", "30000000000",
+			func(p *parser, n, s string, v values, c *Config) { c.MaxFeePerGas = p.wei(n, s, 1) },
+			func(c Config) any { return weiString(c.MaxFeePerGas) }},
+		{"MAX_PRIORITY_FEE_PER_GAS", "",
+			func(p *parser, n, s string, v values, c *Config) { c.MaxPriorityFeePerGas = p.optionalWei(n, s) },
+			func(c Config) any { return priorityFee(c) }},
+		{"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", "6",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.RequiredConfirmations = uint64(p.integer(n, s, 1, math.MaxInt64))
+			},
+			func(c Config) any { return c.RequiredConfirmations }},
+		{"CHAIN_POLL_INTERVAL", "2000",
+			func(p *parser, n, s string, v values, c *Config) { c.ChainPollInterval = p.duration(n, s) },
+			func(c Config) any { return c.ChainPollInterval.String() }},
+		{"RPC_TIMEOUT", "10000",
+			func(p *parser, n, s string, v values, c *Config) { c.RPCTimeout = p.duration(n, s) },
+			func(c Config) any { return c.RPCTimeout.String() }},
+		{"REBROADCAST_INTERVAL", "60000",
+			func(p *parser, n, s string, v values, c *Config) { c.RebroadcastInterval = p.duration(n, s) },
+			func(c Config) any { return c.RebroadcastInterval.String() }},
+		{"GAS_LIMIT_MARGIN_PERCENT", "20",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.GasLimitMarginPercent = uint64(p.integer(n, s, 0, 200))
+			},
+			func(c Config) any { return c.GasLimitMarginPercent }},
+		{"STUCK_TX_BLOCKS", "5",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.StuckTxBlocks = uint64(p.integer(n, s, 1, math.MaxInt64))
+			},
+			func(c Config) any { return c.StuckTxBlocks }},
+		{"FEE_BUMP_PERCENT", "15",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.FeeBumpPercent = uint64(p.integer(n, s, 11, math.MaxInt64))
+			},
+			func(c Config) any { return c.FeeBumpPercent }},
+		{"MAX_TRANSIENT_REVERTS", "3",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.MaxTransientReverts = int(p.integer(n, s, 1, 1000))
+			},
+			func(c Config) any { return c.MaxTransientReverts }},
+		{"SIGNATURE_LOOKBACK_BLOCKS", "10000",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.SignatureLookbackBlocks = uint64(p.integer(n, s, 1, math.MaxInt64))
+			},
+			func(c Config) any { return c.SignatureLookbackBlocks }},
+		{"DEAD_LETTER_MAX_LEN", "100000",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.DeadLetterMaxLen = p.integer(n, s, 0, math.MaxInt64)
+			},
+			func(c Config) any { return c.DeadLetterMaxLen }},
+		{"PROCESSOR_MIN_BALANCE", "1000000000000000000",
+			func(p *parser, n, s string, v values, c *Config) { c.ProcessorMinBalance = p.wei(n, s, 0) },
+			func(c Config) any { return weiString(c.ProcessorMinBalance) }},
+		{"PROCESSOR_ALERT_BALANCE", "1000000000000000000",
+			func(p *parser, n, s string, v values, c *Config) { c.ProcessorAlertBalance = p.wei(n, s, 0) },
+			func(c Config) any { return weiString(c.ProcessorAlertBalance) }},
+		{"BALANCE_TOO_LOW_TIMEOUT", "60000",
+			func(p *parser, n, s string, v values, c *Config) { c.BalanceTooLowTimeout = p.duration(n, s) },
+			func(c Config) any { return c.BalanceTooLowTimeout.String() }},
+		{"BALANCE_REFRESH_INTERVAL", "15000",
+			func(p *parser, n, s string, v values, c *Config) { c.BalanceRefreshInterval = p.duration(n, s) },
+			func(c Config) any { return c.BalanceRefreshInterval.String() }},
+		{"MAX_IN_FLIGHT", "512",
+			func(p *parser, n, s string, v values, c *Config) { c.MaxInFlight = int(p.integer(n, s, 1, 1024)) },
+			func(c Config) any { return c.MaxInFlight }},
+		{"ERROR_TIMEOUT", "30000",
+			func(p *parser, n, s string, v values, c *Config) { c.ErrorTimeout = p.duration(n, s) },
+			func(c Config) any { return c.ErrorTimeout.String() }},
+		{"SHUTDOWN_TIMEOUT", "20000",
+			func(p *parser, n, s string, v values, c *Config) { c.ShutdownTimeout = p.duration(n, s) },
+			func(c Config) any { return c.ShutdownTimeout.String() }},
+		{"LEASE_TTL", "15000",
+			func(p *parser, n, s string, v values, c *Config) { c.LeaseTTL = p.duration(n, s) },
+			func(c Config) any { return c.LeaseTTL.String() }},
+		{"LEGACY_PROCESSOR_ADDRESSES", "",
+			func(p *parser, n, s string, v values, c *Config) { c.LegacyProcessorAddresses = p.addresses(n, s) },
+			func(c Config) any { return c.LegacyProcessorAddresses }},
+		{"ORPHAN_HANDOFF_AFTER", "600000",
+			func(p *parser, n, s string, v values, c *Config) { c.OrphanHandoffAfter = p.duration(n, s) },
+			func(c Config) any { return c.OrphanHandoffAfter.String() }},
+		{"PORT", "3000",
+			func(p *parser, n, s string, v values, c *Config) { c.Port = int(p.integer(n, s, 1, 65535)) },
+			func(c Config) any { return c.Port }},
+		{"METRICS_PORT", "0",
+			func(p *parser, n, s string, v values, c *Config) { c.MetricsPort = int(p.integer(n, s, 0, 65535)) },
+			func(c Config) any { return c.MetricsPort }},
+		{"METRICS_TOKEN", "",
+			func(p *parser, n, s string, v values, c *Config) { c.MetricsToken = p.token(n, s) },
+			func(c Config) any { return setOrNot(c.MetricsToken) }},
+		{"MAX_NON_ACK_PENDING_MESSAGES", "10",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.MaxNonAckPendingMessages = p.integer(n, s, 0, math.MaxInt64)
+			},
+			func(c Config) any { return c.MaxNonAckPendingMessages }},
+		{"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", "60000",
+			func(p *parser, n, s string, v values, c *Config) { c.ListenerLoopMaxTimeout = p.duration(n, s) },
+			func(c Config) any { return c.ListenerLoopMaxTimeout.String() }},
+		{"MONITOR_CHECK_TIMEOUT", "2000",
+			func(p *parser, n, s string, v values, c *Config) { c.MonitorCheckTimeout = p.duration(n, s) },
+			func(c Config) any { return c.MonitorCheckTimeout.String() }},
+		{"MONITOR_MAX_WAIT_AGE", "0",
+			func(p *parser, n, s string, v values, c *Config) { c.MonitorMaxWaitAge = p.durationOrZero(n, s) },
+			func(c Config) any { return c.MonitorMaxWaitAge.String() }},
+		{"MAX_ENTRY_ATTEMPTS", "5",
+			func(p *parser, n, s string, v values, c *Config) { c.MaxEntryAttempts = int(p.integer(n, s, 1, 1000)) },
+			func(c Config) any { return c.MaxEntryAttempts }},
+		{"INTAKE_ENABLED", "false",
+			func(p *parser, n, s string, v values, c *Config) { c.IntakeEnabled = p.boolean(n, s) },
+			func(c Config) any { return c.IntakeEnabled }},
+		{"INTAKE_CORS_ORIGINS", "",
+			func(p *parser, n, s string, v values, c *Config) { c.IntakeCORSOrigins = p.origins(n, s) },
+			func(c Config) any { return strings.Join(c.IntakeCORSOrigins, ",") }},
+		{"INTAKE_MAX_BODY_BYTES", "16384",
+			func(p *parser, n, s string, v values, c *Config) { c.IntakeMaxBodyBytes = p.integer(n, s, 256, 1<<20) },
+			func(c Config) any { return c.IntakeMaxBodyBytes }},
+		{"INTAKE_RATE_LIMIT", "60",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.IntakeRateLimit = int(p.integer(n, s, 0, 1_000_000))
+			},
+			func(c Config) any { return c.IntakeRateLimit }},
+		{"INTAKE_RATE_WINDOW", "60000",
+			func(p *parser, n, s string, v values, c *Config) { c.IntakeRateWindow = p.duration(n, s) },
+			func(c Config) any { return c.IntakeRateWindow.String() }},
+		{"INTAKE_TRUSTED_PROXIES", "",
+			func(p *parser, n, s string, v values, c *Config) { c.IntakeTrustedProxies = p.cidrs(n, s) },
+			func(c Config) any { return strings.Join(c.IntakeTrustedProxies, ",") }},
+		{"APPLICATION_STATUS_TTL", "604800000",
+			func(p *parser, n, s string, v values, c *Config) { c.ApplicationStatusTTL = p.duration(n, s) },
+			func(c Config) any { return c.ApplicationStatusTTL.String() }},
+		{"ADMIN_TOKEN", "",
+			func(p *parser, n, s string, v values, c *Config) { c.AdminToken = p.token(n, s) },
+			func(c Config) any { return setOrNot(c.AdminToken) }},
+		{"CONSOLE_ENABLED", "true",
+			func(p *parser, n, s string, v values, c *Config) { c.ConsoleEnabled = p.boolean(n, s) },
+			func(c Config) any { return c.ConsoleEnabled }},
+		{"EXPLORER_URL", "",
+			func(p *parser, n, s string, v values, c *Config) { c.ExplorerURL = p.explorerURL(n, s) },
+			func(c Config) any { return c.ExplorerURL }},
+		{"WEBHOOK_URL", "",
+			func(p *parser, n, s string, v values, c *Config) { c.WebhookURL = p.webhookURL(n, s) },
+			func(c Config) any { return rpcOrigin(c.WebhookURL.Reveal()) }},
+		{"WEBHOOK_SECRET", "",
+			func(p *parser, n, s string, v values, c *Config) { c.WebhookSecret = p.token(n, s) },
+			func(c Config) any { return setOrNot(c.WebhookSecret) }},
+		{"WEBHOOK_MAX_PENDING", "10000",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.WebhookMaxPending = p.integer(n, s, 1, 10_000_000)
+			},
+			func(c Config) any { return c.WebhookMaxPending }},
+		{"NODE_ENV", "",
+			func(p *parser, n, s string, v values, c *Config) { c.NodeEnv = s },
+			func(c Config) any { return c.NodeEnv }},
+		{"LOG_LEVEL", "",
+			func(p *parser, n, s string, v values, c *Config) { c.LogLevel = p.logLevel(n, s, v["NODE_ENV"]) },
+			func(c Config) any { return c.LogLevel.String() }},
+	}
 }
 
 // ErrInvalid matches, with errors.Is, every error Load returns because of a
@@ -399,123 +565,35 @@ func (e *Error) Is(target error) bool { return target == ErrInvalid }
 
 // Load reads the process environment and returns the parsed configuration,
 // or an *Error naming every bad or missing variable.
-func Load() (Config, error) {
-	var e env
-	if err := envconfig.Process("", &e); err != nil {
-		// Unreachable with string fields. envconfig's ParseError would echo
-		// the value, so it is not wrapped.
-		return Config{}, errors.New("read environment: envconfig failed")
-	}
-	fillBlanks(&e)
-	return parse(e)
-}
+func Load() (Config, error) { return LoadFrom(os.LookupEnv) }
 
 // LoadFrom is Load reading each variable through lookup, which has the
 // shape of os.LookupEnv, instead of the process environment: dev mode hands
-// its settings over this way without writing the environment. It reads the
-// same envconfig tags that Load's envconfig.Process reads, and
-// TestLoadFromMatchesLoad keeps the two equal.
+// its settings over this way without writing the environment.
 func LoadFrom(lookup func(name string) (string, bool)) (Config, error) {
-	var e env
-	v := reflect.ValueOf(&e).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		if s, ok := lookup(t.Field(i).Tag.Get("envconfig")); ok {
-			v.Field(i).SetString(s)
-		}
-	}
-	fillBlanks(&e)
-	return parse(e)
+	return parse(fill(lookup))
 }
 
-// fillBlanks trims every value and gives blank ones their `default` tag, so
-// that "set but empty" behaves like "unset" (see env).
-func fillBlanks(e *env) {
-	v := reflect.ValueOf(e).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := v.Field(i)
-		s := strings.TrimSpace(f.String())
-		if s == "" {
-			s = t.Field(i).Tag.Get("default")
+// fill reads every variable through lookup, trims it and gives a blank one
+// its default, so that "set but empty" behaves like "unset".
+func fill(lookup func(name string) (string, bool)) values {
+	v := values{}
+	for _, vr := range variables() {
+		s, _ := lookup(vr.name)
+		if s = strings.TrimSpace(s); s == "" {
+			s = vr.def
 		}
-		f.SetString(s)
+		v[vr.name] = s
 	}
+	return v
 }
 
 // parse turns the trimmed, defaulted strings into a Config.
-func parse(e env) (Config, error) {
+func parse(v values) (Config, error) {
 	var p parser
-	c := Config{
-		RedisURL:              p.redisURL("REDIS_URL", e.RedisURL),
-		RedisMode:             p.oneOf("REDIS_MODE", e.RedisMode, "single", "sentinel", "cluster"),
-		StreamKey:             e.StreamKey,
-		GroupName:             e.GroupName,
-		ConsumerName:          p.consumerName("REDIS_QUEUE_CONSUMER_ID", e.ConsumerName),
-		ClaimIdle:             p.duration("REDIS_QUEUE_CLAIM_IDLE", e.ClaimIdle),
-		MaxEntryClaims:        int(p.integer("MAX_ENTRY_CLAIMS", e.MaxEntryClaims, 1, 1000)),
-		DeadLetterStreamKey:   e.DeadLetterStreamKey,
-		RedisReadBlockTimeout: p.duration("REDIS_READ_BLOCK_TIMEOUT", e.RedisReadBlockTimeout),
-
-		ChainRPCURL:             p.rpcURL("CHAIN_RPC_URL", e.ChainRPCURL),
-		DepegProductAddress:     p.address("DEPEG_PRODUCT_ADDRESS", e.DepegProductAddress),
-		ProcessorMnemonic:       p.signerMnemonic(e),
-		ProcessorMnemonicFile:   e.ProcessorMnemonicFile,
-		Signer:                  p.oneOf("SIGNER", e.Signer, SignerMnemonic, SignerAWSKMS),
-		KMSKeyIDs:               p.signerKMSKeys(e),
-		ProcessorAccountIndexes: p.accountIndexes("PROCESSOR_ACCOUNT_INDEX", e.ProcessorAccountIndex),
-		MaxFeePerGas:            p.wei("MAX_FEE_PER_GAS", e.MaxFeePerGas, 1),
-		MaxPriorityFeePerGas:    p.optionalWei("MAX_PRIORITY_FEE_PER_GAS", e.MaxPriorityFeePerGas),
-		RequiredConfirmations:   uint64(p.integer("CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS", e.RequiredConfirmations, 1, math.MaxInt64)),
-		ChainPollInterval:       p.duration("CHAIN_POLL_INTERVAL", e.ChainPollInterval),
-		RPCTimeout:              p.duration("RPC_TIMEOUT", e.RPCTimeout),
-		RebroadcastInterval:     p.duration("REBROADCAST_INTERVAL", e.RebroadcastInterval),
-		GasLimitMarginPercent:   uint64(p.integer("GAS_LIMIT_MARGIN_PERCENT", e.GasLimitMarginPercent, 0, 200)),
-		StuckTxBlocks:           uint64(p.integer("STUCK_TX_BLOCKS", e.StuckTxBlocks, 1, math.MaxInt64)),
-		FeeBumpPercent:          uint64(p.integer("FEE_BUMP_PERCENT", e.FeeBumpPercent, 11, math.MaxInt64)),
-		MaxTransientReverts:     int(p.integer("MAX_TRANSIENT_REVERTS", e.MaxTransientReverts, 1, 1000)),
-		SignatureLookbackBlocks: uint64(p.integer("SIGNATURE_LOOKBACK_BLOCKS", e.SignatureLookback, 1, math.MaxInt64)),
-		DeadLetterMaxLen:        p.integer("DEAD_LETTER_MAX_LEN", e.DeadLetterMaxLen, 0, math.MaxInt64),
-
-		ProcessorMinBalance:    p.wei("PROCESSOR_MIN_BALANCE", e.ProcessorMinBalance, 0),
-		ProcessorAlertBalance:  p.wei("PROCESSOR_ALERT_BALANCE", e.ProcessorAlertBalance, 0),
-		BalanceTooLowTimeout:   p.duration("BALANCE_TOO_LOW_TIMEOUT", e.BalanceTooLowTimeout),
-		BalanceRefreshInterval: p.duration("BALANCE_REFRESH_INTERVAL", e.BalanceRefreshInterval),
-
-		MaxInFlight:              int(p.integer("MAX_IN_FLIGHT", e.MaxInFlight, 1, 1024)),
-		ErrorTimeout:             p.duration("ERROR_TIMEOUT", e.ErrorTimeout),
-		ShutdownTimeout:          p.duration("SHUTDOWN_TIMEOUT", e.ShutdownTimeout),
-		LeaseTTL:                 p.duration("LEASE_TTL", e.LeaseTTL),
-		LegacyProcessorAddresses: p.addresses("LEGACY_PROCESSOR_ADDRESSES", e.LegacyAddresses),
-		OrphanHandoffAfter:       p.duration("ORPHAN_HANDOFF_AFTER", e.OrphanHandoff),
-
-		Port:                     int(p.integer("PORT", e.Port, 1, 65535)),
-		MetricsPort:              int(p.integer("METRICS_PORT", e.MetricsPort, 0, 65535)),
-		MetricsToken:             p.token("METRICS_TOKEN", e.MetricsToken),
-		MaxNonAckPendingMessages: p.integer("MAX_NON_ACK_PENDING_MESSAGES", e.MaxNonAckPendingMessages, 0, math.MaxInt64),
-		ListenerLoopMaxTimeout:   p.duration("PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT", e.ListenerLoopMaxTimeout),
-		MonitorCheckTimeout:      p.duration("MONITOR_CHECK_TIMEOUT", e.MonitorCheckTimeout),
-		MonitorMaxWaitAge:        p.durationOrZero("MONITOR_MAX_WAIT_AGE", e.MonitorMaxWaitAge),
-		MaxEntryAttempts:         int(p.integer("MAX_ENTRY_ATTEMPTS", e.MaxEntryAttempts, 1, 1000)),
-
-		IntakeEnabled:        p.boolean("INTAKE_ENABLED", e.IntakeEnabled),
-		IntakeCORSOrigins:    p.origins("INTAKE_CORS_ORIGINS", e.IntakeCORSOrigins),
-		IntakeMaxBodyBytes:   p.integer("INTAKE_MAX_BODY_BYTES", e.IntakeMaxBodyBytes, 256, 1<<20),
-		IntakeRateLimit:      int(p.integer("INTAKE_RATE_LIMIT", e.IntakeRateLimit, 0, 1_000_000)),
-		IntakeRateWindow:     p.duration("INTAKE_RATE_WINDOW", e.IntakeRateWindow),
-		IntakeTrustedProxies: p.cidrs("INTAKE_TRUSTED_PROXIES", e.IntakeTrustedProxies),
-		ApplicationStatusTTL: p.duration("APPLICATION_STATUS_TTL", e.ApplicationStatusTTL),
-		AdminToken:           p.token("ADMIN_TOKEN", e.AdminToken),
-
-		ConsoleEnabled: p.boolean("CONSOLE_ENABLED", e.ConsoleEnabled),
-		ExplorerURL:    p.explorerURL("EXPLORER_URL", e.ExplorerURL),
-
-		WebhookURL:        p.webhookURL("WEBHOOK_URL", e.WebhookURL),
-		WebhookSecret:     p.token("WEBHOOK_SECRET", e.WebhookSecret),
-		WebhookMaxPending: p.integer("WEBHOOK_MAX_PENDING", e.WebhookMaxPending, 1, 10_000_000),
-
-		NodeEnv:  e.NodeEnv,
-		LogLevel: p.logLevel("LOG_LEVEL", e.LogLevel, e.NodeEnv),
+	var c Config
+	for _, vr := range variables() {
+		vr.set(&p, vr.name, v[vr.name], v, &c)
 	}
 
 	// Checks that relate two variables run only when both parsed, so one bad
@@ -537,7 +615,7 @@ func parse(e env) (Config, error) {
 	if c.DeadLetterStreamKey == c.StreamKey {
 		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
 	}
-	if e.WebhookURL != "" && e.WebhookSecret == "" {
+	if v["WEBHOOK_URL"] != "" && v["WEBHOOK_SECRET"] == "" {
 		p.addf("WEBHOOK_SECRET", "required with WEBHOOK_URL: receivers verify every event's signature with it")
 	}
 
@@ -563,19 +641,19 @@ const (
 
 // signerMnemonic is the mnemonic with SIGNER=mnemonic; with another SIGNER
 // it is neither required nor read.
-func (p *parser) signerMnemonic(e env) Secret {
-	if e.Signer != SignerMnemonic {
+func (p *parser) signerMnemonic(v values) Secret {
+	if v["SIGNER"] != SignerMnemonic {
 		return Secret{}
 	}
-	return p.mnemonicFrom(e.ProcessorMnemonic, e.ProcessorMnemonicFile)
+	return p.mnemonicFrom(v["PROCESSOR_MNEMONIC"], v["PROCESSOR_MNEMONIC_FILE"])
 }
 
 // signerKMSKeys is AWS_KMS_KEY_IDS with SIGNER=aws-kms, else nil.
-func (p *parser) signerKMSKeys(e env) []string {
-	if e.Signer != SignerAWSKMS {
+func (p *parser) signerKMSKeys(v values) []string {
+	if v["SIGNER"] != SignerAWSKMS {
 		return nil
 	}
-	return p.kmsKeyIDs("AWS_KMS_KEY_IDS", e.KMSKeyIDs)
+	return p.kmsKeyIDs("AWS_KMS_KEY_IDS", v["AWS_KMS_KEY_IDS"])
 }
 
 // maxMnemonicFile bounds what is read from PROCESSOR_MNEMONIC_FILE: a
@@ -1117,93 +1195,29 @@ func (p *parser) logLevel(name, s, nodeEnv string) zerolog.Level {
 // scheme://host. Amounts are decimal strings (JSON numbers lose precision
 // past 2^53); durations are Go duration strings.
 func (c Config) LogFields() map[string]any {
-	priority := "node suggestion"
-	if c.MaxPriorityFeePerGas != nil {
-		priority = c.MaxPriorityFeePerGas.String()
+	out := map[string]any{}
+	for _, vr := range variables() {
+		out[vr.name] = vr.log(c)
 	}
-	// Whether a token is set is worth seeing; its value never is.
-	adminToken, metricsToken := "", ""
-	if c.AdminToken.Reveal() != "" {
-		adminToken = redacted
+	return out
+}
+
+// priorityFee is MAX_PRIORITY_FEE_PER_GAS as logged: unset means the node's
+// suggestion.
+func priorityFee(c Config) string {
+	if c.MaxPriorityFeePerGas == nil {
+		return "node suggestion"
 	}
-	if c.MetricsToken.Reveal() != "" {
-		metricsToken = redacted
+	return c.MaxPriorityFeePerGas.String()
+}
+
+// setOrNot is a token as logged: whether it is set is worth seeing, its
+// value never is.
+func setOrNot(s Secret) string {
+	if s.Reveal() == "" {
+		return ""
 	}
-	webhookSecret := ""
-	if c.WebhookSecret.Reveal() != "" {
-		webhookSecret = redacted
-	}
-	return map[string]any{
-		"REDIS_URL":                  redactRedisURL(c.RedisURL.Reveal()),
-		"REDIS_MODE":                 c.RedisMode,
-		"REDIS_QUEUE_STREAM_KEY":     c.StreamKey,
-		"REDIS_QUEUE_APPLICATION_ID": c.GroupName,
-		"REDIS_QUEUE_CONSUMER_ID":    c.ConsumerName,
-		"REDIS_QUEUE_CLAIM_IDLE":     c.ClaimIdle.String(),
-		"MAX_ENTRY_CLAIMS":           c.MaxEntryClaims,
-		"DEAD_LETTER_STREAM_KEY":     c.DeadLetterStreamKey,
-		"REDIS_READ_BLOCK_TIMEOUT":   c.RedisReadBlockTimeout.String(),
-
-		"CHAIN_RPC_URL":                        rpcOrigin(c.ChainRPCURL.Reveal()),
-		"DEPEG_PRODUCT_ADDRESS":                c.DepegProductAddress.Hex(),
-		"PROCESSOR_MNEMONIC":                   redacted,
-		"PROCESSOR_ACCOUNT_INDEX":              c.ProcessorAccountIndexes,
-		"PROCESSOR_MNEMONIC_FILE":              c.ProcessorMnemonicFile,
-		"SIGNER":                               c.Signer,
-		"AWS_KMS_KEY_IDS":                      strings.Join(c.KMSKeyIDs, ","),
-		"MAX_FEE_PER_GAS":                      weiString(c.MaxFeePerGas),
-		"MAX_PRIORITY_FEE_PER_GAS":             priority,
-		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": c.RequiredConfirmations,
-		"CHAIN_POLL_INTERVAL":                  c.ChainPollInterval.String(),
-		"RPC_TIMEOUT":                          c.RPCTimeout.String(),
-		"REBROADCAST_INTERVAL":                 c.RebroadcastInterval.String(),
-		"GAS_LIMIT_MARGIN_PERCENT":             c.GasLimitMarginPercent,
-		"STUCK_TX_BLOCKS":                      c.StuckTxBlocks,
-		"FEE_BUMP_PERCENT":                     c.FeeBumpPercent,
-		"MAX_TRANSIENT_REVERTS":                c.MaxTransientReverts,
-		"SIGNATURE_LOOKBACK_BLOCKS":            c.SignatureLookbackBlocks,
-		"DEAD_LETTER_MAX_LEN":                  c.DeadLetterMaxLen,
-
-		"PROCESSOR_MIN_BALANCE":    weiString(c.ProcessorMinBalance),
-		"PROCESSOR_ALERT_BALANCE":  weiString(c.ProcessorAlertBalance),
-		"BALANCE_TOO_LOW_TIMEOUT":  c.BalanceTooLowTimeout.String(),
-		"BALANCE_REFRESH_INTERVAL": c.BalanceRefreshInterval.String(),
-
-		"MAX_IN_FLIGHT":              c.MaxInFlight,
-		"ERROR_TIMEOUT":              c.ErrorTimeout.String(),
-		"SHUTDOWN_TIMEOUT":           c.ShutdownTimeout.String(),
-		"LEASE_TTL":                  c.LeaseTTL.String(),
-		"LEGACY_PROCESSOR_ADDRESSES": c.LegacyProcessorAddresses,
-		"ORPHAN_HANDOFF_AFTER":       c.OrphanHandoffAfter.String(),
-
-		"PORT":                         c.Port,
-		"METRICS_PORT":                 c.MetricsPort,
-		"METRICS_TOKEN":                metricsToken,
-		"MAX_NON_ACK_PENDING_MESSAGES": c.MaxNonAckPendingMessages,
-		"PROCESSOR_QUEUE_LISTENER_LOOP_MAX_TIMEOUT": c.ListenerLoopMaxTimeout.String(),
-		"MONITOR_CHECK_TIMEOUT":                     c.MonitorCheckTimeout.String(),
-		"MONITOR_MAX_WAIT_AGE":                      c.MonitorMaxWaitAge.String(),
-		"MAX_ENTRY_ATTEMPTS":                        c.MaxEntryAttempts,
-
-		"INTAKE_ENABLED":         c.IntakeEnabled,
-		"INTAKE_CORS_ORIGINS":    strings.Join(c.IntakeCORSOrigins, ","),
-		"INTAKE_MAX_BODY_BYTES":  c.IntakeMaxBodyBytes,
-		"INTAKE_RATE_LIMIT":      c.IntakeRateLimit,
-		"INTAKE_RATE_WINDOW":     c.IntakeRateWindow.String(),
-		"INTAKE_TRUSTED_PROXIES": strings.Join(c.IntakeTrustedProxies, ","),
-		"APPLICATION_STATUS_TTL": c.ApplicationStatusTTL.String(),
-		"ADMIN_TOKEN":            adminToken,
-
-		"CONSOLE_ENABLED": c.ConsoleEnabled,
-		"EXPLORER_URL":    c.ExplorerURL,
-
-		"WEBHOOK_URL":         rpcOrigin(c.WebhookURL.Reveal()),
-		"WEBHOOK_SECRET":      webhookSecret,
-		"WEBHOOK_MAX_PENDING": c.WebhookMaxPending,
-
-		"NODE_ENV":  c.NodeEnv,
-		"LOG_LEVEL": c.LogLevel.String(),
-	}
+	return redacted
 }
 
 // MetricsAddr is the listen address of /metrics' own listener (":9464"),

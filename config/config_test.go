@@ -20,7 +20,7 @@ import (
 
 // contractVars are the variable names the existing Dokku apps set, spelled
 // as the old processor spelled them, plus the new ones. The list is written
-// out here, not derived, so a renamed tag fails TestVariableNames.
+// out here, not derived, so a renamed variable fails TestVariableNames.
 var contractVars = []string{
 	"REDIS_URL", "CHAIN_RPC_URL", "DEPEG_PRODUCT_ADDRESS", "PROCESSOR_MNEMONIC",
 	"MAX_FEE_PER_GAS", "MAX_PRIORITY_FEE_PER_GAS", "PROCESSOR_MIN_BALANCE", "PROCESSOR_ALERT_BALANCE",
@@ -119,15 +119,14 @@ func problemVars(e *Error) []string {
 
 func TestVariableNames(t *testing.T) {
 	var tags []string
-	typ := reflect.TypeFor[env]()
-	for i := range typ.NumField() {
-		tags = append(tags, typ.Field(i).Tag.Get("envconfig"))
+	for _, v := range Variables() {
+		tags = append(tags, v.Name)
 	}
 	slices.Sort(tags)
 	want := slices.Clone(contractVars)
 	slices.Sort(want)
 	if !slices.Equal(tags, want) {
-		t.Errorf("env tags = %v\nwant %v", tags, want)
+		t.Errorf("variables = %v\nwant %v", tags, want)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -45,28 +44,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		passA, passB, _ := strings.Cut(redisPass, "|")
-		e := env{
-			RedisURL:            "redis://" + passA + marker + passB + "@" + redisHost,
-			ChainRPCURL:         "https://" + rpcHost + "/" + rpcPath + marker + "?" + rpcQuery + marker,
-			DepegProductAddress: "0x9ea6d8ddca1d01b3b2c1a6e0e3b0ad1c1d7fa1e2",
-			ProcessorMnemonic:   marker + " " + mnemonicIn, // never valid: the rejection is checked
+		e := map[string]string{
+			"REDIS_URL":             "redis://" + passA + marker + passB + "@" + redisHost,
+			"CHAIN_RPC_URL":         "https://" + rpcHost + "/" + rpcPath + marker + "?" + rpcQuery + marker,
+			"DEPEG_PRODUCT_ADDRESS": "0x9ea6d8ddca1d01b3b2c1a6e0e3b0ad1c1d7fa1e2",
+			"PROCESSOR_MNEMONIC":    marker + " " + mnemonicIn, // never valid: the rejection is checked
 
-			AdminToken:           marker + token,
-			MaxFeePerGas:         maxFee,
-			MaxPriorityFeePerGas: tip,
-			Port:                 port,
-			ErrorTimeout:         errorTimeout,
-			IntakeCORSOrigins:    origins,
-			IntakeTrustedProxies: proxies,
-			LogLevel:             logLevel,
+			"ADMIN_TOKEN":              marker + token,
+			"MAX_FEE_PER_GAS":          maxFee,
+			"MAX_PRIORITY_FEE_PER_GAS": tip,
+			"PORT":                     port,
+			"ERROR_TIMEOUT":            errorTimeout,
+			"INTAKE_CORS_ORIGINS":      origins,
+			"INTAKE_TRUSTED_PROXIES":   proxies,
+			"LOG_LEVEL":                logLevel,
 		}
 		if mnemonicIn == "" {
 			// A valid one, so that the rest can be accepted and the
 			// effective configuration logged.
-			e.ProcessorMnemonic = validMnemonic
+			e["PROCESSOR_MNEMONIC"] = validMnemonic
 		}
-		fillBlanks(&e)
-		c, err := parse(e)
+		c, err := parse(fill(func(name string) (string, bool) { s, ok := e[name]; return s, ok }))
 		if err != nil {
 			var cerr *Error
 			if !errors.As(err, &cerr) || !errors.Is(err, ErrInvalid) || len(cerr.Problems) == 0 {
@@ -100,9 +98,8 @@ func FuzzParse(f *testing.F) {
 const validMnemonic = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 
 func knownVar(name string) bool {
-	t := reflect.TypeFor[env]()
-	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("envconfig") == name {
+	for _, v := range Variables() {
+		if v.Name == name {
 			return true
 		}
 	}

@@ -8,8 +8,9 @@ import (
 )
 
 // TestLoadFromMatchesLoad: LoadFrom through os.LookupEnv gives what Load
-// gives (envconfig.Process), for defaults, for every variable set, and for
-// a rejection; and LoadFrom through a map reads the map, not the process
+// gives (Load is that since issue 20's table of variables; it read through
+// envconfig before), for defaults, for every variable set, and for a
+// rejection; and LoadFrom through a map reads the map, not the process
 // environment.
 func TestLoadFromMatchesLoad(t *testing.T) {
 	every := map[string]string{
