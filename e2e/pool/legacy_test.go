@@ -2,7 +2,6 @@ package pool
 
 import (
 	"math/big"
-	"strconv"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/frontend"
-	"github.com/etherisc/depeg-relay/internal/freeport"
-	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -90,16 +87,7 @@ func TestLegacyKeyEntriesAreConfirmed(t *testing.T) {
 		return err == nil && r != nil
 	})
 
-	p := proctest.Start(t, bin, proctest.Options{Name: "pool", Env: []string{
-		"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
-		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
-		"PROCESSOR_ACCOUNT_INDEX=1-2", "LEGACY_PROCESSOR_ADDRESSES=" + wallets[0].Hex(),
-		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
-		"REDIS_READ_BLOCK_TIMEOUT=300", "BALANCE_REFRESH_INTERVAL=500",
-		"LEASE_TTL=" + strconv.Itoa(int(leaseTTL.Milliseconds())), "REDIS_QUEUE_CLAIM_IDLE=4000",
-		"PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
-	}})
-	p.WaitServing(t, 30*time.Second)
+	startProcess(t, bin, srv, dc, "pool", "1-2", "LEGACY_PROCESSOR_ADDRESSES="+wallets[0].Hex(), "REDIS_QUEUE_CLAIM_IDLE=4000")
 	eventually(t, 90*time.Second, "every entry of the old processor acknowledged", func() bool {
 		pend, err := rdb.XPending(ctx, streamKey, groupName).Result()
 		if err != nil && err != redis.Nil {

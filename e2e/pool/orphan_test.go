@@ -2,13 +2,11 @@ package pool
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/etherisc/depeg-relay/frontend"
-	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/stream"
@@ -29,18 +27,7 @@ func TestKilledForGoodLeavesNothingPending(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	start := func(name, keys string) *proctest.Proc {
-		p := proctest.Start(t, bin, proctest.Options{Name: name, Env: []string{
-			"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
-			"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
-			"PROCESSOR_ACCOUNT_INDEX=" + keys,
-			"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
-			"REDIS_READ_BLOCK_TIMEOUT=300", "MAX_IN_FLIGHT=64", "BALANCE_REFRESH_INTERVAL=500",
-			"LEASE_TTL=" + strconv.Itoa(int(leaseTTL.Milliseconds())), "REDIS_QUEUE_CLAIM_IDLE=5000",
-			"ORPHAN_HANDOFF_AFTER=5000", "MONITOR_MAX_WAIT_AGE=120000",
-			"SHUTDOWN_TIMEOUT=10000", "PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
-		}})
-		p.WaitServing(t, 30*time.Second)
-		return p
+		return startProcess(t, bin, srv, dc, name, keys, "ORPHAN_HANDOFF_AFTER=5000", "MONITOR_MAX_WAIT_AGE=120000")
 	}
 	p1, p2, p3 := start("p1", "2-3"), start("p2", "4-5"), start("p3", "6-7")
 

@@ -51,19 +51,7 @@ func TestThreeProcessesSixKeys(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 
-	start := func(name, keys string) *proctest.Proc {
-		p := proctest.Start(t, bin, proctest.Options{Name: name, Env: []string{
-			"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
-			"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
-			"PROCESSOR_ACCOUNT_INDEX=" + keys,
-			"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
-			"REDIS_READ_BLOCK_TIMEOUT=300", "MAX_IN_FLIGHT=64", "BALANCE_REFRESH_INTERVAL=500",
-			"LEASE_TTL=" + strconv.Itoa(int(leaseTTL.Milliseconds())), "REDIS_QUEUE_CLAIM_IDLE=5000",
-			"SHUTDOWN_TIMEOUT=10000", "PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
-		}})
-		p.WaitServing(t, 30*time.Second)
-		return p
-	}
+	start := func(name, keys string) *proctest.Proc { return startProcess(t, bin, srv, dc, name, keys) }
 	holders := newLeaseWatch(rdb, wallets)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watchWG sync.WaitGroup
@@ -165,6 +153,25 @@ func TestThreeProcessesSixKeys(t *testing.T) {
 	}
 	t.Logf("%d applications, each created once; transactions per key %s; lease holders %s",
 		apps, strings.Join(perKey, " "), holders.summary())
+}
+
+// startProcess starts a processor of the pool with keys (a
+// PROCESSOR_ACCOUNT_INDEX) on srv and dc, with the pool tests' fast
+// settings and extra variables over them, and waits until it serves.
+func startProcess(t *testing.T, bin string, srv *redistest.Server, dc *devchain.Chain, name, keys string, extra ...string) *proctest.Proc {
+	t.Helper()
+	env := append([]string{
+		"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
+		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic,
+		"PROCESSOR_ACCOUNT_INDEX=" + keys,
+		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=2", "CHAIN_POLL_INTERVAL=200", "ERROR_TIMEOUT=500",
+		"REDIS_READ_BLOCK_TIMEOUT=300", "MAX_IN_FLIGHT=64", "BALANCE_REFRESH_INTERVAL=500",
+		"LEASE_TTL=" + strconv.Itoa(int(leaseTTL.Milliseconds())), "REDIS_QUEUE_CLAIM_IDLE=5000",
+		"SHUTDOWN_TIMEOUT=10000", "PORT=" + strconv.Itoa(freeport.Get(t)), "NODE_ENV=production",
+	}, extra...)
+	p := proctest.Start(t, bin, proctest.Options{Name: name, Env: env})
+	p.WaitServing(t, 30*time.Second)
+	return p
 }
 
 // startChain starts a devchain with the first n keys of the test mnemonic
