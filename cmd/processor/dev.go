@@ -254,11 +254,20 @@ func (d *devEnv) isolate() error {
 	}
 	ns := devNamespace + hex.EncodeToString(b[:]) + ":"
 	var own []string
+	// The names after the prefix are config's defaults (written once, in
+	// config); the consumer, which config derives per process, is named
+	// as the old processor named it.
+	def := map[string]string{"REDIS_QUEUE_CONSUMER_ID": "depeg-backend-processor-consumer"}
+	for _, v := range config.Variables() {
+		if v.Default != "" {
+			def[v.Name] = v.Default
+		}
+	}
 	for _, v := range []struct{ name, def string }{
-		{"REDIS_QUEUE_STREAM_KEY", "application:signatures"},
-		{"REDIS_QUEUE_APPLICATION_ID", "depeg-backend-processor"},
-		{"REDIS_QUEUE_CONSUMER_ID", "depeg-backend-processor-consumer"},
-		{"DEAD_LETTER_STREAM_KEY", "application:signatures:dead"},
+		{"REDIS_QUEUE_STREAM_KEY", def["REDIS_QUEUE_STREAM_KEY"]},
+		{"REDIS_QUEUE_APPLICATION_ID", def["REDIS_QUEUE_APPLICATION_ID"]},
+		{"REDIS_QUEUE_CONSUMER_ID", def["REDIS_QUEUE_CONSUMER_ID"]},
+		{"DEAD_LETTER_STREAM_KEY", def["DEAD_LETTER_STREAM_KEY"]},
 	} {
 		if strings.TrimSpace(d.get(v.name)) == "" {
 			d.settings[v.name] = ns + v.def
