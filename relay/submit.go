@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
@@ -590,12 +591,12 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 	first := r.w.firstNonce()
 	flights := make([]*flight, len(ready))
 	recs := make([]stream.TxRecord, len(ready))
+	txs, err := r.signAll(ready, first, fees)
+	if err != nil {
+		return err
+	}
 	for i, cd := range ready {
-		nonce := first + uint64(i)
-		tx, err := r.signer.Sign(cd.call, nonce, cd.gas, fees)
-		if err != nil {
-			return err
-		}
+		nonce, tx := first+uint64(i), txs[i]
 		raw, err := tx.MarshalBinary()
 		if err != nil {
 			return fmt.Errorf("encode transaction: %w", err)
@@ -639,6 +640,32 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 		r.metrics.Submitted(f.app.enqueuedAt, now)
 	}
 	return nil
+}
+
+// signConcurrency bounds the signatures of one batch made at once: a KMS
+// signature takes tens of milliseconds, so a batch of a few hundred signed
+// one after the other would miss blocks; the Signer is safe for concurrent
+// use, and a remote signer is not flooded.
+const signConcurrency = 8
+
+// signAll signs the ready candidates at consecutive nonces from first,
+// signConcurrency at a time; the transactions come back in the candidates'
+// order. The first error fails the batch (nothing is journaled yet).
+func (r *submitter) signAll(ready []*candidate, first uint64, fees chain.Fees) ([]*types.Transaction, error) {
+	txs := make([]*types.Transaction, len(ready))
+	var g errgroup.Group
+	g.SetLimit(signConcurrency)
+	for i, cd := range ready {
+		g.Go(func() error {
+			tx, err := r.signer.Sign(cd.call, first+uint64(i), cd.gas, fees)
+			txs[i] = tx
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return txs, nil
 }
 
 // forgetUnjournaled removes journal records a failed write may have left
