@@ -292,3 +292,30 @@ func TestDeadLetterReading(t *testing.T) {
 		t.Fatal("found a dead letter older than since")
 	}
 }
+
+// TestPublishStampsTheClaimTime: StampTimestamp writes the claim's time
+// (Redis clock, milliseconds) as the frontend's timestamp field, in seconds
+// with the milliseconds kept, so every writer completing the claim writes
+// the same hash.
+func TestPublishStampsTheClaimTime(t *testing.T) {
+	rdb := intakeRedis(t)
+	p := stream.NewPublisher(rdb, intakeStream, stream.PublishOptions{})
+	before := time.Now()
+	got, err := p.Publish(t.Context(), stream.Publication{ClaimID: "sig:ts", EntityID: "ETS",
+		Fields: intakeFields(common.Address{4}), StampTimestamp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimedAt, err := rdb.HGet(t.Context(), p.Keys().Claim("sig:ts"), "claimedAt").Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := rdb.HGet(t.Context(), stream.ApplicationKey(got.EntityID), stream.FieldTimestamp).Val()
+	if want := strconv.FormatFloat(float64(claimedAt)/1000, 'f', -1, 64); stamp != want {
+		t.Fatalf("timestamp %q, want the claim time %d ms as seconds %q", stamp, claimedAt, want)
+	}
+	secs, err := strconv.ParseFloat(stamp, 64)
+	if err != nil || secs < float64(before.Add(-time.Minute).Unix()) || secs > float64(time.Now().Add(time.Minute).Unix()) {
+		t.Fatalf("timestamp %q (%v) is not about now (%v)", stamp, err, before)
+	}
+}
