@@ -29,3 +29,22 @@ func TestMayTakeMissing(t *testing.T) {
 		})
 	}
 }
+
+// TestHolderOf: the lease key's value as people read it (the CLI's status):
+// host/pid of a token, nobody for an empty key or Released, and "held" by
+// an unnamed holder for a value of another shape.
+func TestHolderOf(t *testing.T) {
+	for _, tc := range []struct {
+		token, holder string
+		held          bool
+	}{
+		{"", "", false},
+		{Released, "", false},
+		{"web.1/42/0123abcd", "web.1/42", true},
+		{"something-else", "", true},
+	} {
+		if holder, held := HolderOf(tc.token); holder != tc.holder || held != tc.held {
+			t.Errorf("HolderOf(%q) = %q, %v; want %q, %v", tc.token, holder, held, tc.holder, tc.held)
+		}
+	}
+}

@@ -312,6 +312,20 @@ func (l *Lease) takeOverDead(ctx context.Context, holder string) (bool, error) {
 	return true, nil
 }
 
+// HolderOf names the process a lease key's value says holds it, "host/pid"
+// (the random part is the fence's, not for people), and whether one does:
+// an empty key or Released means nobody; a value of another shape is "held"
+// by someone this version cannot name.
+func HolderOf(token string) (holder string, held bool) {
+	if token == "" || token == Released {
+		return "", false
+	}
+	if parts := strings.Split(token, "/"); len(parts) == 3 {
+		return parts[0] + "/" + parts[1], true
+	}
+	return "", true
+}
+
 // parseToken splits a holder token "host/pid/random".
 func parseToken(tok string) (host string, pid int, ok bool) {
 	parts := strings.Split(tok, "/")

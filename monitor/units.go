@@ -39,6 +39,20 @@ func formatEth(wei *big.Int) string {
 	return sign + whole.String() + "." + f
 }
 
+// FormatEth is formatEth for the other views of the same amounts (the CLI's
+// status), so they show what the monitor shows.
+func FormatEth(wei *big.Int) string { return formatEth(wei) }
+
+// FormatGwei renders wei exactly in gwei without trailing zeros ("1.5
+// gwei"); "" for nil.
+func FormatGwei(wei *big.Int) string {
+	if wei == nil {
+		return ""
+	}
+	r := new(big.Rat).SetFrac(wei, weiPerGwei())
+	return strings.TrimRight(strings.TrimRight(r.FloatString(9), "0"), ".") + " gwei"
+}
+
 // ratioFloat returns num/den as a float64 for gauges, where a rounding error
 // in the 16th digit does not matter but an overflow of int64 would.
 func ratioFloat(num, den *big.Int) float64 {

@@ -124,3 +124,21 @@ func TestReportHealthy(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatGwei: fees in the CLI's views, exact, without trailing zeros.
+func TestFormatGwei(t *testing.T) {
+	for _, tc := range []struct {
+		wei  *big.Int
+		want string
+	}{
+		{nil, ""},
+		{big.NewInt(0), "0 gwei"},
+		{big.NewInt(30_000_000_000), "30 gwei"},
+		{big.NewInt(1_500_000_000), "1.5 gwei"},
+		{big.NewInt(1), "0.000000001 gwei"},
+	} {
+		if got := FormatGwei(tc.wei); got != tc.want {
+			t.Errorf("FormatGwei(%v) = %q, want %q", tc.wei, got, tc.want)
+		}
+	}
+}

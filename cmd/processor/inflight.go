@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/etherisc/depeg-relay/inspect"
+	"github.com/etherisc/depeg-relay/monitor"
 )
 
 // flightLine is one journal record as the inflight subcommand prints it.
@@ -118,7 +119,7 @@ func flightOf(f inspect.Flight, now time.Time, receipts map[common.Hash]*types.R
 		l.AgeSeconds = &a
 	}
 	if f.Tx != nil {
-		l.MaxFeeGwei, l.TipGwei, l.Gas = gweiString(f.Tx.GasFeeCap()), gweiString(f.Tx.GasTipCap()), f.Tx.Gas()
+		l.MaxFeeGwei, l.TipGwei, l.Gas = monitor.FormatGwei(f.Tx.GasFeeCap()), monitor.FormatGwei(f.Tx.GasTipCap()), f.Tx.Gas()
 	}
 	for i, h := range f.Hashes() {
 		if i == 0 {

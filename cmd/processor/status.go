@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/inspect"
@@ -76,8 +74,8 @@ const runwayElsewhere = "in /api/monitor (needs the service's spend)"
 // heartbeats are out of reach); in flight is each journal's length; waiting
 // at the fee cap is the head's base fee above MAX_FEE_PER_GAS.
 func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) error {
-	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: gweiString(e.cfg.MaxFeePerGas), Pool: []keyStatus{},
-		MinBalanceEth: ethExact(e.cfg.ProcessorMinBalance),
+	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: monitor.FormatGwei(e.cfg.MaxFeePerGas), Pool: []keyStatus{},
+		MinBalanceEth: monitor.FormatEth(e.cfg.ProcessorMinBalance),
 		Stream:        e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
 		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}}
 
@@ -122,7 +120,7 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 	if herr == nil {
 		rep.Header.HeadBlock = head.Number.String()
 		if head.BaseFee != nil {
-			rep.BaseFeeGwei = gweiString(head.BaseFee)
+			rep.BaseFeeGwei = monitor.FormatGwei(head.BaseFee)
 			atCap = head.BaseFee.Cmp(e.cfg.MaxFeePerGas) > 0
 		}
 	}
@@ -225,7 +223,7 @@ func (e *opsEnv) keyStatus(ctx context.Context, k opsKey) (keyStatus, error) {
 	ks.Lease = leaseText(holder, len(flights))
 	c, cancel := e.rpcCtx(ctx)
 	if bal, err := e.client.BalanceAt(c, k.wallet, nil); err == nil {
-		ks.BalanceEth = ethExact(bal)
+		ks.BalanceEth = monitor.FormatEth(bal)
 	}
 	cancel()
 	c, cancel = e.rpcCtx(ctx)
@@ -241,9 +239,9 @@ func (e *opsEnv) keyStatus(ctx context.Context, k opsKey) (keyStatus, error) {
 // whether records wait in its journal (an orphaned key: the pool's
 // finisher settles them).
 func leaseText(token string, journaled int) string {
-	if token != "" && token != lease.Released {
-		if parts := strings.Split(token, "/"); len(parts) == 3 {
-			return "held by " + parts[0] + "/" + parts[1]
+	if holder, held := lease.HolderOf(token); held {
+		if holder != "" {
+			return "held by " + holder
 		}
 		return "held"
 	}
@@ -315,12 +313,6 @@ func writeStatus(out io.Writer, r statusReport) error {
 	return t.flush()
 }
 
-// ethExact renders wei as an exact decimal ETH amount.
-func ethExact(wei *big.Int) string {
-	r := new(big.Rat).SetFrac(wei, big.NewInt(params.Ether))
-	return strings.TrimRight(strings.TrimRight(r.FloatString(18), "0"), ".")
-}
-
 func orUnknown(s, unit string) string {
 	if s == "" {
 		return "unknown"
@@ -348,14 +340,4 @@ func ageAt(at string, age *float64) string {
 		return "never"
 	}
 	return at + " (" + secondsString(age) + " ago)"
-}
-
-// gweiString renders wei in gwei without trailing zeros.
-func gweiString(wei *big.Int) string {
-	if wei == nil {
-		return ""
-	}
-	r := new(big.Rat).SetFrac(wei, big.NewInt(1e9))
-	s := strings.TrimRight(strings.TrimRight(r.FloatString(9), "0"), ".")
-	return s + " gwei"
 }
