@@ -319,3 +319,44 @@ func TestPublishStampsTheClaimTime(t *testing.T) {
 		t.Fatalf("timestamp %q (%v) is not about now (%v)", stamp, err, before)
 	}
 }
+
+// TestTakeoverFindsTheDeadWritersEntryInALongStream: a takeover looks for
+// the dead writer's entry from the claim time on, not from the start of the
+// stream: with a long stream before the claim, a scan from the start would
+// spend its limit on older entries and add a second entry of the
+// application.
+func TestTakeoverFindsTheDeadWritersEntryInALongStream(t *testing.T) {
+	rdb := intakeRedis(t)
+	pipe := rdb.Pipeline()
+	for i := range 1200 {
+		pipe.XAdd(t.Context(), &redis.XAddArgs{Stream: intakeStream, Values: map[string]any{"entityId": "OLD" + strconv.Itoa(i)}})
+	}
+	if _, err := pipe.Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p := stream.NewPublisher(rdb, intakeStream, stream.PublishOptions{Poll: 5 * time.Millisecond, ScanLimit: 500})
+	// The dead writer's claim, timed by the Redis clock as the claim script
+	// times it: after every older entry.
+	now, err := rdb.Time(t.Context()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(t.Context(), p.Keys().Claim("sig:long"), "entityId", "EDEAD", "claimedAt", strconv.FormatInt(now.UnixMilli(), 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(t.Context(), p.Keys().Lease("sig:long"), "dead-writer", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.HSet(t.Context(), stream.ApplicationKey("EDEAD"), intakeFields(common.Address{5}))
+	dead, err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: intakeStream, Values: map[string]any{"entityId": "EDEAD"}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Publish(t.Context(), stream.Publication{ClaimID: "sig:long", EntityID: "ENEW", Fields: intakeFields(common.Address{5})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := entriesOf(t, rdb, "EDEAD"); got.EntryID != dead || len(ids) != 1 {
+		t.Fatalf("takeover answered %s, entries of EDEAD %v; want only the dead writer's %s", got.EntryID, ids, dead)
+	}
+}
