@@ -322,9 +322,10 @@ func TestPublishStampsTheClaimTime(t *testing.T) {
 
 // TestTakeoverFindsTheDeadWritersEntryInALongStream: a takeover looks for
 // the dead writer's entry from the claim time on, not from the start of the
-// stream: with a long stream before the claim, a scan from the start would
-// spend its limit on older entries and add a second entry of the
-// application.
+// stream, and reads on past a full page: with a long stream before the
+// claim, a scan from the start would spend its limit on older entries, and
+// one that stopped at a full page would miss the entry behind it; either
+// adds a second entry of the application.
 func TestTakeoverFindsTheDeadWritersEntryInALongStream(t *testing.T) {
 	rdb := intakeRedis(t)
 	pipe := rdb.Pipeline()
@@ -334,7 +335,7 @@ func TestTakeoverFindsTheDeadWritersEntryInALongStream(t *testing.T) {
 	if _, err := pipe.Exec(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	p := stream.NewPublisher(rdb, intakeStream, stream.PublishOptions{Poll: 5 * time.Millisecond, ScanLimit: 500})
+	p := stream.NewPublisher(rdb, intakeStream, stream.PublishOptions{Poll: 5 * time.Millisecond, ScanLimit: 1000})
 	// The dead writer's claim, timed by the Redis clock as the claim script
 	// times it: after every older entry.
 	now, err := rdb.Time(t.Context()).Result()
@@ -345,6 +346,14 @@ func TestTakeoverFindsTheDeadWritersEntryInALongStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := rdb.Set(t.Context(), p.Keys().Lease("sig:long"), "dead-writer", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Exactly one full page of other applications' entries after the
+	// claim, then the dead writer's: the scan must read on past a full page.
+	for i := range 500 {
+		pipe.XAdd(t.Context(), &redis.XAddArgs{Stream: intakeStream, Values: map[string]any{"entityId": "NEW" + strconv.Itoa(i)}})
+	}
+	if _, err := pipe.Exec(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	rdb.HSet(t.Context(), stream.ApplicationKey("EDEAD"), intakeFields(common.Address{5}))
