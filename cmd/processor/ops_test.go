@@ -30,6 +30,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
+	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -266,6 +267,18 @@ func TestPoolGolden(t *testing.T) {
 	w.send(tx)
 	w.dc.Commit()
 
+	// The process relaying key 0 recorded what only it knows; key 1's
+	// holder (relay-b) wrote nothing, so its figures are unknown.
+	held, window, hours := uint64(1), uint64(64), 12.5
+	live, _ := json.Marshal(liveReport{Process: "relay-a", Version: "0123456789ab", StartedAt: w.now.Add(-3 * time.Hour),
+		UpdatedAt: w.now.Add(-2 * time.Second), Keys: []monitor.KeyReport{
+			{Wallet: crypto.PubkeyToAddress(keys[0].PublicKey).Hex(), RunwayHours: &hours, Runway: "12.5 hours at 70.09 ETH/hour",
+				NodeHeld: &held, NodeWindow: &window},
+			{Wallet: crypto.PubkeyToAddress(keys[1].PublicKey).Hex(), Lease: "standby - held by relay-b/77"},
+		}})
+	if err := stream.NewLiveStore(w.rdb, w.cfg.StreamKey).Put(ctx, "relay-a", live, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	product := func(s string) string { return strings.ReplaceAll(s, w.dc.Product.Hex(), "<product>") }
 	status, err := w.run("status")
 	if opsExit(err) != 3 {

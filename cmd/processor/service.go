@@ -289,6 +289,7 @@ func (s *service) Run(ctx context.Context) error {
 		lifecycle.Named{Name: "monitor", Part: s.checker},
 		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
 		lifecycle.Named{Name: "pool finisher", Part: s.finisher},
+		lifecycle.Named{Name: "live status", Part: lifecycle.NewFunc(s.publishLive)},
 		lifecycle.Named{Name: "webhook deliverer", Part: webhookPart(s.webhooks)},
 		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
 	)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/lease"
@@ -48,6 +49,10 @@ type statusHeader struct {
 	Product   string `json:"product"`
 	HeadBlock string `json:"headBlock"`
 	Version   string `json:"version"`
+	// Processes are the running processes of the pool (stream.LiveStore):
+	// each one's name, version and uptime. nil where the command does not
+	// read them (inflight).
+	Processes []liveProcess `json:"processes,omitempty"`
 }
 
 // keyStatus is one key of the pool: its wallet, balance (exact, in ETH),
@@ -55,18 +60,21 @@ type statusHeader struct {
 type keyStatus struct {
 	Wallet     string `json:"wallet"`
 	BalanceEth string `json:"balanceEth,omitempty"`
-	// Runway needs the running service's spend history: it is in
-	// /api/monitor; here it says so.
+	// Runway and NodeWindow are what the process relaying the key knows
+	// from its own memory (its spend, the window it learnt from the node),
+	// as it last recorded them (stream.LiveStore); "unknown" when no
+	// running process reports the key.
 	Runway       string  `json:"runway"`
+	NodeWindow   string  `json:"nodeWindow"`
 	Lease        string  `json:"lease"`
 	InFlight     int     `json:"inFlight"`
 	MinedNonce   *uint64 `json:"minedNonce,omitempty"`
 	PendingNonce *uint64 `json:"pendingNonce,omitempty"`
 }
 
-// runwayElsewhere is what status says of the runway: the spend rate is the
-// service's, learnt from its own transactions.
-const runwayElsewhere = "in /api/monitor (needs the service's spend)"
+// notReported is what status says of a key's live figures when no running
+// process reports them (none relays the key, or Redis lost the report).
+const notReported = "unknown (no running process reports this key)"
 
 // statusCmd runs the monitor's checks against the same Redis and node as
 // the service, for every key of the pool. The loop's heartbeat is the
@@ -103,11 +111,16 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 			rep.LastCheck = t.UTC().Format(time.RFC3339)
 		}
 	}
+	live := readLive(ctx, stream.NewLiveStore(e.rdb, e.cfg.StreamKey), e.now(), zerolog.Nop())
+	rep.Header.Processes = append([]liveProcess{}, live.processes...) // non-nil: status says when none runs
 	var keyChecks []monitor.KeyConfig
 	for _, k := range e.keys {
 		ks, err := e.keyStatus(ctx, k)
 		if err != nil {
 			return err
+		}
+		if lk, ok := live.keys[ks.Wallet]; ok {
+			ks.Runway, ks.NodeWindow = runwayText(lk), windowText(lk)
 		}
 		rep.Pool = append(rep.Pool, ks)
 		n := ks.InFlight
@@ -189,10 +202,37 @@ func (e *opsEnv) header(ctx context.Context) statusHeader {
 	return h
 }
 
-// writeHeader prints h as one line, then a blank one.
+// writeHeader prints h as one line (and a line of the running processes
+// when it has them), then a blank one.
 func writeHeader(out io.Writer, h statusHeader) {
-	fmt.Fprintf(out, "chain %s · product %s · head block %s · processor %s\n\n",
+	fmt.Fprintf(out, "chain %s · product %s · head block %s · processor %s\n",
 		inspect.Printable(h.ChainID), h.Product, inspect.Printable(h.HeadBlock), inspect.Printable(h.Version))
+	if h.Processes != nil {
+		if len(h.Processes) == 0 {
+			fmt.Fprintln(out, "running: no process reports itself (none runs, or it has not written for 30 s)")
+		}
+		for _, p := range h.Processes {
+			fmt.Fprintf(out, "running: %s · version %s · up %s\n", inspect.Printable(p.Name), inspect.Printable(p.Version), inspect.Printable(p.Uptime))
+		}
+	}
+	fmt.Fprintln(out)
+}
+
+// runwayText is a key's runway as its relaying process reports it.
+func runwayText(k monitor.KeyReport) string {
+	if k.Runway == "" {
+		return "unknown"
+	}
+	return k.Runway
+}
+
+// windowText is a key's node window: how many of its unmined transactions
+// the node holds, of how many the relay keeps outstanding.
+func windowText(k monitor.KeyReport) string {
+	if k.NodeHeld == nil || k.NodeWindow == nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("node holds %d of %d", *k.NodeHeld, *k.NodeWindow)
 }
 
 func sumInFlight(ks []keyStatus) int {
@@ -206,7 +246,7 @@ func sumInFlight(ks []keyStatus) int {
 // keyStatus reads one key: its journal (readable records), its lease, its
 // balance and nonces. What the node does not answer stays empty.
 func (e *opsEnv) keyStatus(ctx context.Context, k opsKey) (keyStatus, error) {
-	ks := keyStatus{Wallet: k.wallet.Hex(), Runway: runwayElsewhere}
+	ks := keyStatus{Wallet: k.wallet.Hex(), Runway: notReported, NodeWindow: notReported}
 	flights, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
 	if err != nil {
 		return ks, err
@@ -275,14 +315,15 @@ func writeStatus(out io.Writer, r statusReport) error {
 	if len(r.Pool) == 0 {
 		fmt.Fprintln(out, "no key: none is registered in Redis (set PROCESSOR_MNEMONIC and PROCESSOR_ACCOUNT_INDEX to name them)")
 	} else {
-		t = newTable(out, "WALLET", "BALANCE", "RUNWAY", "LEASE", "IN FLIGHT", "NODE NONCES")
+		t = newTable(out, "WALLET", "BALANCE", "RUNWAY", "LEASE", "IN FLIGHT", "NODE NONCES", "NODE WINDOW")
 		for _, k := range r.Pool {
 			nonces := "unknown"
 			if k.MinedNonce != nil && k.PendingNonce != nil {
 				nonces = fmt.Sprintf("mined %d, pending %d (holds %d)", *k.MinedNonce, *k.PendingNonce,
 					*k.PendingNonce-min(*k.MinedNonce, *k.PendingNonce))
 			}
-			t.row(k.Wallet, inspect.ReadableEth(k.BalanceEth), k.Runway, k.Lease, strconv.Itoa(k.InFlight), nonces)
+			t.row(k.Wallet, inspect.ReadableEth(k.BalanceEth), inspect.Printable(k.Runway), k.Lease, strconv.Itoa(k.InFlight), nonces,
+				inspect.Printable(k.NodeWindow))
 		}
 		if err := t.flush(); err != nil {
 			return err

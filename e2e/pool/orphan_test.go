@@ -2,6 +2,8 @@ package pool
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +84,36 @@ func TestKilledForGoodLeavesNothingPending(t *testing.T) {
 	// Every claim on an application was given up with its outcome.
 	if owners, err := rdb.Keys(ctx, "{depeg-relay}:"+streamKey+":owner:*").Result(); err != nil || len(owners) != 0 {
 		t.Fatalf("%d claims on applications left (%v)", len(owners), err)
+	}
+	// Each surviving process reports itself for the on-call commands
+	// (stream.LiveStore), with the keys it relays.
+	live, err := stream.NewLiveStore(rdb, streamKey).List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		p    *proctest.Proc
+		keys []int
+	}{"p1": {p1, []int{2, 3}}, "p3": {p3, []int{6, 7}}} {
+		var rep struct {
+			Keys []struct {
+				Wallet string `json:"wallet"`
+				Lease  string `json:"lease"`
+			} `json:"keys"`
+		}
+		found := false
+		for process, body := range live {
+			if strings.HasSuffix(process, "-"+strconv.Itoa(c.p.Pid())) {
+				found = json.Unmarshal(body, &rep) == nil
+			}
+		}
+		relays := map[string]bool{}
+		for _, k := range rep.Keys {
+			relays[k.Wallet] = k.Lease == ""
+		}
+		if !found || !relays[wallets[c.keys[0]].Hex()] || !relays[wallets[c.keys[1]].Hex()] {
+			t.Errorf("%s does not report itself relaying keys %v: %v", name, c.keys, rep)
+		}
 	}
 	for name, p := range map[string]*proctest.Proc{"p1": p1, "p3": p3} {
 		eventually(t, 30*time.Second, name+" monitor 200", func() bool {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// liveEvery is how often a running process records what only its memory
+// knows (stream.LiveStore); its entry lives three times as long, so one
+// missed write does not make it look gone.
+const liveEvery = 10 * time.Second
+
+// liveReport is what a running process says of itself for the on-call
+// commands: who it is, since when it runs, and each of its keys as its
+// monitor sees them (runway from its own spend, node window, lease).
+type liveReport struct {
+	Process   string              `json:"process"`
+	Version   string              `json:"version"`
+	StartedAt time.Time           `json:"startedAt"`
+	UpdatedAt time.Time           `json:"updatedAt"`
+	Keys      []monitor.KeyReport `json:"keys"`
+}
+
+// liveKeys are the report's keys: the pool's, or the one key's figures of
+// a single-key report.
+func liveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
+	if len(r.Keys) > 0 {
+		return r.Keys
+	}
+	return []monitor.KeyReport{{Wallet: wallet, Balance: r.Balance, Processor: r.Processor, BalanceEth: r.BalanceEth,
+		RunwayHours: r.RunwayHours, Runway: r.Runway, LastLoopIteration: r.LastLoopIteration,
+		LastLoopAgeSeconds: r.LastLoopAgeSeconds, InFlight: r.InFlight, NodeHeld: r.NodeHeld, NodeWindow: r.NodeWindow,
+		FeeCap: r.FeeCap, Holding: r.Holding, Lease: r.Lease}}
+}
+
+// publishLive records this process's live report every liveEvery until ctx
+// ends. A failed write is logged at debug level: the monitor reports Redis.
+func (s *service) publishLive(ctx context.Context) error {
+	store := stream.NewLiveStore(s.rdb, s.cfg.StreamKey)
+	started := time.Now().UTC()
+	for {
+		rep := s.checker.Check(ctx)
+		body, err := json.Marshal(liveReport{Process: s.cfg.ConsumerName, Version: buildVersion(), StartedAt: started,
+			UpdatedAt: time.Now().UTC(), Keys: liveKeys(rep, s.Wallet().Hex())})
+		if err == nil {
+			c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+			err = store.Put(c, s.cfg.ConsumerName, body, 3*liveEvery)
+			cancel()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug().Err(err).Msg("record live status failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(liveEvery):
+		}
+	}
+}
+
+// liveView is what the status command learns from the running processes:
+// each key's report from the process that holds its lease, and each
+// process with its version and uptime.
+type liveView struct {
+	keys      map[string]monitor.KeyReport // by wallet (checksummed hex)
+	processes []liveProcess
+}
+
+type liveProcess struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Uptime  string `json:"uptime"`
+}
+
+// readLive reads every live report. A key's report counts only from a
+// process relaying it (no standby line), so a standby's empty figures never
+// hide the holder's.
+func readLive(ctx context.Context, store *stream.LiveStore, now time.Time, log zerolog.Logger) liveView {
+	v := liveView{keys: map[string]monitor.KeyReport{}}
+	all, err := store.List(ctx)
+	if err != nil {
+		log.Debug().Err(err).Msg("read live status failed")
+		return v
+	}
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		body := all[n]
+		var r liveReport
+		if json.Unmarshal(body, &r) != nil {
+			continue
+		}
+		v.processes = append(v.processes, liveProcess{Name: r.Process, Version: r.Version,
+			Uptime: now.Sub(r.StartedAt).Round(time.Second).String()})
+		for _, k := range r.Keys {
+			if k.Lease == "" {
+				v.keys[k.Wallet] = k
+			}
+		}
+	}
+	return v
+}
