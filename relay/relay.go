@@ -120,7 +120,7 @@ type Config struct {
 	ReadBlock           time.Duration // REDIS_READ_BLOCK_TIMEOUT
 	ErrorBackoff        time.Duration // ERROR_TIMEOUT
 	BalanceTooLowWait   time.Duration // BALANCE_TOO_LOW_TIMEOUT
-	PollInterval        time.Duration // CHAIN_POLL_INTERVAL: receipts and confirmations
+	PollInterval        time.Duration // CHAIN_POLL_INTERVAL: the bound of the tracker's cadence (cadence.go)
 	RPCTimeout          time.Duration // RPC_TIMEOUT, per call
 	RebroadcastInterval time.Duration // REBROADCAST_INTERVAL for unmined transactions
 	MinBalance          *big.Int      // PROCESSOR_MIN_BALANCE
