@@ -189,3 +189,31 @@ func TestStalledWriterDeletesItsDuplicateEntry(t *testing.T) {
 		t.Fatalf("stream entries of ESLOW %v, want only %s", ids, won.EntryID)
 	}
 }
+
+// TestEntryTimeReadsEveryDigit: the enqueue time of a stream id, at the
+// edges of the digit range ('0' and '9' are digits, '/' and ':' beside
+// them are not).
+func TestEntryTimeReadsEveryDigit(t *testing.T) {
+	for id, want := range map[string]int64{
+		"1700000000000-0":  1700000000000,
+		"1799999999999-9":  1799999999999,
+		"0-0":              0,
+		"170000000000/-0":  -1,
+		"170000000000:-0":  -1,
+		"1700000000000-/":  -1,
+		"1700000000000-:":  -1,
+		"1700000000000-":   -1,
+		"-1700000000000-0": -1,
+	} {
+		got := stream.EntryTime(id)
+		if want < 0 {
+			if !got.IsZero() {
+				t.Errorf("EntryTime(%q) = %v, want zero", id, got)
+			}
+			continue
+		}
+		if !got.Equal(time.UnixMilli(want)) {
+			t.Errorf("EntryTime(%q) = %v, want %v", id, got, time.UnixMilli(want))
+		}
+	}
+}
