@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -731,14 +732,38 @@ func TestMnemonicFile(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("secretword "+testMnemonic), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A file of exactly 4096 bytes is read; one byte more is refused.
+	full := dir + "/full"
+	if err := os.WriteFile(full, []byte(testMnemonic+strings.Repeat(" ", 4096-len(testMnemonic))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := mustLoad(t, map[string]string{"PROCESSOR_MNEMONIC": "<unset>", "PROCESSOR_MNEMONIC_FILE": full}); c.ProcessorMnemonic.Reveal() != testMnemonic {
+		t.Error("a mnemonic file of 4096 bytes was not read")
+	}
+	over := dir + "/over"
+	if err := os.WriteFile(over, []byte(testMnemonic+strings.Repeat(" ", 4097-len(testMnemonic))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A path of 512 characters is shown, one of 513 described.
+	path := func(n int) string {
+		p := dir + "/"
+		for len(p) < n-1 {
+			p += "d/"
+		}
+		return (p + "xx")[:n]
+	}
+	p512, p513 := path(512), path(513)
 	for name, tc := range map[string]struct {
 		file string
 		want string
 	}{
-		"missing":   {dir + "/none", `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `/none": no such file or directory`},
-		"directory": {dir, `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `": is a directory`},
-		"bad words": {bad, "PROCESSOR_MNEMONIC_FILE: is not a valid BIP39 mnemonic: it has 13 words"},
-		"a phrase":  {testMnemonic, "PROCESSOR_MNEMONIC_FILE: cannot read value (59 characters, not shown)"},
+		"4097 bytes":             {over, "PROCESSOR_MNEMONIC_FILE: " + strconv.Quote(over) + " is larger than 4096 bytes"},
+		"path of 512 characters": {p512, "PROCESSOR_MNEMONIC_FILE: cannot read " + strconv.Quote(p512) + ":"},
+		"path of 513 characters": {p513, "PROCESSOR_MNEMONIC_FILE: cannot read value (513 characters, not shown)"},
+		"missing":                {dir + "/none", `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `/none": no such file or directory`},
+		"directory":              {dir, `PROCESSOR_MNEMONIC_FILE: cannot read "` + dir + `": is a directory`},
+		"bad words":              {bad, "PROCESSOR_MNEMONIC_FILE: is not a valid BIP39 mnemonic: it has 13 words"},
+		"a phrase":               {testMnemonic, "PROCESSOR_MNEMONIC_FILE: cannot read value (59 characters, not shown)"},
 	} {
 		e := loadErr(t, map[string]string{"PROCESSOR_MNEMONIC": "<unset>", "PROCESSOR_MNEMONIC_FILE": tc.file})
 		if !strings.Contains(e.Error(), tc.want) || strings.Contains(e.Error(), "secretword") || strings.Contains(e.Error(), "junk") {
