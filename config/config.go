@@ -115,8 +115,10 @@ type Config struct {
 	// how many confirmations before XACK and purge. At least 1; with 1, the
 	// block that includes the transaction is enough.
 	RequiredConfirmations uint64
-	// ChainPollInterval is CHAIN_POLL_INTERVAL, how often to look for new
-	// blocks and receipts.
+	// ChainPollInterval is CHAIN_POLL_INTERVAL: the longest the relay goes
+	// without a tracker pass. It reads the head a quarter of the block
+	// interval it learnt apart and makes a pass when a new block arrives
+	// (relay, "work per block"), so this is a bound, not the cadence.
 	ChainPollInterval time.Duration
 	// RPCTimeout is RPC_TIMEOUT, the deadline of each single RPC call.
 	RPCTimeout time.Duration
