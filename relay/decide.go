@@ -376,10 +376,6 @@ func noteLost(f facts, s *flightState) { s.Lost = s.Lost.note(f.o.Head) }
 
 func replaced(f facts, s *flightState) { unmined(f, s); s.ReplacedAt = f.o.Head }
 
-func unminedSigned(f facts) bool {
-	return !f.receipt && !(f.mined && !f.o.Looked) && !f.adopted && !f.nonceTaken
-}
-
 // atCapDue: at the cap, the identical bytes go out again when a re-broadcast
 // is due, or as soon as a dropped one would be re-sent (the node does not
 // hold it: everything behind it waits on it).
