@@ -95,6 +95,10 @@ type Options struct {
 	// pending per sender as taken and drops it silently (hosted providers,
 	// busy public pools) instead of geth refusing it.
 	PoolDrops bool
+	// KMS makes the processor's keys AWS KMS keys (SIGNER=aws-kms) on a
+	// local-kms the bench starts, KMSLatency added to every KMS call.
+	KMS        bool
+	KMSLatency time.Duration
 	// Env adds KEY=VALUE settings for the processor.
 	Env []string
 	// WorkDir keeps the processor's log; empty uses a temporary directory.
@@ -287,6 +291,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var kmsPool *kmsKeys
+	if o.KMS {
+		logf("starting local-kms with %d keys, %v added per KMS call", max(o.Keys, 1), o.KMSLatency)
+		if kmsPool, err = startKMS(ctx, max(o.Keys, 1), o.KMSLatency); err != nil {
+			return nil, err
+		}
+		defer kmsPool.stop()
+		wallets = kmsPool.Addresses
+	}
 	calKey, err := crypto.GenerateKey()
 	if err != nil {
 		return nil, err
@@ -380,11 +393,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		"REDIS_URL=redis://" + rproxy.Addr,
 		"CHAIN_RPC_URL=" + cproxy.URL,
 		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(),
-		"PROCESSOR_MNEMONIC=" + Mnemonic,
-		"PROCESSOR_ACCOUNT_INDEX=" + AccountIndexes(o.Keys),
 		"PORT=" + strconv.Itoa(port),
 		"NODE_ENV=production",
 		"CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS=" + strconv.Itoa(o.Confirmations),
+	}
+	if kmsPool != nil {
+		env = append(env, kmsPool.Env...)
+	} else {
+		env = append(env, "PROCESSOR_MNEMONIC="+Mnemonic, "PROCESSOR_ACCOUNT_INDEX="+AccountIndexes(o.Keys))
 	}
 	if o.MaxInFlight > 0 {
 		env = append(env, "MAX_IN_FLIGHT="+strconv.Itoa(o.MaxInFlight))
@@ -677,8 +693,11 @@ func redactEnv(env []string) []string {
 		if strings.HasPrefix(kv, "PATH=") {
 			continue
 		}
-		if k, _, _ := strings.Cut(kv, "="); k == "PROCESSOR_MNEMONIC" {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "PROCESSOR_MNEMONIC":
 			kv = k + "=<hardhat test mnemonic>"
+		case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN":
+			kv = k + "=<local-kms test credential>"
 		}
 		out = append(out, kv)
 	}

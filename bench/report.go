@@ -27,16 +27,20 @@ type Settings struct {
 	PoolSlots     uint64  `json:"nodePoolSlotsPerSender,omitempty"`
 	// PoolDrops: the node accepts sends past PoolSlots and drops them
 	// silently (else it refuses them); Dropped counts them.
-	PoolDrops bool     `json:"nodePoolDrops,omitempty"`
-	Dropped   int64    `json:"nodeDroppedSends,omitempty"`
-	Keys      int      `json:"keys"` // wallets the processor sends from
-	Env       []string `json:"extraEnv,omitempty"`
+	PoolDrops bool  `json:"nodePoolDrops,omitempty"`
+	Dropped   int64 `json:"nodeDroppedSends,omitempty"`
+	Keys      int   `json:"keys"` // wallets the processor sends from
+	// KMS: the keys are AWS KMS keys (local-kms), KMSLatencyMs added per call.
+	KMS          bool     `json:"kms,omitempty"`
+	KMSLatencyMs int64    `json:"kmsLatencyMs,omitempty"`
+	Env          []string `json:"extraEnv,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	s := Settings{Mode: o.Mode, N: o.total(), BlockTimeMs: o.BlockTime.Milliseconds(), GasLimit: o.GasLimit,
 		MaxInFlight: o.MaxInFlight, Confirmations: o.Confirmations, PollMs: o.PollInterval.Milliseconds(),
-		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, PoolDrops: o.PoolDrops, Keys: o.Keys, Env: o.Env}
+		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, PoolDrops: o.PoolDrops, Keys: o.Keys, Env: o.Env,
+		KMS: o.KMS, KMSLatencyMs: o.KMSLatency.Milliseconds()}
 	if o.Mode == "rate" {
 		s.Rate, s.DurationS = o.Rate, o.Duration.Seconds()
 	} else {
@@ -244,7 +248,11 @@ func (r *Report) Print(w io.Writer) {
 		r.Machine.MemoryGiB, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	row("chain", "%v blocks, %d gas limit, %d gas/application (%d burn iterations), capacity %d applications/block",
 		time.Duration(s.BlockTimeMs)*time.Millisecond, s.GasLimit, r.Blocks.GasPerApp, r.Calibration.Iterations, r.Blocks.Capacity)
-	row("wallets", "%d (PROCESSOR_ACCOUNT_INDEX=%s)", max(s.Keys, 1), AccountIndexes(s.Keys))
+	if s.KMS {
+		row("wallets", "%d AWS KMS keys (SIGNER=aws-kms, local-kms), %d ms added per KMS call", max(s.Keys, 1), s.KMSLatencyMs)
+	} else {
+		row("wallets", "%d (PROCESSOR_ACCOUNT_INDEX=%s)", max(s.Keys, 1), AccountIndexes(s.Keys))
+	}
 	if s.PoolSlots > 0 && s.PoolDrops {
 		row("node", "keeps at most %d pending transactions per sender, accepts the rest and drops them without telling (%d dropped)", s.PoolSlots, s.Dropped)
 	} else if s.PoolSlots > 0 {

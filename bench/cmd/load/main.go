@@ -62,6 +62,8 @@ func run() int {
 	flag.DurationVar(&o.Stall, "stall", 2*60e9, "give up when nothing is broadcast or acknowledged for this long")
 	flag.IntVar(&o.Keys, "keys", 1, "wallets the processor sends from: PROCESSOR_ACCOUNT_INDEX=0-(keys-1) of the test mnemonic, each funded")
 	flag.Uint64Var(&o.PoolSlots, "pool-slots", 0, "the node keeps at most this many pending transactions per sender (geth txpool.accountslots/globalslots; 0: roomy)")
+	flag.BoolVar(&o.KMS, "kms", false, "the keys are AWS KMS keys (SIGNER=aws-kms) on a local-kms the bench starts (built from the module proxy once)")
+	flag.DurationVar(&o.KMSLatency, "kms-latency", 0, "with -kms: added to every KMS call, as a hosted KMS is tens of milliseconds away")
 	flag.BoolVar(&o.PoolDrops, "pool-drops", false, "with -pool-slots: the node accepts the sends past its limit and drops them silently (a hosted provider), instead of refusing them (geth)")
 	flag.Var(&env, "env", "extra KEY=VALUE for the processor (repeatable)")
 	flag.StringVar(&o.WorkDir, "workdir", "", "keep the processor's log here (default: a temporary directory)")

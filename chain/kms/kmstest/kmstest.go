@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,6 +36,17 @@ const Module = "github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6
 // against AWS, and so the secrets test can look for them.
 const Region = "eu-central-1"
 
+// T is what kmstest asks of its caller: a test (*testing.T satisfies it),
+// or a tool that runs local-kms outside a test (the bench) and stops on the
+// first Fatal.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
 var (
 	buildOnce sync.Once
 	binPath   string
@@ -48,7 +58,7 @@ var (
 // temporary directory named after Module, and returns its path. Test
 // processes that race to build it each build into a directory of their own
 // and the first rename wins.
-func Binary(t testing.TB) string {
+func Binary(t T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		sum := sha256.Sum256([]byte(Module))
@@ -101,12 +111,15 @@ type Server struct {
 // A server that exits before it listens (its port taken meanwhile: the port
 // is picked free, then bound by local-kms) is started again on another
 // port, up to three times.
-func Start(t testing.TB) *Server {
+func Start(t T) *Server {
 	t.Helper()
 	bin := Binary(t)
 	var last error
 	for range 3 {
-		port := freeport.Get(t)
+		port, err := freeport.Pick()
+		if err != nil {
+			t.Fatalf("pick a port for local-kms: %v", err)
+		}
 		if err := start(t, bin, port); err != nil {
 			last = err
 			continue
@@ -120,7 +133,7 @@ func Start(t testing.TB) *Server {
 
 // start runs local-kms on port and waits until it listens; the process is
 // killed and reaped when the test ends.
-func start(t testing.TB, bin string, port int) error {
+func start(t T, bin string, port int) error {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "local-kms.log")
 	logFile, err := os.Create(logPath)
@@ -176,19 +189,19 @@ func (s *Server) Client() *awskms.Client {
 }
 
 // CreateKey creates an ECC_SECG_P256K1 SIGN_VERIFY key and returns its id.
-func (s *Server) CreateKey(t testing.TB) string {
+func (s *Server) CreateKey(t T) string {
 	t.Helper()
 	return s.createKey(t, types.KeySpecEccSecgP256k1, types.KeyUsageTypeSignVerify)
 }
 
 // CreateKeyOf creates a key of another spec and usage (for the wrong-type
 // cases).
-func (s *Server) CreateKeyOf(t testing.TB, spec types.KeySpec, usage types.KeyUsageType) string {
+func (s *Server) CreateKeyOf(t T, spec types.KeySpec, usage types.KeyUsageType) string {
 	t.Helper()
 	return s.createKey(t, spec, usage)
 }
 
-func (s *Server) createKey(t testing.TB, spec types.KeySpec, usage types.KeyUsageType) string {
+func (s *Server) createKey(t T, spec types.KeySpec, usage types.KeyUsageType) string {
 	t.Helper()
 	out, err := s.Client().CreateKey(context.Background(), &awskms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
 	if err != nil {
@@ -198,7 +211,7 @@ func (s *Server) createKey(t testing.TB, spec types.KeySpec, usage types.KeyUsag
 }
 
 // Alias gives the key an alias ("alias/NAME") and returns it.
-func (s *Server) Alias(t testing.TB, id, name string) string {
+func (s *Server) Alias(t T, id, name string) string {
 	t.Helper()
 	alias := "alias/" + name
 	if _, err := s.Client().CreateAlias(context.Background(), &awskms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(id)}); err != nil {
@@ -208,7 +221,7 @@ func (s *Server) Alias(t testing.TB, id, name string) string {
 }
 
 // Disable disables the key: KMS then refuses to sign with it.
-func (s *Server) Disable(t testing.TB, id string) {
+func (s *Server) Disable(t T, id string) {
 	t.Helper()
 	if _, err := s.Client().DisableKey(context.Background(), &awskms.DisableKeyInput{KeyId: aws.String(id)}); err != nil {
 		t.Fatalf("disable key: %v", err)
@@ -216,7 +229,7 @@ func (s *Server) Disable(t testing.TB, id string) {
 }
 
 // ScheduleDeletion puts the key in PendingDeletion.
-func (s *Server) ScheduleDeletion(t testing.TB, id string) {
+func (s *Server) ScheduleDeletion(t T, id string) {
 	t.Helper()
 	if _, err := s.Client().ScheduleKeyDeletion(context.Background(), &awskms.ScheduleKeyDeletionInput{KeyId: aws.String(id),
 		PendingWindowInDays: aws.Int32(7)}); err != nil {
