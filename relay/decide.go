@@ -538,14 +538,19 @@ const initialNodeWindow = 16
 // built and the next, so that a window refilled once per block (the
 // tracker's pass follows the head) never leaves a block short. Within
 // initialNodeWindow..maxInFlight; initialNodeWindow when either figure is
-// unknown. The window is per key: with several keys each fills its own.
-// A node that keeps fewer shows it at once (a refusal, or the drop seen on
-// the next pass: nextNodeLimit), so the start costs one round of refused or
-// dropped sends, not a block of slow start.
-func startNodeWindow(blockGas, gasPerApp, maxInFlight uint64) uint64 {
+// unknown. Two blocks are shared by the keys that relay beside this one
+// (keys, the process's PROCESSOR_ACCOUNT_INDEX; 0 or 1 is this key alone):
+// each key starts with its share, so a backlog is spread over the keys
+// instead of being signed by whichever read it first, which on a node that
+// keeps 16 per sender would leave the last blocks to a few keys at 16
+// each. A node that keeps fewer shows it at once (a refusal, or the drop
+// seen on the next pass: nextNodeLimit), so the start costs one round of
+// refused or dropped sends, not a block of slow start.
+func startNodeWindow(blockGas, gasPerApp, maxInFlight, keys uint64) uint64 {
 	start := uint64(initialNodeWindow)
 	if blockGas > 0 && gasPerApp > 0 {
-		start = max(start, 2*((blockGas+gasPerApp-1)/gasPerApp))
+		twoBlocks, k := 2*((blockGas+gasPerApp-1)/gasPerApp), max(keys, 1)
+		start = max(start, (twoBlocks+k-1)/k)
 	}
 	return max(1, min(start, maxInFlight))
 }

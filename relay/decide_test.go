@@ -393,21 +393,25 @@ func TestNextNodeLimitDropsSeenInBlocks(t *testing.T) {
 
 func TestStartNodeWindow(t *testing.T) {
 	tests := []struct {
-		name                         string
-		blockGas, gasPerApp, maxInFl uint64
-		want                         uint64
+		name                               string
+		blockGas, gasPerApp, maxInFl, keys uint64
+		want                               uint64
 	}{
-		{"30M blocks, 276,658 gas: two blocks' worth", 30_000_000, 276_658, 512, 218},
-		{"30M blocks, 239k gas: two blocks' worth, rounded up", 30_000_000, 239_000, 512, 252},
-		{"bounded by MAX_IN_FLIGHT", 30_000_000, 50_000, 512, 512},
-		{"small blocks: never below what geth guarantees", 1_000_000, 500_000, 512, initialNodeWindow},
-		{"gas unknown: what geth guarantees", 30_000_000, 0, 512, initialNodeWindow},
-		{"block gas unknown: what geth guarantees", 0, 250_000, 512, initialNodeWindow},
-		{"MAX_IN_FLIGHT below 16", 30_000_000, 250_000, 4, 4},
+		{"30M blocks, 276,658 gas: two blocks' worth", 30_000_000, 276_658, 512, 1, 218},
+		{"30M blocks, 239k gas: two blocks' worth, rounded up", 30_000_000, 239_000, 512, 1, 252},
+		{"keys 0 is this key alone", 30_000_000, 276_658, 512, 0, 218},
+		{"8 keys share two blocks: 218/8 rounded up", 30_000_000, 276_658, 512, 8, 28},
+		{"3 keys: 252/3 exactly", 30_000_000, 239_000, 512, 3, 84},
+		{"many keys: never below what geth guarantees", 30_000_000, 276_658, 512, 64, initialNodeWindow},
+		{"bounded by MAX_IN_FLIGHT", 30_000_000, 50_000, 512, 1, 512},
+		{"small blocks: never below what geth guarantees", 1_000_000, 500_000, 512, 1, initialNodeWindow},
+		{"gas unknown: what geth guarantees", 30_000_000, 0, 512, 1, initialNodeWindow},
+		{"block gas unknown: what geth guarantees", 0, 250_000, 512, 1, initialNodeWindow},
+		{"MAX_IN_FLIGHT below 16", 30_000_000, 250_000, 4, 1, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := startNodeWindow(tc.blockGas, tc.gasPerApp, tc.maxInFl); got != tc.want {
+			if got := startNodeWindow(tc.blockGas, tc.gasPerApp, tc.maxInFl, tc.keys); got != tc.want {
 				t.Fatalf("startNodeWindow = %d, want %d", got, tc.want)
 			}
 		})

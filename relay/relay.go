@@ -153,6 +153,10 @@ type Config struct {
 	// MaxClaims (MAX_ENTRY_CLAIMS): an entry claimed more often is
 	// dead-lettered. Default 5.
 	MaxClaims int
+	// Keys is how many keys relay in this process beside this one
+	// (PROCESSOR_ACCOUNT_INDEX): the start of the node window shares two
+	// blocks among them (startNodeWindow). 0 or 1: this key alone.
+	Keys int
 	// Balance, when set, is where the minimum-balance gate reads the
 	// wallet's balance: the monitor's cache (monitor.Checker.BalanceOf),
 	// refreshed every BALANCE_REFRESH_INTERVAL, so the gate and the monitor

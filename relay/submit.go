@@ -40,7 +40,7 @@ type submitter struct {
 // simulated (startNodeWindow), so the first block of a backlog is as full
 // as the node lets it be instead of paying a slow start.
 func (r *submitter) seedNodeWindow(gasPerApp uint64) {
-	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight)), r.head)
+	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight), uint64(r.cfg.Keys)), r.head)
 }
 
 // submitLoop reads entries and submits their transactions while the

@@ -178,6 +178,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 				MaxClaims:           cfg.MaxEntryClaims,
 				Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
 				Pool:                identity,
+				Keys:                len(cfg.ProcessorAccountIndexes),
 				Status:              recordingStatus{store: status, recent: recent},
 			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
 		}
