@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/chainaudit"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
@@ -57,15 +57,7 @@ func TestLostLeaseKeysNeverGiveTwoSigners(t *testing.T) {
 		}
 		wallets[i] = crypto.PubkeyToAddress(key.PublicKey)
 	}
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	blocksCtx, stopBlocks := context.WithCancel(context.Background())
-	var blocks sync.WaitGroup
-	blocks.Go(func() { dc.Produce(blocksCtx, 250*time.Millisecond) })
-	t.Cleanup(func() { stopBlocks(); blocks.Wait() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: wallets}, 250*time.Millisecond)
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	leaseKeys := []string{lease.Key(strings.ToLower(wallets[0].Hex())), lease.Key(strings.ToLower(wallets[1].Hex()))}

@@ -1,7 +1,6 @@
 package kms
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain/kms/kmstest"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
@@ -89,15 +88,7 @@ func TestBacklogSignedWithKMSKeys(t *testing.T) {
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
 
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	produce, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { dc.Produce(produce, 250*time.Millisecond) })
-	t.Cleanup(func() { stop(); wg.Wait() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: wallets}, 250*time.Millisecond)
 
 	rs := redistest.Start(t)
 	rdb := rs.Client()

@@ -23,6 +23,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -186,17 +187,7 @@ func startChain(t *testing.T, n int, blockTime time.Duration) (*devchain.Chain, 
 		}
 		wallets[i] = crypto.PubkeyToAddress(key.PublicKey)
 	}
-	dc, err := devchain.Start(devchain.Options{Fund: wallets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	if blockTime > 0 {
-		ctx, stop := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Go(func() { dc.Produce(ctx, blockTime) })
-		t.Cleanup(func() { stop(); wg.Wait() })
-	}
+	dc := devchaintest.Start(t, devchain.Options{Fund: wallets}, blockTime)
 	return dc, wallets
 }
 

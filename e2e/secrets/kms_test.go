@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +28,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain/kms/kmstest"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -125,15 +124,7 @@ func TestAWSCredentialsNeverShow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{key.Address(), crypto.PubkeyToAddress(fileKey.PublicKey)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	produce, stop := context.WithCancel(context.Background())
-	var producing sync.WaitGroup
-	producing.Go(func() { dc.Produce(produce, 250*time.Millisecond) })
-	t.Cleanup(func() { stop(); producing.Wait() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{key.Address(), crypto.PubkeyToAddress(fileKey.PublicKey)}}, 250*time.Millisecond)
 	rs := redistest.StartWith(t, redistest.Options{})
 	rdb := rs.Client()
 

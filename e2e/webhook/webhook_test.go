@@ -5,7 +5,6 @@
 package webhook
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
@@ -105,15 +105,7 @@ func TestEveryChangeSurvivesReceiverOutageAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	produce, stop := context.WithCancel(context.Background())
-	var producing sync.WaitGroup
-	producing.Go(func() { dc.Produce(produce, 200*time.Millisecond) })
-	t.Cleanup(func() { stop(); producing.Wait() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}}, 200*time.Millisecond)
 	rs := redistest.Start(t)
 	rdb := rs.Client()
 
