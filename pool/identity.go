@@ -59,8 +59,8 @@ func (p *Identity) Members(ctx context.Context) (map[common.Address]bool, error)
 	return out, nil
 }
 
-// Live reports whether some process holds wallet's lease (lower-case hex):
-// the key holds a token, not lease.Released.
+// Live reports whether some process holds wallet's lease (lower-case hex),
+// as lease.HolderOf reads the key's value (a token, not lease.Released).
 func (p *Identity) Live(ctx context.Context, wallet string) (bool, error) {
 	v, err := p.rdb.Get(ctx, lease.Key(strings.ToLower(wallet))).Result()
 	if err == redis.Nil {
@@ -69,5 +69,6 @@ func (p *Identity) Live(ctx context.Context, wallet string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read lease of %s: %w", wallet, err)
 	}
-	return v != "" && v != lease.Released, nil
+	_, held := lease.HolderOf(v)
+	return held, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -248,27 +247,38 @@ func (q *Queue) ClaimIdle(ctx context.Context, minIdle time.Duration, limit int)
 }
 
 // journaledEntries reads the entry ids every registered wallet's journal
-// records. A record that cannot be decoded names none: its holder
-// quarantines it and simulates the entry again.
+// records (entryIDsOf each).
 func (q *Queue) journaledEntries(ctx context.Context) (map[string]bool, error) {
-	wallets, err := q.rdb.SMembers(ctx, WalletsKey(q.keys.Stream)).Result()
+	wallets, err := q.Wallets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read wallets of %s: %w", q.keys.Stream, err)
+		return nil, err
 	}
 	out := make(map[string]bool)
 	for _, w := range wallets {
-		if strings.ContainsAny(w, "{}") {
-			continue // not a wallet we wrote
-		}
-		other := Queue{rdb: q.rdb, keys: Keys{Wallet: w}}
-		recs, err := q.rdb.HGetAll(ctx, other.JournalKey()).Result()
+		ids, err := q.entryIDsOf(ctx, w)
 		if err != nil {
-			return nil, fmt.Errorf("read journal of %s: %w", w, err)
+			return nil, err
 		}
-		for field, raw := range recs {
-			if rec, err := decodeTxRecord(field, raw); err == nil && rec.EntryID != "" {
-				out[rec.EntryID] = true
-			}
+		for id := range ids {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// entryIDsOf reads the entry ids wallet's journal records. A record that
+// cannot be decoded names none: its holder quarantines it and simulates the
+// entry again.
+func (q *Queue) entryIDsOf(ctx context.Context, wallet string) (map[string]bool, error) {
+	other := Queue{keys: Keys{Wallet: wallet}}
+	recs, err := q.rdb.HGetAll(ctx, other.JournalKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read journal of %s: %w", wallet, err)
+	}
+	out := make(map[string]bool, len(recs))
+	for field, raw := range recs {
+		if rec, err := decodeTxRecord(field, raw); err == nil && rec.EntryID != "" {
+			out[rec.EntryID] = true
 		}
 	}
 	return out, nil

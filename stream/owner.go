@@ -182,16 +182,11 @@ func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.C
 	if alive {
 		return false, nil
 	}
-	recs, err := q.ForWallet(owner.Wallet, nil).journalFields(ctx)
+	ids, err := q.entryIDsOf(ctx, owner.Wallet)
 	if err != nil {
 		return false, err
 	}
-	for field, raw := range recs {
-		if rec, err := decodeTxRecord(field, raw); err == nil && rec.EntryID == owner.EntryID {
-			return false, nil
-		}
-	}
-	return true, nil
+	return !ids[owner.EntryID], nil
 }
 
 // ForWallet is a queue on the same stream and group for another wallet's
@@ -204,14 +199,6 @@ func (q *Queue) ForWallet(wallet string, fence Fence) *Queue {
 	opts := q.opts
 	opts.Fence = fence
 	return NewQueueWithOptions(q.rdb, keys, opts)
-}
-
-func (q *Queue) journalFields(ctx context.Context) (map[string]string, error) {
-	recs, err := q.rdb.HGetAll(ctx, q.JournalKey()).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read journal of %s: %w", q.keys.Wallet, err)
-	}
-	return recs, nil
 }
 
 // Wallets reads the wallets registered on the stream (TakeOver registers
