@@ -191,35 +191,37 @@ func (f *Finisher) wallet(ctx context.Context, w string, now time.Time) (int, er
 		delete(f.seen, w)
 		return 0, nil
 	}
-	recs, err := f.jnl.ForWallet(w, nil).Journal(c)
+	// Only counted until the pool holds the key: reading decodes, and may
+	// quarantine a record, which is the holder's to do.
+	n, err := f.jnl.ForWallet(w, nil).JournalLen(c)
 	if err != nil {
-		return 0, fmt.Errorf("read orphaned journal: %w", err)
+		return 0, fmt.Errorf("count orphaned journal: %w", err)
 	}
-	if len(recs) == 0 {
+	if n == 0 {
 		delete(f.seen, w)
 		return 0, nil
 	}
 	since, ok := f.seen[w]
 	if !ok {
 		f.seen[w] = now
-		f.log.Warn().Str("wallet", w).Int("records", len(recs)).
+		f.log.Warn().Str("wallet", w).Int("records", n).
 			Msg("key held by no live process has unfinished transactions: the pool finishes them")
-		return len(recs), nil
+		return n, nil
 	}
 	// A holder alive would have renewed (and, had Redis lost the key,
 	// restored) its lease within its renewal interval: only a key seen
 	// unheld for longer than that is taken, so the pool never takes a key
 	// from a live holder.
 	if now.Sub(since) <= f.cfg.LeaseTTL/2 {
-		return len(recs), nil
+		return n, nil
 	}
 	l, err := lease.New(f.rdb, lease.Key(w), f.cfg.LeaseTTL)
 	if err != nil {
-		return len(recs), err
+		return n, err
 	}
 	got, err := l.TryAcquire(c)
 	if err != nil || !got {
-		return len(recs), err // a process took the key up again: its business now
+		return n, err // a process took the key up again: its business now
 	}
 	defer func() {
 		rc, rcancel := context.WithTimeout(context.WithoutCancel(ctx), f.cfg.RPCTimeout)
@@ -228,8 +230,15 @@ func (f *Finisher) wallet(ctx context.Context, w string, now time.Time) (int, er
 			f.log.Warn().Err(err).Str("wallet", w).Msg("release of an orphaned key's lease failed; it expires")
 		}
 	}()
-	// The records are settled behind the pool's own lease on the key.
-	return f.finish(c, f.jnl.ForWallet(w, l), w, recs, now.Sub(since))
+	// The records are read and settled behind the pool's own lease on the
+	// key: a holder that came and went since the count may have changed
+	// them, and no one can while the pool holds it.
+	q := f.jnl.ForWallet(w, l)
+	recs, err := q.Journal(c)
+	if err != nil {
+		return n, fmt.Errorf("read orphaned journal: %w", err)
+	}
+	return f.finish(c, q, w, recs, now.Sub(since))
 }
 
 // finish observes the chain for recs and carries out decideOrphan.

@@ -201,6 +201,16 @@ func (q *Queue) ForWallet(wallet string, fence Fence) *Queue {
 	return NewQueueWithOptions(q.rdb, keys, opts)
 }
 
+// JournalLen counts the records of this queue's journal (HLEN), readable
+// or not, without reading them.
+func (q *Queue) JournalLen(ctx context.Context) (int, error) {
+	n, err := q.rdb.HLen(ctx, q.JournalKey()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count journal of %s: %w", q.keys.Wallet, err)
+	}
+	return int(n), nil
+}
+
 // Wallets reads the wallets registered on the stream (TakeOver registers
 // each key whose relay ever ran on it), lower-case hex.
 func (q *Queue) Wallets(ctx context.Context) ([]string, error) {
