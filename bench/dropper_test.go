@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 )
 
 // TestDropperDropsPastTheLimit: behind a proxy that plays a node keeping 2
@@ -25,11 +26,7 @@ func TestDropperDropsPastTheLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{from}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dc.Close()
+	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{from}}, 0)
 	p, err := StartRPCProxy(dc.URL, nil, 0)
 	if err != nil {
 		t.Fatal(err)

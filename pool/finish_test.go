@@ -15,6 +15,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
@@ -45,11 +46,7 @@ func newOrphanEnv(t *testing.T) *orphanEnv {
 		t.Fatal(err)
 	}
 	addr := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{addr}}, 0)
 	client, err := chain.Dial(t.Context(), dc.URL)
 	if err != nil {
 		t.Fatal(err)

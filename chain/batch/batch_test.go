@@ -17,6 +17,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
@@ -36,11 +37,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
+	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}}, 0)
 	e := &env{t: t, dc: dc, key: key, signer: chain.NewSigner(key, dc.ChainID)}
 	b := batch.NewDepegApplicationBatch()
 	opts := bind.NewKeyedTransactor(key, dc.ChainID)
