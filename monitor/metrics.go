@@ -71,6 +71,8 @@ type Metrics struct {
 	groupRecreated        prometheus.Counter
 	journalQuarantined    prometheus.Counter
 	entriesClaimed        prometheus.Counter
+	appsPerTx             prometheus.Histogram
+	gasPerApp             prometheus.Histogram
 	revertedLastDay       prometheus.GaugeFunc
 	balance               prometheus.Gauge
 	lastLoop              prometheus.Gauge
@@ -170,6 +172,16 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 	m.journalQuarantined = counter("redis", "journal_quarantined_total", "Unreadable journal records moved to the quarantine hash.")
 	m.entriesClaimed = counter("stream", "entries_claimed_total",
 		"Stream entries claimed from consumers that stopped (a dead process, the old processor) after REDIS_QUEUE_CLAIM_IDLE.")
+	m.appsPerTx = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "tx", Name: "applications_per_transaction",
+		Help:    "Applications carried by each mined transaction of ours (1 without batching).",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+	})
+	m.gasPerApp = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "tx", Name: "gas_per_application",
+		Help:    "Gas used by a mined transaction of ours divided by the applications it carried.",
+		Buckets: prometheus.ExponentialBuckets(50_000, 1.25, 16),
+	})
 	m.noncesLost = counter("tx", "nonces_lost_total", "Our transactions whose nonce a transaction not ours took; their applications were submitted again.")
 	m.resent = counter("tx", "resent_total", "Broadcasts of signed bytes sent before: re-sends after a drop, a reorg or the rebroadcast interval.")
 	m.replacementsRefused = counter("tx", "replacements_refused_total", "Fee-bumped replacements the node refused; the transaction it holds stays current.")
@@ -189,6 +201,7 @@ func NewMetrics(reg prometheus.Registerer, opts ...MetricsOption) *Metrics {
 		m.enqueueToBroadcast, m.enqueueToConfirmation, m.inFlight, m.rpcErrors,
 		m.redisErrors, m.baseFee, m.maxFeeCap, m.waitingAtFeeCap, m.reverted,
 		m.revertedGas, m.revertRequeued, m.nodeHeld, m.nodeWindow, m.unknownPending, m.gapFills, m.replacementsRefused, m.resent, m.noncesLost, m.groupRecreated, m.journalQuarantined, m.entriesClaimed,
+		m.appsPerTx, m.gasPerApp,
 		m.revertedLastDay, m.balance, m.lastLoop,
 	}
 	m.wallets = newWalletGauges()
@@ -450,6 +463,16 @@ func (m *Metrics) EntriesClaimed(n int) {
 		return
 	}
 	m.entriesClaimed.Add(float64(n))
+}
+
+// Carried observes a mined transaction of ours that carried apps
+// applications and used gasUsed (relay.Metrics).
+func (m *Metrics) Carried(apps int, gasUsed uint64) {
+	if m == nil || apps < 1 {
+		return
+	}
+	m.appsPerTx.Observe(float64(apps))
+	m.gasPerApp.Observe(float64(gasUsed) / float64(apps))
 }
 
 // NonceLost counts a transaction of ours whose nonce someone else took.

@@ -101,6 +101,10 @@ type Metrics interface {
 	SetBalance(wei *big.Int)
 	LoopIteration(t time.Time)
 	EntriesClaimed(n int)
+	// Carried observes a mined transaction that carried apps applications
+	// (one, or a batch) and used gasUsed: applications per transaction and
+	// gas per application.
+	Carried(apps int, gasUsed uint64)
 }
 
 // StatusRecorder keeps the outcome of confirmed applications.
@@ -171,6 +175,24 @@ type Config struct {
 	// interval, the wait for a slot); nil is the wall clock. Tests pass a
 	// fakeclock.Clock and move time instead of sleeping.
 	Clock Clock
+	// Batch, when set, carries several applications in one transaction
+	// through the batch contract (package chain/batch; issue 22). Nil sends
+	// one application per transaction.
+	Batch *Batching
+}
+
+// Batching is how the relay forms batch transactions.
+type Batching struct {
+	// Contract is the deployed DepegApplicationBatch
+	// (BATCH_CONTRACT_ADDRESS) for the product the relay applies to.
+	Contract common.Address
+	// MaxApplications (BATCH_MAX_APPLICATIONS) is the most applications one
+	// transaction carries; below 2 nothing is batched.
+	MaxApplications int
+	// GasBudget (BATCH_GAS_BUDGET) bounds one batch transaction's gas
+	// limit (batch.GasFor); it is further held to half the head's block gas
+	// limit, so a batch never crowds a block alone.
+	GasBudget uint64
 }
 
 // Clock is what the relay asks of time; *fakeclock.Clock has it.

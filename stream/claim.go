@@ -277,8 +277,14 @@ func (q *Queue) entryIDsOf(ctx context.Context, wallet string) (map[string]bool,
 	}
 	out := make(map[string]bool, len(recs))
 	for field, raw := range recs {
-		if rec, err := decodeTxRecord(field, raw); err == nil && rec.EntryID != "" {
-			out[rec.EntryID] = true
+		rec, err := decodeTxRecord(field, raw)
+		if err != nil {
+			continue
+		}
+		for _, a := range rec.Applications() {
+			if a.EntryID != "" {
+				out[a.EntryID] = true
+			}
 		}
 	}
 	return out, nil

@@ -35,9 +35,39 @@ type TxRecord struct {
 	// the accepted transaction, or the replacement being tried. Empty means
 	// the last of Hashes (records written before this field existed).
 	Current string `json:"current,omitempty"`
-	// Kind is empty for an application's transaction and KindGapFill for a
-	// zero-value self-transfer that fills a nonce nothing else holds.
+	// Kind is empty for an application's transaction, KindBatch for a
+	// transaction carrying several through the batch contract (listed in
+	// Batch, in the batch's order), and KindGapFill for a zero-value
+	// self-transfer that fills a nonce nothing else holds.
 	Kind string `json:"kind,omitempty"`
+	// Batch lists the applications of a KindBatch transaction; EntryID and
+	// EntityID are then empty.
+	Batch []RecordApp `json:"batch,omitempty"`
+}
+
+// RecordApp is one application a journaled transaction carries: its
+// stream entry, its application hash and when it was enqueued.
+type RecordApp struct {
+	EntryID    string    `json:"entryId"`
+	EntityID   string    `json:"entityId"`
+	EnqueuedAt time.Time `json:"enqueuedAt,omitzero"`
+}
+
+// KindBatch marks a journal record of a batch transaction (issue 22).
+const KindBatch = "batch"
+
+// Applications are the applications the recorded transaction carries, in
+// its order: the batch's list, the one application of a single
+// transaction, none for a gap fill. Every reader of a record's entries
+// goes through it, so a batch is never read as one application.
+func (r TxRecord) Applications() []RecordApp {
+	if r.Kind == KindBatch {
+		return r.Batch
+	}
+	if r.EntryID == "" && r.EntityID == "" {
+		return nil
+	}
+	return []RecordApp{{EntryID: r.EntryID, EntityID: r.EntityID, EnqueuedAt: r.EnqueuedAt}}
 }
 
 // KindGapFill marks a journal record of a nonce-gap fill: it carries no
@@ -150,8 +180,14 @@ func (q *Queue) Record(ctx context.Context, recs ...TxRecord) error {
 		}
 	}
 	for _, r := range recs {
-		if h := r.CurrentHash(); h != "" && r.EntityID != "" {
-			pipe.HSet(ctx, ApplicationKey(r.EntityID), FieldTransactionHash, h)
+		h := r.CurrentHash()
+		if h == "" {
+			continue
+		}
+		for _, a := range r.Applications() {
+			if a.EntityID != "" {
+				pipe.HSet(ctx, ApplicationKey(a.EntityID), FieldTransactionHash, h)
+			}
 		}
 	}
 	if pipe.Len() == 0 {
@@ -269,6 +305,9 @@ func DecodeTxRecord(field, raw string) (TxRecord, error) {
 	}
 	if want := strconv.FormatUint(r.Nonce, 10); field != want {
 		return TxRecord{}, fmt.Errorf("decode journal record %s: it holds nonce %d", field, r.Nonce)
+	}
+	if r.Kind == KindBatch && len(r.Batch) == 0 {
+		return TxRecord{}, fmt.Errorf("decode journal record %s: a batch that lists no applications", field)
 	}
 	return r, nil
 }

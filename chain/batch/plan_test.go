@@ -1,9 +1,14 @@
 package batch
 
 import (
+	"bytes"
 	"math/big"
 	"reflect"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/etherisc/depeg-relay/chain"
 )
 
 func TestGasFor(t *testing.T) {
@@ -69,3 +74,26 @@ func TestBatchDataLen(t *testing.T) {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+func TestDecodeRoundTrip(t *testing.T) {
+	apps := []chain.ApplicationArgs{
+		{PolicyHolder: common.HexToAddress("0x01"), ProtectedWallet: common.HexToAddress("0x02"), ProtectedBalance: big.NewInt(3),
+			Duration: big.NewInt(4), BundleID: big.NewInt(5), SignatureID: [32]byte{6}, Signature: bytes.Repeat([]byte{7}, 65)},
+		{PolicyHolder: common.HexToAddress("0x11"), ProtectedWallet: common.HexToAddress("0x12"), ProtectedBalance: big.NewInt(13),
+			Duration: big.NewInt(14), BundleID: big.NewInt(15), SignatureID: [32]byte{16}, Signature: bytes.Repeat([]byte{17}, 65)},
+	}
+	limits := []uint64{300_000, 450_000}
+	call := Call(common.HexToAddress("0xbb"), apps, limits)
+	gotApps, gotLimits, err := Decode(call.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotApps, apps) || !reflect.DeepEqual(gotLimits, limits) {
+		t.Fatalf("round trip:\n got %+v %v\nwant %+v %v", gotApps, gotLimits, apps, limits)
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, call.Data[:4], append([]byte{0, 0, 0, 0}, call.Data[4:]...), call.Data[:len(call.Data)-40]} {
+		if _, _, err := Decode(bad); err == nil {
+			t.Errorf("Decode(%x...) accepted calldata that is not a whole batch", bad[:min(len(bad), 8)])
+		}
+	}
+}
