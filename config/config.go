@@ -168,6 +168,23 @@ type Config struct {
 	// poll (BENCHMARKS.md); a window of 16 fills 7% of them. It bounds how
 	// many unconfirmed transactions the hot wallet has out at once.
 	MaxInFlight int
+	// BatchContract is BATCH_CONTRACT_ADDRESS: the DepegApplicationBatch
+	// deployed for DepegProductAddress (processor deploy-batch), through
+	// which one transaction carries several applications (issue 22). The
+	// zero address, the default, turns batching off: one application per
+	// transaction, as before.
+	BatchContract common.Address
+	// BatchMaxApplications is BATCH_MAX_APPLICATIONS: the most applications
+	// one batch transaction carries (1..128); 1 batches nothing. A strict
+	// node keeps 16 pending transactions per sender, so the default, 16,
+	// lets one key fill a block of 16 x 16 applications.
+	BatchMaxApplications int
+	// BatchGasBudget is BATCH_GAS_BUDGET: the most gas one batch
+	// transaction's limit may hold (1,000,000..16,777,216). The default,
+	// 8,000,000, stays well under mainnet's block gas limit, so a batch never
+	// needs a block of its own, and under the 2^24 per-transaction cap of
+	// EIP-7825, above which nodes refuse a transaction outright.
+	BatchGasBudget uint64
 	// ErrorTimeout is ERROR_TIMEOUT, the back-off after a transient error.
 	ErrorTimeout time.Duration
 	// ShutdownTimeout is SHUTDOWN_TIMEOUT, how long a graceful stop may take.
@@ -434,6 +451,19 @@ func variables() []variable {
 		{"MAX_IN_FLIGHT", "512",
 			func(p *parser, n, s string, v values, c *Config) { c.MaxInFlight = int(p.integer(n, s, 1, 1024)) },
 			func(c Config) any { return c.MaxInFlight }},
+		{"BATCH_CONTRACT_ADDRESS", "",
+			func(p *parser, n, s string, v values, c *Config) { c.BatchContract = p.optionalAddress(n, s) },
+			func(c Config) any { return optionalHex(c.BatchContract) }},
+		{"BATCH_MAX_APPLICATIONS", "16",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.BatchMaxApplications = int(p.integer(n, s, 1, MaxBatchApplications))
+			},
+			func(c Config) any { return c.BatchMaxApplications }},
+		{"BATCH_GAS_BUDGET", "8000000",
+			func(p *parser, n, s string, v values, c *Config) {
+				c.BatchGasBudget = uint64(p.integer(n, s, MinBatchGasBudget, MaxBatchGasBudget))
+			},
+			func(c Config) any { return c.BatchGasBudget }},
 		{"ERROR_TIMEOUT", "30000",
 			func(p *parser, n, s string, v values, c *Config) { c.ErrorTimeout = p.duration(n, s) },
 			func(c Config) any { return c.ErrorTimeout.String() }},
@@ -613,6 +643,9 @@ func parse(v values) (Config, error) {
 		// Prometheus' configuration holds the metrics token; the admin
 		// token must not travel with it.
 		p.addf("METRICS_TOKEN", "must differ from ADMIN_TOKEN")
+	}
+	if c.BatchContract != (common.Address{}) && c.BatchContract == c.DepegProductAddress {
+		p.addf("BATCH_CONTRACT_ADDRESS", "must differ from DEPEG_PRODUCT_ADDRESS: it is the batch contract deployed for that product (processor deploy-batch)")
 	}
 	if c.DeadLetterStreamKey == c.StreamKey {
 		p.addf("DEAD_LETTER_STREAM_KEY", "must differ from REDIS_QUEUE_STREAM_KEY, or rejected entries would be read again")
@@ -1119,6 +1152,36 @@ func (p *parser) address(name, s string) common.Address {
 	}
 	return a
 }
+
+// optionalAddress is address for a variable without default: blank is the
+// zero address (the setting is off), anything else must be an address.
+func (p *parser) optionalAddress(name, s string) common.Address {
+	if s == "" {
+		return common.Address{}
+	}
+	return p.address(name, s)
+}
+
+// optionalHex is an optional address as logged: "" when unset.
+func optionalHex(a common.Address) string {
+	if a == (common.Address{}) {
+		return ""
+	}
+	return a.Hex()
+}
+
+// The bounds of BATCH_MAX_APPLICATIONS and BATCH_GAS_BUDGET. A batch of 128
+// applications already needs about 4,700,000 gas besides what the
+// applications use (the contract's 30,000 reserve and 416 bytes of calldata
+// each), and the 21,000 gas a batch saves per transaction is by then about
+// 160 gas per application: larger batches gain nothing worth their size. Below 1,000,000 gas a batch holds at most a
+// couple of the product's applications; above 2^24 (EIP-7825's cap on a
+// transaction's gas limit) nodes refuse the transaction.
+const (
+	MaxBatchApplications = 128
+	MinBatchGasBudget    = 1_000_000
+	MaxBatchGasBudget    = 1 << 24
+)
 
 // addresses parses a comma-separated list of addresses (each as address
 // does); blank means none.

@@ -41,6 +41,7 @@ var contractVars = []string{
 	"CONSOLE_ENABLED", "EXPLORER_URL",
 	"SIGNER", "AWS_KMS_KEY_IDS", "PROCESSOR_MNEMONIC_FILE",
 	"WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_MAX_PENDING",
+	"BATCH_CONTRACT_ADDRESS", "BATCH_MAX_APPLICATIONS", "BATCH_GAS_BUDGET",
 }
 
 // durationVars are the variables in integer milliseconds.
@@ -55,6 +56,7 @@ const (
 	testMnemonic = "test test test test test test test test test test test junk"
 	testRPC      = "https://mainnet.example.io/v3/APIKEY0123456789"
 	testAddress  = "0x5FbDB2315678afecb367f032d93F642f64180aa3" // EIP-55 checksummed
+	testBatch    = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512" // EIP-55 checksummed
 )
 
 // setEnv unsets every config variable for the test, then sets the required
@@ -185,11 +187,13 @@ func TestLoadDefaults(t *testing.T) {
 				BalanceTooLowTimeout:   time.Minute,
 				BalanceRefreshInterval: 15 * time.Second,
 
-				MaxInFlight:        512,
-				ErrorTimeout:       30 * time.Second,
-				ShutdownTimeout:    20 * time.Second,
-				LeaseTTL:           15 * time.Second,
-				OrphanHandoffAfter: 10 * time.Minute,
+				MaxInFlight:          512,
+				BatchMaxApplications: 16,
+				BatchGasBudget:       8_000_000,
+				ErrorTimeout:         30 * time.Second,
+				ShutdownTimeout:      20 * time.Second,
+				LeaseTTL:             15 * time.Second,
+				OrphanHandoffAfter:   10 * time.Minute,
 
 				Port:                     3000,
 				MaxNonAckPendingMessages: 10,
@@ -294,6 +298,24 @@ func TestLoadParses(t *testing.T) {
 			func(c Config) any { return c.MetricsToken.Reveal() }, strings.Repeat("m", 32)},
 		{"in flight bounds", map[string]string{"MAX_IN_FLIGHT": "1024"},
 			func(c Config) any { return c.MaxInFlight }, 1024},
+		{"batching off by default", nil,
+			func(c Config) any { return c.BatchContract }, common.Address{}},
+		{"batch contract", map[string]string{"BATCH_CONTRACT_ADDRESS": " " + strings.ToLower(testBatch) + " "},
+			func(c Config) any { return c.BatchContract }, common.HexToAddress(testBatch)},
+		{"batch contract logged", map[string]string{"BATCH_CONTRACT_ADDRESS": strings.ToLower(testBatch)},
+			func(c Config) any { return c.LogFields()["BATCH_CONTRACT_ADDRESS"] }, testBatch},
+		{"batching off logged as unset", nil,
+			func(c Config) any { return c.LogFields()["BATCH_CONTRACT_ADDRESS"] }, ""},
+		{"batch contract blank is off", map[string]string{"BATCH_CONTRACT_ADDRESS": "  "},
+			func(c Config) any { return c.BatchContract }, common.Address{}},
+		{"batch of one", map[string]string{"BATCH_MAX_APPLICATIONS": "1"},
+			func(c Config) any { return c.BatchMaxApplications }, 1},
+		{"batch of 128, the most", map[string]string{"BATCH_MAX_APPLICATIONS": "128"},
+			func(c Config) any { return c.BatchMaxApplications }, 128},
+		{"batch gas budget least", map[string]string{"BATCH_GAS_BUDGET": "1000000"},
+			func(c Config) any { return c.BatchGasBudget }, uint64(1_000_000)},
+		{"batch gas budget at EIP-7825's cap", map[string]string{"BATCH_GAS_BUDGET": "16777216"},
+			func(c Config) any { return c.BatchGasBudget }, uint64(1 << 24)},
 		{"gas margin zero", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "0"},
 			func(c Config) any { return c.GasLimitMarginPercent }, uint64(0)},
 		{"gas margin max", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "200"},
@@ -427,6 +449,18 @@ func TestLoadRejects(t *testing.T) {
 			"METRICS_TOKEN", "must differ from ADMIN_TOKEN"},
 		{"in flight zero", map[string]string{"MAX_IN_FLIGHT": "0"}, "MAX_IN_FLIGHT", "between 1 and 1024"},
 		{"in flight too many", map[string]string{"MAX_IN_FLIGHT": "1025"}, "MAX_IN_FLIGHT", "between 1 and 1024"},
+		{"batch contract not hex", map[string]string{"BATCH_CONTRACT_ADDRESS": "0x1234"}, "BATCH_CONTRACT_ADDRESS", "0x followed by 40 hex"},
+		{"batch contract no 0x", map[string]string{"BATCH_CONTRACT_ADDRESS": testBatch[2:]}, "BATCH_CONTRACT_ADDRESS", "0x followed by 40 hex"},
+		{"batch contract zero", map[string]string{"BATCH_CONTRACT_ADDRESS": "0x" + strings.Repeat("0", 40)}, "BATCH_CONTRACT_ADDRESS", "zero address"},
+		{"batch contract bad checksum", map[string]string{"BATCH_CONTRACT_ADDRESS": "0xE7f1725e7734ce288f8367e1bb143e90bb3f0512"},
+			"BATCH_CONTRACT_ADDRESS", "EIP-55 checksum"},
+		{"batch contract is the product", map[string]string{"BATCH_CONTRACT_ADDRESS": testAddress}, "BATCH_CONTRACT_ADDRESS", "must differ from DEPEG_PRODUCT_ADDRESS"},
+		{"batch of none", map[string]string{"BATCH_MAX_APPLICATIONS": "0"}, "BATCH_MAX_APPLICATIONS", "between 1 and 128, got 0"},
+		{"batch of 129", map[string]string{"BATCH_MAX_APPLICATIONS": "129"}, "BATCH_MAX_APPLICATIONS", "between 1 and 128, got 129"},
+		{"batch size word", map[string]string{"BATCH_MAX_APPLICATIONS": "many"}, "BATCH_MAX_APPLICATIONS", `"many" is not an integer`},
+		{"batch gas budget below the least", map[string]string{"BATCH_GAS_BUDGET": "999999"}, "BATCH_GAS_BUDGET", "between 1000000 and 16777216, got 999999"},
+		{"batch gas budget above EIP-7825's cap", map[string]string{"BATCH_GAS_BUDGET": "16777217"}, "BATCH_GAS_BUDGET", "between 1000000 and 16777216, got 16777217"},
+		{"batch gas budget in millions", map[string]string{"BATCH_GAS_BUDGET": "8M"}, "BATCH_GAS_BUDGET", `"8M" is not an integer`},
 		{"gas margin too big", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "201"}, "GAS_LIMIT_MARGIN_PERCENT", "between 0 and 200"},
 		{"gas margin negative", map[string]string{"GAS_LIMIT_MARGIN_PERCENT": "-1"}, "GAS_LIMIT_MARGIN_PERCENT", "between 0 and 200"},
 		{"stuck blocks zero", map[string]string{"STUCK_TX_BLOCKS": "0"}, "STUCK_TX_BLOCKS", "must be >= 1"},
