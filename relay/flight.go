@@ -11,28 +11,33 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
 // flight is one nonce of ours whose outcome is not final yet: a transaction
-// carrying an application, a nonce-gap fill carrying none, or a transaction
+// carrying an application, a batch transaction carrying several (through
+// the batch contract), a nonce-gap fill carrying none, or a transaction
 // adopted from an application's transactionHash (no nonce of ours, only a
 // receipt to wait for).
 //
 // Once in the window, st, rec, tx, next, sent and log are written only by
-// the window's methods, under its lock. app, baseLog, the nonce and
+// the window's methods, under its lock. apps, baseLog, the nonce and
 // st.Signed never change. tx, next and log change only on the tracker's
 // goroutine (a replacement journaled or answered), so the tracker reads them
 // without the lock; the submitter reads them only through the window.
 //
-// What the transaction carries (app) is kept apart from the transaction's own
-// state (st, tx, next), so that one transaction could later carry several
-// applications: app would become a slice, and the lifecycle stays as it is.
+// What the transaction carries (apps) is kept apart from the transaction's
+// own state (st, tx, next): a batch is bumped, replaced, re-broadcast and
+// adopted as one transaction, and only its outcome is read per application
+// (batchFate).
 type flight struct {
 	rec stream.TxRecord
 	st  flightState
-	// app is the application the transaction carries; nil for a gap fill.
-	app *carried
+	// apps are the applications the transaction carries, in its order: one
+	// for an application's own transaction, several for a batch, none for
+	// a gap fill.
+	apps []*carried
 	// tx is the signed transaction the node accepted (re-broadcast as is);
 	// nil when adopted.
 	tx *types.Transaction
@@ -56,15 +61,35 @@ type carried struct {
 	signature         []byte
 	sigHash           common.Hash
 	enqueuedAt        time.Time
+	// settled and reverts are the tracker's memory of a batch's application
+	// while its outcome is carried out over passes (settleBatch): done, and
+	// its transient revert count once counted.
+	settled bool
+	reverts int64
 }
 
-// key is the flight's key in window.flights: the stream entry for an
-// application, the nonce for a gap fill.
+// key is the flight's key in window.flights: the stream entry of its first
+// application (an entry is in one flight at most), the nonce for a gap fill.
 func (f *flight) key() string {
-	if f.app == nil {
+	if len(f.apps) == 0 {
 		return gapKey(f.rec.Nonce)
 	}
-	return f.app.entryID
+	return f.apps[0].entryID
+}
+
+// batched reports a transaction to the batch contract, whose applications
+// each have their own outcome in its events.
+func (f *flight) batched() bool { return f.rec.Kind == stream.KindBatch }
+
+// app is the application of a flight that carries exactly one (its own
+// transaction, or an adopted one); nil otherwise. The revert path of a
+// single transaction reads it: a batch's applications meet their fates in
+// its events instead (batchFate).
+func (f *flight) app() *carried {
+	if len(f.apps) != 1 || f.batched() {
+		return nil
+	}
+	return f.apps[0]
 }
 
 func gapKey(nonce uint64) string { return "gap:" + strconv.FormatUint(nonce, 10) }
@@ -118,15 +143,30 @@ func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.L
 		}
 		f.st.Phase = phaseReplacing
 	}
-	if rec.Kind == stream.KindGapFill {
+	switch rec.Kind {
+	case stream.KindGapFill:
 		f.baseLog = log.With().Str("kind", rec.Kind).Logger()
-	} else {
+	case stream.KindBatch:
+		apps, _, err := batch.Decode(tx.Data())
+		if err != nil {
+			return nil, fmt.Errorf("journal nonce %d: %w", rec.Nonce, err)
+		}
+		listed := rec.Applications()
+		if len(apps) != len(listed) {
+			return nil, fmt.Errorf("journal nonce %d: the batch carries %d applications, its record lists %d", rec.Nonce, len(apps), len(listed))
+		}
+		for i, a := range listed {
+			f.apps = append(f.apps, &carried{entryID: a.EntryID, entityID: a.EntityID, signature: apps[i].Signature,
+				sigHash: crypto.Keccak256Hash(apps[i].Signature), enqueuedAt: a.EnqueuedAt})
+		}
+		f.baseLog = log.With().Str("kind", rec.Kind).Int("applications", len(apps)).Str("entry", listed[0].EntryID).Logger()
+	default:
 		sig, err := product.SignatureOf(tx.Data())
 		if err != nil {
 			return nil, fmt.Errorf("journal nonce %d: %w", rec.Nonce, err)
 		}
-		f.app = &carried{entryID: rec.EntryID, entityID: rec.EntityID, signature: sig,
-			sigHash: crypto.Keccak256Hash(sig), enqueuedAt: rec.EnqueuedAt}
+		f.apps = []*carried{{entryID: rec.EntryID, entityID: rec.EntityID, signature: sig,
+			sigHash: crypto.Keccak256Hash(sig), enqueuedAt: rec.EnqueuedAt}}
 		f.baseLog = log.With().Str("entry", rec.EntryID).Str("entityId", rec.EntityID).Logger()
 	}
 	f.setTx(tx)

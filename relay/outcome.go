@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,9 +9,11 @@ import (
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -101,6 +104,22 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
+	if f.batched() && act == actReverted {
+		// The batch failed as a whole (out of gas, the contract's own
+		// guard): no application of it was applied, every one goes back to
+		// the queue and is simulated again. Its applications' own reverts
+		// never land here: the contract catches them (batchFate).
+		if !f.reportedRevert {
+			f.reportedRevert = true
+			r.metrics.RevertedOnChain(r.clock.Now(), gasPaid(rcpt))
+		}
+		for range f.apps {
+			r.metrics.RevertRequeued(stream.RequeueBatchFailed)
+		}
+		log.Warn().Int("applications", len(f.apps)).Msg("batch transaction reverted as a whole, its applications back in the queue")
+		r.forgetAndRelease(c, f, true, log)
+		return
+	}
 	var cause revertCause
 	var applied, foreign *common.Hash
 	if act == actReverted {
@@ -119,7 +138,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 		case seen.SignatureUsed:
 			// The search has its own deadline per call (it may take many),
 			// not the outcome's.
-			if applied, foreign, err = r.appliedBy(context.WithoutCancel(ctx), f.app.signature, rcpt.BlockNumber.Uint64()); err != nil {
+			if applied, foreign, err = r.appliedBy(context.WithoutCancel(ctx), f.app().signature, rcpt.BlockNumber.Uint64()); err != nil {
 				log.Warn().Err(err).Msg("look-up of the signature's earlier use failed, will retry")
 				return
 			}
@@ -129,7 +148,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 			// (a failed Forget repeats it); a kill -9 in between may count
 			// it twice, which only dead-letters one revert early.
 			if seen.Count = r.w.state(f).Reverts; seen.Count == 0 {
-				if seen.Count, err = r.queue.CountRevert(c, f.app.entityID); err != nil {
+				if seen.Count, err = r.queue.CountRevert(c, f.app().entityID); err != nil {
 					r.metrics.RedisError("count_revert")
 					log.Warn().Err(err).Msg("count transient revert failed, will retry")
 					return
@@ -178,7 +197,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 // rejectReverted dead-letters a reverted application with a copy of what the
 // user signed (the hash is purged next), then forgets its journal record.
 func (r *tracker) rejectReverted(ctx context.Context, f *flight, rcpt *types.Receipt, reason string, log zerolog.Logger) {
-	loaded, loadErrs, err := r.queue.LoadApplications(ctx, []string{f.app.entityID})
+	loaded, loadErrs, err := r.queue.LoadApplications(ctx, []string{f.app().entityID})
 	if err != nil {
 		r.metrics.RedisError("load")
 		log.Warn().Err(err).Msg("load reverted application failed, will retry")
@@ -189,12 +208,12 @@ func (r *tracker) rejectReverted(ctx context.Context, f *flight, rcpt *types.Rec
 		// nothing to copy, the rejection itself must still be recorded.
 		log.Warn().Err(loadErrs[0]).Msg("reverted application unreadable, dead-lettering without a copy")
 	}
-	if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: f.app.entryID, EntityID: f.app.entityID,
+	if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: f.app().entryID, EntityID: f.app().entityID,
 		Class: stream.ClassReverted, Reason: reason, TxHash: rcpt.TxHash.Hex(), Fields: loaded[0]}); err != nil {
 		log.Warn().Err(err).Msg("dead-letter of reverted transaction failed, will retry")
 		return
 	}
-	r.releaseOwners(ctx, f.app)
+	r.releaseOwners(ctx, f.app())
 	r.forgetAndRelease(ctx, f, false, log)
 }
 
@@ -236,7 +255,29 @@ func (r *core) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ou
 			return nil, nil, fmt.Errorf("read creation events %d-%d: %w", from, to, err)
 		}
 		var hashes []common.Hash
-		seen := map[common.Hash]bool{}
+		// viaBatch: named applied by the batch contract's own event. A batch
+		// also shows in the product's events when another of its
+		// applications was created, so carrying the signature proves
+		// nothing there.
+		seen, viaBatch := map[common.Hash]bool{}, map[common.Hash]bool{}
+		if b := r.cfg.Batch; b != nil {
+			// A batch of ours names each application it applied; the
+			// product's events alone cannot tell which of a batch's
+			// applications were created.
+			c, cancel := r.rpcCtx(ctx)
+			applied, err := r.chain.FilterLogs(c, batch.AppliedQuery(b.Contract, crypto.Keccak256Hash(signature), from, to))
+			cancel()
+			if err != nil {
+				r.metrics.RPCError("logs")
+				return nil, nil, fmt.Errorf("read batch events %d-%d: %w", from, to, err)
+			}
+			for i := len(applied) - 1; i >= 0; i-- {
+				if h := applied[i].TxHash; !seen[h] {
+					seen[h], viaBatch[h] = true, true
+					hashes = append(hashes, h)
+				}
+			}
+		}
 		for i := len(logs) - 1; i >= 0; i-- {
 			if h := logs[i].TxHash; !seen[h] {
 				seen[h] = true
@@ -252,7 +293,7 @@ func (r *core) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ou
 				return nil, nil, fmt.Errorf("read transactions of creation events: %w", err)
 			}
 			for i, tx := range txs {
-				if !r.product.Carries(tx, signature) {
+				if !r.product.Carries(tx, signature) && !(viaBatch[hashes[i]] && r.batchCarries(tx, signature)) {
 					continue
 				}
 				h := hashes[i]
@@ -282,7 +323,7 @@ func (r *core) appliedBy(ctx context.Context, signature []byte, upTo uint64) (ou
 // signature, in one step under the lock so the application is never out of
 // the window; then the reverted transaction's record is forgotten.
 func (r *tracker) swapToAdopted(ctx context.Context, f *flight, applied common.Hash) {
-	r.w.swap(f, r.adopted(f.app, applied, f.baseLog))
+	r.w.swap(f, r.adopted(f.app(), applied, f.baseLog))
 	if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
 		r.metrics.RedisError("forget")
 		f.log.Warn().Err(err).Msg("forget journal record failed, will retry")
@@ -296,7 +337,7 @@ func (r *core) adopted(app *carried, hash common.Hash, base zerolog.Logger) *fli
 	return &flight{
 		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
 		st:      flightState{Phase: phaseAdopted, LastSent: r.clock.Now()},
-		app:     app,
+		apps:    []*carried{app},
 		baseLog: base,
 		log:     base.With().Str("tx", hash.Hex()).Logger(),
 	}
@@ -330,7 +371,7 @@ func (r *submitter) adopt(ctx context.Context, app *carried, txHash common.Hash,
 		r.metrics.RPCError("transactions")
 		return false, fmt.Errorf("read recorded transaction %s: %w", txHash.Hex(), err)
 	}
-	if !r.product.Carries(txs[0], app.signature) {
+	if !r.product.Carries(txs[0], app.signature) && !r.appliedInBatch(txs[0], rcpt, app) {
 		log.Warn().Str("recorded_tx", txHash.Hex()).Msg("recorded transaction carries another application, ignoring it")
 		return false, nil
 	}
@@ -338,6 +379,36 @@ func (r *submitter) adopt(ctx context.Context, app *carried, txHash common.Hash,
 	r.addFlights(f)
 	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
 	return true, nil
+}
+
+// batchCarries reports whether tx is a call to the configured batch
+// contract that carries signature. appliedBy asks it only of transactions
+// whose batch event named the signature as applied.
+func (r *core) batchCarries(tx *types.Transaction, signature []byte) bool {
+	b := r.cfg.Batch
+	if b == nil || tx == nil || tx.To() == nil || *tx.To() != b.Contract {
+		return false
+	}
+	apps, _, err := batch.Decode(tx.Data())
+	if err != nil {
+		return false
+	}
+	for _, a := range apps {
+		if bytes.Equal(a.Signature, signature) {
+			return true
+		}
+	}
+	return false
+}
+
+// appliedInBatch reports whether tx, with receipt rcpt, is a batch of the
+// configured contract whose event says it applied app.
+func (r *core) appliedInBatch(tx *types.Transaction, rcpt *types.Receipt, app *carried) bool {
+	b := r.cfg.Batch
+	if b == nil || tx == nil || tx.To() == nil || *tx.To() != b.Contract {
+		return false
+	}
+	return batch.Outcomes(b.Contract, rcpt)[app.sigHash].Applied
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ethereum.NotFound) }

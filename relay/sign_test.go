@@ -47,9 +47,9 @@ func TestSignBatchConcurrently(t *testing.T) {
 	})
 	s := &submitter{core: &core{signer: rs}}
 	to := common.HexToAddress("0x00000000000000000000000000000000000000c0")
-	ready := make([]*candidate, 20)
+	ready := make([]txPlan, 20)
 	for i := range ready {
-		ready[i] = &candidate{call: chain.Call{To: to, Data: []byte{byte(i)}}, gas: 50_000}
+		ready[i] = txPlan{call: chain.Call{To: to, Data: []byte{byte(i)}}, gas: 50_000}
 	}
 	txs, err := s.signAll(ready, 7, chain.Fees{FeeCap: big.NewInt(3e9), TipCap: big.NewInt(1e9)})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -61,8 +62,8 @@ func (r *submitter) submitLoop(ctx context.Context) {
 		if free == 0 {
 			continue
 		}
-		r.claimIdle(ctx, free)
-		entries, fresh, err := r.next(ctx, free)
+		r.claimIdle(ctx, free*r.perTx())
+		entries, fresh, err := r.next(ctx, free*r.perTx())
 		if err != nil {
 			r.backoff(ctx, err)
 			continue
@@ -83,7 +84,7 @@ func (r *submitter) submitLoop(ctx context.Context) {
 			r.backoff(ctx, err)
 			continue
 		}
-		err = r.processBatch(ctx, entries, fees)
+		err = r.processBatch(ctx, entries, fees, free)
 		r.w.setReading(0)
 		if err != nil {
 			r.rescanFromStart()
@@ -280,6 +281,7 @@ type candidate struct {
 	entry  stream.Entry
 	app    *carried
 	fields map[string]string
+	args   chain.ApplicationArgs
 	call   chain.Call
 	gas    uint64
 	log    zerolog.Logger
@@ -295,8 +297,9 @@ type candidate struct {
 // while the rest go on: entryFailed), passed over for now because a look-up
 // it needs failed (entryWaits), or left pending because the product is
 // paused, which is then returned (after the rest of the batch was dealt
-// with) so the loop backs off and reads its pending entries again.
-func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees) error {
+// with) so the loop backs off and reads its pending entries again. free is
+// how many transactions the window takes now.
+func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fees chain.Fees, free int) error {
 	defer r.forgetFailuresInFlight(entries)
 	entries, err := r.rejectOverClaimed(ctx, entries)
 	if err != nil {
@@ -383,11 +386,12 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 				continue
 			}
 		}
-		call, err := r.product.Apply(chain.ApplicationArgs{
+		args := chain.ApplicationArgs{
 			PolicyHolder: app.PolicyHolder, ProtectedWallet: app.ProtectedWallet,
 			ProtectedBalance: app.ProtectedBalance, Duration: app.Duration, BundleID: app.BundleID,
 			SignatureID: app.SignatureID32, Signature: app.Signature,
-		})
+		}
+		call, err := r.product.Apply(args)
 		if err != nil {
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: e.ID, EntityID: e.EntityID, Class: stream.ClassMalformed,
 				Reason: err.Error(), Fields: fields}); err != nil {
@@ -396,7 +400,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 			continue
 		}
 		inBatch[sigHash] = e.ID
-		cands = append(cands, &candidate{entry: e, app: carry, fields: fields, call: call, log: log})
+		cands = append(cands, &candidate{entry: e, app: carry, fields: fields, args: args, call: call, log: log})
 	}
 	if dupInBatch {
 		// The first of the pair may yet be rejected; read the other again.
@@ -407,7 +411,7 @@ func (r *submitter) processBatch(ctx context.Context, entries []stream.Entry, fe
 	if err != nil {
 		return err
 	}
-	if err := r.submit(ctx, ready, fees); err != nil {
+	if err := r.submit(ctx, ready, fees, free); err != nil {
 		return err
 	}
 	return transient
@@ -582,33 +586,54 @@ func (r *submitter) attempts() attempts {
 func (r *submitter) forgetFailuresInFlight(entries []stream.Entry) { r.w.forgetInFlight(entries) }
 
 // submit signs the ready candidates with consecutive nonces, journals them
-// all, and only then broadcasts them.
-func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.Fees) error {
+// all, and only then broadcasts them. With batching, the candidates go into
+// as few transactions as the limits allow (plan); at most free
+// transactions are signed, and candidates beyond them stay pending for the
+// next read.
+func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.Fees, free int) error {
 	ready, err := r.claimOwners(ctx, ready)
 	if err != nil || len(ready) == 0 {
 		return err
 	}
+	plans, left := r.plan(ready, free)
+	if left > 0 {
+		r.rescanFromStart()
+	}
 	first := r.w.firstNonce()
-	flights := make([]*flight, len(ready))
-	recs := make([]stream.TxRecord, len(ready))
-	txs, err := r.signAll(ready, first, fees)
+	flights := make([]*flight, len(plans))
+	recs := make([]stream.TxRecord, len(plans))
+	txs, err := r.signAll(plans, first, fees)
 	if err != nil {
 		return err
 	}
-	for i, cd := range ready {
+	for i, pl := range plans {
 		nonce, tx := first+uint64(i), txs[i]
 		raw, err := tx.MarshalBinary()
 		if err != nil {
 			return fmt.Errorf("encode transaction: %w", err)
 		}
-		recs[i] = stream.TxRecord{Nonce: nonce, EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
-			Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw), SignedAt: r.clock.Now().UTC(),
-			EnqueuedAt: cd.app.enqueuedAt}
+		recs[i] = stream.TxRecord{Nonce: nonce, Hashes: []string{tx.Hash().Hex()}, RawTx: hexutil.Encode(raw),
+			SignedAt: r.clock.Now().UTC()}
+		apps := make([]*carried, len(pl.cds))
+		for j, cd := range pl.cds {
+			apps[j] = cd.app
+		}
+		base := pl.cds[0].log
+		if len(pl.cds) == 1 {
+			recs[i].EntryID, recs[i].EntityID, recs[i].EnqueuedAt = pl.cds[0].entry.ID, pl.cds[0].entry.EntityID, pl.cds[0].app.enqueuedAt
+		} else {
+			recs[i].Kind = stream.KindBatch
+			for _, cd := range pl.cds {
+				recs[i].Batch = append(recs[i].Batch, stream.RecordApp{EntryID: cd.entry.ID, EntityID: cd.entry.EntityID,
+					EnqueuedAt: cd.app.enqueuedAt})
+			}
+			base = r.log.With().Str("kind", stream.KindBatch).Int("applications", len(pl.cds)).Str("entry", pl.cds[0].entry.ID).Logger()
+		}
 		// LastSent is set now, before the flight is visible to the tracker:
 		// a pass between publishing and broadcasting must not take it for
 		// dropped and send it a second time.
 		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true, LastSent: r.clock.Now()},
-			app: cd.app, baseLog: cd.log}
+			apps: apps, baseLog: base}
 		flights[i].setTx(tx)
 	}
 
@@ -637,9 +662,77 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 	r.broadcast(safe, flights...)
 	now := r.clock.Now()
 	for _, f := range flights {
-		r.metrics.Submitted(f.app.enqueuedAt, now)
+		for _, a := range f.apps {
+			r.metrics.Submitted(a.enqueuedAt, now)
+		}
 	}
 	return nil
+}
+
+// txPlan is one transaction to sign: the candidates it carries, in order,
+// and its call and gas limit.
+type txPlan struct {
+	cds  []*candidate
+	call chain.Call
+	gas  uint64
+}
+
+// perTx is how many applications one transaction may carry: the batch's
+// most with batching, else one. The submitting loop reads that many
+// entries per free slot of the window.
+func (r *core) perTx() int {
+	if b := r.cfg.Batch; b != nil && b.MaxApplications > 1 {
+		return b.MaxApplications
+	}
+	return 1
+}
+
+// plan forms the transactions of a pass (issue 22): without batching one
+// per candidate, as they come; with it, batch.Plan packs the candidates in
+// order into batches of at most Batching.MaxApplications whose gas limit
+// stays within the budget (the smaller of Batching.GasBudget and half the
+// head's block gas limit). A batch of one is the application's own product
+// call, as without batching: nothing waits to fill a batch, and a lone
+// application costs what it always did. At most free transactions are
+// planned; left is how many candidates did not fit.
+func (r *submitter) plan(ready []*candidate, free int) (plans []txPlan, left int) {
+	var groups [][]int
+	b := r.cfg.Batch
+	if r.perTx() > 1 {
+		limits := make([]uint64, len(ready))
+		for i, cd := range ready {
+			limits[i] = cd.gas
+		}
+		budget := b.GasBudget
+		if r.blockGas > 0 {
+			budget = min(budget, r.blockGas/2)
+		}
+		groups = batch.Plan(limits, b.MaxApplications, budget)
+	} else {
+		for i := range ready {
+			groups = append(groups, []int{i})
+		}
+	}
+	for _, g := range groups {
+		if len(plans) == free {
+			left += len(g)
+			continue
+		}
+		if len(g) == 1 {
+			cd := ready[g[0]]
+			plans = append(plans, txPlan{cds: []*candidate{cd}, call: cd.call, gas: cd.gas})
+			continue
+		}
+		cds := make([]*candidate, len(g))
+		args := make([]chain.ApplicationArgs, len(g))
+		limits := make([]uint64, len(g))
+		for j, i := range g {
+			cds[j], args[j], limits[j] = ready[i], ready[i].args, ready[i].gas
+		}
+		call := batch.Call(b.Contract, args, limits)
+		plans = append(plans, txPlan{cds: cds, call: call, gas: batch.GasFor(limits, len(call.Data))})
+	}
+	return plans, left
 }
 
 // signConcurrency bounds the signatures of one batch made at once: a KMS
@@ -648,16 +741,16 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 // use, and a remote signer is not flooded.
 const signConcurrency = 8
 
-// signAll signs the ready candidates at consecutive nonces from first,
-// signConcurrency at a time; the transactions come back in the candidates'
-// order. The first error fails the batch (nothing is journaled yet).
-func (r *submitter) signAll(ready []*candidate, first uint64, fees chain.Fees) ([]*types.Transaction, error) {
-	txs := make([]*types.Transaction, len(ready))
+// signAll signs the planned transactions at consecutive nonces from first,
+// signConcurrency at a time; the transactions come back in the plans'
+// order. The first error fails the pass (nothing is journaled yet).
+func (r *submitter) signAll(plans []txPlan, first uint64, fees chain.Fees) ([]*types.Transaction, error) {
+	txs := make([]*types.Transaction, len(plans))
 	var g errgroup.Group
 	g.SetLimit(signConcurrency)
-	for i, cd := range ready {
+	for i, pl := range plans {
 		g.Go(func() error {
-			tx, err := r.signer.Sign(cd.call, first+uint64(i), cd.gas, fees)
+			tx, err := r.signer.Sign(pl.call, first+uint64(i), pl.gas, fees)
 			txs[i] = tx
 			return err
 		})

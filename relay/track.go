@@ -391,7 +391,9 @@ type confirmation struct {
 // journal records: two Redis round trips per pass, not per application. The
 // journal goes last, so a crash in between only repeats idempotent steps on
 // restart (the record is tracked again, found confirmed, acked again). A
-// confirmed gap fill is only forgotten.
+// confirmed gap fill is only forgotten. A batch transaction (and an adopted
+// one that turns out to be a batch) settles each application by its own
+// event instead (settleBatch).
 func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	if len(confirmed) == 0 {
 		return
@@ -401,16 +403,25 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	var entries []stream.Settled
 	var confs []stream.Confirmation
 	var nonces []uint64
+	plain := confirmed[:0:0]
 	for _, cf := range confirmed {
-		if cf.f.app != nil {
-			entries = append(entries, stream.Settled{EntryID: cf.f.app.entryID, EntityID: cf.f.app.entityID})
+		if outs, ok := r.batchOutcomes(cf.f, cf.rcpt); ok {
+			r.settleBatch(c, cf, outs)
+			continue
+		}
+		plain = append(plain, cf)
+		for _, a := range cf.f.apps {
+			entries = append(entries, stream.Settled{EntryID: a.entryID, EntityID: a.entityID})
 			pid, _ := r.product.ProcessID(cf.rcpt)
-			confs = append(confs, stream.Confirmation{EntityID: cf.f.app.entityID, EntryID: cf.f.app.entryID,
+			confs = append(confs, stream.Confirmation{EntityID: a.entityID, EntryID: a.entryID,
 				TxHash: cf.rcpt.TxHash, Block: cf.rcpt.BlockNumber.Uint64(), ProcessID: pid})
 		}
 		if cf.f.st.Signed {
 			nonces = append(nonces, cf.f.rec.Nonce)
 		}
+	}
+	if len(plain) == 0 {
+		return
 	}
 	// The outcome is recorded before the ack: a crash in between repeats
 	// both, and both are idempotent; the other way round, a crash would
@@ -428,13 +439,18 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 		return
 	}
 	now := r.clock.Now()
-	for _, cf := range confirmed {
+	var apps []*carried
+	for _, cf := range plain {
 		gasPaid := gasPaid(cf.rcpt)
-		if cf.f.app == nil {
+		if len(cf.f.apps) == 0 {
 			cf.f.log.Info().Str("mined_tx", cf.rcpt.TxHash.Hex()).Msg("nonce gap filled")
 			continue
 		}
-		r.metrics.Confirmed(cf.f.app.enqueuedAt, now, gasPaid)
+		apps = append(apps, cf.f.apps...)
+		r.metrics.Carried(len(cf.f.apps), cf.rcpt.GasUsed)
+		for _, a := range cf.f.apps {
+			r.metrics.Confirmed(a.enqueuedAt, now, gasPaid)
+		}
 		cf.f.log.Info().Str("mined_tx", cf.rcpt.TxHash.Hex()).Uint64("block", cf.rcpt.BlockNumber.Uint64()).
 			Uint64("gas_used", cf.rcpt.GasUsed).Str("gas_paid_wei", gasPaid.String()).
 			Msg("application confirmed, entry acknowledged")
@@ -444,12 +460,8 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 		r.log.Warn().Err(err).Msg("forget journal records failed, will retry")
 		r.unforgotten = append(r.unforgotten, nonces...)
 	}
-	apps := make([]*carried, 0, len(confirmed))
-	for _, cf := range confirmed {
-		apps = append(apps, cf.f.app)
-	}
 	r.releaseOwners(c, apps...)
-	for _, cf := range confirmed {
+	for _, cf := range plain {
 		r.release(cf.f, false)
 	}
 }
@@ -485,6 +497,13 @@ func gasPaid(rcpt *types.Receipt) *big.Int {
 // application goes back to the queue.
 func (r *core) release(f *flight, rescan bool) {
 	r.metrics.SetInFlight(r.w.release(f, rescan))
+	r.w.wake()
+}
+
+// releaseSome removes a flight some of whose applications go back to the
+// queue (window.releaseSome) and wakes the submitting loop.
+func (r *core) releaseSome(f *flight, requeued map[string]bool) {
+	r.metrics.SetInFlight(r.w.releaseSome(f, func(id string) bool { return requeued[id] }))
 	r.w.wake()
 }
 

@@ -24,7 +24,10 @@ import (
 // not published yet).
 type window struct {
 	mu        sync.Mutex
-	flights   map[string]*flight // by flight.key: stream entry id, or nonce of a gap fill
+	flights   map[string]*flight // by flight.key: first stream entry id, or nonce of a gap fill
+	// carrying is every stream entry a flight carries (a batch carries
+	// several), and sigs their signatures.
+	carrying  map[string]*flight
 	sigs      map[common.Hash]string
 	nextNonce uint64
 	scan      pendingScan
@@ -50,6 +53,7 @@ type window struct {
 func newWindow(maxInFlight uint64) *window {
 	return &window{
 		flights:   make(map[string]*flight),
+		carrying:  make(map[string]*flight),
 		sigs:      make(map[common.Hash]string),
 		scan:      newPendingScan(),
 		node:      nodeWindow{Limit: min(maxInFlight, initialNodeWindow), Max: maxInFlight},
@@ -65,6 +69,7 @@ func (w *window) reset(next uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.flights = make(map[string]*flight)
+	w.carrying = make(map[string]*flight)
 	w.sigs = make(map[common.Hash]string)
 	w.nextNonce = next
 	w.holdCheck = true
@@ -82,8 +87,9 @@ func (w *window) resume(f *flight) uint64 {
 
 func (w *window) putLocked(f *flight) {
 	w.flights[f.key()] = f
-	if f.app != nil {
-		w.sigs[f.app.sigHash] = f.app.entryID
+	for _, a := range f.apps {
+		w.carrying[a.entryID] = f
+		w.sigs[a.sigHash] = a.entryID
 	}
 }
 
@@ -103,28 +109,41 @@ func (w *window) add(fs ...*flight) int {
 // submitting loop to read its own pending entries again (the application
 // goes back to the queue).
 func (w *window) release(f *flight, rescan bool) int {
+	return w.releaseSome(f, func(string) bool { return rescan })
+}
+
+// releaseSome removes a flight whose applications went different ways:
+// requeued(entry) tells those back in the queue (a batch's, settleBatch);
+// the others were settled, and a page being read must not hand them out.
+func (w *window) releaseSome(f *flight, requeued func(entryID string) bool) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.flights[f.key()] == f {
 		delete(w.flights, f.key())
 	}
-	if f.app != nil {
-		if w.sigs[f.app.sigHash] == f.app.entryID {
-			delete(w.sigs, f.app.sigHash)
+	for _, a := range f.apps {
+		if w.carrying[a.entryID] == f {
+			delete(w.carrying, a.entryID)
 		}
-		w.scan.released(f.app.entryID, rescan)
+		if w.sigs[a.sigHash] == a.entryID {
+			delete(w.sigs, a.sigHash)
+		}
+		w.scan.released(a.entryID, requeued(a.entryID))
 	}
 	return len(w.flights)
 }
 
-// swap replaces f by a in one step, so the application is never out of the
-// window.
+// swap replaces f, a flight of one application, by a in one step, so the
+// application is never out of the window.
 func (w *window) swap(f, a *flight) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.flights[f.key()] == f {
 		w.flights[f.key()] = a
-		w.sigs[a.app.sigHash] = a.app.entryID
+		for _, c := range a.apps {
+			w.carrying[c.entryID] = a
+			w.sigs[c.sigHash] = c.entryID
+		}
 	}
 }
 
@@ -152,11 +171,9 @@ func (w *window) all() (fs []*flight, signed bool) {
 func (w *window) entryIDs() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	ids := make([]string, 0, len(w.flights))
-	for _, f := range w.flights {
-		if f.app != nil {
-			ids = append(ids, f.app.entryID)
-		}
+	ids := make([]string, 0, len(w.carrying))
+	for id := range w.carrying {
+		ids = append(ids, id)
 	}
 	return ids
 }
@@ -179,12 +196,7 @@ func (w *window) signedNonces() (have map[uint64]bool, highest uint64, any bool)
 func (w *window) entries() (reading, sent int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, f := range w.flights {
-		if f.app != nil {
-			sent++
-		}
-	}
-	return w.reading, sent
+	return w.reading, len(w.carrying)
 }
 
 func (w *window) setReading(n int) {
@@ -581,7 +593,7 @@ func (w *window) pageRead(batch []stream.Entry, ok bool, n int, now time.Time) [
 			break // the rest is read again from the cursor next time
 		}
 		w.scan.cursor = e.ID
-		if _, busy := w.flights[e.ID]; busy {
+		if _, busy := w.carrying[e.ID]; busy {
 			continue
 		}
 		if w.scan.take(e.ID, now) {
@@ -625,7 +637,7 @@ func (w *window) forgetInFlight(entries []stream.Entry) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, e := range entries {
-		if _, ok := w.flights[e.ID]; ok {
+		if _, ok := w.carrying[e.ID]; ok {
 			w.scan.forget(e.ID)
 		}
 	}

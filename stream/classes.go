@@ -39,9 +39,16 @@ const (
 	RequeueProductInactive = "product_inactive" // ERROR:DP-010, the product was paused
 	RequeueOutOfGas        = "out_of_gas"
 	RequeuePassesNow       = "passes_now" // the replayed call no longer reverts
+	// RequeueBatchFailed: a batch transaction reverted as a whole (none of
+	// its applications was applied).
+	RequeueBatchFailed = "batch_failed"
+	// RequeueSignatureUsed: an application of a batch met SIGNATURE_USED;
+	// back in the queue, its simulation looks the earlier use up as for
+	// any application (ours: tracked to confirmation; not ours: final).
+	RequeueSignatureUsed = "signature_used"
 )
 
 // RequeueCauses lists every requeue cause.
 func RequeueCauses() []string {
-	return []string{RequeueProductInactive, RequeueOutOfGas, RequeuePassesNow}
+	return []string{RequeueProductInactive, RequeueOutOfGas, RequeuePassesNow, RequeueBatchFailed, RequeueSignatureUsed}
 }
