@@ -23,8 +23,8 @@ import (
 // owns the step (the tracker, or the submitting loop for a flight it has
 // not published yet).
 type window struct {
-	mu        sync.Mutex
-	flights   map[string]*flight // by flight.key: first stream entry id, or nonce of a gap fill
+	mu      sync.Mutex
+	flights map[string]*flight // by flight.key: first stream entry id, or nonce of a gap fill
 	// carrying is every stream entry a flight carries (a batch carries
 	// several), and sigs their signatures.
 	carrying  map[string]*flight
