@@ -69,6 +69,7 @@ type envOptions struct {
 	poolSlots     uint64           // the node keeps this many of a sender's transactions (0: roomy)
 	fakeClock     bool             // the relays run on env.clock (see env.until)
 	priceBump     uint64           // the node's replacement rule in percent (0: geth's 10)
+	batch         int              // deploy the batch contract and batch up to this many per transaction (0: off)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -79,7 +80,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
 	dc, err := devchain.Start(devchain.Options{Fund: append([]common.Address{wallet}, o.alsoFund...), FundAmount: o.fund,
-		PoolSlots: o.poolSlots, PriceBump: o.priceBump})
+		PoolSlots: o.poolSlots, PriceBump: o.priceBump, Batch: o.batch > 0})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}
@@ -117,6 +118,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 		reg: prometheus.NewRegistry(),
 		hb:  &monitor.Heartbeat{},
 		log: &logbuf.Buffer{},
+	}
+	if o.batch > 0 {
+		e.cfg.Batch = &relay.Batching{Contract: dc.Batch, MaxApplications: o.batch, GasBudget: 8_000_000}
 	}
 	if o.fakeClock {
 		e.clock, e.step = fakeclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), e.cfg.PollInterval
