@@ -12,6 +12,10 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/batch"
@@ -21,47 +25,99 @@ import (
 	"github.com/etherisc/depeg-relay/internal/poll"
 )
 
-// env is the devchain with the test product and a deployed batch contract.
+// env is a chain with a funded key of the env's own, by default the
+// devchain with its test product and a batch contract deployed for it.
 type env struct {
-	t        *testing.T
+	t testing.TB
+	// dc is the devchain, nil on an osaka chain.
 	dc       *devchain.Chain
+	client   evmClient
+	commit   func()
+	chainID  *big.Int
 	key      *ecdsa.PrivateKey
 	signer   *chain.Signer
 	contract common.Address
 	nonce    uint64
 }
 
+// evmClient is what the env asks of a chain: the devchain's JSON-RPC
+// client and the simulated backend's in-process one both serve it.
+type evmClient interface {
+	bind.ContractBackend
+	bind.DeployBackend
+}
+
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := startEnv(t)
+	e.contract = e.deploy(common.FromHex(batch.DepegApplicationBatchMetaData.Bin), batch.NewDepegApplicationBatch().PackConstructor(e.dc.Product))
+	return e
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return key
+}
+
+// startEnv starts a devchain with a funded key of the env's own, and
+// deploys nothing but the devchain's test product.
+func startEnv(t testing.TB) *env {
+	t.Helper()
+	key := newKey(t)
 	dc := devchaintest.Start(t, devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}}, 0)
-	e := &env{t: t, dc: dc, key: key, signer: chain.NewSigner(key, dc.ChainID)}
-	b := batch.NewDepegApplicationBatch()
-	opts := bind.NewKeyedTransactor(key, dc.ChainID)
-	opts.Context = t.Context()
-	addr, tx, err := bind.DeployContract(opts, common.FromHex(batch.DepegApplicationBatchMetaData.Bin), dc.Client, b.PackConstructor(dc.Product))
+	return &env{t: t, dc: dc, client: dc.Client, commit: func() { dc.Commit() }, chainID: dc.ChainID, key: key, signer: chain.NewSigner(key, dc.ChainID)}
+}
+
+// startOsakaEnv starts a simulated chain on mainnet's gas schedule (Osaka,
+// as go-ethereum's mainnet chainspec has it), with a funded key of the
+// env's own. The devchain runs go-ethereum's dev config, whose Bogota
+// instruction set already prices state as EIP-8037 and EIP-8038 propose
+// (97,920 gas for a new storage slot, storage and account access
+// repriced), which mainnet does not; gas measured for a product that
+// writes storage therefore differs between the two.
+func startOsakaEnv(t testing.TB) *env {
+	t.Helper()
+	key := newKey(t)
+	alloc := types.GenesisAlloc{crypto.PubkeyToAddress(key.PublicKey): {Balance: new(big.Int).Mul(big.NewInt(1000), big.NewInt(params.Ether))}}
+	sim := simulated.NewBackend(alloc, func(_ *node.Config, ec *ethconfig.Config) {
+		cfg := *params.AllDevChainProtocolChanges
+		cfg.AmsterdamTime, cfg.BogotaTime = nil, nil
+		ec.Genesis.Config = &cfg
+	})
+	t.Cleanup(func() { sim.Close() })
+	return &env{t: t, client: sim.Client(), commit: func() { sim.Commit() }, chainID: big.NewInt(devchain.ChainID), key: key,
+		signer: chain.NewSigner(key, big.NewInt(devchain.ChainID))}
+}
+
+// deploy deploys code with its packed constructor arguments from the env's
+// key and returns the contract's address.
+func (e *env) deploy(code, args []byte) common.Address {
+	e.t.Helper()
+	opts := bind.NewKeyedTransactor(e.key, e.chainID)
+	opts.Context = e.t.Context()
+	addr, tx, err := bind.DeployContract(opts, code, e.client, args)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
 	e.nonce++
 	if r := e.mine(tx); r.Status != types.ReceiptStatusSuccessful {
-		t.Fatalf("deploy failed")
+		e.t.Fatalf("deploy failed")
 	}
-	e.contract = addr
-	return e
+	return addr
 }
 
 // mine seals a block and returns tx's receipt.
 func (e *env) mine(tx *types.Transaction) *types.Receipt {
 	e.t.Helper()
-	e.dc.Commit()
+	e.commit()
 	var r *types.Receipt
 	poll.Until(e.t, 10*time.Second, "receipt", func() bool {
 		var err error
-		r, err = e.dc.Client.TransactionReceipt(context.Background(), tx.Hash())
+		r, err = e.client.TransactionReceipt(context.Background(), tx.Hash())
 		return err == nil
 	})
 	return r
@@ -97,7 +153,7 @@ func (e *env) send(apps []batch.DepegApplicationBatchApplication, gas uint64) *t
 // sendCall sends call from the env's key with gas and mines it.
 func (e *env) sendCall(call chain.Call, gas uint64) *types.Receipt {
 	e.t.Helper()
-	head, err := e.dc.Client.HeaderByNumber(e.t.Context(), nil)
+	head, err := e.client.HeaderByNumber(e.t.Context(), nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -107,7 +163,7 @@ func (e *env) sendCall(call chain.Call, gas uint64) *types.Receipt {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.dc.Client.SendTransaction(e.t.Context(), tx); err != nil {
+	if err := e.client.SendTransaction(e.t.Context(), tx); err != nil {
 		e.t.Fatal(err)
 	}
 	e.nonce++
