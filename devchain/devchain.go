@@ -28,6 +28,7 @@ import (
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/devchain/testcontract"
 )
 
@@ -90,9 +91,16 @@ type Options struct {
 	// (txpool.pricebump; geth's default is 10): a same-nonce replacement
 	// must raise both fees by at least this much or it is refused.
 	PriceBump uint64
+	// Batch, when set, also deploys the batch contract for the product
+	// (package chain/batch, DepegApplicationBatch), from the owner right
+	// after the product, and sets Chain.Batch: dev mode batches with it.
+	// The owner's next nonce deploys it, so with OwnerKey its address is
+	// fixed too.
+	Batch bool
 }
 
-// Chain is a running devchain with the test DepegProduct deployed.
+// Chain is a running devchain with the test DepegProduct deployed (and,
+// with Options.Batch, the batch contract for it).
 //
 // Commit, Produce and the owner helpers may be called concurrently. Blocks
 // should be sealed through Chain.Commit rather than Backend.Commit while
@@ -106,6 +114,9 @@ type Chain struct {
 	Product common.Address
 	// Helper is the product's message helper, the EIP-712 verifyingContract.
 	Helper common.Address
+	// Batch is the batch contract deployed for Product with Options.Batch;
+	// the zero address without it.
+	Batch common.Address
 	// Owner deployed the product and is the only account allowed to pause it
 	// or change its gas burn.
 	Owner common.Address
@@ -152,7 +163,7 @@ func Start(opts Options) (*Chain, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := c.init(ctx); err != nil {
+	if err := c.init(ctx, opts); err != nil {
 		return nil, errors.Join(err, c.Close())
 	}
 	return c, nil
@@ -261,9 +272,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// init dials the HTTP endpoint and deploys the product through it, which also
-// proves the endpoint works before Start returns.
-func (c *Chain) init(ctx context.Context) error {
+// init dials the HTTP endpoint and deploys the product (and the batch
+// contract with options.Batch) through it, which also proves the endpoint
+// works before Start returns.
+func (c *Chain) init(ctx context.Context, options Options) error {
 	client, err := ethclient.DialContext(ctx, c.URL)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", c.URL, err)
@@ -290,7 +302,29 @@ func (c *Chain) init(ctx context.Context) error {
 		return fmt.Errorf("read message helper address: %w", err)
 	}
 	c.Helper = helper
+	if options.Batch {
+		if c.Batch, err = c.deployBatch(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// deployBatch deploys the batch contract for the product from the owner
+// and waits until it is mined.
+func (c *Chain) deployBatch(ctx context.Context) (common.Address, error) {
+	code := common.FromHex(batch.DepegApplicationBatchMetaData.Bin)
+	if len(code) == 0 {
+		return common.Address{}, errors.New("deploy batch contract: it has no bytecode")
+	}
+	addr, tx, err := bind.DeployContract(c.ownerOpts(ctx), code, c.Client, batch.NewDepegApplicationBatch().PackConstructor(c.Product))
+	if err != nil {
+		return common.Address{}, fmt.Errorf("deploy batch contract: %w", err)
+	}
+	if err := c.mine(ctx, tx); err != nil {
+		return common.Address{}, fmt.Errorf("deploy batch contract: %w", err)
+	}
+	return addr, nil
 }
 
 func (c *Chain) ownerOpts(ctx context.Context) *bind.TransactOpts {

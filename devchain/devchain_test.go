@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/devchain/testcontract"
 )
@@ -241,5 +244,45 @@ func TestOwnerKeyIsFresh(t *testing.T) {
 	b := start(t, devchain.Options{})
 	if a.Owner == b.Owner || a.URL == b.URL {
 		t.Errorf("two chains share owner %s or URL %s", a.Owner, a.URL)
+	}
+}
+
+// TestBatchContract: with Options.Batch the batch contract is deployed for
+// the product (its product() is Chain.Product); with a fixed owner key its
+// address is the same on every start, and the product's address is the one
+// a chain without it has. Without the option nothing is deployed.
+func TestBatchContract(t *testing.T) {
+	owner, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := start(t, devchain.Options{Batch: true, OwnerKey: owner})
+	if c.Batch == (common.Address{}) {
+		t.Fatal("Chain.Batch is the zero address with Options.Batch")
+	}
+	code, err := c.Client.CodeAt(t.Context(), c.Batch, nil)
+	if err != nil || len(code) == 0 {
+		t.Fatalf("code at %s: %d bytes, %v; want the batch contract", c.Batch, len(code), err)
+	}
+	b := batch.NewDepegApplicationBatch()
+	product, err := bind.Call(b.Instance(c.Client, c.Batch), &bind.CallOpts{Context: t.Context()}, b.PackProduct(), b.UnpackProduct)
+	if err != nil {
+		t.Fatalf("product(): %v", err)
+	}
+	if product != c.Product {
+		t.Errorf("batch contract's product() = %s, want %s", product, c.Product)
+	}
+
+	again := start(t, devchain.Options{Batch: true, OwnerKey: owner})
+	plain := start(t, devchain.Options{OwnerKey: owner})
+	if again.Batch != c.Batch || again.Product != c.Product || plain.Product != c.Product {
+		t.Errorf("same owner key: batch %s then %s, product %s, %s and (without batch) %s; want each the same",
+			c.Batch, again.Batch, c.Product, again.Product, plain.Product)
+	}
+	if plain.Batch != (common.Address{}) {
+		t.Errorf("Chain.Batch = %s without Options.Batch, want the zero address", plain.Batch)
+	}
+	if n, err := plain.Client.NonceAt(t.Context(), plain.Owner, nil); err != nil || n != 1 {
+		t.Errorf("owner's nonce without Options.Batch = %d, %v; want 1 (the product's deployment alone)", n, err)
 	}
 }
