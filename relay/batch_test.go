@@ -190,7 +190,6 @@ func TestBatchMixedOutcomes(t *testing.T) {
 	}
 }
 
-
 // TestBatchSurvivesRestart: a batch journaled and broadcast, then the relay
 // stops (as after a kill: nothing settles on the way out). A new relay
 // rebuilds the batch from its record, tracks it, and settles each
