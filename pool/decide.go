@@ -1,6 +1,13 @@
 package pool
 
-import "time"
+import (
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/stream"
+)
 
 // orphanAction is what the pool does with one record of a journal that no
 // live process holds.
@@ -81,4 +88,66 @@ func decideOrphan(p orphanPolicy, o orphanObs) (orphanAction, uint64) {
 		return orphanHandOn, 0
 	}
 	return orphanWait, 0
+}
+
+// appFate is what the pool does with one application of a record it
+// settles or hands on.
+type appFate struct {
+	App stream.RecordApp
+	// SigHash is the application's claim key (keccak256 of its signature);
+	// zero when the transaction could not be read, and the claim then
+	// stays until it is stale.
+	SigHash common.Hash
+	// Confirm: the application is created; acknowledge its entry and
+	// record its confirmation with ProcessID. Otherwise it is handed on:
+	// its entry stays pending for a live key.
+	Confirm   bool
+	ProcessID common.Hash
+}
+
+// decideApps splits decideOrphan's action for a record into one fate for
+// each application the record carries (rec.Applications(): none for a gap
+// fill). sigs are the claim keys of those applications read from the
+// transaction, in its order (nil when unreadable); pid is the process id a
+// single application's receipt names; outcomes are the batch contract's
+// events of a batch transaction's receipt (batch.Outcomes).
+//
+//	#  record                      application                                    fate
+//	1  wait                        any                                            none: nothing is decided yet
+//	2  hand on                     any                                            hand on
+//	3  settle, single transaction  its one application                            confirm, with pid
+//	4  settle, batch               ApplicationApplied at its own index            confirm, with the event's processId
+//	5  settle, batch               ApplicationFailed, no event, another index,    hand on: a live key simulates it again and
+//	                               or the calldata does not list the record's     decides; one the batch created reverts
+//	                               applications                                   SIGNATURE_USED, which the pool resolves as its own success
+//
+// A batch that failed as a whole is not "settle" (decideOrphan hands it
+// on): every application of it goes back.
+func decideApps(act orphanAction, rec stream.TxRecord, sigs []common.Hash, pid common.Hash, outcomes map[common.Hash]batch.Outcome) []appFate {
+	if act == orphanWait {
+		return nil
+	}
+	apps := rec.Applications()
+	known := len(sigs) == len(apps)
+	out := make([]appFate, len(apps))
+	for i, a := range apps {
+		out[i].App = a
+		if known {
+			out[i].SigHash = sigs[i]
+		}
+		if act != orphanSettle {
+			continue
+		}
+		if rec.Kind != stream.KindBatch {
+			out[i].Confirm, out[i].ProcessID = true, pid
+			continue
+		}
+		if !known {
+			continue
+		}
+		if o, ok := outcomes[sigs[i]]; ok && o.Applied && o.Index == uint64(i) {
+			out[i].Confirm, out[i].ProcessID = true, o.ProcessID
+		}
+	}
+	return out
 }

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -57,7 +58,14 @@ type FinisherConfig struct {
 	Own     map[string]bool
 	Status  Status  // optional
 	Product Product // optional: process ids for Status, signatures to release the claims
-	Now     func() time.Time
+	// BatchContract is BATCH_CONTRACT_ADDRESS: the outcome of each
+	// application of a batch transaction is its event from this contract
+	// (batch.Outcomes). A batch read with another address (or none)
+	// finds no event, so its applications are handed on, never confirmed:
+	// a live key then meets SIGNATURE_USED for those created, which the
+	// pool resolves as its own success.
+	BatchContract common.Address
+	Now           func() time.Time
 }
 
 // Orphan is a key no live process holds whose journal still has records.
@@ -271,7 +279,7 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 	pol := orphanPolicy{Confirmations: f.cfg.Confirmations, HandOnAfter: f.cfg.HandOnAfter}
 	var settle []stream.Settled
 	var confs []stream.Confirmation
-	var settleNonces, handOn []uint64
+	var done []uint64        // nonces of the records settled or handed on
 	var claims []common.Hash // of the key's claims on the applications settled or handed on
 	for _, r := range recs {
 		var rc *types.Receipt
@@ -291,26 +299,33 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 		} else {
 			delete(f.lost, lostKey)
 		}
-		log := f.log.With().Str("wallet", w).Uint64("nonce", r.Nonce).Str("entry", r.EntryID).Str("entityId", r.EntityID).Logger()
-		switch act {
-		case orphanSettle:
-			settleNonces = append(settleNonces, r.Nonce)
-			claims = append(claims, f.sigHash(r))
-			if r.EntryID != "" {
-				settle = append(settle, stream.Settled{EntryID: r.EntryID, EntityID: r.EntityID})
-				var pid common.Hash
-				if f.cfg.Product != nil {
-					pid, _ = f.cfg.Product.ProcessID(rc)
-				}
-				confs = append(confs, stream.Confirmation{EntityID: r.EntityID, EntryID: r.EntryID, TxHash: rc.TxHash,
-					Block: rc.BlockNumber.Uint64(), ProcessID: pid})
-				log.Info().Str("mined_tx", rc.TxHash.Hex()).Msg("orphaned key's application confirmed by the pool, entry acknowledged")
+		if act == orphanWait {
+			continue
+		}
+		var pid common.Hash
+		var outcomes map[common.Hash]batch.Outcome
+		if act == orphanSettle && r.Kind == stream.KindBatch {
+			outcomes = batch.Outcomes(f.cfg.BatchContract, rc)
+		} else if act == orphanSettle && f.cfg.Product != nil {
+			pid, _ = f.cfg.Product.ProcessID(rc)
+		}
+		done = append(done, r.Nonce)
+		delete(f.lost, lostKey)
+		log := f.log.With().Str("wallet", w).Uint64("nonce", r.Nonce).Logger()
+		for _, a := range decideApps(act, r, f.sigHashes(r), pid, outcomes) {
+			claims = append(claims, a.SigHash)
+			alog := log.With().Str("entry", a.App.EntryID).Str("entityId", a.App.EntityID).Logger()
+			if !a.Confirm {
+				alog.Warn().Str("why", handOnWhy(o, r.Kind)).Msg("orphaned key's application will not complete: entry handed back to the pool")
+				continue
 			}
-		case orphanHandOn:
-			handOn = append(handOn, r.Nonce)
-			claims = append(claims, f.sigHash(r))
-			delete(f.lost, lostKey)
-			log.Warn().Str("why", handOnWhy(o)).Msg("orphaned key's transaction will not complete: entry handed back to the pool")
+			if a.App.EntryID == "" {
+				continue
+			}
+			settle = append(settle, stream.Settled{EntryID: a.App.EntryID, EntityID: a.App.EntityID})
+			confs = append(confs, stream.Confirmation{EntityID: a.App.EntityID, EntryID: a.App.EntryID, TxHash: rc.TxHash,
+				Block: rc.BlockNumber.Uint64(), ProcessID: a.ProcessID})
+			alog.Info().Str("mined_tx", rc.TxHash.Hex()).Msg("orphaned key's application confirmed by the pool, entry acknowledged")
 		}
 	}
 	// As the relay settles: outcome recorded, then the ack, then the
@@ -323,7 +338,7 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 	if err := q.Ack(ctx, settle...); err != nil {
 		return len(recs), err
 	}
-	if err := q.Forget(ctx, append(settleNonces, handOn...)...); err != nil {
+	if err := q.Forget(ctx, done...); err != nil {
 		return len(recs), err
 	}
 	// The key's claims go last: a crash before leaves claims whose entries
@@ -331,29 +346,42 @@ func (f *Finisher) finish(ctx context.Context, q *stream.Queue, w string, recs [
 	if err := q.ReleaseOwners(ctx, w, nonZero(claims)...); err != nil {
 		f.log.Warn().Err(err).Str("wallet", w).Msg("release of an orphaned key's claims failed; they are stale now")
 	}
-	return len(recs) - len(settleNonces) - len(handOn), nil
+	return len(recs) - len(done), nil
 }
 
-// sigHash is the claim key of the application a record's transaction
-// carries (keccak256 of its signature); zero when it cannot be read (a gap
-// fill, no product, an undecodable transaction).
-func (f *Finisher) sigHash(r stream.TxRecord) common.Hash {
-	if f.cfg.Product == nil || r.EntryID == "" {
-		return common.Hash{}
+// sigHashes are the claim keys (keccak256 of each signature) of the
+// applications a record's transaction carries, in its order: the batch's
+// calldata (batch.Decode) for a batch, the product call (with Product) for
+// a single application. nil when they cannot be read (a gap fill, no
+// product, an undecodable transaction): decideApps then releases no claim
+// and confirms no application of a batch.
+func (f *Finisher) sigHashes(r stream.TxRecord) []common.Hash {
+	if len(r.Applications()) == 0 {
+		return nil
 	}
-	raw, err := hexutil.Decode(r.RawTx)
+	tx, err := chain.DecodeRawTx(r.RawTx)
 	if err != nil {
-		return common.Hash{}
+		return nil
 	}
-	var tx types.Transaction
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return common.Hash{}
+	if r.Kind == stream.KindBatch {
+		apps, _, err := batch.Decode(tx.Data())
+		if err != nil {
+			return nil
+		}
+		out := make([]common.Hash, len(apps))
+		for i, a := range apps {
+			out[i] = crypto.Keccak256Hash(a.Signature)
+		}
+		return out
+	}
+	if f.cfg.Product == nil {
+		return nil
 	}
 	sig, err := f.cfg.Product.SignatureOf(tx.Data())
 	if err != nil {
-		return common.Hash{}
+		return nil
 	}
-	return crypto.Keccak256Hash(sig)
+	return []common.Hash{crypto.Keccak256Hash(sig)}
 }
 
 func nonZero(hs []common.Hash) []common.Hash {
@@ -366,8 +394,10 @@ func nonZero(hs []common.Hash) []common.Hash {
 	return out
 }
 
-func handOnWhy(o orphanObs) string {
+func handOnWhy(o orphanObs, kind string) string {
 	switch {
+	case o.Mined && o.Success && kind == stream.KindBatch:
+		return "no ApplicationApplied event for it in the batch"
 	case o.Mined:
 		return "reverted"
 	case o.Nonce < o.MinedNonce:
