@@ -85,7 +85,7 @@ func (o *ObservedQueue) DeadLetter(ctx context.Context, d stream.DeadLetter) err
 }
 
 // Record journals like stream.Queue.Record, then tells Notify about each
-// application's first transaction. Replacements (a fee bump, its outcome)
+// application's first transaction (each application of a batch). Replacements (a fee bump, its outcome)
 // and gap fills are no status change. A failed notification fails the
 // write: the relay then broadcasts nothing, removes the records and submits
 // the applications again later (as after a lost reply), so they are told
@@ -94,13 +94,7 @@ func (o *ObservedQueue) Record(ctx context.Context, recs ...stream.TxRecord) err
 	if err := o.Queue.Record(ctx, recs...); err != nil || o.Notify == nil {
 		return err
 	}
-	var changes []stream.StatusChange
-	for _, r := range recs {
-		if firstSubmission(r) {
-			changes = append(changes, stream.StatusChange{State: stream.StateSubmitted, EntityID: r.EntityID,
-				EntryID: r.EntryID, TxHash: r.Hashes[0], At: r.SignedAt})
-		}
-	}
+	changes := submissions(recs)
 	if len(changes) == 0 {
 		return nil
 	}
@@ -110,11 +104,31 @@ func (o *ObservedQueue) Record(ctx context.Context, recs ...stream.TxRecord) err
 	return nil
 }
 
-// firstSubmission reports a journal record written when an application's
-// transaction is first signed: one hash, no replacement under way, and no
-// current hash recorded yet (a replacement's outcome sets it).
+// submissions are the "submitted" changes of journal records: one for
+// each application (rec.Applications(): every one a batch carries) of a
+// record written when its transaction is first signed.
+func submissions(recs []stream.TxRecord) []stream.StatusChange {
+	var changes []stream.StatusChange
+	for _, r := range recs {
+		if !firstSubmission(r) {
+			continue
+		}
+		for _, a := range r.Applications() {
+			if a.EntityID != "" {
+				changes = append(changes, stream.StatusChange{State: stream.StateSubmitted, EntityID: a.EntityID,
+					EntryID: a.EntryID, TxHash: r.Hashes[0], At: r.SignedAt})
+			}
+		}
+	}
+	return changes
+}
+
+// firstSubmission reports a journal record written when its transaction
+// is first signed: one hash, no replacement under way, and no current hash
+// recorded yet (a replacement's outcome sets it). A gap fill carries no
+// application.
 func firstSubmission(r stream.TxRecord) bool {
-	return r.Kind == "" && r.EntityID != "" && len(r.Hashes) == 1 && r.NextRawTx == "" && r.Current == ""
+	return r.Kind != stream.KindGapFill && len(r.Hashes) == 1 && r.NextRawTx == "" && r.Current == ""
 }
 
 // CountRevert counts like stream.Queue.CountRevert, then tells Notify
