@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/pool"
 )
 
 // defaultConsumerBase names this process in the consumer group when
@@ -29,3 +32,15 @@ func defaultConsumerBase() string {
 
 // keyConsumer is the consumer name of one key's relay in this process.
 func keyConsumer(base, wallet string) string { return base + "/" + wallet }
+
+// finisherConfig is the pool finisher's settings from the config: own are
+// this process's wallets (their journals are its relays' business), status
+// and product as its relays record and read them. BatchContract is
+// BATCH_CONTRACT_ADDRESS, whose events tell the fate of each application of
+// a dead key's batch transaction.
+func finisherConfig(cfg config.Config, own map[string]bool, status pool.Status, product pool.Product) pool.FinisherConfig {
+	return pool.FinisherConfig{
+		Confirmations: cfg.RequiredConfirmations, HandOnAfter: cfg.OrphanHandoffAfter, LeaseTTL: cfg.LeaseTTL,
+		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, Product: product, BatchContract: cfg.BatchContract,
+	}
+}
