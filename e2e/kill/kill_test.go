@@ -97,7 +97,7 @@ func TestKillRecovery(t *testing.T) {
 			t.Fatalf("KILL_TEST_POOL_SLOTS: %v", err)
 		}
 	}
-	runKillRecovery(t, poolSlots)
+	runKillRecovery(t, killRun{poolSlots: poolSlots, blockGas: blockGasLimit})
 }
 
 // TestKillRecoveryStrictNode is TestKillRecovery against a node that keeps
@@ -108,10 +108,30 @@ func TestKillRecoveryStrictNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a second kill run; -short skips it")
 	}
-	runKillRecovery(t, 4)
+	runKillRecovery(t, killRun{poolSlots: 4, blockGas: blockGasLimit})
 }
 
-func runKillRecovery(t *testing.T, poolSlots uint64) {
+// TestKillRecoveryBatching is TestKillRecovery with batching on (issue 22):
+// the processor carries several applications per transaction through the
+// batch contract while it is killed. Blocks hold two batches of eight
+// (the batch budget is half the block), so batches still wait, get
+// stuck and are replaced. On top of the other invariants: no application
+// failed inside a batch (a second attempt at a created one would, with
+// SIGNATURE_USED), and the wallet sent fewer transactions than there are
+// applications.
+func TestKillRecoveryBatching(t *testing.T) {
+	runKillRecovery(t, killRun{blockGas: 3 * blockGasLimit, batch: true})
+}
+
+// killRun is what varies between the kill runs.
+type killRun struct {
+	poolSlots uint64 // the node keeps this many per sender (0: roomy)
+	blockGas  uint64
+	batch     bool // deploy the batch contract and set BATCH_CONTRACT_ADDRESS
+}
+
+func runKillRecovery(t *testing.T, run killRun) {
+	poolSlots := run.poolSlots
 	began := time.Now()
 	ctx := t.Context()
 
@@ -143,7 +163,7 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		t.Fatal(err)
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, GasLimit: blockGasLimit, PoolSlots: poolSlots})
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{wallet}, GasLimit: run.blockGas, PoolSlots: poolSlots, Batch: run.batch})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}
@@ -190,6 +210,9 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		"MAX_IN_FLIGHT=" + strconv.Itoa(maxInFlight),
 		"STUCK_TX_BLOCKS=" + strconv.Itoa(stuckBlocks),
 		"NODE_ENV=production",
+	}
+	if run.batch {
+		baseEnv = append(baseEnv, "BATCH_CONTRACT_ADDRESS="+dc.Batch.Hex())
 	}
 	var incarnations []*incarnation
 	start := func() *incarnation {
@@ -288,7 +311,7 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	}
 
 	// Figures and invariants.
-	audit, err := chainaudit.Wallet(ctx, dc.Client, dc.ChainID, wallet, chain.NewProduct(dc.Product))
+	audit, err := chainaudit.WalletBatched(ctx, dc.Client, dc.ChainID, wallet, chain.NewProduct(dc.Product), dc.Batch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,9 +361,14 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 	// Nothing in this scenario explains a transaction that created nothing
 	// (no fault makes the relay fill a nonce) or gas spent for no
 	// application: BENCHMARKS.md's "0 gas wasted".
-	if nonce != uint64(len(apps)) || len(audit.Useless) > 0 {
-		t.Errorf("wallet nonce %d for %d applications; transactions that created nothing: %v",
-			nonce, len(apps), audit.Useless)
+	switch {
+	case run.batch && (nonce >= uint64(len(apps)) || audit.Batches == 0):
+		t.Errorf("wallet nonce %d for %d applications with %d batches: batching did not happen", nonce, len(apps), audit.Batches)
+	case !run.batch && nonce != uint64(len(apps)):
+		t.Errorf("wallet nonce %d for %d applications", nonce, len(apps))
+	}
+	if len(audit.Useless) > 0 || len(audit.FailedInBatch) > 0 {
+		t.Errorf("transactions that created nothing: %v; applications that failed inside a batch: %v", audit.Useless, audit.FailedInBatch)
 	}
 	if audit.Wasted != 0 {
 		t.Errorf("%d gas wasted (mined transactions that reverted or created no application), want 0", audit.Wasted)
@@ -360,6 +388,7 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		"  incarnations            %d\n"+
 		"  blocks                  %d (%v block time, gas limit %d), %d with wallet txs, at most %d in one\n"+
 		"  txs mined from wallet   %d (wallet nonce %d), reverted %d, creating nothing %d\n"+
+		"  batches                 %d carrying %d applications, %d failed inside one\n"+
 		"  txs signed (logged)     %d for %d nonces: %d replacements, %d of them mined\n"+
 		"  gas used total          %d (%d per application)\n"+
 		"  fees paid               %s wei\n"+
@@ -370,8 +399,9 @@ func runKillRecovery(t *testing.T, poolSlots uint64) {
 		"  processor warnings/errors by message:\n    %s",
 		len(apps), initialApps, trickleApps, notOnce == 0,
 		kills, len(incarnations),
-		audit.Head, blockTime, blockGasLimit, audit.Blocks, audit.MaxInBlock,
+		audit.Head, blockTime, run.blockGas, audit.Blocks, audit.MaxInBlock,
 		len(audit.Mined), nonce, len(audit.Reverted), len(audit.Useless),
+		audit.Batches, audit.Carried, len(audit.FailedInBatch),
 		countHashes(logs), len(logs.hashesByNonce), logs.replacements(), replacedMined,
 		audit.GasUsed, audit.GasUsed/uint64(max(1, len(audit.Mined))),
 		audit.FeesWei, audit.Wasted, premium, deadLetters(t, rdb),

@@ -13,9 +13,11 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 )
 
 // Tx is one of the wallet's transactions as the canonical chain holds it.
@@ -56,10 +58,24 @@ type Audit struct {
 	BySignature map[string][]Tx
 	Blocks      int // blocks holding at least one of the wallet's transactions
 	MaxInBlock  int // most of the wallet's transactions in one block
+	// Batches counts successful batch transactions (WalletBatched) and
+	// Carried the applications they carried; FailedInBatch lists the
+	// applications (signature hex) that failed inside one, each a call the
+	// wallet paid for that created nothing.
+	Batches       int
+	Carried       int
+	FailedInBatch []string
 }
 
 // Wallet scans blocks 1..head for the wallet's transactions.
 func Wallet(ctx context.Context, c *ethclient.Client, chainID *big.Int, wallet common.Address, product *chain.Product) (Audit, error) {
+	return WalletBatched(ctx, c, chainID, wallet, product, common.Address{})
+}
+
+// WalletBatched is Wallet for a relay that also sends batches to
+// batchContract (package chain/batch): each application a batch carried is
+// listed under its signature, created or not as its own event says.
+func WalletBatched(ctx context.Context, c *ethclient.Client, chainID *big.Int, wallet common.Address, product *chain.Product, batchContract common.Address) (Audit, error) {
 	a := Audit{FeesWei: new(big.Int), PerNonce: map[uint64]int{}, BySignature: map[string][]Tx{}}
 	head, err := c.BlockNumber(ctx)
 	if err != nil {
@@ -110,6 +126,9 @@ func Wallet(ctx context.Context, c *ethclient.Client, chainID *big.Int, wallet c
 			if m.Signature != "" {
 				a.BySignature[m.Signature] = append(a.BySignature[m.Signature], m)
 			}
+			if batchContract != (common.Address{}) && tx.To() != nil && *tx.To() == batchContract {
+				a.auditBatch(tx, rcpt, m, batchContract)
+			}
 			a.Mined = append(a.Mined, m)
 		}
 		if inBlock > 0 {
@@ -118,6 +137,27 @@ func Wallet(ctx context.Context, c *ethclient.Client, chainID *big.Int, wallet c
 		}
 	}
 	return a, nil
+}
+
+// auditBatch lists each application of a batch transaction under its
+// signature with its own outcome.
+func (a *Audit) auditBatch(tx *types.Transaction, rcpt *types.Receipt, m Tx, contract common.Address) {
+	apps, _, err := batch.Decode(tx.Data())
+	if err != nil || rcpt.Status != types.ReceiptStatusSuccessful {
+		return
+	}
+	a.Batches++
+	a.Carried += len(apps)
+	outs := batch.Outcomes(contract, rcpt)
+	for _, app := range apps {
+		sig := hex.EncodeToString(app.Signature)
+		one := m
+		one.Signature, one.Creates = sig, outs[crypto.Keccak256Hash(app.Signature)].Applied
+		if !one.Creates {
+			a.FailedInBatch = append(a.FailedInBatch, sig)
+		}
+		a.BySignature[sig] = append(a.BySignature[sig], one)
+	}
 }
 
 // Created returns the transaction that created the application with this
