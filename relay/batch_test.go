@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,40 @@ func TestBatchOnStrictNode(t *testing.T) {
 	}
 	if len(e.deadLetters()) != 0 {
 		t.Fatalf("dead letters: %v", e.deadLetters())
+	}
+}
+
+// TestStuckBatchIsReplaced: a batch whose tip is below what the miner takes
+// is replaced as one transaction (same nonce, same applications, higher
+// fees), journaled with every application before it is sent; the
+// replacement is mined and each application is created once.
+func TestStuckBatchIsReplaced(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1, batch: 16})
+	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 9 / 10)
+	e.cfg.StuckBlocks, e.cfg.FeeBumpPercent = 2, 15
+	apps := e.enqueue(5)
+	e.start()
+	e.waitBroadcast(len(apps))
+	var recs []stream.TxRecord
+	e.mineUntil(20*time.Second, "a replacement journaled and accepted", func() bool {
+		recs = e.journal()
+		return len(recs) == 1 && len(recs[0].Hashes) >= 2 && recs[0].NextRawTx == ""
+	})
+	if recs[0].Kind != stream.KindBatch || len(recs[0].Applications()) != len(apps) {
+		t.Fatalf("journal %+v: want the batch of %d kept across the replacement", recs[0], len(apps))
+	}
+	replacement := decodeRaw(t, recs[0].RawTx)
+	carried, _, err := batch.Decode(replacement.Data())
+	if err != nil || len(carried) != len(apps) || replacement.Nonce() != 0 {
+		t.Fatalf("replacement nonce %d carries %d applications (%v); want nonce 0 and the same %d", replacement.Nonce(), len(carried), err, len(apps))
+	}
+	e.mineUntil(20*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+	for _, a := range apps {
+		if n := e.created(a.signatureID); n != 1 {
+			t.Fatalf("application created %d times, want 1", n)
+		}
+	}
+	if e.walletNonce() != 1 {
+		t.Fatalf("%d transactions mined, want the one batch", e.walletNonce())
 	}
 }
