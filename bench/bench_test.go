@@ -137,13 +137,13 @@ func TestRPCProxy(t *testing.T) {
 func TestSummariseBlocks(t *testing.T) {
 	blocks := []BlockInfo{
 		{GasLimit: 30_000_000},
-		{Ours: 108, GasUsed: 108 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982},
-		{Ours: 90, GasUsed: 90 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982},
-		{Ours: 50, GasUsed: 50 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982},
-		{Ours: 3, GasUsed: 3 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982},
+		{Ours: 108, Txs: 108, OurGas: 108 * 276_652, GasUsed: 108 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982, maxTxApps: 1},
+		{Ours: 90, Txs: 90, OurGas: 90 * 276_652, GasUsed: 90 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982, maxTxApps: 1},
+		{Ours: 50, Txs: 50, OurGas: 50 * 276_652, GasUsed: 50 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982, maxTxApps: 1},
+		{Ours: 3, Txs: 3, OurGas: 3 * 276_652, GasUsed: 3 * 276_652, GasLimit: 30_000_000, maxTxGas: 331_982, maxTxApps: 1},
 	}
 	s := summariseBlocks(blocks, 30_000_000)
-	if s.Capacity != 108 || s.Blocks != 3 || s.AtLeast90 != 1 || s.IdleBefore != 1 || s.Total != 5 {
+	if s.Capacity != 108 || s.Blocks != 3 || s.AtLeast90 != 1 || s.IdleBefore != 1 || s.Total != 5 || s.AppsPerTx != 1 || s.GasPerApp != 276_652 {
 		t.Fatalf("summary %+v", s)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/freeport"
@@ -99,6 +100,12 @@ type Options struct {
 	// local-kms the bench starts, KMSLatency added to every KMS call.
 	KMS        bool
 	KMSLatency time.Duration
+	// Batch turns batching on (issue 22): the devchain deploys the batch
+	// contract for its product, and the processor gets its address
+	// (BATCH_CONTRACT_ADDRESS) and Batch as BATCH_MAX_APPLICATIONS. 0 is
+	// off: one application per transaction. 1 is refused, as the
+	// processor reads it as off too.
+	Batch int
 	// Env adds KEY=VALUE settings for the processor.
 	Env []string
 	// WorkDir keeps the processor's log; empty uses a temporary directory.
@@ -159,6 +166,9 @@ func (o *Options) defaults() error {
 	if o.Keys < 0 {
 		return fmt.Errorf("keys %d: want at least 1", o.Keys)
 	}
+	if o.Batch < 0 || o.Batch == 1 {
+		return fmt.Errorf("batch %d: want 0 (off) or at least 2 applications per transaction", o.Batch)
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -206,24 +216,43 @@ func (o *observer) onSend(s RawTxSent) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.sends++
-	sig, err := productABI.SignatureOf(s.Tx.Data())
+	known := 0
+	for _, h := range carried(s.Tx.Data()) {
+		i, ok := o.bySig[h]
+		if !ok {
+			continue
+		}
+		known++
+		a := o.apps[i]
+		if a.sends == 0 {
+			a.firstSent = s.At
+			o.sent++
+			o.lastSent = s.At
+		}
+		a.sends++
+		a.hashes[s.Tx.Hash()] = true
+	}
+	if known == 0 {
+		o.foreignSends++
+	}
+}
+
+// carried names the applications a transaction's calldata carries, by
+// keccak256 of each one's signature: one for a product call, each of a
+// batch's for an applyBatch call (chain/batch), none for anything else.
+func carried(data []byte) []common.Hash {
+	if sig, err := productABI.SignatureOf(data); err == nil {
+		return []common.Hash{crypto.Keccak256Hash(sig)}
+	}
+	apps, _, err := batch.Decode(data)
 	if err != nil {
-		o.foreignSends++
-		return
+		return nil
 	}
-	i, ok := o.bySig[crypto.Keccak256Hash(sig)]
-	if !ok {
-		o.foreignSends++
-		return
+	out := make([]common.Hash, len(apps))
+	for i, a := range apps {
+		out[i] = crypto.Keccak256Hash(a.Signature)
 	}
-	a := o.apps[i]
-	if a.sends == 0 {
-		a.firstSent = s.At
-		o.sent++
-		o.lastSent = s.At
-	}
-	a.sends++
-	a.hashes[s.Tx.Hash()] = true
+	return out
 }
 
 func (o *observer) onDel(key string, at time.Time) {
@@ -310,7 +339,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		nodeSlots = 0 // the proxy drops; the node itself keeps everything
 	}
 	dc, err := devchain.Start(devchain.Options{GasLimit: o.GasLimit, FundAmount: fund, PoolSlots: nodeSlots, PoolSenders: uint64(o.Keys),
-		Fund: append(wallets, crypto.PubkeyToAddress(calKey.PublicKey))})
+		Fund: append(wallets, crypto.PubkeyToAddress(calKey.PublicKey)), Batch: o.Batch > 0})
 	if err != nil {
 		return nil, fmt.Errorf("start devchain: %w", err)
 	}
@@ -408,6 +437,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.PollInterval > 0 {
 		env = append(env, "CHAIN_POLL_INTERVAL="+strconv.FormatInt(o.PollInterval.Milliseconds(), 10))
 	}
+	env = append(env, batchEnv(o.Batch, dc.Batch)...)
 	env = append(env, o.Env...)
 	rep.ProcessorEnv = redactEnv(env)
 
@@ -474,7 +504,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	loaded, _ := ProcMemory(proc.Pid())
 	rep.Timeline = timeline
 	rep.Metrics = scrapeMetrics(ctx, proc, "depeg_relay_tx_submitted_total", "depeg_relay_tx_confirmed_total",
-		"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "go_gc_cycles_total_gc_cycles_total")
+		appsPerTxSum, appsPerTxCount, gasPerAppSum, gasPerAppCount, "go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "go_gc_cycles_total_gc_cycles_total")
 
 	// Idle: the backlog is gone; the processor should now cost nothing.
 	var idleCPU time.Duration
@@ -505,6 +535,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.fill(o, obs, blocks, t0, before, after, idle, idleCPU)
 	rep.Machine.LoadAfter = loadAvg()
 	return rep, nil
+}
+
+// batchEnv is the processor's batching settings: none when batching is
+// off (n = 0), else the contract's address and n.
+func batchEnv(n int, contract common.Address) []string {
+	if n == 0 {
+		return nil
+	}
+	return []string{"BATCH_CONTRACT_ADDRESS=" + contract.Hex(), "BATCH_MAX_APPLICATIONS=" + strconv.Itoa(n)}
 }
 
 // signApps signs total applications in parallel and registers them.

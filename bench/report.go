@@ -31,22 +31,45 @@ type Settings struct {
 	Dropped   int64 `json:"nodeDroppedSends,omitempty"`
 	Keys      int   `json:"keys"` // wallets the processor sends from
 	// KMS: the keys are AWS KMS keys (local-kms), KMSLatencyMs added per call.
-	KMS          bool     `json:"kms,omitempty"`
-	KMSLatencyMs int64    `json:"kmsLatencyMs,omitempty"`
-	Env          []string `json:"extraEnv,omitempty"`
+	KMS          bool  `json:"kms,omitempty"`
+	KMSLatencyMs int64 `json:"kmsLatencyMs,omitempty"`
+	// Batch is BATCH_MAX_APPLICATIONS with the devchain's batch contract;
+	// 0: batching off.
+	Batch int      `json:"batchMaxApplications,omitempty"`
+	Env   []string `json:"extraEnv,omitempty"`
 }
 
 func settingsOf(o Options) Settings {
 	s := Settings{Mode: o.Mode, N: o.total(), BlockTimeMs: o.BlockTime.Milliseconds(), GasLimit: o.GasLimit,
 		MaxInFlight: o.MaxInFlight, Confirmations: o.Confirmations, PollMs: o.PollInterval.Milliseconds(),
 		RPCLatencyMs: o.RPCLatency.Milliseconds(), RedisLatency: float64(o.RedisLatency.Microseconds()) / 1000, PoolSlots: o.PoolSlots, PoolDrops: o.PoolDrops, Keys: o.Keys, Env: o.Env,
-		KMS: o.KMS, KMSLatencyMs: o.KMSLatency.Milliseconds()}
+		KMS: o.KMS, KMSLatencyMs: o.KMSLatency.Milliseconds(), Batch: o.Batch}
 	if o.Mode == "rate" {
 		s.Rate, s.DurationS = o.Rate, o.Duration.Seconds()
 	} else {
 		s.BacklogStart = o.BacklogStart
 	}
 	return s
+}
+
+// The processor's series of what its mined transactions carried
+// (monitor: depeg_relay_tx_applications_per_transaction and
+// depeg_relay_tx_gas_per_application, histograms).
+const (
+	appsPerTxSum   = "depeg_relay_tx_applications_per_transaction_sum"
+	appsPerTxCount = "depeg_relay_tx_applications_per_transaction_count"
+	gasPerAppSum   = "depeg_relay_tx_gas_per_application_sum"
+	gasPerAppCount = "depeg_relay_tx_gas_per_application_count"
+)
+
+// metricMean is a histogram's mean from its _sum and _count series; false
+// when the processor does not export it or observed nothing.
+func metricMean(m map[string]float64, sum, count string) (float64, bool) {
+	n, ok := m[count]
+	if !ok || n == 0 {
+		return 0, false
+	}
+	return m[sum] / n, true
 }
 
 // Latencies are measured on the harness's clock (and Redis's, for the
@@ -253,6 +276,11 @@ func (r *Report) Print(w io.Writer) {
 	} else {
 		row("wallets", "%d (PROCESSOR_ACCOUNT_INDEX=%s)", max(s.Keys, 1), AccountIndexes(s.Keys))
 	}
+	if s.Batch > 0 {
+		row("batching", "BATCH_MAX_APPLICATIONS=%d, the devchain's batch contract as BATCH_CONTRACT_ADDRESS", s.Batch)
+	} else {
+		row("batching", "off (one application per transaction)")
+	}
 	if s.PoolSlots > 0 && s.PoolDrops {
 		row("node", "keeps at most %d pending transactions per sender, accepts the rest and drops them without telling (%d dropped)", s.PoolSlots, s.Dropped)
 	} else if s.PoolSlots > 0 {
@@ -273,6 +301,7 @@ func (r *Report) Print(w io.Writer) {
 		r.PerSecond, r.Acked, r.DurationS, r.LastSendS)
 	row("broadcasts", "%d eth_sendRawTransaction; %d applications sent more than once, %d replaced (several hashes)",
 		r.Sends, r.Resent, r.Replaced)
+	row("transactions", "%s", r.carriage())
 	if s.Mode == "backlog" {
 		b := r.Blocks
 		row("block fill", "%d blocks while the backlog lasted: mean %.1f%% of capacity (%.1f%% of gas limit), min %.1f%%, %d/%d (%.0f%%) >= 90%%",
@@ -317,6 +346,20 @@ func (r *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "    %s\n", p)
 		}
 	}
+}
+
+// carriage says what the mined transactions carried: from the receipts,
+// and as the processor's own metrics saw it.
+func (r *Report) carriage() string {
+	b := r.Blocks
+	out := fmt.Sprintf("%d of ours mined: %.2f applications per transaction, %d gas per application (receipts)",
+		b.Transactions, b.AppsPerTx, b.GasPerApp)
+	apps, okA := metricMean(r.Metrics, appsPerTxSum, appsPerTxCount)
+	gas, okG := metricMean(r.Metrics, gasPerAppSum, gasPerAppCount)
+	if okA && okG {
+		out += fmt.Sprintf("; processor metrics: %.2f per transaction, %.0f gas per application", apps, gas)
+	}
+	return out
 }
 
 func orDefault(v int, def string) string {

@@ -6,6 +6,7 @@
 //
 //	go run ./bench/cmd/load -n 5000 -max-in-flight 512 -json out.json
 //	go run ./bench/cmd/load -n 5000 -pool-slots 16 -keys 8   # vs -keys 1: the share of full blocks
+//	go run ./bench/cmd/load -n 2000 -pool-slots 16 -batch 16 # batching: applications per transaction, gas per application
 package main
 
 import (
@@ -65,6 +66,7 @@ func run() int {
 	flag.BoolVar(&o.KMS, "kms", false, "the keys are AWS KMS keys (SIGNER=aws-kms) on a local-kms the bench starts (built from the module proxy once)")
 	flag.DurationVar(&o.KMSLatency, "kms-latency", 0, "with -kms: added to every KMS call, as a hosted KMS is tens of milliseconds away")
 	flag.BoolVar(&o.PoolDrops, "pool-drops", false, "with -pool-slots: the node accepts the sends past its limit and drops them silently (a hosted provider), instead of refusing them (geth)")
+	flag.IntVar(&o.Batch, "batch", 0, "batch up to N applications per transaction through the batch contract the devchain deploys (BATCH_MAX_APPLICATIONS; 0: off)")
 	flag.Var(&env, "env", "extra KEY=VALUE for the processor (repeatable)")
 	flag.StringVar(&o.WorkDir, "workdir", "", "keep the processor's log here (default: a temporary directory)")
 	flag.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
