@@ -50,6 +50,10 @@ type Config struct {
 	ChainID *big.Int
 	// RPCTimeout bounds each call to the node.
 	RPCTimeout time.Duration
+	// BatchContract is BATCH_CONTRACT_ADDRESS: with it, the status of a
+	// submitted application says its place in a batch transaction (one
+	// more node call); zero leaves it out.
+	BatchContract common.Address
 }
 
 // Service takes applications. Its methods may be called concurrently.

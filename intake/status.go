@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -42,6 +45,18 @@ type Status struct {
 	// CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS). Absent when the node did not
 	// answer.
 	Confirmations *uint64 `json:"confirmations,omitempty"`
+	// BatchIndex and BatchSize are set when TransactionHash is a batch
+	// transaction carrying the application with others (issue 22): its
+	// position in the batch, from 0 as the batch contract's events number
+	// it, and how many applications the batch carries. Absent for a
+	// transaction of its own, and when unknown.
+	BatchIndex *int `json:"batchIndex,omitempty"`
+	BatchSize  int  `json:"batchSize,omitempty"`
+}
+
+// InBatch sets the application's place in its batch transaction.
+func (st *Status) InBatch(index, size int) {
+	st.BatchIndex, st.BatchSize = &index, size
 }
 
 // Confirmer tells how deep a transaction is; *chain.Client has it. The
@@ -80,6 +95,7 @@ func (s *Service) Status(ctx context.Context, entityID string) (Status, error) {
 	if st, ok := derive(entityID, rec, found, live); ok {
 		if st.Status == stream.StateSubmitted {
 			s.confirmations(ctx, &st)
+			s.batchPlace(ctx, &st, live[stream.FieldSignature])
 		}
 		return st, nil
 	}
@@ -148,6 +164,50 @@ func (s *Service) confirmations(ctx context.Context, st *Status) {
 		n = head - b + 1
 	}
 	st.Block, st.Confirmations = rc.BlockNumber.Uint64(), &n
+}
+
+// TxReader reads a transaction by its hash; *chain.Client has it.
+type TxReader interface {
+	TransactionByHash(ctx context.Context, hash common.Hash) (tx *types.Transaction, isPending bool, err error)
+}
+
+// batchPlace finds a submitted application's place in its transaction when
+// that is a batch (Config.BatchContract): one more node call, made only
+// with batching on. A node that does not answer leaves it out.
+func (s *Service) batchPlace(ctx context.Context, st *Status, signature string) {
+	r, ok := s.chain.(TxReader)
+	if !ok || s.cfg.BatchContract == (common.Address{}) || !hashRe.MatchString(st.TransactionHash) {
+		return
+	}
+	sig, err := hexutil.Decode(signature)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+	defer cancel()
+	tx, _, err := r.TransactionByHash(ctx, common.HexToHash(st.TransactionHash))
+	if err != nil || tx == nil || tx.To() == nil || *tx.To() != s.cfg.BatchContract {
+		return
+	}
+	if i, n, ok := batchPosition(tx.Data(), sig); ok {
+		st.InBatch(i, n)
+	}
+}
+
+// batchPosition finds signature among the applications of applyBatch
+// calldata: its index and the batch's size. false when the calldata is
+// not a batch or does not carry the signature.
+func batchPosition(data, signature []byte) (index, size int, ok bool) {
+	apps, _, err := batch.Decode(data)
+	if err != nil {
+		return 0, 0, false
+	}
+	for i, a := range apps {
+		if bytes.Equal(a.Signature, signature) {
+			return i, len(apps), true
+		}
+	}
+	return 0, 0, false
 }
 
 // hashRe is a 0x transaction hash.
