@@ -181,13 +181,20 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 		}
 	}
 	now := r.clock.Now()
-	share := new(big.Int).Div(gasPaid(rcpt), big.NewInt(int64(len(f.apps))))
+	// The batch's gas is counted once: with its first confirmed
+	// application, or as wasted when none was applied.
+	paid := gasPaid(rcpt)
+	if !f.reportedRevert && len(confs) == 0 && f.st.Signed {
+		r.metrics.RevertedOnChain(now, paid)
+	}
+	f.reportedRevert = true
 	var done []*carried
 	for _, v := range vs {
 		if v.fate == fateConfirmed {
 			v.a.settled = true
 			done = append(done, v.a)
-			r.metrics.Confirmed(v.a.enqueuedAt, now, share)
+			r.metrics.Confirmed(v.a.enqueuedAt, now, paid)
+			paid = new(big.Int)
 		}
 	}
 	if len(dead) > 0 {
@@ -232,7 +239,9 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			r.metrics.RevertRequeued(v.cause)
 		}
 	}
-	r.metrics.Carried(len(f.apps), rcpt.GasUsed)
+	if f.st.Signed {
+		r.metrics.Carried(len(f.apps), rcpt.GasUsed)
+	}
 	r.releaseOwners(ctx, done...)
 	log.Info().Int("applications", len(f.apps)).Int("confirmed", len(confs)).Int("dead_lettered", len(dead)).
 		Int("requeued", len(requeued)).Uint64("gas_used", rcpt.GasUsed).Msg("batch settled")

@@ -447,7 +447,9 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 			continue
 		}
 		apps = append(apps, cf.f.apps...)
-		r.metrics.Carried(len(cf.f.apps), cf.rcpt.GasUsed)
+		if cf.f.st.Signed { // an adopted transaction's gas was counted by whoever sent it
+			r.metrics.Carried(len(cf.f.apps), cf.rcpt.GasUsed)
+		}
 		for _, a := range cf.f.apps {
 			r.metrics.Confirmed(a.enqueuedAt, now, gasPaid)
 		}
