@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,6 +114,11 @@ type Transaction struct {
 	PolicyHolder string `json:"policyHolder,omitempty"`
 	SignatureID  string `json:"signatureId,omitempty"`
 	ProcessID    string `json:"processId,omitempty"`
+	// BatchSize and Batch are set for a batch transaction (issue 22): how
+	// many applications it carries (from the journal, or its calldata),
+	// and, as the node tells them, each one with its outcome once mined.
+	BatchSize int                `json:"batchSize,omitempty"`
+	Batch     []BatchApplication `json:"batch,omitempty"`
 }
 
 var (
@@ -148,23 +154,32 @@ func (f *Finder) Find(ctx context.Context, query string) (Result, error) {
 	res := Result{Query: q, Kind: Classify(q), Applications: []intake.Status{}}
 	var ids []string
 	var err error
+	places := map[string]Place{} // of the applications in a batch transaction
 	switch res.Kind {
 	case KindEntity:
 		ids = []string{strings.ToUpper(q)}
 	case KindAddress:
 		ids, err = f.byHolder(ctx, common.HexToAddress(q))
 	case KindTransaction:
-		ids, res.Transaction, err = f.byTransaction(ctx, common.HexToHash(q))
+		ids, res.Transaction, err = f.byTransaction(ctx, common.HexToHash(q), places)
 	default:
 		return res, ErrQuery
 	}
 	if err != nil {
 		return res, err
 	}
+	if res.Kind != KindTransaction && f.Journal != nil {
+		flights, err := f.Journal(ctx)
+		if err != nil {
+			return res, err
+		}
+		maps.Copy(places, BatchPlaces(flights))
+	}
 	statuses, err := f.statuses(ctx, ids)
 	if err != nil {
 		return res, err
 	}
+	placeStatuses(statuses, places)
 	res.Applications = statuses
 	return res, nil
 }
@@ -215,12 +230,13 @@ func (f *Finder) byHolder(ctx context.Context, holder common.Address) ([]string,
 	return ids, nil
 }
 
-// byTransaction finds the application a transaction hash belongs to: in
-// the journal (in flight), among this process's recent confirmations, in
-// the dead letters (a reverted transaction), and finally on the node, whose
-// answer names the policy holder, whose indexed applications are then
-// matched by their transactionHash.
-func (f *Finder) byTransaction(ctx context.Context, hash common.Hash) ([]string, *Transaction, error) {
+// byTransaction finds the applications a transaction hash carries (every
+// one of a batch): in the journal (in flight), among this process's recent
+// confirmations, in the dead letters (a reverted transaction), and finally
+// on the node, whose answer names the policy holders, whose indexed
+// applications are then matched by their transactionHash. It adds to
+// places where each application of a batch sits in it.
+func (f *Finder) byTransaction(ctx context.Context, hash common.Hash, places map[string]Place) ([]string, *Transaction, error) {
 	tx := &Transaction{Hash: hash.Hex(), State: "unknown to the node"}
 	var ids []string
 	if f.Journal != nil {
@@ -232,11 +248,17 @@ func (f *Finder) byTransaction(ctx context.Context, hash common.Hash) ([]string,
 			if slices.Contains(fl.Hashes(), hash) {
 				n := fl.Record.Nonce
 				tx.State, tx.Nonce, tx.Ours = "in flight", &n, true
-				if fl.Record.EntityID != "" {
-					ids = append(ids, fl.Record.EntityID)
+				for _, a := range fl.Record.Applications() {
+					if a.EntityID != "" {
+						ids = append(ids, a.EntityID)
+					}
+				}
+				if fl.Record.Kind == stream.KindBatch {
+					tx.BatchSize = len(fl.Record.Applications())
 				}
 			}
 		}
+		maps.Copy(places, BatchPlaces(flights))
 	}
 	if f.Recent != nil {
 		for _, c := range f.Recent() {
@@ -265,22 +287,55 @@ func (f *Finder) byTransaction(ctx context.Context, hash common.Hash) ([]string,
 	if err := f.fromNode(ctx, hash, tx); err != nil {
 		return nil, nil, err
 	}
-	if len(ids) == 0 && tx.PolicyHolder != "" && f.Holders != nil {
-		cands, err := f.Holders.Holder(ctx, common.HexToAddress(tx.PolicyHolder), 10*maxApplications)
+	if len(ids) == 0 && f.Holders != nil {
+		found, err := f.byHolders(ctx, hash, tx, places)
 		if err != nil {
-			return nil, nil, fmt.Errorf("applications of %s: %w", tx.PolicyHolder, err)
+			return nil, nil, err
 		}
-		for _, id := range cands {
-			st, err := f.Status.Status(ctx, id)
-			if err == nil && strings.EqualFold(st.TransactionHash, hash.Hex()) {
-				ids = append(ids, id)
-			}
-		}
+		ids = found
 	}
 	if len(ids) == 0 && tx.State == "unknown to the node" {
 		return nil, nil, nil
 	}
 	return ids, tx, nil
+}
+
+// byHolders finds the applications of a transaction the node knows by
+// their policy holders' indexed applications whose transactionHash is
+// hash: the one holder of a single application, each distinct holder of a
+// batch (a holder with one application in it also gives its place).
+func (f *Finder) byHolders(ctx context.Context, hash common.Hash, tx *Transaction, places map[string]Place) ([]string, error) {
+	var holders []string
+	count := map[string]int{}
+	index := map[string]int{}
+	if tx.PolicyHolder != "" {
+		holders = append(holders, tx.PolicyHolder)
+	}
+	for _, a := range tx.Batch {
+		if count[a.PolicyHolder] == 0 {
+			holders = append(holders, a.PolicyHolder)
+		}
+		count[a.PolicyHolder]++
+		index[a.PolicyHolder] = a.Index
+	}
+	var ids []string
+	for _, h := range holders[:min(len(holders), maxApplications)] {
+		cands, err := f.Holders.Holder(ctx, common.HexToAddress(h), 10*maxApplications)
+		if err != nil {
+			return nil, fmt.Errorf("applications of %s: %w", h, err)
+		}
+		for _, id := range cands {
+			st, err := f.Status.Status(ctx, id)
+			if err != nil || !strings.EqualFold(st.TransactionHash, hash.Hex()) {
+				continue
+			}
+			ids = append(ids, id)
+			if count[h] == 1 {
+				places[id] = Place{Index: index[h], Size: len(tx.Batch), Hashes: []common.Hash{hash}}
+			}
+		}
+	}
+	return ids, nil
 }
 
 // fromNode fills tx with what the node says: its receipt, its sender and
@@ -311,13 +366,16 @@ func (f *Finder) fromNode(ctx context.Context, hash common.Hash, tx *Transaction
 		return fmt.Errorf("look up receipt of %s: %w", hash.Hex(), err)
 	}
 	r := rcpts[0]
+	if apps, ok := decodeBatch(t, r); ok {
+		tx.Batch, tx.BatchSize = apps, len(apps)
+	}
 	if r == nil || r.BlockNumber == nil {
 		return nil
 	}
 	tx.State, tx.Block = "mined", r.BlockNumber.Uint64()
 	ok := r.Status == types.ReceiptStatusSuccessful
 	tx.Succeeded = &ok
-	if pid, found := chain.NewProduct(f.Product).ProcessID(r); found {
+	if pid, found := chain.NewProduct(f.Product).ProcessID(r); found && tx.Batch == nil { // a batch's are in Batch
 		tx.ProcessID = pid.Hex()
 	}
 	head, err := f.Chain.BlockNumber(c)

@@ -48,7 +48,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	signer := chain.NewSigner(key, big.NewInt(devchain.ChainID))
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{signer.Address()}})
+	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{signer.Address()}, Batch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
