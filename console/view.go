@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/big"
 	"strconv"
@@ -125,6 +126,10 @@ type flightView struct {
 	Hash                                              link
 	Earlier                                           []link
 	Unreadable                                        string
+	// Batch ("batch of 12") and Apps (their entityIds, in the batch's
+	// order) are set for a batch transaction.
+	Batch string
+	Apps  []string
 }
 
 type confirmationView struct {
@@ -149,11 +154,24 @@ type searchView struct {
 type appView struct {
 	Entity, Status, Entry, Class, Reason, Updated, ProcessID string
 	Tx, Block                                                link
+	// Batch is the application's place in its batch transaction ("#4 of
+	// 12"), empty for a transaction of its own.
+	Batch string
 }
 
 type txView struct {
 	Hash, Block, From, Holder                                  link
 	State, Nonce, Confirmations, Outcome, Ours, Sig, ProcessID string
+	// Batch ("12 applications") and Apps are set for a batch transaction.
+	Batch string
+	Apps  []batchAppView
+}
+
+// batchAppView is one application of a batch transaction as its calldata
+// and events tell it.
+type batchAppView struct {
+	Place, Sig, Outcome, ProcessID, Reason string
+	Holder                                 link
 }
 
 // Page sizes: one screen each.
@@ -570,6 +588,13 @@ func (c *Console) inFlight(fs []Flight, err error, now time.Time) section[flight
 	for _, f := range fs[:min(len(fs), inFlightRows)] {
 		v := flightView{Wallet: c.link("address", f.Wallet.Hex()), Nonce: inspect.Printable(f.Field), Entity: inspect.Printable(f.Record.EntityID),
 			Entry: inspect.Printable(f.Record.EntryID), Kind: inspect.Printable(f.Record.Kind), Unreadable: inspect.Printable(f.Unreadable)}
+		if f.Unreadable == "" && f.Record.Kind == stream.KindBatch {
+			apps := f.Record.Applications()
+			v.Batch = fmt.Sprintf("batch of %d", len(apps))
+			for _, a := range apps {
+				v.Apps = append(v.Apps, inspect.Printable(a.EntityID))
+			}
+		}
 		if f.Unreadable == "" {
 			v.Age = age(f.Age(now))
 			hs := f.Hashes()
@@ -612,6 +637,9 @@ func (c *Console) search(res inspect.Result, err error) *searchView {
 		if a.UpdatedAt != nil {
 			av.Updated = a.UpdatedAt.UTC().Format(time.RFC3339)
 		}
+		if a.BatchIndex != nil {
+			av.Batch = inspect.Place{Index: *a.BatchIndex, Size: a.BatchSize}.String()
+		}
 		v.Apps = append(v.Apps, av)
 	}
 	if t := res.Transaction; t != nil {
@@ -632,6 +660,14 @@ func (c *Console) search(res inspect.Result, err error) *searchView {
 		tv.Ours = map[bool]string{true: "yes, the relay's wallet", false: "no"}[t.Ours]
 		if t.PolicyHolder != "" {
 			tv.Holder = c.link("address", t.PolicyHolder)
+		}
+		if t.BatchSize > 0 {
+			tv.Batch = fmt.Sprintf("%d applications", t.BatchSize)
+		}
+		for _, a := range t.Batch {
+			tv.Apps = append(tv.Apps, batchAppView{Place: inspect.Place{Index: a.Index, Size: len(t.Batch)}.String(),
+				Holder: c.link("address", a.PolicyHolder), Sig: inspect.Printable(a.SignatureID), Outcome: a.Outcome,
+				ProcessID: inspect.Printable(a.ProcessID), Reason: inspect.Printable(a.Reason)})
 		}
 		v.Tx = tv
 	}
