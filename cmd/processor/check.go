@@ -17,7 +17,8 @@ import (
 
 // preflight is the -check mode: it verifies, without writing anything, that
 // a processor with this configuration could work (Redis answers, the node
-// answers, the product has code, each KMS key with SIGNER=aws-kms is an
+// answers, the product has code, BATCH_CONTRACT_ADDRESS (when batching) is
+// a batch contract for the product, each KMS key with SIGNER=aws-kms is an
 // enabled ECC_SECG_P256K1 SIGN_VERIFY key, and a wallet holds at least
 // PROCESSOR_MIN_BALANCE). Dokku runs it as the Procfile's release command, so
 // a deploy that cannot reach Redis or the chain stops before the running
@@ -48,6 +49,11 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 	}
 	if len(code) == 0 {
 		return fmt.Errorf("no contract at DEPEG_PRODUCT_ADDRESS %s on chain %s", cfg.DepegProductAddress.Hex(), chainID)
+	}
+	if b := batching(cfg); b != nil {
+		if err := checkBatchContract(ctx, client, b.Contract, cfg.DepegProductAddress); err != nil {
+			return err
+		}
 	}
 	head, err := client.HeaderByNumber(ctx, nil)
 	if err != nil {

@@ -106,7 +106,8 @@ func (d *devEnv) Lookup(name string) (string, bool) {
 func (d *devEnv) Settings() map[string]string { return maps.Clone(d.settings) }
 
 // Start starts the embedded chain (on 127.0.0.1 only: dev mode never talks
-// to another chain), deploys the test product, funds the wallet, and finds or
+// to another chain), deploys the test product and the batch contract for it,
+// funds the wallet, and finds or
 // starts Redis. When a step fails, what the earlier ones started is stopped
 // again before Start returns.
 func (d *devEnv) Start(ctx context.Context) error {
@@ -154,7 +155,7 @@ func (d *devEnv) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dev chain owner key: %w", err)
 	}
-	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: wallets, OwnerKey: owner}, blockTime: d.blockTime}
+	d.chain = &devChainPart{opts: devchain.Options{Port: port, Fund: wallets, OwnerKey: owner, Batch: true}, blockTime: d.blockTime}
 	d.redis = &devRedis{log: d.log, url: strings.TrimSpace(d.get("REDIS_URL")), isolation: d.isolation}
 	d.group = lifecycle.NewGroup(
 		lifecycle.Named{Name: "embedded chain", Part: d.chain},
@@ -181,6 +182,11 @@ func (d *devEnv) Start(ctx context.Context) error {
 	}
 	d.settings["CHAIN_RPC_URL"] = d.chain.chain.URL
 	d.settings["DEPEG_PRODUCT_ADDRESS"] = d.chain.chain.Product.Hex()
+	// Dev mode batches by default, through the batch contract the chain
+	// deployed; BATCH_MAX_APPLICATIONS=1 turns it off.
+	if strings.TrimSpace(d.get("BATCH_CONTRACT_ADDRESS")) == "" {
+		d.settings["BATCH_CONTRACT_ADDRESS"] = d.chain.chain.Batch.Hex()
+	}
 	d.settings["REDIS_URL"] = d.redis.url
 	return nil
 }
@@ -402,8 +408,12 @@ func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config) {
 	redisURL, _ := cfg.LogFields()["REDIS_URL"].(string)
 	base := fmt.Sprintf("http://127.0.0.1:%d", cfg.Port)
 	ch := d.chain.chain
+	batchLine := "off (BATCH_MAX_APPLICATIONS=1)"
+	if b := batching(cfg); b != nil {
+		batchLine = fmt.Sprintf("%s  (up to %d applications a transaction)", b.Contract.Hex(), b.MaxApplications)
+	}
 	d.log.Info().Str("chain_rpc", ch.URL).Str("chain_id", ch.ChainID.String()).
-		Str("product", ch.Product.Hex()).Str("helper", ch.Helper.Hex()).
+		Str("product", ch.Product.Hex()).Str("helper", ch.Helper.Hex()).Str("batch_contract", cfg.BatchContract.Hex()).
 		Str("wallet", wallet).Strs("wallets", wallets).Str("redis_url", redisURL).Bool("redis_shared", d.shared).
 		Str("stream", cfg.StreamKey).Str("group", cfg.GroupName).Str("consumer", cfg.ConsumerName).
 		Str("dead_letter", cfg.DeadLetterStreamKey).Str("monitor", base+"/api/monitor").Str("console", base+"/console").
@@ -417,6 +427,7 @@ depeg relay dev mode
   chain RPC        %s  (chain id %s, a block every %s)
   DepegProduct     %s
   message helper   %s  (EIP-712 verifyingContract)
+  batch contract   %s
 %s  Redis            %s  (%s)
     stream         %s  (group %s, consumer %s)
     dead letters   %s
@@ -432,7 +443,7 @@ Add -bad to also enqueue the malformed cases (they end in %s):
 
 Stop with Ctrl-C; nothing of the chain is kept.
 
-`, ch.URL, ch.ChainID, d.blockTime, ch.Product.Hex(), ch.Helper.Hex(), walletLines,
+`, ch.URL, ch.ChainID, d.blockTime, ch.Product.Hex(), ch.Helper.Hex(), batchLine, walletLines,
 		redisURL, d.redis.kind, cfg.StreamKey, cfg.GroupName, cfg.ConsumerName, cfg.DeadLetterStreamKey,
 		base, base, base, base,
 		redisURL, stream, ch.URL, ch.Product.Hex(), cfg.DeadLetterStreamKey, redisURL, cfg.DeadLetterStreamKey)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/internal/freeport"
@@ -92,6 +93,12 @@ func TestDevEnvSettings(t *testing.T) {
 			t.Errorf("Lookup(%s) = %q, want %q", name, got, want)
 		}
 	}
+	// Dev mode batches by default, through a batch contract of its chain's
+	// product.
+	batchAddr, _ := d.Lookup("BATCH_CONTRACT_ADDRESS")
+	if err := checkBatchContract(t.Context(), d.chain.chain.Client, common.HexToAddress(batchAddr), d.chain.chain.Product); err != nil {
+		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %q: %v", batchAddr, err)
+	}
 	if got, _ := d.Lookup("REDIS_URL"); !strings.HasPrefix(got, "redis://127.0.0.1:") {
 		t.Errorf("Lookup(REDIS_URL) = %q, want dev mode's own Redis", got)
 	}
@@ -109,5 +116,24 @@ func TestDevEnvSettings(t *testing.T) {
 	_ = ln.Close()
 	if err := d.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+// TestDevEnvKeepsBatchContract: a BATCH_CONTRACT_ADDRESS the environment
+// sets is the one config reads, not the contract dev mode deployed.
+func TestDevEnvKeepsBatchContract(t *testing.T) {
+	const set = "0x00000000000000000000000000000000000000b1"
+	d := newDevEnv(zerolog.Nop(), lookupMap(map[string]string{
+		"DEV_CHAIN_PORT": strconv.Itoa(closedPort(t)), "DEV_BLOCK_TIME": "50", "BATCH_CONTRACT_ADDRESS": set,
+	}))
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	if got, _ := d.Lookup("BATCH_CONTRACT_ADDRESS"); got != set {
+		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %q, want the environment's %q", got, set)
+	}
+	if _, ok := d.Settings()["BATCH_CONTRACT_ADDRESS"]; ok {
+		t.Error("Settings overrides BATCH_CONTRACT_ADDRESS, which the environment set")
 	}
 }

@@ -94,6 +94,19 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		return nil, ctx.Err()
 	}
 
+	if b := batching(cfg); b != nil {
+		// A batch contract for another product would apply every batch to
+		// that product: refuse to start rather than relay through it.
+		c, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
+		err := checkBatchContract(c, s.client, b.Contract, cfg.DepegProductAddress)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		log.Info().Str("batch_contract", b.Contract.Hex()).Int("max_applications", b.MaxApplications).
+			Uint64("gas_budget", b.GasBudget).Msg("batching applications")
+	}
+
 	reg := front.reg
 	metrics := monitor.NewMetrics(reg)
 	s.metrics = metrics
@@ -180,6 +193,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 				Pool:                identity,
 				Keys:                len(cfg.ProcessorAccountIndexes),
 				Status:              recordingStatus{store: status, recent: recent},
+				Batch:               batching(cfg),
 			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
 		}
 		k.leased = leased.New(leased.Config{Lease: k.lease, Beat: k.heartbeat.Beat, Log: k.log,
