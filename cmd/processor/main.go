@@ -36,6 +36,7 @@ const usage = `usage:
                                        of its own
 ` + opsUsage + `
 ` + deadLettersUsage + `
+` + deployBatchUsage + `
 Flags come before the command's argument. Read-only commands (status, inflight, app,
 deadletters list and show) need only REDIS_URL, and CHAIN_RPC_URL (status, inflight, app);
 without PROCESSOR_MNEMONIC they show every key registered in Redis.
@@ -111,6 +112,14 @@ func run() int {
 			log.Error().Err(err).Msg("deadletters failed")
 		}
 		return deadLettersExit(err)
+	case "deploy-batch":
+		// stdout carries the one line a script reads; the logs go to
+		// stderr.
+		if err := deployBatchContract(ctx, cfg, log, os.Stdout); err != nil {
+			log.Error().Err(err).Msg("deploy-batch failed")
+			return 1
+		}
+		return 0
 	case "status", "inflight", "app":
 		err := runOps(ctx, cfg, cl.cmd, cl.args, os.Stdout, nil)
 		switch {
@@ -204,7 +213,7 @@ type commandLine struct {
 }
 
 // commands are the subcommands; anything else after the flags is refused.
-var commands = map[string]bool{"status": true, "inflight": true, "app": true, "deadletters": true}
+var commands = map[string]bool{"status": true, "inflight": true, "app": true, "deadletters": true, "deploy-batch": true}
 
 // parseCommandLine reads the top-level flags and the subcommand. A refusal
 // is a usageError saying why; -h is flag.ErrHelp. The subcommand's own
@@ -230,7 +239,7 @@ func parseCommandLine(args []string) (commandLine, error) {
 	case strings.HasPrefix(cl.cmd, "-"):
 		return cl, usageErrorf("flag %s after an argument: flags come first", cl.cmd)
 	case !commands[cl.cmd]:
-		return cl, usageErrorf("unknown command %q (the commands are status, inflight, app and deadletters)", cl.cmd)
+		return cl, usageErrorf("unknown command %q (the commands are status, inflight, app, deadletters and deploy-batch)", cl.cmd)
 	case cl.check:
 		return cl, usageErrorf("-check runs alone, not with %s", cl.cmd)
 	}
@@ -248,6 +257,10 @@ func checkArgs(cl commandLine) error {
 	case "status", "inflight", "app":
 		_, err := parseOpsArgs(cl.cmd, cl.args)
 		return err
+	case "deploy-batch":
+		if len(cl.args) > 0 {
+			return usageErrorf("deploy-batch takes no argument (it reads the configuration), got %q", cl.args[0])
+		}
 	}
 	return nil
 }

@@ -153,6 +153,8 @@ func TestRefusalsSayWhy(t *testing.T) {
 		{[]string{"deadletters", "show", "abc"}, `deadletters show: "abc" is not a stream id`},
 		{[]string{"deadletters", "list", "-limit", "5", "x"}, `deadletters list takes no argument, got "x"`},
 		{[]string{"deadletters", "list", "x", "-limit", "5"}, "deadletters list: flag -limit after the argument"},
+		{[]string{"deploy-batch", "0x1"}, `deploy-batch takes no argument (it reads the configuration), got "0x1"`},
+		{[]string{"-check", "deploy-batch"}, "-check runs alone"},
 	} {
 		cmd := exec.Command(processorBinary(t), tc.args...)
 		cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // nothing configured

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/big"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
+	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/lease"
+)
+
+// deployEnv is a devchain sealing a block every 50 ms with the first key of
+// testMnemonic funded (index 0; index 1 holds nothing), and a redis-server
+// for the keys' leases.
+type deployEnv struct {
+	dc    *devchain.Chain
+	redis *redistest.Server
+}
+
+func newDeployEnv(t *testing.T) deployEnv {
+	t.Helper()
+	key, err := chain.DeriveKey(testMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deployEnv{
+		dc:    devchaintest.Start(t, devchain.Options{Fund: []common.Address{crypto.PubkeyToAddress(key.PublicKey)}}, 50*time.Millisecond),
+		redis: redistest.Start(t),
+	}
+}
+
+// vars is the environment deploy-batch runs with, extra applied over it.
+func (e deployEnv) vars(extra map[string]string) map[string]string {
+	v := map[string]string{
+		"CHAIN_RPC_URL": e.dc.URL, "DEPEG_PRODUCT_ADDRESS": e.dc.Product.Hex(), "PROCESSOR_MNEMONIC": testMnemonic,
+		"REDIS_URL": e.redis.URL(), "CHAIN_MINUMUM_REQUIRED_CONFIRMATIONS": "2", "CHAIN_POLL_INTERVAL": "50",
+		"RPC_TIMEOUT": "5000",
+	}
+	for k, x := range extra {
+		v[k] = x
+	}
+	return v
+}
+
+// wallet is testMnemonic's key at index.
+func wallet(t *testing.T, index uint32) common.Address {
+	t.Helper()
+	k, err := chain.DeriveKey(testMnemonic, index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crypto.PubkeyToAddress(k.PublicKey)
+}
+
+// nonces reads the wallet's mined and pending nonces.
+func (e deployEnv) nonces(t *testing.T, w common.Address) (mined, pending uint64) {
+	t.Helper()
+	mined, err := e.dc.Client.NonceAt(t.Context(), w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, err = e.dc.Client.PendingNonceAt(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	return mined, pending
+}
+
+// TestDeployBatchCommand runs the built binary's deploy-batch against the
+// embedded chain, with credentials and an API key in CHAIN_RPC_URL: stdout
+// is the one line BATCH_CONTRACT_ADDRESS=<address>, where a batch contract
+// for DEPEG_PRODUCT_ADDRESS now is, sent by the first key at its first
+// nonce; the key's lease is released; neither output shows the mnemonic or
+// the URL's secrets.
+func TestDeployBatchCommand(t *testing.T) {
+	bin := processorBinary(t)
+	e := newDeployEnv(t)
+	u, err := url.Parse(e.dc.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The devchain ignores credentials and the query, where providers put
+	// their API keys.
+	rpcURL := "http://operator:pw-s3cr3t@" + u.Host + "/?apikey=key-s3cr3t-0123456789"
+	cmd := exec.Command(bin, "deploy-batch")
+	cmd.Env = os.Environ()
+	for k, v := range e.vars(map[string]string{"CHAIN_RPC_URL": rpcURL}) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("deploy-batch: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	line, ok := strings.CutPrefix(stdout.String(), "BATCH_CONTRACT_ADDRESS=")
+	if !ok || !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 || !common.IsHexAddress(strings.TrimSpace(line)) {
+		t.Fatalf("stdout = %q, want the one line BATCH_CONTRACT_ADDRESS=0x...", stdout.String())
+	}
+	addr := common.HexToAddress(strings.TrimSpace(line))
+	from := wallet(t, 0)
+	if want := crypto.CreateAddress(from, 0); addr != want {
+		t.Errorf("printed %s, want %s (the first key's first nonce)", addr, want)
+	}
+	if err := checkBatchContract(t.Context(), e.dc.Client, addr, e.dc.Product); err != nil {
+		t.Errorf("at the printed address: %v", err)
+	}
+	if mined, pending := e.nonces(t, from); mined != 1 || pending != 1 {
+		t.Errorf("first key's nonces = %d mined, %d pending; want 1, 1 (one deployment)", mined, pending)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
+	defer rdb.Close()
+	if v, err := rdb.Get(t.Context(), lease.Key(strings.ToLower(from.Hex()))).Result(); err != nil || v != lease.Released {
+		t.Errorf("the key's lease = %q, %v; want %q (released)", v, err, lease.Released)
+	}
+	for _, secret := range []string{"test test", "pw-s3cr3t", "key-s3cr3t", "operator"} {
+		if strings.Contains(stdout.String()+stderr.String(), secret) {
+			t.Errorf("output shows %q:\n%s%s", secret, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestDeployBatchRefuses: deploy-batch sends nothing (the key's nonce stays,
+// nothing is pending, nothing is printed) from a key that cannot pay, from a
+// key a running processor holds, or for a product address without code.
+func TestDeployBatchRefuses(t *testing.T) {
+	e := newDeployEnv(t)
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	held, err := lease.New(rdb, lease.Key(strings.ToLower(wallet(t, 0).Hex())), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		vars  map[string]string
+		hold  bool
+		key   uint32
+		want  error
+		wantS string // in the error
+	}{
+		{"unfunded key", map[string]string{"PROCESSOR_ACCOUNT_INDEX": "1"}, false, 1, errDeployUnderfunded, "short by"},
+		{"key held by a running processor", nil, true, 0, errDeployKeyBusy, ""},
+		{"product without code", map[string]string{"DEPEG_PRODUCT_ADDRESS": "0x00000000000000000000000000000000000000a1"}, false, 0, nil, "no contract at DEPEG_PRODUCT_ADDRESS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := e.vars(tc.vars)
+			cfg, err := config.LoadFrom(func(n string) (string, bool) { v, ok := vars[n]; return v, ok })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.hold {
+				if ok, err := held.TryAcquire(t.Context()); !ok || err != nil {
+					t.Fatalf("take the lease: %t, %v", ok, err)
+				}
+				t.Cleanup(func() { _ = held.Release(t.Context()) })
+			}
+			var out bytes.Buffer
+			err = deployBatchContract(t.Context(), cfg, zerolog.New(io.Discard), &out)
+			switch {
+			case err == nil:
+				t.Fatalf("deploy-batch succeeded, printed %q", out.String())
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Errorf("error %v, want %v", err, tc.want)
+			case !strings.Contains(err.Error(), tc.wantS):
+				t.Errorf("error %q does not say %q", err, tc.wantS)
+			case strings.Contains(err.Error(), "test test"):
+				t.Errorf("error shows the mnemonic: %v", err)
+			}
+			if out.Len() != 0 {
+				t.Errorf("printed %q on a refusal", out.String())
+			}
+			if mined, pending := e.nonces(t, wallet(t, tc.key)); mined != 0 || pending != 0 {
+				t.Errorf("key's nonces = %d mined, %d pending; want 0, 0 (nothing sent)", mined, pending)
+			}
+		})
+	}
+}
+
+// TestCheckBatchContract: the product itself (code, but no batch contract)
+// and an address without code are refused as batch contracts.
+func TestCheckBatchContract(t *testing.T) {
+	dc := devchaintest.Start(t, devchain.Options{Batch: true}, 0)
+	for _, tc := range []struct {
+		name          string
+		addr, product common.Address
+		ok            bool
+	}{
+		{"batch contract of the product", dc.Batch, dc.Product, true},
+		{"batch contract of another product", dc.Batch, common.HexToAddress("0xa1"), false},
+		{"no code", common.HexToAddress("0xb1"), dc.Product, false},
+		{"the product itself", dc.Product, dc.Product, false},
+	} {
+		err := checkBatchContract(t.Context(), dc.Client, tc.addr, tc.product)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, errWrongBatchContract)) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+}
+
+func TestBatching(t *testing.T) {
+	addr := common.HexToAddress("0xb1")
+	for _, tc := range []struct {
+		name     string
+		contract common.Address
+		max      int
+		want     bool
+	}{
+		{"no contract", common.Address{}, 16, false},
+		{"batches of one", addr, 1, false},
+		{"batches of two", addr, 2, true},
+	} {
+		cfg := config.Config{BatchContract: tc.contract, BatchMaxApplications: tc.max, BatchGasBudget: 8_000_000}
+		b := batching(cfg)
+		if (b != nil) != tc.want {
+			t.Errorf("%s: batching = %+v, want set %t", tc.name, b, tc.want)
+			continue
+		}
+		if b != nil && (b.Contract != addr || b.MaxApplications != tc.max || b.GasBudget != 8_000_000) {
+			t.Errorf("%s: batching = %+v", tc.name, b)
+		}
+	}
+}
+
+func TestFormatETH(t *testing.T) {
+	eth := func(s string) *big.Int {
+		v, _ := new(big.Int).SetString(s, 10)
+		return v
+	}
+	for _, tc := range []struct {
+		wei  *big.Int
+		want string
+	}{
+		{big.NewInt(0), "0"},
+		{big.NewInt(1), "0.000000000000000001"},
+		{big.NewInt(params.Ether), "1"},
+		{eth("13500000000000000"), "0.0135"},
+		{eth("1000500000000000000000"), "1000.5"},
+	} {
+		if got := formatETH(tc.wei); got != tc.want {
+			t.Errorf("formatETH(%s) = %q, want %q", tc.wei, got, tc.want)
+		}
+	}
+}
