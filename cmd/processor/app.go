@@ -23,7 +23,7 @@ func (e *opsEnv) appCmd(ctx context.Context, query string, out io.Writer, asJSON
 	product := chain.NewProduct(e.cfg.DepegProductAddress)
 	// Only Status is used: it reads the status record, the live hash and
 	// the dead letters. The publisher is never asked to publish.
-	svc := intake.New(intake.Config{Product: product, From: e.wallet(), RPCTimeout: e.cfg.RPCTimeout}, zerolog.Nop(),
+	svc := intake.New(intake.Config{Product: product, From: e.wallet(), RPCTimeout: e.cfg.RPCTimeout, BatchContract: e.cfg.BatchContract}, zerolog.Nop(),
 		e.client, stream.NewPublisher(e.rdb, e.cfg.StreamKey, stream.PublishOptions{}), e.status, e.queue, nil)
 	// Every key's journal, and every key's wallet as the relay's.
 	var pool []common.Address
@@ -87,6 +87,20 @@ func writeApp(out io.Writer, r inspect.Result) error {
 		if tx.ProcessID != "" {
 			t.row("processId", tx.ProcessID)
 		}
+		if tx.BatchSize > 0 {
+			t.row("batch", fmt.Sprintf("%d applications", tx.BatchSize))
+		}
+		for _, a := range tx.Batch {
+			outcome := a.Outcome
+			if a.ProcessID != "" {
+				outcome += " " + a.ProcessID
+			}
+			if a.Reason != "" {
+				outcome += " " + a.Reason
+			}
+			t.row("", fmt.Sprintf("%s %s %s %s", inspect.Place{Index: a.Index, Size: len(tx.Batch)}, a.PolicyHolder,
+				a.SignatureID, outcome))
+		}
 		if err := t.flush(); err != nil {
 			return err
 		}
@@ -105,7 +119,11 @@ func writeApp(out io.Writer, r inspect.Result) error {
 		if a.UpdatedAt != nil {
 			updated = a.UpdatedAt.UTC().Format(time.RFC3339)
 		}
-		t.row(a.EntityID, a.Status, a.TransactionHash, block, a.Class, a.Reason, updated)
+		txText := a.TransactionHash
+		if a.BatchIndex != nil {
+			txText += " (batch " + inspect.Place{Index: *a.BatchIndex, Size: a.BatchSize}.String() + ")"
+		}
+		t.row(a.EntityID, a.Status, txText, block, a.Class, a.Reason, updated)
 	}
 	return t.flush()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/stream"
 )
 
 // flightLine is one journal record as the inflight subcommand prints it.
@@ -33,6 +34,15 @@ type flightLine struct {
 	// Next is a replacement signed and not yet answered (nextRawTx).
 	Next       bool   `json:"replacementPending,omitempty"`
 	Unreadable string `json:"unreadable,omitempty"`
+	// Applications are those a batch transaction carries, in its order
+	// (Kind "batch"; entityId and entryId are then empty).
+	Applications []flightApp `json:"applications,omitempty"`
+}
+
+// flightApp is one application of a batch in flight.
+type flightApp struct {
+	EntityID string `json:"entityId"`
+	EntryID  string `json:"entryId"`
 }
 
 // inflightReport is every key's journal with what the node says of its
@@ -113,6 +123,11 @@ func flightOf(f inspect.Flight, now time.Time, receipts map[common.Hash]*types.R
 	}
 	r := f.Record
 	l.EntityID, l.EntryID, l.Kind, l.Next = r.EntityID, r.EntryID, r.Kind, r.NextRawTx != ""
+	if r.Kind == stream.KindBatch {
+		for _, a := range r.Applications() {
+			l.Applications = append(l.Applications, flightApp{EntityID: a.EntityID, EntryID: a.EntryID})
+		}
+	}
 	if !r.SignedAt.IsZero() {
 		l.SignedAt = r.SignedAt.UTC().Format(time.RFC3339)
 		a := int64(f.Age(now) / time.Second)
@@ -187,7 +202,10 @@ func writeInflight(out io.Writer, r inflightReport) error {
 			age = (time.Duration(*f.AgeSeconds) * time.Second).String()
 		}
 		entity := f.EntityID
-		if f.Kind != "" {
+		switch {
+		case f.Kind == stream.KindBatch:
+			entity = fmt.Sprintf("batch of %d", len(f.Applications))
+		case f.Kind != "":
 			entity = f.Kind
 		}
 		gas := ""
@@ -199,6 +217,9 @@ func writeInflight(out io.Writer, r inflightReport) error {
 			hashes += " (replacement pending)"
 		}
 		t.row(f.Wallet, f.Nonce, age, entity, f.MaxFeeGwei, f.TipGwei, gas, f.Node, hashes)
+		for i, a := range f.Applications { // a batch's, one row each under it
+			t.row("", "", "", fmt.Sprintf("%s %s", inspect.Place{Index: i, Size: len(f.Applications)}, a.EntityID), "", "", "", "", "")
+		}
 	}
 	return t.flush()
 }
