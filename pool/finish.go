@@ -71,7 +71,7 @@ type FinisherConfig struct {
 // Orphan is a key no live process holds whose journal still has records.
 type Orphan struct {
 	Wallet  string    `json:"wallet"`
-	Entries int       `json:"entries"` // journal records (applications and gap fills)
+	Entries int       `json:"entries"` // journal records: transactions of one application, batches and gap fills
 	Since   time.Time `json:"since"`   // first seen unheld
 }
 
