@@ -112,9 +112,15 @@ func deployBatchContract(ctx context.Context, cfg config.Config, log zerolog.Log
 	var kept sync.WaitGroup
 	var keepErr error
 	kept.Go(func() { keepErr = l.Keep(keepCtx) })
-	defer func() {
+	// stopKeeping stops renewing the lease and says whether it was lost
+	// meanwhile; keepErr is read only after the goroutine ended.
+	stopKeeping := func() error {
 		stopKeep()
 		kept.Wait()
+		return keepErr
+	}
+	defer func() {
+		_ = stopKeeping()
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RPCTimeout)
 		defer cancel()
 		if err := l.Release(c); err != nil {
@@ -187,7 +193,7 @@ func deployBatchContract(ctx context.Context, cfg config.Config, log zerolog.Log
 	if err != nil {
 		return err
 	}
-	if keepErr != nil {
+	if keepErr := stopKeeping(); keepErr != nil {
 		// Mined already: the lease only kept relays off the nonce meanwhile.
 		log.Warn().Err(keepErr).Msg("the key's lease was lost while waiting for the deployment")
 	}

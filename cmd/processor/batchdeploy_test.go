@@ -19,6 +19,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/chain/kms"
+	"github.com/etherisc/depeg-relay/chain/kms/kmstest"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/devchaintest"
@@ -255,5 +257,48 @@ func TestFormatETH(t *testing.T) {
 		if got := formatETH(tc.wei); got != tc.want {
 			t.Errorf("formatETH(%s) = %q, want %q", tc.wei, got, tc.want)
 		}
+	}
+}
+
+// TestDeployBatchWithKMSKey: with SIGNER=aws-kms and no mnemonic anywhere,
+// deploy-batch signs the deployment with the first KMS key (a local-kms
+// server) and the contract is where it prints, sent from that key's wallet.
+func TestDeployBatchWithKMSKey(t *testing.T) {
+	bin := processorBinary(t)
+	srv := kmstest.Start(t)
+	id := srv.CreateKey(t)
+	k, err := kms.New(srv.Client(), kms.Options{}).Open(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := deployEnv{
+		dc:    devchaintest.Start(t, devchain.Options{Fund: []common.Address{k.Address()}}, 50*time.Millisecond),
+		redis: redistest.Start(t),
+	}
+	cmd := exec.Command(bin, "deploy-batch")
+	cmd.Env = append(os.Environ(), srv.Env()...)
+	vars := e.vars(map[string]string{"SIGNER": "aws-kms", "AWS_KMS_KEY_IDS": id})
+	delete(vars, "PROCESSOR_MNEMONIC")
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PROCESSOR_MNEMONIC=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("deploy-batch: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	want := crypto.CreateAddress(k.Address(), 0)
+	if got := stdout.String(); got != "BATCH_CONTRACT_ADDRESS="+want.Hex()+"\n" {
+		t.Fatalf("stdout = %q, want the KMS wallet's first deployment %s", got, want.Hex())
+	}
+	if err := checkBatchContract(t.Context(), e.dc.Client, want, e.dc.Product); err != nil {
+		t.Errorf("at %s: %v", want.Hex(), err)
+	}
+	if mined, _ := e.nonces(t, k.Address()); mined != 1 {
+		t.Errorf("KMS wallet's nonce = %d, want 1", mined)
+	}
+	if strings.Contains(stderr.String(), srv.SecretKey) {
+		t.Errorf("stderr shows the AWS secret key:\n%s", stderr.String())
 	}
 }
