@@ -102,6 +102,10 @@ func TestCheckMode(t *testing.T) {
 	if _, out := run(); strings.Contains(out, "MAX_FEE_PER_GAS is below") {
 		t.Fatalf("default cap warned:\n%s", out)
 	}
+	// A batch contract address without a batch contract for the product.
+	if code, out := run("BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1"); code == 0 || !strings.Contains(out, errWrongBatchContract.Error()) {
+		t.Fatalf("no batch contract: exit %d\n%s", code, out)
+	}
 	srv.Stop()
 	if code, out := run(); code == 0 || !strings.Contains(out, "redis does not answer") {
 		t.Fatalf("redis down: exit %d\n%s", code, out)
