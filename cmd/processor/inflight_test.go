@@ -13,8 +13,7 @@ import (
 )
 
 // TestInflightShowsBatch: a batch record is one line of its transaction,
-// "batch of N", then one line per application with its place; its JSON
-// lists the applications.
+// "batch of N", then one line per application with its place.
 func TestInflightShowsBatch(t *testing.T) {
 	now := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
 	h := common.Hash{0xbb}.Hex()
@@ -22,24 +21,14 @@ func TestInflightShowsBatch(t *testing.T) {
 		SignedAt: now.Add(-time.Minute), Batch: []stream.RecordApp{{EntryID: "1-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK70"},
 			{EntryID: "2-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK71"}, {EntryID: "3-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK72"}}}}
 	mined, pending := uint64(4), uint64(5)
-	l := flightOf(f, now, nil, &mined, &pending)
-	if l.Kind != stream.KindBatch || len(l.Applications) != 3 || l.Applications[1].EntityID != "01M84VAXA3ENVW6NN6H78HSK71" ||
-		l.Applications[1].EntryID != "2-0" || l.Node != "in the node's pool" || l.Current != h {
-		t.Fatalf("flightOf(batch) = %+v", l)
-	}
-	l.Wallet = "0xw"
+	l := inspect.DescribeFlight("0xw", f, now, nil, &mined, &pending)
 	var out bytes.Buffer
-	if err := writeInflight(&out, inflightReport{Keys: []inflightKey{{Wallet: "0xw", Records: 1}}, Flights: []flightLine{l}}); err != nil {
+	if err := writeInflight(&out, inflightReport{Keys: []inflightKey{{Wallet: "0xw", Records: 1}}, Flights: []inspect.FlightLine{l}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"batch of 3", "#1 of 3 01M84VAXA3ENVW6NN6H78HSK70", "#3 of 3 01M84VAXA3ENVW6NN6H78HSK72"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("inflight output lacks %q:\n%s", want, out.String())
 		}
-	}
-	// A single application's record lists none.
-	single := inspect.Flight{Field: "5", Record: stream.TxRecord{Nonce: 5, EntryID: "4-0", EntityID: "01M84VAXA3ENVW6NN6H78HSK73", Hashes: []string{h}}}
-	if l := flightOf(single, now, nil, &mined, &pending); l.Applications != nil || l.EntityID != "01M84VAXA3ENVW6NN6H78HSK73" {
-		t.Fatalf("flightOf(single) = %+v", l)
 	}
 }

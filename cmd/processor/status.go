@@ -25,8 +25,8 @@ type statusReport struct {
 	monitor.Report
 	Header statusHeader `json:"header"`
 	// Wallet is the first key's; Pool has them all.
-	Wallet string      `json:"wallet"`
-	Pool   []keyStatus `json:"pool"`
+	Wallet string              `json:"wallet"`
+	Pool   []inspect.KeyStatus `json:"pool"`
 	// LastCheck is the relay loop's last-check key (RFC 3339); empty when
 	// no relay wrote it.
 	LastCheck   string `json:"lastCheck,omitempty"`
@@ -55,34 +55,13 @@ type statusHeader struct {
 	Processes []liveProcess `json:"processes,omitempty"`
 }
 
-// keyStatus is one key of the pool: its wallet, balance (exact, in ETH),
-// who holds its lease, its journal and what the node says of its nonces.
-type keyStatus struct {
-	Wallet     string `json:"wallet"`
-	BalanceEth string `json:"balanceEth,omitempty"`
-	// Runway and NodeWindow are what the process relaying the key knows
-	// from its own memory (its spend, the window it learnt from the node),
-	// as it last recorded them (stream.LiveStore); "unknown" when no
-	// running process reports the key.
-	Runway       string  `json:"runway"`
-	NodeWindow   string  `json:"nodeWindow"`
-	Lease        string  `json:"lease"`
-	InFlight     int     `json:"inFlight"`
-	MinedNonce   *uint64 `json:"minedNonce,omitempty"`
-	PendingNonce *uint64 `json:"pendingNonce,omitempty"`
-}
-
-// notReported is what status says of a key's live figures when no running
-// process reports them (none relays the key, or Redis lost the report).
-const notReported = "unknown (no running process reports this key)"
-
 // statusCmd runs the monitor's checks against the same Redis and node as
 // the service, for every key of the pool. The loop's heartbeat is the
 // last-check key the relays write every iteration (the service's in-memory
 // heartbeats are out of reach); in flight is each journal's length; waiting
 // at the fee cap is the head's base fee above MAX_FEE_PER_GAS.
 func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) error {
-	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: monitor.FormatGwei(e.cfg.MaxFeePerGas), Pool: []keyStatus{},
+	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: monitor.FormatGwei(e.cfg.MaxFeePerGas), Pool: []inspect.KeyStatus{},
 		MinBalanceEth: monitor.FormatEth(e.cfg.ProcessorMinBalance),
 		Stream:        e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
 		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}}
@@ -115,13 +94,14 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 	rep.Header.Processes = append([]liveProcess{}, live.processes...) // non-nil: status says when none runs
 	var keyChecks []monitor.KeyConfig
 	for _, k := range e.keys {
-		ks, err := e.keyStatus(ctx, k)
+		obs, err := e.readKey(ctx, k)
 		if err != nil {
 			return err
 		}
-		if lk, ok := live.keys[ks.Wallet]; ok {
-			ks.Runway, ks.NodeWindow = runwayText(lk), windowText(lk)
+		if lk, ok := live.keys[k.wallet.Hex()]; ok {
+			obs.Live = &lk
 		}
+		ks := inspect.NewKeyStatus(obs)
 		rep.Pool = append(rep.Pool, ks)
 		n := ks.InFlight
 		keyChecks = append(keyChecks, monitor.KeyConfig{Wallet: k.wallet, Heartbeat: hb, InFlight: func() int { return n }})
@@ -149,7 +129,7 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 		DeadLetterStream: e.cfg.DeadLetterStreamKey, CheckTimeout: e.cfg.MonitorCheckTimeout,
 		BalanceRefresh: e.cfg.BalanceRefreshInterval, BalanceTimeout: e.cfg.RPCTimeout,
 		Balance: e.client, Redis: e.rdb,
-		InFlight:        func() int { return sumInFlight(rep.Pool) },
+		InFlight:        func() int { return inspect.SumInFlight(rep.Pool) },
 		WaitingAtFeeCap: func() bool { return atCap },
 		Now:             e.now,
 	})
@@ -218,77 +198,29 @@ func writeHeader(out io.Writer, h statusHeader) {
 	fmt.Fprintln(out)
 }
 
-// runwayText is a key's runway as its relaying process reports it.
-func runwayText(k monitor.KeyReport) string {
-	if k.Runway == "" {
-		return "unknown"
+// readKey reads one key: its journal, its lease, its balance and nonces.
+// What the node does not answer stays nil.
+func (e *opsEnv) readKey(ctx context.Context, k opsKey) (inspect.KeyObs, error) {
+	obs := inspect.KeyObs{Wallet: k.wallet}
+	var err error
+	if obs.Flights, err = inspect.Journal(ctx, e.rdb, k.queue.JournalKey()); err != nil {
+		return obs, err
 	}
-	return k.Runway
-}
-
-// windowText is a key's node window: how many of its unmined transactions
-// the node holds, of how many the relay keeps outstanding.
-func windowText(k monitor.KeyReport) string {
-	if k.NodeHeld == nil || k.NodeWindow == nil {
-		return "unknown"
-	}
-	return fmt.Sprintf("node holds %d of %d", *k.NodeHeld, *k.NodeWindow)
-}
-
-func sumInFlight(ks []keyStatus) int {
-	n := 0
-	for _, k := range ks {
-		n += k.InFlight
-	}
-	return n
-}
-
-// keyStatus reads one key: its journal (readable records), its lease, its
-// balance and nonces. What the node does not answer stays empty.
-func (e *opsEnv) keyStatus(ctx context.Context, k opsKey) (keyStatus, error) {
-	ks := keyStatus{Wallet: k.wallet.Hex(), Runway: notReported, NodeWindow: notReported}
-	flights, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
-	if err != nil {
-		return ks, err
-	}
-	for _, f := range flights {
-		if f.Unreadable == "" {
-			ks.InFlight++
-		}
-	}
-	holder, err := e.rdb.Get(ctx, lease.Key(strings.ToLower(k.wallet.Hex()))).Result()
+	obs.LeaseToken, err = e.rdb.Get(ctx, lease.Key(strings.ToLower(k.wallet.Hex()))).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return ks, fmt.Errorf("read the lease of %s: %w", k.wallet.Hex(), err)
+		return obs, fmt.Errorf("read the lease of %s: %w", k.wallet.Hex(), err)
 	}
-	ks.Lease = leaseText(holder, len(flights))
 	c, cancel := e.rpcCtx(ctx)
 	if bal, err := e.client.BalanceAt(c, k.wallet, nil); err == nil {
-		ks.BalanceEth = monitor.FormatEth(bal)
+		obs.Balance = bal
 	}
 	cancel()
 	c, cancel = e.rpcCtx(ctx)
 	if mined, pending, err := e.client.Nonces(c, k.wallet, nil); err == nil {
-		ks.MinedNonce, ks.PendingNonce = &mined, &pending
+		obs.Mined, obs.Pending = &mined, &pending
 	}
 	cancel()
-	return ks, nil
-}
-
-// leaseText says who holds a key: the holder's host and pid (its token
-// without the random part, which is the fence's), or nobody, and then
-// whether records wait in its journal (an orphaned key: the pool's
-// finisher settles them).
-func leaseText(token string, journaled int) string {
-	if holder, held := lease.HolderOf(token); held {
-		if holder != "" {
-			return "held by " + holder
-		}
-		return "held"
-	}
-	if journaled > 0 {
-		return fmt.Sprintf("not held, %d in its journal (orphaned: the pool finishes them)", journaled)
-	}
-	return "not held"
+	return obs, nil
 }
 
 // writeStatus prints the header, the checks, every key, then the figures.
@@ -322,7 +254,11 @@ func writeStatus(out io.Writer, r statusReport) error {
 				nonces = fmt.Sprintf("mined %d, pending %d (holds %d)", *k.MinedNonce, *k.PendingNonce,
 					*k.PendingNonce-min(*k.MinedNonce, *k.PendingNonce))
 			}
-			t.row(k.Wallet, inspect.ReadableEth(k.BalanceEth), inspect.Printable(k.Runway), k.Lease, strconv.Itoa(k.InFlight), nonces,
+			inFlight := strconv.Itoa(k.InFlight)
+			if k.InFlightApplications > k.InFlight { // a batch in flight
+				inFlight += fmt.Sprintf(" (%d applications)", k.InFlightApplications)
+			}
+			t.row(k.Wallet, inspect.ReadableEth(k.BalanceEth), inspect.Printable(k.Runway), k.Lease, inFlight, nonces,
 				inspect.Printable(k.NodeWindow))
 		}
 		if err := t.flush(); err != nil {
