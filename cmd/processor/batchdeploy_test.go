@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"math/big"
@@ -300,5 +301,45 @@ func TestDeployBatchWithKMSKey(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), srv.SecretKey) {
 		t.Errorf("stderr shows the AWS secret key:\n%s", stderr.String())
+	}
+}
+
+// TestDeployBatchRefusesKeyWithPending: a key with a transaction still
+// pending (the chain seals no block here) is refused, and nothing is added
+// to what the node holds for it.
+func TestDeployBatchRefusesKeyWithPending(t *testing.T) {
+	key, err := chain.DeriveKey(testMnemonic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := crypto.PubkeyToAddress(key.PublicKey)
+	e := deployEnv{dc: devchaintest.Start(t, devchain.Options{Fund: []common.Address{from}}, 0), redis: redistest.Start(t)}
+	head, err := e.dc.Client.HeaderByNumber(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip := big.NewInt(params.GWei)
+	tx, err := chain.NewSigner(key, e.dc.ChainID).Sign(chain.Call{To: common.HexToAddress("0xc1")}, 0, 21_000,
+		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dc.Client.SendTransaction(t.Context(), tx); err != nil {
+		t.Fatal(err)
+	}
+	vars := e.vars(nil)
+	cfg, err := config.LoadFrom(func(n string) (string, bool) { v, ok := vars[n]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bounded: a deployment sent anyway would wait for a block forever.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := deployBatchContract(ctx, cfg, zerolog.New(io.Discard), &out); !errors.Is(err, errDeployKeyBusy) || out.Len() != 0 {
+		t.Fatalf("deploy-batch = %v, printed %q; want errDeployKeyBusy and nothing printed", err, out.String())
+	}
+	if mined, pending := e.nonces(t, from); mined != 0 || pending != 1 {
+		t.Errorf("nonces = %d mined, %d pending; want 0, 1 (the one transaction sent before)", mined, pending)
 	}
 }
