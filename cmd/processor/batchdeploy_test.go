@@ -343,3 +343,15 @@ func TestDeployBatchRefusesKeyWithPending(t *testing.T) {
 		t.Errorf("nonces = %d mined, %d pending; want 0, 1 (the one transaction sent before)", mined, pending)
 	}
 }
+
+// TestNewServiceRefusesWrongBatchContract: the service does not start with
+// a BATCH_CONTRACT_ADDRESS that holds no batch contract for the product.
+func TestNewServiceRefusesWrongBatchContract(t *testing.T) {
+	w := newOpsWorld(t, "PORT=1", "BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := newService(ctx, w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
+	if !errors.Is(err, errWrongBatchContract) || s != nil {
+		t.Fatalf("newService = %v, %v; want no service and errWrongBatchContract", s, err)
+	}
+}
