@@ -225,11 +225,15 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			done = append(done, v.a)
 		}
 	}
+	forget := r.resurrected([]confirmation{cf})
 	if f.st.Signed {
-		if err := r.queue.Forget(ctx, f.rec.Nonce); err != nil {
+		forget = append(forget, f.rec.Nonce)
+	}
+	if len(forget) > 0 {
+		if err := r.queue.Forget(ctx, forget...); err != nil {
 			r.metrics.RedisError("forget")
 			log.Warn().Err(err).Msg("forget journal record failed, will retry")
-			r.unforgotten = append(r.unforgotten, f.rec.Nonce)
+			r.unforgotten = append(r.unforgotten, forget...)
 		}
 	}
 	requeued := map[string]bool{}

@@ -49,6 +49,11 @@ type flight struct {
 	reportedRevert bool
 	// sent: broadcast at least once by this process (for the re-send count).
 	sent bool
+	// ownNonce, for an adopted transaction that this wallet sent, is its
+	// nonce: a journal record Redis brought back for it (a snapshot restore
+	// resurrects records already forgotten) is forgotten when it settles.
+	ownNonce    uint64
+	hasOwnNonce bool
 	log  zerolog.Logger
 	// baseLog carries the application's fields without the transaction's,
 	// so a replacement's logger does not repeat "tx".

@@ -376,6 +376,9 @@ func (r *submitter) adopt(ctx context.Context, app *carried, txHash common.Hash,
 		return false, nil
 	}
 	f := r.adopted(app, txHash, log)
+	if from, err := types.Sender(types.LatestSignerForChainID(txs[0].ChainId()), txs[0]); err == nil && from == r.signer.Address() {
+		f.ownNonce, f.hasOwnNonce = txs[0].Nonce(), true
+	}
 	r.addFlights(f)
 	f.log.Info().Msg("application already created by recorded transaction, tracking confirmations")
 	return true, nil

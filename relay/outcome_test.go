@@ -114,3 +114,43 @@ func TestAdoptsRecordedTransaction(t *testing.T) {
 		t.Fatalf("created %d, wallet nonce %d; want 1, 1", e.created(sid), e.walletNonce())
 	}
 }
+
+// TestResurrectedRecordIsForgotten: Redis restored from a snapshot brings
+// back a journal record the relay had already forgotten, with the
+// application's hash and its pending entry. The running relay adopts the
+// application by its transactionHash, confirms it, and forgets the record
+// of its own mined transaction too, instead of leaving it in the journal
+// until the next restart (e2e/faults, "Redis loses its last second,
+// processor running").
+func TestResurrectedRecordIsForgotten(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 2})
+	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.enqueueApp(app)
+	e.start()
+	e.waitBroadcast(1)
+	snapshot := e.journal()
+	if len(snapshot) != 1 {
+		t.Fatalf("journal %+v, want the one record", snapshot)
+	}
+	e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
+
+	// The restore: the record, and the application with its transactionHash
+	// in a pending entry.
+	if err := e.queue.Record(t.Context(), snapshot[0]); err != nil {
+		t.Fatal(err)
+	}
+	fields := frontend.Fields(app)
+	fields[stream.FieldTransactionHash] = snapshot[0].CurrentHash()
+	if _, err := frontend.Enqueue(t.Context(), e.rdb, e.keys.Stream, first.entityID, fields); err != nil {
+		t.Fatal(err)
+	}
+	e.mineUntil(30*time.Second, "the restored entry acknowledged and the record forgotten", func() bool {
+		return e.pending() == 0 && e.queueLen() == 2 && len(e.journal()) == 0
+	})
+	if e.created(first.signatureID) != 1 || e.walletNonce() != 1 || len(e.deadLetters()) != 0 {
+		t.Fatalf("created %d, wallet nonce %d, dead letters %v; want 1, 1, none", e.created(first.signatureID), e.walletNonce(), e.deadLetters())
+	}
+}

@@ -423,6 +423,7 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	if len(plain) == 0 {
 		return
 	}
+	nonces = append(nonces, r.resurrected(plain)...)
 	// The outcome is recorded before the ack: a crash in between repeats
 	// both, and both are idempotent; the other way round, a crash would
 	// leave an acknowledged application with no outcome to show.
@@ -466,6 +467,29 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	for _, cf := range plain {
 		r.release(cf.f, false)
 	}
+}
+
+// resurrected are the nonces of confirmed adopted transactions that this
+// wallet sent and no signed flight holds: a journal record there can only
+// be one Redis brought back after it was forgotten (a snapshot restore), of
+// a mined nonce that nothing will ever settle while this relay runs, so it
+// is forgotten with the rest. Forgetting a field that is not there costs
+// nothing.
+func (r *tracker) resurrected(confirmed []confirmation) []uint64 {
+	var out []uint64
+	var held map[uint64]bool
+	for _, cf := range confirmed {
+		if cf.f.st.Signed || !cf.f.hasOwnNonce {
+			continue
+		}
+		if held == nil {
+			held, _, _ = r.w.signedNonces()
+		}
+		if !held[cf.f.ownNonce] {
+			out = append(out, cf.f.ownNonce)
+		}
+	}
+	return out
 }
 
 // retryForget removes the journal records of settled flights that an
