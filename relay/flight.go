@@ -54,7 +54,7 @@ type flight struct {
 	// resurrects records already forgotten) is forgotten when it settles.
 	ownNonce    uint64
 	hasOwnNonce bool
-	log  zerolog.Logger
+	log         zerolog.Logger
 	// baseLog carries the application's fields without the transaction's,
 	// so a replacement's logger does not repeat "tx".
 	baseLog zerolog.Logger
