@@ -214,10 +214,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	log.Info().Str("wallet", first.signer.Address().Hex()).Int("keys", len(s.keys)).Str("chain_id", chainID.String()).
 		Str("product", cfg.DepegProductAddress.Hex()).Str("consumer", cfg.ConsumerName).Msg("wallets ready")
 
-	s.finisher = pool.NewFinisher(pool.FinisherConfig{
-		Confirmations: cfg.RequiredConfirmations, HandOnAfter: cfg.OrphanHandoffAfter, LeaseTTL: cfg.LeaseTTL,
-		RPCTimeout: cfg.RPCTimeout, Own: own, Status: status, Product: product,
-	}, log, s.rdb, identity, s.client, poolQueue)
+	s.finisher = pool.NewFinisher(finisherConfig(cfg, own, status, product), log, s.rdb, identity, s.client, poolQueue)
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
 		Orphans:  s.orphans,
 		Webhooks: webhookFigure(s.webhooks),
@@ -269,7 +266,8 @@ func intakeConfig(cfg config.Config, log zerolog.Logger, c *chain.Client, rdb re
 	pub := stream.NewPublisher(rdb, cfg.StreamKey, stream.PublishOptions{
 		ClaimTTL: cfg.ApplicationStatusTTL, StatusTTL: cfg.ApplicationStatusTTL,
 	})
-	svc := intake.New(intake.Config{Product: product, From: wallet, ChainID: chainID, RPCTimeout: cfg.RPCTimeout},
+	svc := intake.New(intake.Config{Product: product, From: wallet, ChainID: chainID, RPCTimeout: cfg.RPCTimeout,
+		BatchContract: cfg.BatchContract},
 		ilog, c, pub, status, queue, intake.NewMetrics(reg))
 	return &api.IntakeConfig{
 		Service: svc, Enabled: cfg.IntakeEnabled, AllowedOrigins: cfg.IntakeCORSOrigins,
