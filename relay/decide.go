@@ -590,9 +590,14 @@ func (w nodeWindow) refusedAt(nonce uint64) nodeWindow {
 // long enough ago for the pool to show them.
 //
 //   - held < expected, held > 0: the node dropped some. The limit becomes
-//     what it held, so the rest wait their turn instead of being re-sent
-//     into a pool that drops them again. The first drop ends the slow
-//     start.
+//     what it kept: what it holds, plus what blocks since the last pass
+//     mined of ours, which it held beside them (never more than the limit
+//     was), so the rest wait their turn instead of being re-sent into a
+//     pool that drops them again. Counting the mined ones matters when a
+//     block takes many of ours at once (batches): a node keeping 16 whose
+//     block mined 7 holds 9, and a limit of 9, then 2 on the next block,
+//     would starve the blocks of a node that keeps 16. The first drop ends
+//     the slow start.
 //   - held == 0 with flights expected, and blocks since the last pass mined
 //     fewer of ours than the limit (mined - w.Mined): the node kept only
 //     what it mined and dropped the rest without telling (a hosted provider
@@ -619,12 +624,15 @@ func nextNodeLimit(w nodeWindow, head, mined, held, expected uint64) nodeWindow 
 	before := w.Mined
 	w.Observed, w.Mined = held, mined
 	kept := held
-	if held == 0 && before > 0 && mined > before && mined-before < w.Limit {
+	switch {
+	case held == 0 && before > 0 && mined > before && mined-before < w.Limit:
 		kept = mined - before // mined since the last pass, and nothing more held
+	case held > 0 && before > 0 && mined > before:
+		kept = min(w.Limit, held+mined-before) // held beside those mined since the last pass
 	}
 	switch {
 	case held > 0 && held < expected || held == 0 && kept > 0 && expected > 0:
-		if w.Limit > initialNodeWindow {
+		if kept < w.Limit && w.Limit > initialNodeWindow {
 			// Only an edge above geth's guarantee is a ceiling: a drop below
 			// it is pressure that passes (or a stricter node, which the
 			// limit itself tracks).

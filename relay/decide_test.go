@@ -379,6 +379,10 @@ func TestNextNodeLimitDropsSeenInBlocks(t *testing.T) {
 		{"nothing mined since the last pass: nothing learnt (a backend that does not see the pool)", nodeWindow{Limit: 64, Max: 512, Mined: 100, Learnt: true}, 100, 0, 64, 64, 0, true},
 		{"no last pass: nothing learnt", nodeWindow{Limit: 64, Max: 512}, 116, 0, 64, 64, 0, false},
 		{"the node still holds some: held decides", nodeWindow{Limit: 240, Max: 512, Mined: 100}, 200, 140, 140, 240, 0, false},
+		// Batches: a block takes 7 of ours at once.
+		{"kept 16 of 33, a block mined 7 of them: the limit is 16, not the 9 left", nodeWindow{Limit: 33, Max: 512, Mined: 100}, 107, 9, 26, 16, 33, true},
+		{"within a learnt 9, a block mined 7 and 2 are left of the 9 it kept: no narrowing", nodeWindow{Limit: 9, Max: 512, Mined: 100, Learnt: true}, 107, 2, 9, 9, 0, true},
+		{"holds some, mined some, kept fewer than the limit: narrowed to what it kept", nodeWindow{Limit: 64, Max: 512, Mined: 100}, 104, 4, 60, 8, 64, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
