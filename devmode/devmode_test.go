@@ -1,6 +1,4 @@
-//go:build !nodev
-
-package main
+package devmode
 
 import (
 	"context"
@@ -10,13 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 )
 
-// lookupMap is an environment for newDevEnv that is not the process's.
+// lookupMap is an environment for New that is not the process's.
 func lookupMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
@@ -38,7 +38,7 @@ func closedPort(t *testing.T) int {
 func TestDevEnvRollsBackChain(t *testing.T) {
 	chainPort := closedPort(t)
 	before := os.Getenv("CHAIN_RPC_URL")
-	d := newDevEnv(zerolog.Nop(), lookupMap(map[string]string{
+	d := New(zerolog.Nop(), lookupMap(map[string]string{
 		"DEV_CHAIN_PORT": strconv.Itoa(chainPort),
 		// Set, so dev mode must use it, and nothing answers there.
 		"REDIS_URL": "redis://127.0.0.1:" + strconv.Itoa(closedPort(t)),
@@ -68,7 +68,7 @@ func TestDevEnvRollsBackChain(t *testing.T) {
 // the chain's port.
 func TestDevEnvSettings(t *testing.T) {
 	chainPort := closedPort(t)
-	d := newDevEnv(zerolog.Nop(), lookupMap(map[string]string{
+	d := New(zerolog.Nop(), lookupMap(map[string]string{
 		"DEV_CHAIN_PORT":      strconv.Itoa(chainPort),
 		"DEV_BLOCK_TIME":      "50",
 		"CHAIN_POLL_INTERVAL": "700",
@@ -96,8 +96,14 @@ func TestDevEnvSettings(t *testing.T) {
 	// Dev mode batches by default, through a batch contract of its chain's
 	// product.
 	batchAddr, _ := d.Lookup("BATCH_CONTRACT_ADDRESS")
-	if err := checkBatchContract(t.Context(), d.chain.chain.Client, common.HexToAddress(batchAddr), d.chain.chain.Product); err != nil {
-		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %q: %v", batchAddr, err)
+	to := common.HexToAddress(batchAddr)
+	b := batch.NewDepegApplicationBatch()
+	out, err := d.chain.chain.Client.CallContract(t.Context(), ethereum.CallMsg{To: &to, Data: b.PackProduct()}, nil)
+	if err != nil {
+		t.Fatalf("product() at BATCH_CONTRACT_ADDRESS %s: %v", batchAddr, err)
+	}
+	if got, err := b.UnpackProduct(out); err != nil || got != d.chain.chain.Product {
+		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %s applies to %s (%v), want the product %s", batchAddr, got.Hex(), err, d.chain.chain.Product.Hex())
 	}
 	if got, _ := d.Lookup("REDIS_URL"); !strings.HasPrefix(got, "redis://127.0.0.1:") {
 		t.Errorf("Lookup(REDIS_URL) = %q, want dev mode's own Redis", got)
@@ -123,7 +129,7 @@ func TestDevEnvSettings(t *testing.T) {
 // sets is the one config reads, not the contract dev mode deployed.
 func TestDevEnvKeepsBatchContract(t *testing.T) {
 	const set = "0x00000000000000000000000000000000000000b1"
-	d := newDevEnv(zerolog.Nop(), lookupMap(map[string]string{
+	d := New(zerolog.Nop(), lookupMap(map[string]string{
 		"DEV_CHAIN_PORT": strconv.Itoa(closedPort(t)), "DEV_BLOCK_TIME": "50", "BATCH_CONTRACT_ADDRESS": set,
 	}))
 	if err := d.Start(t.Context()); err != nil {
