@@ -44,3 +44,33 @@ func TestCountedFate(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchingReadsAndSeedsInTransactions: the node window counts
+// transactions. With batching a pass reads perTx entries per free slot, at
+// most MAX_IN_FLIGHT (or one batch), and the window is seeded with two
+// blocks of batches, not of applications.
+func TestBatchingReadsAndSeedsInTransactions(t *testing.T) {
+	batching := &Batching{MaxApplications: 16, GasBudget: 8_000_000}
+	for _, tc := range []struct {
+		name      string
+		batch     *Batching
+		free      int
+		wantRead  int
+		wantLimit uint64
+	}{
+		{"one per transaction", nil, 10, 10, 240},
+		{"one per transaction, capped at MAX_IN_FLIGHT", nil, 600, 512, 240},
+		{"batches of 16", batching, 10, 160, 16},
+		{"batches of 16, capped at MAX_IN_FLIGHT", batching, 100, 512, 16},
+	} {
+		co := &core{cfg: Config{MaxInFlight: 512, Batch: tc.batch}, w: newWindow(512)}
+		if got := co.readCount(tc.free); got != tc.wantRead {
+			t.Errorf("%s: readCount(%d) = %d, want %d", tc.name, tc.free, got, tc.wantRead)
+		}
+		s := &submitter{core: co, blockGas: 30_000_000, head: 7}
+		s.seedNodeWindow(250_000)
+		if _, limit := co.w.nodeWindowNow(); limit != tc.wantLimit {
+			t.Errorf("%s: seeded window %d, want %d", tc.name, limit, tc.wantLimit)
+		}
+	}
+}

@@ -100,6 +100,9 @@ func decideCases() []decideCase {
 		{name: "dropped, but sent a moment ago: the pool may not show it yet", s: signed(9),
 			o: obs(func(o *observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: actWait},
 		{name: "dropped beyond the node window: waits its turn", s: signed(30), o: obs(nil), want: actWait},
+		// The window's edge: mined 5 and a limit of 16 cover nonces 5..20.
+		{name: "dropped, the window's last nonce (mined + limit - 1): resend", s: signed(20), o: obs(nil), want: actResend},
+		{name: "dropped, the first nonce past the window (mined + limit): waits", s: signed(21), o: obs(nil), want: actWait},
 		{name: "lowest nonce, not held, stuck for STUCK_TX_BLOCKS: replace, since re-sending did not help",
 			s: with(signed(5), func(s *flightState) { s.LowestSince = 100 }),
 			o: obs(func(o *observation) { o.Head = 105; o.Pending = 5 }), want: actReplace},

@@ -40,8 +40,17 @@ type submitter struct {
 // the block gas limit of the head and the gas of the first application
 // simulated (startNodeWindow), so the first block of a backlog is as full
 // as the node lets it be instead of paying a slow start.
+//
+// The window counts transactions: with batching a transaction carries up to
+// perTx applications within the gas budget, so the seed shares two blocks
+// of batches, not of applications (sixteen times too many transactions
+// would be read, simulated and signed at one price in the first pass).
 func (r *submitter) seedNodeWindow(gasPerApp uint64) {
-	r.w.seedNode(startNodeWindow(r.blockGas, gasPerApp, uint64(r.cfg.MaxInFlight), uint64(r.cfg.Keys)), r.head)
+	gasPerTx := gasPerApp
+	if n := uint64(r.perTx()); n > 1 {
+		gasPerTx = min(gasPerApp*n, r.batchBudget())
+	}
+	r.w.seedNode(startNodeWindow(r.blockGas, gasPerTx, uint64(r.cfg.MaxInFlight), uint64(r.cfg.Keys)), r.head)
 }
 
 // submitLoop reads entries and submits their transactions while the
@@ -62,8 +71,8 @@ func (r *submitter) submitLoop(ctx context.Context) {
 		if free == 0 {
 			continue
 		}
-		r.claimIdle(ctx, free*r.perTx())
-		entries, fresh, err := r.next(ctx, free*r.perTx())
+		r.claimIdle(ctx, r.readCount(free))
+		entries, fresh, err := r.next(ctx, r.readCount(free))
 		if err != nil {
 			r.backoff(ctx, err)
 			continue
@@ -687,6 +696,24 @@ func (r *core) perTx() int {
 	return 1
 }
 
+// readCount is how many entries a pass reads for free transactions: perTx
+// each, at most MAX_IN_FLIGHT (or one batch) per pass, so a wide window
+// never makes one pass load and simulate thousands of applications in one
+// call the node must answer within RPC_TIMEOUT.
+func (r *core) readCount(free int) int {
+	return min(free*r.perTx(), max(r.cfg.MaxInFlight, r.perTx()))
+}
+
+// batchBudget is the most gas one batch transaction may have: the smaller
+// of BATCH_GAS_BUDGET and half the head's block gas limit.
+func (r *submitter) batchBudget() uint64 {
+	budget := r.cfg.Batch.GasBudget
+	if r.blockGas > 0 {
+		budget = min(budget, r.blockGas/2)
+	}
+	return budget
+}
+
 // plan forms the transactions of a pass (issue 22): without batching one
 // per candidate, as they come; with it, batch.Plan packs the candidates in
 // order into batches of at most Batching.MaxApplications whose gas limit
@@ -703,11 +730,7 @@ func (r *submitter) plan(ready []*candidate, free int) (plans []txPlan, left int
 		for i, cd := range ready {
 			limits[i] = cd.gas
 		}
-		budget := b.GasBudget
-		if r.blockGas > 0 {
-			budget = min(budget, r.blockGas/2)
-		}
-		groups = batch.Plan(limits, b.MaxApplications, budget)
+		groups = batch.Plan(limits, b.MaxApplications, r.batchBudget())
 	} else {
 		for i := range ready {
 			groups = append(groups, []int{i})
