@@ -48,8 +48,11 @@ type Status struct {
 	// BatchIndex and BatchSize are set when TransactionHash is a batch
 	// transaction carrying the application with others (issue 22): its
 	// position in the batch, from 0 as the batch contract's events number
-	// it, and how many applications the batch carries. Absent for a
-	// transaction of its own, and when unknown.
+	// it, and how many applications the batch carries. A submitted
+	// application's place is read off the transaction's calldata (with
+	// Config.BatchContract set); a confirmed or rejected one's is what the
+	// relay recorded from the batch's events. Absent for a transaction of
+	// its own, and when unknown (an outcome recorded before batching).
 	BatchIndex *int `json:"batchIndex,omitempty"`
 	BatchSize  int  `json:"batchSize,omitempty"`
 }
@@ -218,6 +221,11 @@ func fromRecord(entityID string, rec stream.StatusRecord) Status {
 		Block: rec.Block, ProcessID: rec.ProcessID, Class: rec.Class, Reason: rec.Reason}
 	if !rec.UpdatedAt.IsZero() {
 		st.UpdatedAt = &rec.UpdatedAt
+	}
+	if rec.BatchSize > 0 {
+		// The relay recorded the place from the batch's events when it
+		// settled the application; no node call is needed.
+		st.InBatch(rec.BatchIndex, rec.BatchSize)
 	}
 	return st
 }

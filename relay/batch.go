@@ -160,7 +160,8 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 		switch v.fate {
 		case fateConfirmed:
 			confs = append(confs, stream.Confirmation{EntityID: v.a.entityID, EntryID: v.a.entryID,
-				TxHash: rcpt.TxHash, Block: rcpt.BlockNumber.Uint64(), ProcessID: v.out.ProcessID})
+				TxHash: rcpt.TxHash, Block: rcpt.BlockNumber.Uint64(), ProcessID: v.out.ProcessID,
+				BatchIndex: int(v.out.Index), BatchSize: len(outs)})
 			acks = append(acks, stream.Settled{EntryID: v.a.entryID, EntityID: v.a.entityID})
 		case fateDeadLetter:
 			dead = append(dead, v)
@@ -217,6 +218,7 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			}
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: v.a.entryID, EntityID: v.a.entityID,
 				Class: stream.ClassReverted, TxHash: rcpt.TxHash.Hex(), Fields: loaded[i],
+				BatchIndex: int(v.out.Index), BatchSize: len(outs),
 				Reason: fmt.Sprintf("reverted in batch transaction (application %d of %d): %s", v.out.Index+1, len(f.apps), v.reason)}); err != nil {
 				log.Warn().Err(err).Msg("dead-letter of a failed application of a batch failed, will retry")
 				return

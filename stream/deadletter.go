@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,6 +20,12 @@ type DeadLetter struct {
 	TxHash   string // set when a mined transaction reverted
 	At       time.Time
 	Fields   map[string]string // the application hash as it was, may be nil
+	// BatchIndex and BatchSize place an application that failed inside a
+	// batch transaction (TxHash): its position, from 0 as the batch
+	// contract's events number it, and how many applications the batch
+	// carried. BatchSize 0: not a batch.
+	BatchIndex int
+	BatchSize  int
 }
 
 // DeadLetter appends the rejection to the dead-letter stream, then acks the
@@ -37,6 +44,11 @@ func (q *Queue) DeadLetter(ctx context.Context, d DeadLetter) error {
 	}
 	if d.TxHash != "" {
 		values["transactionHash"] = d.TxHash
+	}
+	if d.BatchSize > 0 {
+		// Only for a batch: a dead letter of a transaction of its own keeps
+		// exactly the fields it always had.
+		values["batchIndex"], values["batchSize"] = strconv.Itoa(d.BatchIndex), strconv.Itoa(d.BatchSize)
 	}
 	if d.Fields != nil {
 		raw, err := json.Marshal(d.Fields)

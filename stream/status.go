@@ -66,7 +66,14 @@ type StatusRecord struct {
 	ProcessID    string
 	Class        string
 	Reason       string
-	UpdatedAt    time.Time
+	// BatchIndex and BatchSize place a confirmed or rejected application in
+	// the batch transaction (TxHash) that carried it: its position, from 0
+	// as the batch contract's events number it, and how many applications
+	// that transaction carried. BatchSize 0 means not a batch, which is also
+	// what a record written before batching (or a damaged one) reads as.
+	BatchIndex int
+	BatchSize  int
+	UpdatedAt  time.Time
 }
 
 // Confirmation is an application confirmed on chain, as the relay knows it
@@ -77,6 +84,11 @@ type Confirmation struct {
 	TxHash    common.Hash
 	Block     uint64
 	ProcessID common.Hash // of LogDepegApplicationCreated; zero when not found
+	// BatchIndex and BatchSize: the application's place in TxHash when that
+	// is a batch transaction (BatchSize > 0); BatchSize 0 for a transaction
+	// of its own.
+	BatchIndex int
+	BatchSize  int
 }
 
 // StatusStore keeps the relay-owned status records and policy-holder index
@@ -119,9 +131,17 @@ func (s *StatusStore) Confirmed(ctx context.Context, cs ...Confirmation) error {
 			continue
 		}
 		k := s.keys.Status(c.EntityID)
-		pipe.HDel(ctx, k, "class", "reason")
 		values := []any{"state", StateConfirmed, "entityId", c.EntityID, "transactionHash", c.TxHash.Hex(),
 			"block", strconv.FormatUint(c.Block, 10), "updatedAt", now}
+		// Only fields the new state does not set are deleted, so that a
+		// reader between the two commands never misses a batch place the
+		// record keeps.
+		if c.BatchSize > 0 {
+			pipe.HDel(ctx, k, "class", "reason")
+			values = append(values, "batchIndex", strconv.Itoa(c.BatchIndex), "batchSize", strconv.Itoa(c.BatchSize))
+		} else {
+			pipe.HDel(ctx, k, "class", "reason", "batchIndex", "batchSize")
+		}
 		if c.EntryID != "" {
 			values = append(values, "entryId", c.EntryID)
 		}
@@ -158,13 +178,19 @@ func (s *StatusStore) Confirmed(ctx context.Context, cs ...Confirmation) error {
 
 // rejectScript records a rejection unless the application is confirmed: a
 // second entry of a confirmed application (a duplicate) finds its hash
-// purged and is dead-lettered, which must not hide the confirmation.
-// KEYS: status. ARGV: entityId, entryId, class, reason, ttl ms, now ms.
+// purged and is dead-lettered, which must not hide the confirmation. The
+// transaction whose revert rejected it, and its place when that was a
+// batch, are kept when known (issue 22: the status shows the batch
+// transaction of a rejected application as of a confirmed one).
+// KEYS: status. ARGV: entityId, entryId, class, reason, ttl ms, now ms,
+// transactionHash ("" when none), batchIndex, batchSize ("0": not a batch).
 var rejectScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'state') == 'confirmed' then return 0 end
-redis.call('HDEL', KEYS[1], 'transactionHash', 'block', 'processId')
+redis.call('HDEL', KEYS[1], 'transactionHash', 'block', 'processId', 'batchIndex', 'batchSize')
 redis.call('HSET', KEYS[1], 'state', 'rejected', 'entityId', ARGV[1], 'entryId', ARGV[2],
   'class', ARGV[3], 'reason', ARGV[4], 'updatedAt', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'transactionHash', ARGV[7]) end
+if tonumber(ARGV[9]) > 0 then redis.call('HSET', KEYS[1], 'batchIndex', ARGV[8], 'batchSize', ARGV[9]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `)
@@ -180,8 +206,12 @@ func (s *StatusStore) Rejected(ctx context.Context, d DeadLetter) error {
 	if at.IsZero() {
 		at = time.Now()
 	}
+	index, size := d.BatchIndex, d.BatchSize
+	if size <= 0 {
+		index, size = 0, 0
+	}
 	recorded, err := rejectScript.Run(ctx, s.rdb, []string{s.keys.Status(d.EntityID)}, d.EntityID, d.EntryID, d.Class,
-		clip(d.Reason), s.ttl.Milliseconds(), at.UnixMilli()).Int()
+		clip(d.Reason), s.ttl.Milliseconds(), at.UnixMilli(), d.TxHash, index, size).Int()
 	if err != nil {
 		return fmt.Errorf("record rejection of %s: %w", d.EntityID, err)
 	}
@@ -284,8 +314,21 @@ func (s *StatusStore) Read(ctx context.Context, entityID string) (rec StatusReco
 		rec.EntityID = entityID
 	}
 	rec.Block, _ = strconv.ParseUint(m["block"], 10, 64)
+	rec.BatchIndex, rec.BatchSize = batchPlace(m["batchIndex"], m["batchSize"])
 	if ms, err := strconv.ParseInt(m["updatedAt"], 10, 64); err == nil {
 		rec.UpdatedAt = time.UnixMilli(ms)
 	}
 	return rec, true, live, nil
+}
+
+// batchPlace reads a record's batch place; absent, malformed or
+// inconsistent fields (an index outside the batch) read as not a batch
+// (0, 0), so that no reader ever shows a place the relay did not write.
+func batchPlace(index, size string) (int, int) {
+	i, err1 := strconv.Atoi(index)
+	n, err2 := strconv.Atoi(size)
+	if err1 != nil || err2 != nil || n <= 0 || i < 0 || i >= n {
+		return 0, 0
+	}
+	return i, n
 }
