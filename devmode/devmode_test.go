@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/rs/zerolog"
 
-	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 )
 
@@ -96,14 +95,8 @@ func TestDevEnvSettings(t *testing.T) {
 	// Dev mode batches by default, through a batch contract of its chain's
 	// product.
 	batchAddr, _ := d.Lookup("BATCH_CONTRACT_ADDRESS")
-	to := common.HexToAddress(batchAddr)
-	b := batch.NewDepegApplicationBatch()
-	out, err := d.chain.chain.Client.CallContract(t.Context(), ethereum.CallMsg{To: &to, Data: b.PackProduct()}, nil)
-	if err != nil {
-		t.Fatalf("product() at BATCH_CONTRACT_ADDRESS %s: %v", batchAddr, err)
-	}
-	if got, err := b.UnpackProduct(out); err != nil || got != d.chain.chain.Product {
-		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %s applies to %s (%v), want the product %s", batchAddr, got.Hex(), err, d.chain.chain.Product.Hex())
+	if err := batchdeploy.Check(t.Context(), d.chain.chain.Client, common.HexToAddress(batchAddr), d.chain.chain.Product); err != nil {
+		t.Errorf("Lookup(BATCH_CONTRACT_ADDRESS) = %q: %v", batchAddr, err)
 	}
 	if got, _ := d.Lookup("REDIS_URL"); !strings.HasPrefix(got, "redis://127.0.0.1:") {
 		t.Errorf("Lookup(REDIS_URL) = %q, want dev mode's own Redis", got)

@@ -1,15 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"math/big"
-
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/etherisc/depeg-relay/chain/batch"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/relay"
 )
@@ -23,44 +16,4 @@ func batching(cfg config.Config) *relay.Batching {
 		return nil
 	}
 	return &relay.Batching{Contract: cfg.BatchContract, MaxApplications: cfg.BatchMaxApplications, GasBudget: cfg.BatchGasBudget}
-}
-
-// errWrongBatchContract: BATCH_CONTRACT_ADDRESS holds no batch contract, or
-// one deployed for another product. Relaying through it would apply the
-// applications to that other product (or fail every batch), so the
-// processor refuses to start, and -check fails.
-var errWrongBatchContract = errors.New("BATCH_CONTRACT_ADDRESS is not a batch contract for DEPEG_PRODUCT_ADDRESS")
-
-// contractCaller is what checkBatchContract reads from the node.
-type contractCaller interface {
-	CodeAt(ctx context.Context, account common.Address, block *big.Int) ([]byte, error)
-	CallContract(ctx context.Context, msg ethereum.CallMsg, block *big.Int) ([]byte, error)
-}
-
-// checkBatchContract verifies that addr holds code and that its product()
-// is product: the batch contract forwards every application to the product
-// it was deployed for, so one deployed for another product (a testnet's, a
-// previous deployment's) must not be used.
-func checkBatchContract(ctx context.Context, c contractCaller, addr, product common.Address) error {
-	code, err := c.CodeAt(ctx, addr, nil)
-	if err != nil {
-		return fmt.Errorf("read code at BATCH_CONTRACT_ADDRESS %s: %w", addr.Hex(), err)
-	}
-	if len(code) == 0 {
-		return fmt.Errorf("%w: no contract at %s", errWrongBatchContract, addr.Hex())
-	}
-	b := batch.NewDepegApplicationBatch()
-	to := addr
-	out, err := c.CallContract(ctx, ethereum.CallMsg{To: &to, Data: b.PackProduct()}, nil)
-	if err != nil {
-		return fmt.Errorf("%w: product() at %s failed: %w", errWrongBatchContract, addr.Hex(), err)
-	}
-	got, err := b.UnpackProduct(out)
-	if err != nil {
-		return fmt.Errorf("%w: product() at %s answered %d bytes that are no address", errWrongBatchContract, addr.Hex(), len(out))
-	}
-	if got != product {
-		return fmt.Errorf("%w: the contract at %s applies to %s, not to %s", errWrongBatchContract, addr.Hex(), got.Hex(), product.Hex())
-	}
-	return nil
 }

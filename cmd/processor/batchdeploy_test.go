@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"math/big"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,10 +13,10 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/kms"
 	"github.com/etherisc/depeg-relay/chain/kms/kmstest"
@@ -120,7 +118,7 @@ func TestDeployBatchCommand(t *testing.T) {
 	if want := crypto.CreateAddress(from, 0); addr != want {
 		t.Errorf("printed %s, want %s (the first key's first nonce)", addr, want)
 	}
-	if err := checkBatchContract(t.Context(), e.dc.Client, addr, e.dc.Product); err != nil {
+	if err := batchdeploy.Check(t.Context(), e.dc.Client, addr, e.dc.Product); err != nil {
 		t.Errorf("at the printed address: %v", err)
 	}
 	if mined, pending := e.nonces(t, from); mined != 1 || pending != 1 {
@@ -134,84 +132,6 @@ func TestDeployBatchCommand(t *testing.T) {
 	for _, secret := range []string{"test test", "pw-s3cr3t", "key-s3cr3t", "operator"} {
 		if strings.Contains(stdout.String()+stderr.String(), secret) {
 			t.Errorf("output shows %q:\n%s%s", secret, stdout.String(), stderr.String())
-		}
-	}
-}
-
-// TestDeployBatchRefuses: deploy-batch sends nothing (the key's nonce stays,
-// nothing is pending, nothing is printed) from a key that cannot pay, from a
-// key a running processor holds, or for a product address without code.
-func TestDeployBatchRefuses(t *testing.T) {
-	e := newDeployEnv(t)
-	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	held, err := lease.New(rdb, lease.Key(strings.ToLower(wallet(t, 0).Hex())), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name  string
-		vars  map[string]string
-		hold  bool
-		key   uint32
-		want  error
-		wantS string // in the error
-	}{
-		{"unfunded key", map[string]string{"PROCESSOR_ACCOUNT_INDEX": "1"}, false, 1, errDeployUnderfunded, "short by"},
-		{"key held by a running processor", nil, true, 0, errDeployKeyBusy, ""},
-		{"product without code", map[string]string{"DEPEG_PRODUCT_ADDRESS": "0x00000000000000000000000000000000000000a1"}, false, 0, nil, "no contract at DEPEG_PRODUCT_ADDRESS"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			vars := e.vars(tc.vars)
-			cfg, err := config.LoadFrom(func(n string) (string, bool) { v, ok := vars[n]; return v, ok })
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.hold {
-				if ok, err := held.TryAcquire(t.Context()); !ok || err != nil {
-					t.Fatalf("take the lease: %t, %v", ok, err)
-				}
-				t.Cleanup(func() { _ = held.Release(t.Context()) })
-			}
-			var out bytes.Buffer
-			err = deployBatchContract(t.Context(), cfg, zerolog.New(io.Discard), &out)
-			switch {
-			case err == nil:
-				t.Fatalf("deploy-batch succeeded, printed %q", out.String())
-			case tc.want != nil && !errors.Is(err, tc.want):
-				t.Errorf("error %v, want %v", err, tc.want)
-			case !strings.Contains(err.Error(), tc.wantS):
-				t.Errorf("error %q does not say %q", err, tc.wantS)
-			case strings.Contains(err.Error(), "test test"):
-				t.Errorf("error shows the mnemonic: %v", err)
-			}
-			if out.Len() != 0 {
-				t.Errorf("printed %q on a refusal", out.String())
-			}
-			if mined, pending := e.nonces(t, wallet(t, tc.key)); mined != 0 || pending != 0 {
-				t.Errorf("key's nonces = %d mined, %d pending; want 0, 0 (nothing sent)", mined, pending)
-			}
-		})
-	}
-}
-
-// TestCheckBatchContract: the product itself (code, but no batch contract)
-// and an address without code are refused as batch contracts.
-func TestCheckBatchContract(t *testing.T) {
-	dc := devchaintest.Start(t, devchain.Options{Batch: true}, 0)
-	for _, tc := range []struct {
-		name          string
-		addr, product common.Address
-		ok            bool
-	}{
-		{"batch contract of the product", dc.Batch, dc.Product, true},
-		{"batch contract of another product", dc.Batch, common.HexToAddress("0xa1"), false},
-		{"no code", common.HexToAddress("0xb1"), dc.Product, false},
-		{"the product itself", dc.Product, dc.Product, false},
-	} {
-		err := checkBatchContract(t.Context(), dc.Client, tc.addr, tc.product)
-		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, errWrongBatchContract)) {
-			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 }
@@ -236,27 +156,6 @@ func TestBatching(t *testing.T) {
 		}
 		if b != nil && (b.Contract != addr || b.MaxApplications != tc.max || b.GasBudget != 8_000_000) {
 			t.Errorf("%s: batching = %+v", tc.name, b)
-		}
-	}
-}
-
-func TestFormatETH(t *testing.T) {
-	eth := func(s string) *big.Int {
-		v, _ := new(big.Int).SetString(s, 10)
-		return v
-	}
-	for _, tc := range []struct {
-		wei  *big.Int
-		want string
-	}{
-		{big.NewInt(0), "0"},
-		{big.NewInt(1), "0.000000000000000001"},
-		{big.NewInt(params.Ether), "1"},
-		{eth("13500000000000000"), "0.0135"},
-		{eth("1000500000000000000000"), "1000.5"},
-	} {
-		if got := formatETH(tc.wei); got != tc.want {
-			t.Errorf("formatETH(%s) = %q, want %q", tc.wei, got, tc.want)
 		}
 	}
 }
@@ -293,7 +192,7 @@ func TestDeployBatchWithKMSKey(t *testing.T) {
 	if got := stdout.String(); got != "BATCH_CONTRACT_ADDRESS="+want.Hex()+"\n" {
 		t.Fatalf("stdout = %q, want the KMS wallet's first deployment %s", got, want.Hex())
 	}
-	if err := checkBatchContract(t.Context(), e.dc.Client, want, e.dc.Product); err != nil {
+	if err := batchdeploy.Check(t.Context(), e.dc.Client, want, e.dc.Product); err != nil {
 		t.Errorf("at %s: %v", want.Hex(), err)
 	}
 	if mined, _ := e.nonces(t, k.Address()); mined != 1 {
@@ -304,46 +203,6 @@ func TestDeployBatchWithKMSKey(t *testing.T) {
 	}
 }
 
-// TestDeployBatchRefusesKeyWithPending: a key with a transaction still
-// pending (the chain seals no block here) is refused, and nothing is added
-// to what the node holds for it.
-func TestDeployBatchRefusesKeyWithPending(t *testing.T) {
-	key, err := chain.DeriveKey(testMnemonic, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	from := crypto.PubkeyToAddress(key.PublicKey)
-	e := deployEnv{dc: devchaintest.Start(t, devchain.Options{Fund: []common.Address{from}}, 0), redis: redistest.Start(t)}
-	head, err := e.dc.Client.HeaderByNumber(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tip := big.NewInt(params.GWei)
-	tx, err := chain.NewSigner(key, e.dc.ChainID).Sign(chain.Call{To: common.HexToAddress("0xc1")}, 0, 21_000,
-		chain.Fees{FeeCap: new(big.Int).Add(new(big.Int).Mul(head.BaseFee, big.NewInt(2)), tip), TipCap: tip})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.dc.Client.SendTransaction(t.Context(), tx); err != nil {
-		t.Fatal(err)
-	}
-	vars := e.vars(nil)
-	cfg, err := config.LoadFrom(func(n string) (string, bool) { v, ok := vars[n]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Bounded: a deployment sent anyway would wait for a block forever.
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	if err := deployBatchContract(ctx, cfg, zerolog.New(io.Discard), &out); !errors.Is(err, errDeployKeyBusy) || out.Len() != 0 {
-		t.Fatalf("deploy-batch = %v, printed %q; want errDeployKeyBusy and nothing printed", err, out.String())
-	}
-	if mined, pending := e.nonces(t, from); mined != 0 || pending != 1 {
-		t.Errorf("nonces = %d mined, %d pending; want 0, 1 (the one transaction sent before)", mined, pending)
-	}
-}
-
 // TestNewServiceRefusesWrongBatchContract: the service does not start with
 // a BATCH_CONTRACT_ADDRESS that holds no batch contract for the product.
 func TestNewServiceRefusesWrongBatchContract(t *testing.T) {
@@ -351,7 +210,7 @@ func TestNewServiceRefusesWrongBatchContract(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	s, err := newService(ctx, w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
-	if !errors.Is(err, errWrongBatchContract) || s != nil {
-		t.Fatalf("newService = %v, %v; want no service and errWrongBatchContract", s, err)
+	if !errors.Is(err, batchdeploy.ErrWrongContract) || s != nil {
+		t.Fatalf("newService = %v, %v; want no service and batchdeploy.ErrWrongContract", s, err)
 	}
 }

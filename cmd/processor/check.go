@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain/kms"
 	"github.com/etherisc/depeg-relay/config"
 )
@@ -51,7 +52,7 @@ func preflight(ctx context.Context, cfg config.Config, log zerolog.Logger) error
 		return fmt.Errorf("no contract at DEPEG_PRODUCT_ADDRESS %s on chain %s", cfg.DepegProductAddress.Hex(), chainID)
 	}
 	if b := batching(cfg); b != nil {
-		if err := checkBatchContract(ctx, client, b.Contract, cfg.DepegProductAddress); err != nil {
+		if err := batchdeploy.Check(ctx, client, b.Contract, cfg.DepegProductAddress); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -103,7 +104,7 @@ func TestCheckMode(t *testing.T) {
 		t.Fatalf("default cap warned:\n%s", out)
 	}
 	// A batch contract address without a batch contract for the product.
-	if code, out := run("BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1"); code == 0 || !strings.Contains(out, errWrongBatchContract.Error()) {
+	if code, out := run("BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1"); code == 0 || !strings.Contains(out, batchdeploy.ErrWrongContract.Error()) {
 		t.Fatalf("no batch contract: exit %d\n%s", code, out)
 	}
 	srv.Stop()

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/api"
+	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/console"
@@ -98,7 +99,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		// A batch contract for another product would apply every batch to
 		// that product: refuse to start rather than relay through it.
 		c, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
-		err := checkBatchContract(c, s.client, b.Contract, cfg.DepegProductAddress)
+		err := batchdeploy.Check(c, s.client, b.Contract, cfg.DepegProductAddress)
 		cancel()
 		if err != nil {
 			return nil, err
