@@ -45,6 +45,11 @@ type outcomeSeen struct {
 	Applied  bool
 	OutOfGas bool // failed without revert data: out of its own gas limit
 	Class    chain.RevertClass
+	// Replayed: a revert the table does not know was replayed on the
+	// block's state without a gas limit, and it passed (a sub-call short of
+	// gas leaves its caller a reason it cannot name; causeOf does the same
+	// for a transaction of one application).
+	Replayed bool
 }
 
 // batchFate decides an application's fate from its event; requeue is the
@@ -62,6 +67,8 @@ func batchFate(o outcomeSeen) (f fate, requeue string) {
 		return fateCounted, stream.RequeueOutOfGas
 	case o.Class == chain.RevertSignatureUsed:
 		return fateRequeue, stream.RequeueSignatureUsed
+	case o.Class == chain.RevertUnknown && o.Replayed:
+		return fateCounted, stream.RequeuePassesNow
 	case !o.Class.Final():
 		return fateCounted, stream.RequeueProductInactive
 	default:
@@ -130,7 +137,16 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			continue
 		}
 		o, found := outs[a.sigHash]
-		fa, cause := batchFate(outcomeSeen{Found: found, Applied: o.Applied, OutOfGas: o.OutOfGas(), Class: o.Class()})
+		seen := outcomeSeen{Found: found, Applied: o.Applied, OutOfGas: o.OutOfGas(), Class: o.Class()}
+		if found && !o.Applied && !o.OutOfGas() && seen.Class == chain.RevertUnknown {
+			passes, err := r.replayInBatch(ctx, f, o.Index, rcpt)
+			if err != nil {
+				log.Warn().Err(err).Msg("replay of a failed application of a batch failed, will retry")
+				return
+			}
+			seen.Replayed = passes
+		}
+		fa, cause := batchFate(seen)
 		reason := o.Reason
 		if o.OutOfGas() {
 			reason = "out of gas"
@@ -219,7 +235,7 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			if err := r.deadLetter(ctx, stream.DeadLetter{EntryID: v.a.entryID, EntityID: v.a.entityID,
 				Class: stream.ClassReverted, TxHash: rcpt.TxHash.Hex(), Fields: loaded[i],
 				BatchIndex: int(v.out.Index), BatchSize: len(outs),
-				Reason: fmt.Sprintf("reverted in batch transaction (application %d of %d): %s", v.out.Index+1, len(f.apps), v.reason)}); err != nil {
+				Reason: fmt.Sprintf("reverted in batch transaction (application %d of %d): %s", v.out.Index+1, len(outs), v.reason)}); err != nil {
 				log.Warn().Err(err).Msg("dead-letter of a failed application of a batch failed, will retry")
 				return
 			}
@@ -227,6 +243,11 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			done = append(done, v.a)
 		}
 	}
+	r.releaseOwners(ctx, done...)
+	// The record goes before the flight: while it stays, the flight stays,
+	// and its requeued applications wait with it. Released first, they
+	// could be journaled again under a new nonce while the old record
+	// still names them, and a restart would resume both.
 	forget := r.resurrected([]confirmation{cf})
 	if f.st.Signed {
 		forget = append(forget, f.rec.Nonce)
@@ -235,7 +256,7 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 		if err := r.queue.Forget(ctx, forget...); err != nil {
 			r.metrics.RedisError("forget")
 			log.Warn().Err(err).Msg("forget journal record failed, will retry")
-			r.unforgotten = append(r.unforgotten, forget...)
+			return
 		}
 	}
 	requeued := map[string]bool{}
@@ -248,8 +269,37 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 	if f.st.Signed {
 		r.metrics.Carried(len(f.apps), rcpt.GasUsed)
 	}
-	r.releaseOwners(ctx, done...)
 	log.Info().Int("applications", len(f.apps)).Int("confirmed", len(confs)).Int("dead_lettered", len(dead)).
 		Int("requeued", len(requeued)).Uint64("gas_used", rcpt.GasUsed).Msg("batch settled")
 	r.releaseSome(f, requeued)
+}
+
+// replayInBatch replays application index of a batch's product call on the
+// state after the batch's block, from the batch contract and without a gas
+// limit: whether it passes now. An adopted flight has no bytes of ours to
+// replay: it reports false (the revert stays final).
+func (r *tracker) replayInBatch(ctx context.Context, f *flight, index uint64, rcpt *types.Receipt) (bool, error) {
+	if f.tx == nil || f.tx.To() == nil {
+		return false, nil
+	}
+	apps, _, err := batch.Decode(f.tx.Data())
+	if err != nil || index >= uint64(len(apps)) {
+		return false, nil
+	}
+	call, err := r.product.Apply(apps[index])
+	if err != nil {
+		return false, nil
+	}
+	c, cancel := r.rpcCtx(ctx)
+	_, err = r.chain.CallContract(c, call.Msg(*f.tx.To()), rcpt.BlockNumber)
+	cancel()
+	switch {
+	case err == nil:
+		return true, nil
+	case chain.AsRevert(err) != nil:
+		return false, nil
+	default:
+		r.metrics.RPCError("call")
+		return false, fmt.Errorf("replay application %d of a batch: %w", index, err)
+	}
 }

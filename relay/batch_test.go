@@ -291,3 +291,42 @@ func TestStuckBatchIsReplaced(t *testing.T) {
 		t.Fatalf("%d transactions mined, want the one batch", e.walletNonce())
 	}
 }
+
+// TestBatchRecordOutlivesNoRequeue: a batch's applications fail inside it
+// (the product paused) while its journal record cannot be forgotten. The
+// flight stays, and none of its applications is journaled again under a
+// new nonce while the old record still names it (a restart would resume
+// both: review of issue 22); once Redis forgets the record, they go back
+// to the queue and, after the unpause, each is created once.
+func TestBatchRecordOutlivesNoRequeue(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 2, batch: 16})
+	q := &failingForget{Queue: e.queue}
+	apps := e.enqueue(4)
+	e.startWith(e.client, q)
+	e.waitBroadcast(len(apps))
+	q.failing.Store(true)
+	if err := e.chain.SetActive(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	e.mineUntil(30*time.Second, "the batch's record failed to be forgotten twice", func() bool { return q.failed.Load() >= 2 })
+	for range 3 {
+		e.chain.Commit()
+		e.passes(2)
+		if recs := e.journal(); len(recs) != 1 || recs[0].Nonce != 0 {
+			t.Fatalf("journal %+v while the batch's record stays: want it alone (no application journaled again)", recs)
+		}
+	}
+	q.failing.Store(false)
+	if err := e.chain.SetActive(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	e.mineUntil(60*time.Second, "all acknowledged", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
+	for _, a := range apps {
+		if n := e.created(a.signatureID); n != 1 {
+			t.Fatalf("application created %d times, want 1", n)
+		}
+	}
+	if len(e.deadLetters()) != 0 {
+		t.Fatalf("dead letters: %v", e.deadLetters())
+	}
+}

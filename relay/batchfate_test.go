@@ -21,6 +21,8 @@ func TestBatchFate(t *testing.T) {
 		{"signature used: looked up in the queue", outcomeSeen{Found: true, Class: chain.RevertSignatureUsed}, fateRequeue, stream.RequeueSignatureUsed},
 		{"invalid signature is final", outcomeSeen{Found: true, Class: chain.RevertSignature}, fateDeadLetter, ""},
 		{"unknown revert is final", outcomeSeen{Found: true, Class: chain.RevertUnknown}, fateDeadLetter, ""},
+		{"unknown revert that passes when replayed without a limit: counted", outcomeSeen{Found: true, Class: chain.RevertUnknown, Replayed: true}, fateCounted, stream.RequeuePassesNow},
+		{"a known final revert stays final, replayed or not", outcomeSeen{Found: true, Class: chain.RevertFunds, Replayed: true}, fateDeadLetter, ""},
 	} {
 		f, rq := batchFate(tc.o)
 		if f != tc.want || rq != tc.requeue {
