@@ -31,6 +31,12 @@ func parseDeadLetter(m redis.XMessage) DeadLetterEntry {
 	if t, err := time.Parse(time.RFC3339Nano, str("time")); err == nil {
 		e.At = t
 	}
+	// A place outside its batch, or half of one, reads as no batch.
+	idx, errI := strconv.Atoi(str("batchIndex"))
+	size, errS := strconv.Atoi(str("batchSize"))
+	if errI == nil && errS == nil && size > 0 && idx >= 0 && idx < size {
+		e.BatchIndex, e.BatchSize = idx, size
+	}
 	if raw := str("application"); raw != "" {
 		var fields map[string]string
 		if err := json.Unmarshal([]byte(raw), &fields); err != nil {
