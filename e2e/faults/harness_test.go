@@ -394,6 +394,39 @@ func (h *harness) redisLostData() int {
 	return n
 }
 
+// reenqueueVanished enqueues again, as the frontend would, every valid
+// application not created on chain of which no entry is left in the
+// stream (Redis lost the enqueue itself), marking its entries lost; it
+// returns how many.
+func (h *harness) reenqueueVanished() int {
+	h.t.Helper()
+	n := 0
+	for _, a := range h.unfinished() {
+		h.mu.Lock()
+		entries := slices.Clone(a.entries)
+		h.mu.Unlock()
+		left := false
+		for _, e := range entries {
+			msgs, err := h.rdb.XRange(h.ctx, streamKey, e.id, e.id).Result()
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			left = left || len(msgs) > 0
+		}
+		if left {
+			continue
+		}
+		h.mu.Lock()
+		for i := range a.entries {
+			a.entries[i].lost = true
+		}
+		h.mu.Unlock()
+		h.enqueueAgain(a)
+		n++
+	}
+	return n
+}
+
 // unfinished are the valid applications not yet created on chain.
 func (h *harness) unfinished() []*app {
 	h.t.Helper()
