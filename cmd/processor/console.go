@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"math/big"
-	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -18,6 +16,7 @@ import (
 	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/oncall"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -117,7 +116,7 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 		}
 		return out, err
 	}
-	header := console.Header{Product: cfg.DepegProductAddress, Version: buildVersion(), Started: time.Now(),
+	header := console.Header{Product: cfg.DepegProductAddress, Version: oncall.BuildVersion(), Started: time.Now(),
 		Head: func(ctx context.Context) (uint64, error) {
 			ctx, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
 			defer cancel()
@@ -145,21 +144,4 @@ func newConsole(cfg config.Config, log zerolog.Logger, p consoleParts) (*console
 			DeadLetter: cfg.DeadLetterStreamKey},
 		Log: log.With().Str("component", "console").Logger(),
 	})
-}
-
-// buildVersion names the running build: the VCS revision Go stamped into
-// it, else GIT_REV (Dokku sets it on every git deploy; the Dockerfile
-// builds with -buildvcs=false), else "devel".
-func buildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return s.Value[:12]
-			}
-		}
-	}
-	if rev := os.Getenv("GIT_REV"); rev != "" {
-		return rev[:min(len(rev), 12)]
-	}
-	return "devel"
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/oncall"
 )
 
 // usage is printed once, on -h (stdout) or after the reason of a refusal
@@ -34,8 +35,8 @@ const usage = `usage:
                                        keys, and a Redis of its own (a redis-server it starts, else
                                        an embedded one); with REDIS_URL set, that one, under names
                                        of its own
-` + opsUsage + `
-` + deadLettersUsage + `
+` + oncall.OpsUsage + `
+` + oncall.DeadLettersUsage + `
 ` + deployBatchUsage + `
 Flags come before the command's argument. Read-only commands (status, inflight, app,
 deadletters list and show) need only REDIS_URL, and CHAIN_RPC_URL (status, inflight, app);
@@ -85,7 +86,7 @@ func run() int {
 	if env != nil {
 		lookup = env.Lookup
 	}
-	lookup, placeheld := readOnlyLookup(cl.cmd, lookup)
+	lookup, placeheld := oncall.ReadOnlyLookup(cl.cmd, lookup)
 	cfg, err := config.LoadFrom(lookup)
 	if err != nil {
 		// The error names every bad variable and never a secret's value.
@@ -101,17 +102,17 @@ func run() int {
 	}
 	switch cl.cmd {
 	case "deadletters":
-		err := deadLetters(ctx, cfg, cl.args, os.Stdout)
+		err := oncall.DeadLetters(ctx, cfg, cl.args, os.Stdout)
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(os.Stdout, usage)
 			return 0
 		}
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, oncall.ErrUsage) {
 			fmt.Fprintf(os.Stderr, "processor: %s\n\n%s", err, usage)
 		} else if err != nil {
 			log.Error().Err(err).Msg("deadletters failed")
 		}
-		return deadLettersExit(err)
+		return oncall.DeadLettersExit(err)
 	case "deploy-batch":
 		// stdout carries the one line a script reads; the logs go to
 		// stderr.
@@ -121,17 +122,17 @@ func run() int {
 		}
 		return 0
 	case "status", "inflight", "app":
-		err := runOps(ctx, cfg, cl.cmd, cl.args, os.Stdout, nil)
+		err := oncall.Run(ctx, cfg, cl.cmd, cl.args, os.Stdout, nil)
 		switch {
 		case errors.Is(err, flag.ErrHelp):
 			fmt.Fprint(os.Stdout, usage)
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.Is(err, oncall.ErrUsage):
 			fmt.Fprintf(os.Stderr, "processor: %s\n\n%s", err, usage)
-		case err != nil && opsExit(err) == 1:
+		case err != nil && oncall.Exit(err) == 1:
 			log.Error().Err(err).Str("command", cl.cmd).Msg("subcommand failed")
 		}
-		return opsExit(err)
+		return oncall.Exit(err)
 	}
 	if cl.check {
 		if err := preflight(ctx, cfg, log); err != nil {
@@ -229,7 +230,7 @@ func parseCommandLine(args []string) (commandLine, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return cl, err
 		}
-		return cl, usageErrorf("%s", err)
+		return cl, oncall.Usagef("%s", err)
 	}
 	if fs.NArg() == 0 {
 		return cl, nil
@@ -237,11 +238,11 @@ func parseCommandLine(args []string) (commandLine, error) {
 	cl.cmd, cl.args = fs.Arg(0), fs.Args()[1:]
 	switch {
 	case strings.HasPrefix(cl.cmd, "-"):
-		return cl, usageErrorf("flag %s after an argument: flags come first", cl.cmd)
+		return cl, oncall.Usagef("flag %s after an argument: flags come first", cl.cmd)
 	case !commands[cl.cmd]:
-		return cl, usageErrorf("unknown command %q (the commands are status, inflight, app, deadletters and deploy-batch)", cl.cmd)
+		return cl, oncall.Usagef("unknown command %q (the commands are status, inflight, app, deadletters and deploy-batch)", cl.cmd)
 	case cl.check:
-		return cl, usageErrorf("-check runs alone, not with %s", cl.cmd)
+		return cl, oncall.Usagef("-check runs alone, not with %s", cl.cmd)
 	}
 	return cl, nil
 }
@@ -251,27 +252,12 @@ func parseCommandLine(args []string) (commandLine, error) {
 // line, not which variable is missing.
 func checkArgs(cl commandLine) error {
 	switch cl.cmd {
-	case "deadletters":
-		_, err := parseDeadLetterArgs(cl.args)
-		return err
-	case "status", "inflight", "app":
-		_, err := parseOpsArgs(cl.cmd, cl.args)
-		return err
+	case "deadletters", "status", "inflight", "app":
+		return oncall.CheckArgs(cl.cmd, cl.args)
 	case "deploy-batch":
 		if len(cl.args) > 0 {
-			return usageErrorf("deploy-batch takes no argument (it reads the configuration), got %q", cl.args[0])
+			return oncall.Usagef("deploy-batch takes no argument (it reads the configuration), got %q", cl.args[0])
 		}
 	}
 	return nil
-}
-
-// usageError is a command line that cannot run, and why; errors.Is(err,
-// errUsage) holds.
-type usageError struct{ why string }
-
-func (e usageError) Error() string        { return e.why }
-func (e usageError) Is(target error) bool { return target == errUsage }
-
-func usageErrorf(format string, args ...any) error {
-	return usageError{why: fmt.Sprintf(format, args...)}
 }

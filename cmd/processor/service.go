@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/etherisc/depeg-relay/leased"
 	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/oncall"
 	"github.com/etherisc/depeg-relay/pool"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
@@ -274,18 +276,9 @@ func intakeConfig(cfg config.Config, log zerolog.Logger, c *chain.Client, rdb re
 		Service: svc, Enabled: cfg.IntakeEnabled, AllowedOrigins: cfg.IntakeCORSOrigins,
 		MaxBodyBytes: cfg.IntakeMaxBodyBytes, RateLimit: cfg.IntakeRateLimit, RateWindow: cfg.IntakeRateWindow,
 		TrustedProxies: cfg.IntakeTrustedProxies,
-		DeadLetters:    newOperator(cfg, rdb, queue),
+		DeadLetters:    oncall.NewOperator(cfg, rdb, queue),
 		AdminToken:     cfg.AdminToken.Reveal(),
 	}
-}
-
-// newOperator is the dead-letter side shared by the admin routes and the
-// deadletters subcommand. Its publisher remembers a replay for
-// intake.ReplayClaimTTL, so a dead letter is re-queued once.
-func newOperator(cfg config.Config, rdb redis.Cmdable, queue *stream.Queue) *intake.Operator {
-	return intake.NewOperator(queue, stream.NewPublisher(rdb, cfg.StreamKey, stream.PublishOptions{
-		ClaimTTL: intake.ReplayClaimTTL, StatusTTL: cfg.ApplicationStatusTTL,
-	}))
 }
 
 // Wallet is the first key's address.
@@ -370,4 +363,29 @@ func (k *keyPart) Entries() (reading, sent int) {
 		return r.Entries()
 	}
 	return 0, 0
+}
+
+// publishLive records this process's live report every oncall.LiveEvery until ctx
+// ends. A failed write is logged at debug level: the monitor reports Redis.
+func (s *service) publishLive(ctx context.Context) error {
+	store := stream.NewLiveStore(s.rdb, s.cfg.StreamKey)
+	started := time.Now().UTC()
+	for {
+		rep := s.checker.Check(ctx)
+		body, err := json.Marshal(oncall.LiveReport{Process: s.cfg.ConsumerName, Version: oncall.BuildVersion(), StartedAt: started,
+			UpdatedAt: time.Now().UTC(), Keys: oncall.LiveKeys(rep, s.Wallet().Hex())})
+		if err == nil {
+			c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
+			err = store.Put(c, s.cfg.ConsumerName, body, 3*oncall.LiveEvery)
+			cancel()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug().Err(err).Msg("record live status failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(oncall.LiveEvery):
+		}
+	}
 }

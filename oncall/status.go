@@ -1,4 +1,4 @@
-package main
+package oncall
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 	rep := statusReport{Wallet: e.wallet().Hex(), MaxFeeGwei: monitor.FormatGwei(e.cfg.MaxFeePerGas), Pool: []inspect.KeyStatus{},
 		MinBalanceEth: monitor.FormatEth(e.cfg.ProcessorMinBalance),
 		Stream:        e.cfg.StreamKey, Group: e.cfg.GroupName, Consumer: e.cfg.ConsumerName, DeadLetter: e.cfg.DeadLetterStreamKey,
-		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}}
+		Header: statusHeader{ChainID: "unknown", Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: BuildVersion()}}
 
 	// The consumer the first key's relay reads under is recorded at its
 	// start (it is "<host>-<pid>/<wallet>" by default, so not this
@@ -173,7 +173,7 @@ func (e *opsEnv) chainID(ctx context.Context) string {
 
 // header is the line above status' and inflight's tables.
 func (e *opsEnv) header(ctx context.Context) statusHeader {
-	h := statusHeader{ChainID: e.chainID(ctx), Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: buildVersion()}
+	h := statusHeader{ChainID: e.chainID(ctx), Product: e.cfg.DepegProductAddress.Hex(), HeadBlock: "unknown", Version: BuildVersion()}
 	c, cancel := e.rpcCtx(ctx)
 	defer cancel()
 	if n, err := e.client.BlockNumber(c); err == nil {

@@ -1,4 +1,4 @@
-package main
+package oncall
 
 import (
 	"context"
@@ -15,15 +15,12 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// errUsage marks a command line that cannot run; usageError says why.
-var errUsage = errors.New("usage")
-
-const deadLettersUsage = `  processor deadletters list [-limit N] [-before ID]   dead letters, newest first (JSON)
+const DeadLettersUsage = `  processor deadletters list [-limit N] [-before ID]   dead letters, newest first (JSON)
   processor deadletters show ID                        one dead letter, by its id or its entry's (JSON)
   processor deadletters replay ID                      re-queue its application, once (JSON); exit 4
                                                        when it can never pass (signature, malformed)`
 
-// deadLetters is the operator's subcommand, the same as the admin routes
+// DeadLetters is the operator's subcommand, the same as the admin routes
 // (intake.Operator): it needs only Redis, and writes its answer as JSON to
 // out. Replaying twice queues once: the second answer says "existing".
 // deadLetterArgs is a parsed deadletters command line.
@@ -72,10 +69,10 @@ func parseDeadLetterArgs(args []string) (deadLetterArgs, error) {
 	return a, nil
 }
 
-// deadLetters is the operator's subcommand, the same as the admin routes
+// DeadLetters is the operator's subcommand, the same as the admin routes
 // (intake.Operator): it needs only Redis, and writes its answer as JSON to
 // out. Replaying twice queues once: the second answer says "existing".
-func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
+func DeadLetters(ctx context.Context, cfg config.Config, args []string, out io.Writer) error {
 	a, err := parseDeadLetterArgs(args)
 	if err != nil {
 		return err
@@ -90,7 +87,7 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	}
 	queue := stream.NewQueue(rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName,
 		Consumer: cfg.ConsumerName, DeadLetter: cfg.DeadLetterStreamKey})
-	op := newOperator(cfg, rdb, queue)
+	op := NewOperator(cfg, rdb, queue)
 	ctx, cancel := context.WithTimeout(ctx, 2*cfg.RPCTimeout+5*time.Second)
 	defer cancel()
 
@@ -109,13 +106,13 @@ func deadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	return writeJSON(out, v)
 }
 
-// deadLettersExit maps the subcommand's outcome to an exit code: 0 done,
+// DeadLettersExit maps the subcommand's outcome to an exit code: 0 done,
 // 2 usage, 3 no such dead letter, 4 not replayable, 1 anything else.
-func deadLettersExit(err error) int {
+func DeadLettersExit(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, ErrUsage):
 		return 2
 	case errors.Is(err, intake.ErrDeadLetterNotFound):
 		return 3

@@ -1,4 +1,13 @@
-package main
+// Package oncall is the on-call engineer's read-only view from outside the
+// service, and the dead-letter operator's command: status (the monitor's
+// checks, every key of the pool, the live processes' reports), inflight
+// (every key's journal), app (what became of one application) and
+// deadletters (list, show, replay). Each reads Redis and the node as the
+// service names them, writes nothing but a replay, and renders aligned text
+// or JSON with foreign text escaped. cmd/processor parses the top-level
+// command line, prints the usage and exits with the code Exit or
+// DeadLettersExit gives.
+package oncall
 
 import (
 	"context"
@@ -13,7 +22,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/etherisc/depeg-relay/chain"
@@ -23,8 +31,8 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// opsUsage lists the on-call's subcommands besides deadletters.
-const opsUsage = `  processor status [-json]                             the monitor's checks, every key of the pool, the figures
+// OpsUsage lists the on-call's subcommands besides deadletters.
+const OpsUsage = `  processor status [-json]                             the monitor's checks, every key of the pool, the figures
   processor inflight [-json]                           every key's journal: one line per nonce, age, fees, hashes
   processor app [-json] ENTITYID|TX|ADDRESS            what became of an application`
 
@@ -58,7 +66,7 @@ func checkRedis(ctx context.Context, rdb redis.UniversalClient) error {
 // when Redis no longer answers: a read that failed half-way through is
 // then told as what it is.
 func orRedisUnreachable(ctx context.Context, rdb redis.UniversalClient, err error) error {
-	if err == nil || errors.Is(err, errUsage) || errors.Is(err, errUnhealthy) || errors.Is(err, errNothing) {
+	if err == nil || errors.Is(err, ErrUsage) || errors.Is(err, errUnhealthy) || errors.Is(err, errNothing) {
 		return err
 	}
 	if rerr := checkRedis(context.WithoutCancel(ctx), rdb); rerr != nil {
@@ -108,12 +116,9 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 	}
 	var wallets []common.Address
 	if cfg.ProcessorMnemonic.Reveal() != "" {
-		keys, err := poolKeys(cfg)
-		if err != nil {
+		var err error
+		if wallets, err = poolWallets(cfg); err != nil {
 			return nil, err
-		}
-		for _, k := range keys {
-			wallets = append(wallets, crypto.PubkeyToAddress(k.PublicKey))
 		}
 	}
 	e := &opsEnv{cfg: cfg, now: now}
@@ -217,10 +222,10 @@ func parseOpsArgs(cmd string, args []string) (opsArgs, error) {
 	return a, nil
 }
 
-// runOps runs one of status, inflight and app and maps its outcome to an
+// Run runs one of status, inflight and app and maps its outcome to an
 // exit code: 0 done, 2 usage, 3 unhealthy (status) or nothing found (app),
 // 1 anything else, such as "redis unreachable: <category>".
-func runOps(ctx context.Context, cfg config.Config, cmd string, args []string, out io.Writer, now func() time.Time) error {
+func Run(ctx context.Context, cfg config.Config, cmd string, args []string, out io.Writer, now func() time.Time) error {
 	a, err := parseOpsArgs(cmd, args)
 	if err != nil {
 		return err
@@ -282,9 +287,21 @@ var placeholders = map[string]string{
 	"DEPEG_PRODUCT_ADDRESS": "0x0000000000000000000000000000000000000001",
 }
 
-// readOnlyLookup wraps lookup with cmd's placeholders, and says which it
+// CheckArgs checks the arguments of status, inflight, app or deadletters
+// before any configuration is read or anything connected; a refusal
+// satisfies errors.Is(err, ErrUsage), -h is flag.ErrHelp.
+func CheckArgs(cmd string, args []string) error {
+	if cmd == "deadletters" {
+		_, err := parseDeadLetterArgs(args)
+		return err
+	}
+	_, err := parseOpsArgs(cmd, args)
+	return err
+}
+
+// ReadOnlyLookup wraps lookup with cmd's placeholders, and says which it
 // put in.
-func readOnlyLookup(cmd string, lookup func(string) (string, bool)) (func(string) (string, bool), map[string]bool) {
+func ReadOnlyLookup(cmd string, lookup func(string) (string, bool)) (func(string) (string, bool), map[string]bool) {
 	used := map[string]bool{}
 	vars := readOnlyVars[cmd]
 	if len(vars) == 0 {
@@ -303,12 +320,12 @@ func readOnlyLookup(cmd string, lookup func(string) (string, bool)) (func(string
 	}, used
 }
 
-// opsExit maps a subcommand's outcome to an exit code.
-func opsExit(err error) int {
+// Exit maps a subcommand's outcome to an exit code.
+func Exit(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, ErrUsage):
 		return 2
 	case errors.Is(err, errUnhealthy), errors.Is(err, errNothing):
 		return 3

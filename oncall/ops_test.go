@@ -1,14 +1,14 @@
-package main
+package oncall
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 	"unicode"
-
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
@@ -33,6 +31,9 @@ import (
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
 )
+
+// testMnemonic is the well-known test phrase; its index 0 is the relay key.
+const testMnemonic = "test test test test test test test test test test test junk"
 
 var update = flag.Bool("update", false, "rewrite the golden files of the on-call subcommands")
 
@@ -95,7 +96,7 @@ func (w *opsWorld) id(ago time.Duration) string {
 func (w *opsWorld) run(cmd string, args ...string) (string, error) {
 	w.t.Helper()
 	var out bytes.Buffer
-	err := runOps(w.t.Context(), w.cfg, cmd, args, &out, func() time.Time { return w.now })
+	err := Run(w.t.Context(), w.cfg, cmd, args, &out, func() time.Time { return w.now })
 	return out.String(), err
 }
 
@@ -148,7 +149,7 @@ func golden(t *testing.T, name, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/processor -run %s -update to create it)", err, t.Name())
+		t.Fatalf("%v (run go test ./oncall -run %s -update to create it)", err, t.Name())
 	}
 	if got != string(want) {
 		t.Errorf("%s differs from %s (-update rewrites it):\n--- got\n%s\n--- want\n%s", name, path, got, want)
@@ -188,8 +189,8 @@ func TestStatusGolden(t *testing.T) {
 		Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.now.Add(-time.Minute)})
 
 	out, err := w.run("status")
-	if !errors.Is(err, errUnhealthy) || opsExit(err) != 3 {
-		t.Fatalf("status with a failing check: %v (exit %d)", err, opsExit(err))
+	if !errors.Is(err, errUnhealthy) || Exit(err) != 3 {
+		t.Fatalf("status with a failing check: %v (exit %d)", err, Exit(err))
 	}
 	golden(t, "status", strings.ReplaceAll(out, w.dc.Product.Hex(), "<product>"))
 
@@ -232,13 +233,13 @@ func TestPoolGolden(t *testing.T) {
 	if err := w.rdb.Set(ctx, stream.LastCheckKey, w.now.Add(-time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := poolKeys(w.cfg)
+	keys, err := poolWallets(w.cfg)
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("pool keys: %d %v", len(keys), err)
 	}
 	holders := []string{"relay-a/4242/0123456789abcdef", "relay-b/77/fedcba9876543210", lease.Released}
 	for i, k := range keys {
-		wallet := strings.ToLower(crypto.PubkeyToAddress(k.PublicKey).Hex())
+		wallet := strings.ToLower(k.Hex())
 		q := stream.NewQueue(w.rdb, stream.Keys{Stream: w.cfg.StreamKey, Group: w.cfg.GroupName, Consumer: w.cfg.ConsumerName,
 			DeadLetter: w.cfg.DeadLetterStreamKey, Wallet: wallet})
 		if err := w.rdb.SAdd(ctx, stream.WalletsKey(w.cfg.StreamKey), wallet).Err(); err != nil {
@@ -257,8 +258,8 @@ func TestPoolGolden(t *testing.T) {
 	}
 	// Key 0 is funded with 1000 ETH; give key 1 an amount with 18 decimals.
 	odd, _ := new(big.Int).SetString("123456789012345678901", 10)
-	to := crypto.PubkeyToAddress(keys[1].PublicKey)
-	tx, err := types.SignNewTx(keys[0], types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
+	to := keys[1]
+	tx, err := types.SignNewTx(testKey(t, 0), types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
 		ChainID: big.NewInt(devchain.ChainID), Nonce: 0, To: &to, Value: odd, Gas: 21_000,
 		GasFeeCap: big.NewInt(30 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
 	if err != nil {
@@ -270,18 +271,18 @@ func TestPoolGolden(t *testing.T) {
 	// The process relaying key 0 recorded what only it knows; key 1's
 	// holder (relay-b) wrote nothing, so its figures are unknown.
 	held, window, hours := uint64(1), uint64(64), 12.5
-	live, _ := json.Marshal(liveReport{Process: "relay-a", Version: "0123456789ab", StartedAt: w.now.Add(-3 * time.Hour),
+	live, _ := json.Marshal(LiveReport{Process: "relay-a", Version: "0123456789ab", StartedAt: w.now.Add(-3 * time.Hour),
 		UpdatedAt: w.now.Add(-2 * time.Second), Keys: []monitor.KeyReport{
-			{Wallet: crypto.PubkeyToAddress(keys[0].PublicKey).Hex(), RunwayHours: &hours, Runway: "12.5 hours at 70.09 ETH/hour",
+			{Wallet: keys[0].Hex(), RunwayHours: &hours, Runway: "12.5 hours at 70.09 ETH/hour",
 				NodeHeld: &held, NodeWindow: &window},
-			{Wallet: crypto.PubkeyToAddress(keys[1].PublicKey).Hex(), Lease: "standby - held by relay-b/77"},
+			{Wallet: keys[1].Hex(), Lease: "standby - held by relay-b/77"},
 		}})
 	if err := stream.NewLiveStore(w.rdb, w.cfg.StreamKey).Put(ctx, "relay-a", live, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	product := func(s string) string { return strings.ReplaceAll(s, w.dc.Product.Hex(), "<product>") }
 	status, err := w.run("status")
-	if opsExit(err) != 3 {
+	if Exit(err) != 3 {
 		t.Fatalf("status of a pool with an empty key: %v", err)
 	}
 	golden(t, "status-pool", product(status))
@@ -316,8 +317,8 @@ func TestPoolGolden(t *testing.T) {
 
 	// app: a transaction of the second key is the relay's, and one in a
 	// journal of the third is found in flight.
-	self := crypto.PubkeyToAddress(keys[1].PublicKey)
-	tx2, err := types.SignNewTx(keys[1], types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
+	self := keys[1]
+	tx2, err := types.SignNewTx(testKey(t, 1), types.LatestSignerForChainID(big.NewInt(devchain.ChainID)), &types.DynamicFeeTx{
 		ChainID: big.NewInt(devchain.ChainID), Nonce: 0, To: &self, Gas: 21_000,
 		GasFeeCap: big.NewInt(30 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
 	if err != nil {
@@ -426,13 +427,13 @@ func TestAppSubcommand(t *testing.T) {
 			t.Fatalf("app %s: %v\n%s", q, err, out)
 		}
 	}
-	if _, err := w.run("app", "01M84VAXA3ENVW6NN6H78HSK7Y"); opsExit(err) != 3 {
+	if _, err := w.run("app", "01M84VAXA3ENVW6NN6H78HSK7Y"); Exit(err) != 3 {
 		t.Fatalf("unknown entity: %v", err)
 	}
-	if _, err := w.run("app", "nonsense"); opsExit(err) != 2 {
+	if _, err := w.run("app", "nonsense"); Exit(err) != 2 {
 		t.Fatalf("bad query: %v", err)
 	}
-	if _, err := w.run("app"); opsExit(err) != 2 {
+	if _, err := w.run("app"); Exit(err) != 2 {
 		t.Fatalf("no query: %v", err)
 	}
 }
@@ -512,7 +513,7 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 		{"app", tx.Hash().Hex()}, {"app", "-json", tx.Hash().Hex()},
 	} {
 		out, err := w.run(args[0], args[1:]...)
-		if opsExit(err) == 1 || opsExit(err) == 2 {
+		if Exit(err) == 1 || Exit(err) == 2 {
 			t.Fatalf("%v: %v", args, err)
 		}
 		assertShownEscaped(t, strings.Join(args, " "), out)
@@ -535,7 +536,7 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 			}
 			args = append(args, dls[0].ID)
 		}
-		if err := deadLetters(ctx, w.cfg, args, &out); err != nil {
+		if err := DeadLetters(ctx, w.cfg, args, &out); err != nil {
 			t.Fatalf("deadletters %v: %v", args, err)
 		}
 		assertShownEscaped(t, "deadletters "+strings.Join(args, " "), out.String())
@@ -544,37 +545,35 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 
 // TestSubcommandsSayRedisUnreachable: with Redis down, every on-call
 // command says "redis unreachable" and why, by category, and exits 1; none
-// prints an empty queue, an empty journal or "nothing found". The built
-// binary says it on stderr.
+// prints an empty queue, an empty journal or "nothing found".
 func TestSubcommandsSayRedisUnreachable(t *testing.T) {
 	w := newOpsWorld(t)
 	w.srv.Stop()
 	for _, args := range [][]string{{"status"}, {"status", "-json"}, {"inflight"}, {"app", "01M84VAXA3ENVW6NN6H78HSK7Z"},
 		{"app", "0x00000000000000000000000000000000000000a1"}} {
 		out, err := w.run(args[0], args[1:]...)
-		if !errors.Is(err, errRedisUnreachable) || opsExit(err) != 1 ||
+		if !errors.Is(err, errRedisUnreachable) || Exit(err) != 1 ||
 			!strings.HasPrefix(err.Error(), "redis unreachable: connection refused") {
-			t.Fatalf("%v with Redis down: %v (exit %d)", args, err, opsExit(err))
+			t.Fatalf("%v with Redis down: %v (exit %d)", args, err, Exit(err))
 		}
 		if out != "" {
 			t.Fatalf("%v with Redis down printed:\n%s", args, out)
 		}
 	}
 	var out bytes.Buffer
-	if err := deadLetters(t.Context(), w.cfg, []string{"list"}, &out); !errors.Is(err, errRedisUnreachable) ||
-		deadLettersExit(err) != 1 || out.Len() != 0 {
-		t.Fatalf("deadletters list with Redis down: %v (exit %d)\n%s", err, deadLettersExit(err), out.String())
+	if err := DeadLetters(t.Context(), w.cfg, []string{"list"}, &out); !errors.Is(err, errRedisUnreachable) ||
+		DeadLettersExit(err) != 1 || out.Len() != 0 {
+		t.Fatalf("deadletters list with Redis down: %v (exit %d)\n%s", err, DeadLettersExit(err), out.String())
 	}
 
-	cmd := exec.Command(processorBinary(t), "status")
-	cmd.Env = append(os.Environ(), "REDIS_URL="+w.cfg.RedisURL.Reveal(), "CHAIN_RPC_URL="+w.dc.URL,
-		"DEPEG_PRODUCT_ADDRESS="+w.dc.Product.Hex(), "PROCESSOR_MNEMONIC="+testMnemonic)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 || stdout.Len() != 0 ||
-		!strings.Contains(stderr.String(), "redis unreachable: connection refused") {
-		t.Fatalf("processor status with Redis down: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
+}
+
+// testKey is testMnemonic's key at index.
+func testKey(t *testing.T, index uint32) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := chain.DeriveKey(testMnemonic, index)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return k
 }

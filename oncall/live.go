@@ -1,8 +1,10 @@
-package main
+package oncall
 
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"runtime/debug"
 	"sort"
 	"time"
 
@@ -12,15 +14,15 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// liveEvery is how often a running process records what only its memory
+// LiveEvery is how often a running process records what only its memory
 // knows (stream.LiveStore); its entry lives three times as long, so one
 // missed write does not make it look gone.
-const liveEvery = 10 * time.Second
+const LiveEvery = 10 * time.Second
 
-// liveReport is what a running process says of itself for the on-call
+// LiveReport is what a running process says of itself for the on-call
 // commands: who it is, since when it runs, and each of its keys as its
 // monitor sees them (runway from its own spend, node window, lease).
-type liveReport struct {
+type LiveReport struct {
 	Process   string              `json:"process"`
 	Version   string              `json:"version"`
 	StartedAt time.Time           `json:"startedAt"`
@@ -28,9 +30,9 @@ type liveReport struct {
 	Keys      []monitor.KeyReport `json:"keys"`
 }
 
-// liveKeys are the report's keys: the pool's, or the one key's figures of
+// LiveKeys are the report's keys: the pool's, or the one key's figures of
 // a single-key report.
-func liveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
+func LiveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
 	if len(r.Keys) > 0 {
 		return r.Keys
 	}
@@ -38,31 +40,6 @@ func liveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
 		RunwayHours: r.RunwayHours, Runway: r.Runway, LastLoopIteration: r.LastLoopIteration,
 		LastLoopAgeSeconds: r.LastLoopAgeSeconds, InFlight: r.InFlight, NodeHeld: r.NodeHeld, NodeWindow: r.NodeWindow,
 		FeeCap: r.FeeCap, Holding: r.Holding, Lease: r.Lease}}
-}
-
-// publishLive records this process's live report every liveEvery until ctx
-// ends. A failed write is logged at debug level: the monitor reports Redis.
-func (s *service) publishLive(ctx context.Context) error {
-	store := stream.NewLiveStore(s.rdb, s.cfg.StreamKey)
-	started := time.Now().UTC()
-	for {
-		rep := s.checker.Check(ctx)
-		body, err := json.Marshal(liveReport{Process: s.cfg.ConsumerName, Version: buildVersion(), StartedAt: started,
-			UpdatedAt: time.Now().UTC(), Keys: liveKeys(rep, s.Wallet().Hex())})
-		if err == nil {
-			c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
-			err = store.Put(c, s.cfg.ConsumerName, body, 3*liveEvery)
-			cancel()
-		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Debug().Err(err).Msg("record live status failed")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(liveEvery):
-		}
-	}
 }
 
 // liveView is what the status command learns from the running processes:
@@ -96,7 +73,7 @@ func readLive(ctx context.Context, store *stream.LiveStore, now time.Time, log z
 	sort.Strings(names)
 	for _, n := range names {
 		body := all[n]
-		var r liveReport
+		var r LiveReport
 		if json.Unmarshal(body, &r) != nil {
 			continue
 		}
@@ -109,4 +86,21 @@ func readLive(ctx context.Context, store *stream.LiveStore, now time.Time, log z
 		}
 	}
 	return v
+}
+
+// BuildVersion names the running build: the VCS revision Go stamped into
+// it, else GIT_REV (Dokku sets it on every git deploy; the Dockerfile
+// builds with -buildvcs=false), else "devel".
+func BuildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return s.Value[:12]
+			}
+		}
+	}
+	if rev := os.Getenv("GIT_REV"); rev != "" {
+		return rev[:min(len(rev), 12)]
+	}
+	return "devel"
 }
