@@ -110,20 +110,25 @@ func (q *Queue) claimAllOf(ctx context.Context, name string) (int, error) {
 
 // dropConsumer removes a consumer the lease proved gone, once nothing is
 // pending under it, so the group does not collect a name per deploy.
-// XGROUP DELCONSUMER would drop what is still pending, hence the check;
-// nobody reads under that name any more, so nothing can arrive in between.
+// XGROUP DELCONSUMER drops what is still pending without an ack, and the old
+// holder's relay may still read under that name until its lease keeper
+// notices the loss (up to a third of LEASE_TTL): a check and a delete in two
+// commands lost an entry read in between (e2e/fence, once under load). The
+// check and the delete are one script (dropIfEmpty); a read after it
+// recreates the consumer, and ClaimIdle hands what it holds to a live one.
 func (q *Queue) dropConsumer(ctx context.Context, name string) error {
-	left, err := q.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-		Stream: q.keys.Stream, Group: q.keys.Group, Consumer: name, Start: "-", End: "+", Count: 1,
-	}).Result()
-	if err != nil || len(left) > 0 {
-		return nil // kept; a later take-over or ClaimIdle deals with it
-	}
-	if err := q.rdb.XGroupDelConsumer(ctx, q.keys.Stream, q.keys.Group, name).Err(); err != nil {
+	if err := dropIfEmpty.Run(ctx, q.rdb, []string{q.keys.Stream}, q.keys.Group, name).Err(); err != nil {
 		return fmt.Errorf("remove consumer %s: %w", name, err)
 	}
 	return nil
 }
+
+// dropIfEmpty deletes consumer ARGV[2] of group ARGV[1] on stream KEYS[1]
+// only if nothing is pending under it, in one step; -1 when it kept it.
+var dropIfEmpty = redis.NewScript(`
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+`)
 
 // Touch claims ids for this consumer, wherever they are pending, and resets
 // their idle time. The relay touches the entries of its journal at start
