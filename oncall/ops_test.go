@@ -26,7 +26,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
-	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/internal/opsworld"
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
@@ -37,91 +37,50 @@ const testMnemonic = "test test test test test test test test test test test jun
 
 var update = flag.Bool("update", false, "rewrite the golden files of the on-call subcommands")
 
-// opsWorld is a relay's Redis and chain in a known state: a real
-// redis-server and the embedded EVM over HTTP, a fixed clock, and the
-// configuration the subcommands read, loaded from the environment as the
-// binary loads it.
-type opsWorld struct {
-	t      *testing.T
-	dc     *devchain.Chain
-	client *chain.Client
-	srv    *redistest.Server
-	rdb    *redis.Client
-	cfg    config.Config
-	signer *chain.Signer
-	queue  *stream.Queue
-	now    time.Time
-}
+// opsWorld is the shared test world (package internal/opsworld) with this
+// package's helpers on it.
+type opsWorld struct{ *opsworld.World }
 
 func newOpsWorld(t *testing.T, env ...string) *opsWorld {
 	t.Helper()
-	key, err := chain.DeriveKey(testMnemonic, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := chain.NewSigner(key, big.NewInt(devchain.ChainID))
-	dc, err := devchain.Start(devchain.Options{Fund: []common.Address{signer.Address()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
-	client, err := chain.Dial(t.Context(), dc.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	srv := redistest.Start(t)
-	for _, kv := range append([]string{"REDIS_URL=" + srv.URL(), "CHAIN_RPC_URL=" + dc.URL,
-		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(), "PROCESSOR_MNEMONIC=" + testMnemonic}, env...) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &opsWorld{t: t, dc: dc, client: client, srv: srv, rdb: srv.Client(), cfg: cfg, signer: signer,
-		now: time.Date(2026, 11, 23, 18, 40, 16, 0, time.UTC)}
-	w.queue = stream.NewQueue(w.rdb, stream.Keys{Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: cfg.ConsumerName,
-		DeadLetter: cfg.DeadLetterStreamKey, Wallet: strings.ToLower(signer.Address().Hex())})
-	return w
+	return &opsWorld{opsworld.New(t, testMnemonic, env...)}
 }
 
 // id is a stream entry id enqueued ago before the world's clock.
 func (w *opsWorld) id(ago time.Duration) string {
-	return strconv.FormatInt(w.now.Add(-ago).UnixMilli(), 10) + "-0"
+	return strconv.FormatInt(w.Now.Add(-ago).UnixMilli(), 10) + "-0"
 }
 
 // run runs a subcommand in process with the world's clock.
 func (w *opsWorld) run(cmd string, args ...string) (string, error) {
-	w.t.Helper()
+	w.T.Helper()
 	var out bytes.Buffer
-	err := Run(w.t.Context(), w.cfg, cmd, args, &out, func() time.Time { return w.now })
+	err := Run(w.T.Context(), w.Cfg, cmd, args, &out, func() time.Time { return w.Now })
 	return out.String(), err
 }
 
 // sign signs a transaction of the relay wallet with fixed fees: signatures
 // are deterministic (RFC 6979), so the hashes in the golden files are too.
 func (w *opsWorld) sign(call chain.Call, nonce uint64, feeGwei, tipGwei int64) *types.Transaction {
-	w.t.Helper()
-	tx, err := w.signer.Sign(call, nonce, 300_000, chain.Fees{FeeCap: big.NewInt(feeGwei * params.GWei), TipCap: big.NewInt(tipGwei * params.GWei)})
+	w.T.Helper()
+	tx, err := w.Signer.Sign(call, nonce, 300_000, chain.Fees{FeeCap: big.NewInt(feeGwei * params.GWei), TipCap: big.NewInt(tipGwei * params.GWei)})
 	if err != nil {
-		w.t.Fatal(err)
+		w.T.Fatal(err)
 	}
 	return tx
 }
 
 func (w *opsWorld) send(tx *types.Transaction) {
-	w.t.Helper()
-	if errs, err := w.client.SendTransactions(w.t.Context(), []*types.Transaction{tx}); err != nil || errs[0] != nil {
-		w.t.Fatalf("send: %v %v", err, errs)
+	w.T.Helper()
+	if errs, err := w.Client.SendTransactions(w.T.Context(), []*types.Transaction{tx}); err != nil || errs[0] != nil {
+		w.T.Fatalf("send: %v %v", err, errs)
 	}
 }
 
 func (w *opsWorld) record(recs ...stream.TxRecord) {
-	w.t.Helper()
-	if err := w.queue.Record(w.t.Context(), recs...); err != nil {
-		w.t.Fatal(err)
+	w.T.Helper()
+	if err := w.Queue.Record(w.T.Context(), recs...); err != nil {
+		w.T.Fatal(err)
 	}
 }
 
@@ -162,37 +121,37 @@ func golden(t *testing.T, name, got string) {
 func TestStatusGolden(t *testing.T) {
 	w := newOpsWorld(t, "PROCESSOR_ALERT_BALANCE=2000000000000000000000")
 	ctx := t.Context()
-	if err := w.rdb.Set(ctx, stream.LastCheckKey, w.now.Add(-2*time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
+	if err := w.RDB.Set(ctx, stream.LastCheckKey, w.Now.Add(-2*time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, ago := range []time.Duration{150 * time.Second, 90 * time.Second, 30 * time.Second} {
-		if err := w.rdb.XAdd(ctx, &redis.XAddArgs{Stream: w.cfg.StreamKey, ID: w.id(ago), Values: map[string]any{"entityId": "x"}}).Err(); err != nil {
+		if err := w.RDB.XAdd(ctx, &redis.XAddArgs{Stream: w.Cfg.StreamKey, ID: w.id(ago), Values: map[string]any{"entityId": "x"}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.queue.EnsureGroup(ctx); err != nil {
+	if err := w.Queue.EnsureGroup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.queue.ReadOwnPending(ctx, "0", 1); err != nil {
+	if _, err := w.Queue.ReadOwnPending(ctx, "0", 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.cfg.GroupName, Consumer: w.cfg.ConsumerName,
-		Streams: []string{w.cfg.StreamKey, ">"}, Count: 2}).Err(); err != nil {
+	if err := w.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.Cfg.GroupName, Consumer: w.Cfg.ConsumerName,
+		Streams: []string{w.Cfg.StreamKey, ">"}, Count: 2}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		if err := w.rdb.XAdd(ctx, &redis.XAddArgs{Stream: w.cfg.DeadLetterStreamKey, Values: map[string]any{"entryId": i, "class": "malformed"}}).Err(); err != nil {
+		if err := w.RDB.XAdd(ctx, &redis.XAddArgs{Stream: w.Cfg.DeadLetterStreamKey, Values: map[string]any{"entryId": i, "class": "malformed"}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w.record(stream.TxRecord{Nonce: 0, EntryID: w.id(150 * time.Second), EntityID: "01M84VAXA3ENVW6NN6H78HSK7Z",
-		Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.now.Add(-time.Minute)})
+		Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.Now.Add(-time.Minute)})
 
 	out, err := w.run("status")
 	if !errors.Is(err, errUnhealthy) || Exit(err) != 3 {
 		t.Fatalf("status with a failing check: %v (exit %d)", err, Exit(err))
 	}
-	golden(t, "status", strings.ReplaceAll(out, w.dc.Product.Hex(), "<product>"))
+	golden(t, "status", strings.ReplaceAll(out, w.DC.Product.Hex(), "<product>"))
 
 	js, err := w.run("status", "-json")
 	if !errors.Is(err, errUnhealthy) {
@@ -203,13 +162,13 @@ func TestStatusGolden(t *testing.T) {
 		t.Fatalf("status -json is not JSON: %v\n%s", err, js)
 	}
 	if rep["balance"] != "error - balance 1000 ETH below alert 2000 ETH" || rep["processor"] != "ok" ||
-		rep["pendingCount"] != 2.0 || rep["lag"] != 1.0 || rep["inFlight"] != 1.0 || rep["wallet"] != w.signer.Address().Hex() {
+		rep["pendingCount"] != 2.0 || rep["lag"] != 1.0 || rep["inFlight"] != 1.0 || rep["wallet"] != w.Signer.Address().Hex() {
 		t.Fatalf("status -json: %s", js)
 	}
 
 	// No relay ever wrote last-check: the loop check says so instead of
 	// passing on the subcommand's own start.
-	if err := w.rdb.Del(ctx, stream.LastCheckKey).Err(); err != nil {
+	if err := w.RDB.Del(ctx, stream.LastCheckKey).Err(); err != nil {
 		t.Fatal(err)
 	}
 	out, _ = w.run("status")
@@ -227,31 +186,31 @@ func TestStatusGolden(t *testing.T) {
 func TestPoolGolden(t *testing.T) {
 	w := newOpsWorld(t, "PROCESSOR_ACCOUNT_INDEX=0-2", "PROCESSOR_ALERT_BALANCE=500000000000000000000")
 	ctx := t.Context()
-	if err := w.queue.EnsureGroup(ctx); err != nil {
+	if err := w.Queue.EnsureGroup(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.rdb.Set(ctx, stream.LastCheckKey, w.now.Add(-time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
+	if err := w.RDB.Set(ctx, stream.LastCheckKey, w.Now.Add(-time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := poolWallets(w.cfg)
+	keys, err := poolWallets(w.Cfg)
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("pool keys: %d %v", len(keys), err)
 	}
 	holders := []string{"relay-a/4242/0123456789abcdef", "relay-b/77/fedcba9876543210", lease.Released}
 	for i, k := range keys {
 		wallet := strings.ToLower(k.Hex())
-		q := stream.NewQueue(w.rdb, stream.Keys{Stream: w.cfg.StreamKey, Group: w.cfg.GroupName, Consumer: w.cfg.ConsumerName,
-			DeadLetter: w.cfg.DeadLetterStreamKey, Wallet: wallet})
-		if err := w.rdb.SAdd(ctx, stream.WalletsKey(w.cfg.StreamKey), wallet).Err(); err != nil {
+		q := stream.NewQueue(w.RDB, stream.Keys{Stream: w.Cfg.StreamKey, Group: w.Cfg.GroupName, Consumer: w.Cfg.ConsumerName,
+			DeadLetter: w.Cfg.DeadLetterStreamKey, Wallet: wallet})
+		if err := w.RDB.SAdd(ctx, stream.WalletsKey(w.Cfg.StreamKey), wallet).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.rdb.Set(ctx, lease.Key(wallet), holders[i], 0).Err(); err != nil {
+		if err := w.RDB.Set(ctx, lease.Key(wallet), holders[i], 0).Err(); err != nil {
 			t.Fatal(err)
 		}
 		for n := range i + 1 {
 			if err := q.Record(ctx, stream.TxRecord{Nonce: uint64(n), EntryID: w.id(time.Duration(10*(i+1)) * time.Second),
 				EntityID: fmt.Sprintf("01M84VAXA3ENVW6NN6H78HSK%d%d", i, n), Hashes: []string{common.Hash{byte(16*i + n + 1)}.Hex()},
-				SignedAt: w.now.Add(-time.Duration(i+n+1) * time.Minute)}); err != nil {
+				SignedAt: w.Now.Add(-time.Duration(i+n+1) * time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -266,21 +225,21 @@ func TestPoolGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.send(tx)
-	w.dc.Commit()
+	w.DC.Commit()
 
 	// The process relaying key 0 recorded what only it knows; key 1's
 	// holder (relay-b) wrote nothing, so its figures are unknown.
 	held, window, hours := uint64(1), uint64(64), 12.5
-	live, _ := json.Marshal(LiveReport{Process: "relay-a", Version: "0123456789ab", StartedAt: w.now.Add(-3 * time.Hour),
-		UpdatedAt: w.now.Add(-2 * time.Second), Keys: []monitor.KeyReport{
+	live, _ := json.Marshal(LiveReport{Process: "relay-a", Version: "0123456789ab", StartedAt: w.Now.Add(-3 * time.Hour),
+		UpdatedAt: w.Now.Add(-2 * time.Second), Keys: []monitor.KeyReport{
 			{Wallet: keys[0].Hex(), RunwayHours: &hours, Runway: "12.5 hours at 70.09 ETH/hour",
 				NodeHeld: &held, NodeWindow: &window},
 			{Wallet: keys[1].Hex(), Lease: "standby - held by relay-b/77"},
 		}})
-	if err := stream.NewLiveStore(w.rdb, w.cfg.StreamKey).Put(ctx, "relay-a", live, time.Minute); err != nil {
+	if err := stream.NewLiveStore(w.RDB, w.Cfg.StreamKey).Put(ctx, "relay-a", live, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	product := func(s string) string { return strings.ReplaceAll(s, w.dc.Product.Hex(), "<product>") }
+	product := func(s string) string { return strings.ReplaceAll(s, w.DC.Product.Hex(), "<product>") }
 	status, err := w.run("status")
 	if Exit(err) != 3 {
 		t.Fatalf("status of a pool with an empty key: %v", err)
@@ -302,7 +261,7 @@ func TestPoolGolden(t *testing.T) {
 	// Without the mnemonic: the same keys, read from Redis (in address
 	// order, not the configuration's, so the balance check names them in
 	// that order too).
-	w.cfg.ProcessorMnemonic = config.Secret{}
+	w.Cfg.ProcessorMnemonic = config.Secret{}
 	lines := func(s string) []string {
 		l := slices.DeleteFunc(strings.Split(product(s), "\n"), func(l string) bool { return strings.HasPrefix(l, "balance ") })
 		slices.Sort(l)
@@ -345,7 +304,7 @@ func TestPoolGolden(t *testing.T) {
 func TestInflightGolden(t *testing.T) {
 	w := newOpsWorld(t)
 	ctx := t.Context()
-	product := chain.NewProduct(w.dc.Product)
+	product := chain.NewProduct(w.DC.Product)
 	var sid [32]byte
 	copy(sid[:], "T8668yFbT83ROkMA1BjLK")
 	call, err := product.Apply(chain.ApplicationArgs{
@@ -360,24 +319,24 @@ func TestInflightGolden(t *testing.T) {
 	// transaction to it) differs per run; a fixed one keeps the hashes
 	// golden. The node holds the transactions without simulating them.
 	call.To = common.HexToAddress("0x00000000000000000000000000000000000000c0")
-	self := chain.Call{To: w.signer.Address()}
+	self := chain.Call{To: w.Signer.Address()}
 
 	gap := w.sign(self, 0, 30, 1)
 	w.record(stream.TxRecord{Nonce: 0, Kind: stream.KindGapFill, Hashes: []string{gap.Hash().Hex()}, RawTx: raw(t, gap),
-		SignedAt: w.now.Add(-3 * time.Minute)})
+		SignedAt: w.Now.Add(-3 * time.Minute)})
 	w.send(gap)
-	w.dc.Commit()
+	w.DC.Commit()
 
 	first, replacement := w.sign(call, 1, 30, 1), w.sign(call, 1, 35, 2)
 	w.record(stream.TxRecord{Nonce: 1, EntryID: w.id(2 * time.Minute), EntityID: "01M84VAXA3ENVW6NN6H78HSK7Z",
 		Hashes: []string{first.Hash().Hex(), replacement.Hash().Hex()}, RawTx: raw(t, replacement), Current: replacement.Hash().Hex(),
-		SignedAt: w.now.Add(-90 * time.Second)})
+		SignedAt: w.Now.Add(-90 * time.Second)})
 	w.send(replacement)
 
 	unsent := w.sign(call, 2, 30, 1)
 	w.record(stream.TxRecord{Nonce: 2, EntryID: w.id(time.Minute), EntityID: "01M84VAXA4ENVW6NN6H78HSK80",
-		Hashes: []string{unsent.Hash().Hex()}, RawTx: raw(t, unsent), SignedAt: w.now.Add(-5 * time.Second)})
-	if err := w.rdb.HSet(ctx, w.queue.JournalKey(), "7", "{not json").Err(); err != nil {
+		Hashes: []string{unsent.Hash().Hex()}, RawTx: raw(t, unsent), SignedAt: w.Now.Add(-5 * time.Second)})
+	if err := w.RDB.HSet(ctx, w.Queue.JournalKey(), "7", "{not json").Err(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -385,7 +344,7 @@ func TestInflightGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "inflight", strings.ReplaceAll(out, w.dc.Product.Hex(), "<product>"))
+	golden(t, "inflight", strings.ReplaceAll(out, w.DC.Product.Hex(), "<product>"))
 
 	js, err := w.run("inflight", "-json")
 	if err != nil {
@@ -399,10 +358,10 @@ func TestInflightGolden(t *testing.T) {
 		t.Fatalf("inflight -json: %s", js)
 	}
 	// Reading wrote nothing: the unreadable record is still in the journal.
-	if n := w.rdb.HLen(ctx, w.queue.JournalKey()).Val(); n != 4 {
+	if n := w.RDB.HLen(ctx, w.Queue.JournalKey()).Val(); n != 4 {
 		t.Fatalf("journal holds %d records after inflight, want 4", n)
 	}
-	if n := w.rdb.Exists(ctx, w.queue.JournalQuarantineKey()).Val(); n != 0 {
+	if n := w.RDB.Exists(ctx, w.Queue.JournalQuarantineKey()).Val(); n != 0 {
 		t.Fatal("inflight quarantined a record")
 	}
 }
@@ -413,7 +372,7 @@ func TestAppSubcommand(t *testing.T) {
 	w := newOpsWorld(t)
 	ctx := t.Context()
 	entity := "01M84VAXA3ENVW6NN6H78HSK7Z"
-	status := stream.NewStatusStore(w.rdb, w.cfg.StreamKey, time.Hour)
+	status := stream.NewStatusStore(w.RDB, w.Cfg.StreamKey, time.Hour)
 	holder := common.HexToAddress("0x00000000000000000000000000000000000000a1")
 	if err := status.Index(ctx, stream.Indexed{EntityID: entity, Holder: holder}); err != nil {
 		t.Fatal(err)
@@ -465,41 +424,41 @@ func assertShownEscaped(t *testing.T, what, out string) {
 func TestSubcommandsEscapeForeignText(t *testing.T) {
 	w := newOpsWorld(t)
 	ctx := t.Context()
-	if err := w.queue.EnsureGroup(ctx); err != nil {
+	if err := w.Queue.EnsureGroup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// status: the consumer name recorded in Redis.
-	if err := w.rdb.Set(ctx, w.queue.ConsumerKey(), hostileText, 0).Err(); err != nil {
+	if err := w.RDB.Set(ctx, w.Queue.ConsumerKey(), hostileText, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// app: a rejection recorded with a hostile class, reason and entry id,
 	// under a policy holder, and a dead letter of the same holder.
 	entity := "01M84VAXA3ENVW6NN6H78HSK7Z"
 	holder := common.HexToAddress("0x00000000000000000000000000000000000000a1")
-	status := stream.NewStatusStore(w.rdb, w.cfg.StreamKey, time.Hour)
+	status := stream.NewStatusStore(w.RDB, w.Cfg.StreamKey, time.Hour)
 	if err := status.Index(ctx, stream.Indexed{EntityID: entity, Holder: holder}); err != nil {
 		t.Fatal(err)
 	}
 	if err := status.Rejected(ctx, stream.DeadLetter{EntityID: entity, EntryID: "1-0" + hostileText, Class: hostileText,
-		Reason: hostileText, At: w.now}); err != nil {
+		Reason: hostileText, At: w.Now}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.queue.DeadLetter(ctx, stream.DeadLetter{EntryID: "2-0", EntityID: hostileText, Class: "malformed",
-		Reason: hostileText, At: w.now, Fields: map[string]string{stream.FieldPolicyHolder: holder.Hex(), stream.FieldSignatureID: hostileText}}); err != nil {
+	if err := w.Queue.DeadLetter(ctx, stream.DeadLetter{EntryID: "2-0", EntityID: hostileText, Class: "malformed",
+		Reason: hostileText, At: w.Now, Fields: map[string]string{stream.FieldPolicyHolder: holder.Hex(), stream.FieldSignatureID: hostileText}}); err != nil {
 		t.Fatal(err)
 	}
 	// inflight: records naming a hostile entity and kind, and an unreadable
 	// one under a hostile field.
-	w.record(stream.TxRecord{Nonce: 0, EntryID: hostileText, EntityID: hostileText, Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.now},
-		stream.TxRecord{Nonce: 1, Kind: hostileText, Hashes: []string{common.Hash{2}.Hex()}, SignedAt: w.now})
-	if err := w.rdb.HSet(ctx, w.queue.JournalKey(), hostileText, "{not json").Err(); err != nil {
+	w.record(stream.TxRecord{Nonce: 0, EntryID: hostileText, EntityID: hostileText, Hashes: []string{common.Hash{1}.Hex()}, SignedAt: w.Now},
+		stream.TxRecord{Nonce: 1, Kind: hostileText, Hashes: []string{common.Hash{2}.Hex()}, SignedAt: w.Now})
+	if err := w.RDB.HSet(ctx, w.Queue.JournalKey(), hostileText, "{not json").Err(); err != nil {
 		t.Fatal(err)
 	}
 	// app <tx>: a transaction on the node whose calldata carries a hostile
 	// signatureId (anyone may send one to the product).
 	var sid [32]byte
 	copy(sid[:], "\x1b]0;pwned\x07\x1b[2J")
-	call, err := chain.NewProduct(w.dc.Product).Apply(chain.ApplicationArgs{PolicyHolder: holder, ProtectedWallet: holder,
+	call, err := chain.NewProduct(w.DC.Product).Apply(chain.ApplicationArgs{PolicyHolder: holder, ProtectedWallet: holder,
 		ProtectedBalance: big.NewInt(1), Duration: big.NewInt(1), BundleID: big.NewInt(1), SignatureID: sid, Signature: bytes.Repeat([]byte{7}, 65)})
 	if err != nil {
 		t.Fatal(err)
@@ -530,13 +489,13 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 	for _, args := range [][]string{{"list"}, {"show"}} {
 		var out bytes.Buffer
 		if args[0] == "show" {
-			dls, err := w.queue.DeadLetters(ctx, "", 1)
+			dls, err := w.Queue.DeadLetters(ctx, "", 1)
 			if err != nil || len(dls) != 1 {
 				t.Fatalf("dead letters: %v %v", dls, err)
 			}
 			args = append(args, dls[0].ID)
 		}
-		if err := DeadLetters(ctx, w.cfg, args, &out); err != nil {
+		if err := DeadLetters(ctx, w.Cfg, args, &out); err != nil {
 			t.Fatalf("deadletters %v: %v", args, err)
 		}
 		assertShownEscaped(t, "deadletters "+strings.Join(args, " "), out.String())
@@ -548,7 +507,7 @@ func TestSubcommandsEscapeForeignText(t *testing.T) {
 // prints an empty queue, an empty journal or "nothing found".
 func TestSubcommandsSayRedisUnreachable(t *testing.T) {
 	w := newOpsWorld(t)
-	w.srv.Stop()
+	w.Srv.Stop()
 	for _, args := range [][]string{{"status"}, {"status", "-json"}, {"inflight"}, {"app", "01M84VAXA3ENVW6NN6H78HSK7Z"},
 		{"app", "0x00000000000000000000000000000000000000a1"}} {
 		out, err := w.run(args[0], args[1:]...)
@@ -561,7 +520,7 @@ func TestSubcommandsSayRedisUnreachable(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := DeadLetters(t.Context(), w.cfg, []string{"list"}, &out); !errors.Is(err, errRedisUnreachable) ||
+	if err := DeadLetters(t.Context(), w.Cfg, []string{"list"}, &out); !errors.Is(err, errRedisUnreachable) ||
 		DeadLettersExit(err) != 1 || out.Len() != 0 {
 		t.Fatalf("deadletters list with Redis down: %v (exit %d)\n%s", err, DeadLettersExit(err), out.String())
 	}

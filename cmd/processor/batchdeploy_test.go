@@ -209,7 +209,7 @@ func TestNewServiceRefusesWrongBatchContract(t *testing.T) {
 	w := newOpsWorld(t, "PORT=1", "BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s, err := newService(ctx, w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
+	s, err := newService(ctx, w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
 	if !errors.Is(err, batchdeploy.ErrWrongContract) || s != nil {
 		t.Fatalf("newService = %v, %v; want no service and batchdeploy.ErrWrongContract", s, err)
 	}

@@ -34,19 +34,19 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 		adminToken    = "admin-token-0123456789abcdef0123456789"
 	)
 	w := newOpsWorld(t, "ADMIN_TOKEN="+adminToken, "PORT=1")
-	if err := w.rdb.ConfigSet(t.Context(), "requirepass", redisPassword).Err(); err != nil {
+	if err := w.RDB.ConfigSet(t.Context(), "requirepass", redisPassword).Err(); err != nil {
 		t.Fatal(err)
 	}
-	opts := w.rdb.Options()
-	w.cfg.RedisURL = config.NewSecret("redis://:" + redisPassword + "@" + opts.Addr)
-	rpc, err := url.Parse(w.dc.URL)
+	opts := w.RDB.Options()
+	w.Cfg.RedisURL = config.NewSecret("redis://:" + redisPassword + "@" + opts.Addr)
+	rpc, err := url.Parse(w.DC.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rpc.User = url.UserPassword("rpcuser", rpcPassword)
 	rpc.RawQuery = "key=" + apiKey
-	w.cfg.ChainRPCURL = config.NewSecret(rpc.String())
-	s, err := newService(t.Context(), w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
+	w.Cfg.ChainRPCURL = config.NewSecret(rpc.String())
+	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +55,12 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A dead letter with an application copy, so the page offers a replay.
-	app, err := frontend.NewSigned(w.dc.ChainID, w.dc.Helper, 0)
+	app, err := frontend.NewSigned(w.DC.ChainID, w.DC.Helper, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := stream.NewQueue(s.rdb, stream.Keys{Stream: w.cfg.StreamKey, Group: w.cfg.GroupName,
-		Consumer: w.cfg.ConsumerName, DeadLetter: w.cfg.DeadLetterStreamKey})
+	queue := stream.NewQueue(s.rdb, stream.Keys{Stream: w.Cfg.StreamKey, Group: w.Cfg.GroupName,
+		Consumer: w.Cfg.ConsumerName, DeadLetter: w.Cfg.DeadLetterStreamKey})
 	if err := queue.EnsureGroup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	}
 
 	// The node gone: the balance check's error is on the page.
-	w.dc.Close()
+	w.DC.Close()
 	if err := s.checker.RefreshBalance(t.Context()); err == nil {
 		t.Fatal("balance read from a closed chain")
 	}
@@ -140,7 +140,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	get("/console/search?q=0x" + strings.Repeat("cd", 32))
 
 	// Redis gone: every Redis section says so.
-	w.srv.Stop()
+	w.Srv.Stop()
 	page = get("/console")
 	if !strings.Contains(page, "Dead letters: Redis did not answer") || !strings.Contains(page, `<span class="badge bad">failing</span>`) ||
 		!strings.Contains(page, "Redis unreachable: redis: ") || strings.Contains(page, "none waiting") {

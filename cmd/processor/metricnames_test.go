@@ -36,7 +36,7 @@ var deployedFiles = []string{
 // first makes the relay and the intake observe one of each.
 func TestDeployedMetricNamesExist(t *testing.T) {
 	w := newOpsWorld(t, "INTAKE_ENABLED=true", "PORT=1")
-	s, err := newService(t.Context(), w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
+	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +45,10 @@ func TestDeployedMetricNamesExist(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An entry waiting in the group, so the queue figures have values.
-	if err := w.rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: w.cfg.StreamKey, Values: map[string]any{"entityId": "x"}}).Err(); err != nil {
+	if err := w.RDB.XAdd(t.Context(), &redis.XAddArgs{Stream: w.Cfg.StreamKey, Values: map[string]any{"entityId": "x"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.queue.EnsureGroup(t.Context()); err != nil {
+	if err := w.Queue.EnsureGroup(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

@@ -221,10 +221,10 @@ func TestStartsInAnyOrder(t *testing.T) {
 // does not panic; Close on a nil service does nothing.
 func TestNewServiceClosesOnEveryErrorPath(t *testing.T) {
 	w := newOpsWorld(t, "PORT=1")
-	w.srv.Stop()
+	w.Srv.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	s, err := newService(ctx, w.cfg, zerolog.Nop(), newFrontDoor(w.cfg, zerolog.Nop()))
+	s, err := newService(ctx, w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
 	if err == nil || s != nil {
 		t.Fatalf("newService with Redis down and a cancelled context: %v, %v", s, err)
 	}
