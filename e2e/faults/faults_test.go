@@ -237,11 +237,17 @@ var scenarios = []scenario{
 		// Every other answer comes from a node 3 blocks behind: a mined
 		// transaction reads as unmined (and is replaced once stuck), an
 		// application on chain as absent (sent again, reverting with
-		// SIGNATURE_USED: created once, invariant 2). Measured: 1 to 2
-		// reverted and 3 replacements in the 5 s fault; the bound is twice
-		// that, not derived from the relay's rules (a relay that trusted the
-		// lagging answers less would need none).
-		explains: explained{reverted: 4, replacements: 6}},
+		// SIGNATURE_USED: created once, invariant 2). Measured when the
+		// bound was set: 1 to 2 reverted and 3 replacements in the 5 s
+		// fault. Since passes follow every head (issue 21) the lagging
+		// answers are read more often: 0 to 2 reverted and 6 to 7
+		// replacements in 13 runs on 2026-12-07 (bc96d98 and later alike),
+		// which failed the old bound of 6 in about half the runs. The bound
+		// is half again the most measured, not derived from the relay's
+		// rules (a relay that trusted the lagging answers less, e.g. one
+		// that believed a "nonce too low" over a lagging receipt read, would
+		// need none: an open point).
+		explains: explained{reverted: 4, replacements: 10}},
 
 	// Fees, funds, the product.
 	{name: "base fee above MAX_FEE_PER_GAS, then falling", setup: setup{steadySpam: true, env: func(h *harness) []string {
