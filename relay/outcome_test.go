@@ -62,7 +62,10 @@ func TestMinedRevertIsDeadLettered(t *testing.T) {
 	if err := e.client.SendTransaction(t.Context(), tx); err != nil {
 		t.Fatal(err)
 	}
-	e.mineUntil(30*time.Second, "settled", func() bool { return e.pending() == 0 })
+	// Settled: the entry acknowledged (with its dead letter) and then, last,
+	// its journal record forgotten; waiting on the ack alone raced with the
+	// record's removal.
+	e.mineUntil(30*time.Second, "settled", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
 
 	dl := e.deadLetters()
 	if len(dl) != 1 {
