@@ -183,19 +183,8 @@ func (r *tracker) settleBatch(ctx context.Context, cf confirmation, outs map[com
 			dead = append(dead, v)
 		}
 	}
-	if len(confs) > 0 {
-		if r.cfg.Status != nil {
-			if err := r.cfg.Status.Confirmed(ctx, confs...); err != nil {
-				r.metrics.RedisError("status")
-				log.Warn().Err(err).Int("entries", len(confs)).Msg("record confirmations failed, will retry")
-				return
-			}
-		}
-		if err := r.queue.Ack(ctx, acks...); err != nil {
-			r.metrics.RedisError("ack")
-			log.Warn().Err(err).Int("entries", len(acks)).Msg("ack failed, will retry")
-			return
-		}
+	if len(confs) > 0 && !r.confirmAndAck(ctx, confs, acks, log) {
+		return
 	}
 	now := r.clock.Now()
 	// The batch's gas is counted once: with its first confirmed

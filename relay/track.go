@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/stream"
@@ -424,19 +425,7 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 		return
 	}
 	nonces = append(nonces, r.resurrected(plain)...)
-	// The outcome is recorded before the ack: a crash in between repeats
-	// both, and both are idempotent; the other way round, a crash would
-	// leave an acknowledged application with no outcome to show.
-	if r.cfg.Status != nil && len(confs) > 0 {
-		if err := r.cfg.Status.Confirmed(c, confs...); err != nil {
-			r.metrics.RedisError("status")
-			r.log.Warn().Err(err).Int("entries", len(confs)).Msg("record confirmations failed, will retry")
-			return
-		}
-	}
-	if err := r.queue.Ack(c, entries...); err != nil {
-		r.metrics.RedisError("ack")
-		r.log.Warn().Err(err).Int("entries", len(entries)).Msg("ack failed, will retry")
+	if !r.confirmAndAck(c, confs, entries, r.log) {
 		return
 	}
 	now := r.clock.Now()
@@ -467,6 +456,28 @@ func (r *tracker) settle(ctx context.Context, confirmed []confirmation) {
 	for _, cf := range plain {
 		r.release(cf.f, false)
 	}
+}
+
+// confirmAndAck records the outcome of confirmed applications, then
+// acknowledges entries, and reports whether both were written; a failure
+// is logged and left for the next pass. The outcome goes before the ack:
+// a crash in between repeats both, and both are idempotent; the other way
+// round, a crash would leave an acknowledged application with no outcome
+// to show. settle and settleBatch both go through it.
+func (r *tracker) confirmAndAck(ctx context.Context, confs []stream.Confirmation, entries []stream.Settled, log zerolog.Logger) bool {
+	if r.cfg.Status != nil && len(confs) > 0 {
+		if err := r.cfg.Status.Confirmed(ctx, confs...); err != nil {
+			r.metrics.RedisError("status")
+			log.Warn().Err(err).Int("entries", len(confs)).Msg("record confirmations failed, will retry")
+			return false
+		}
+	}
+	if err := r.queue.Ack(ctx, entries...); err != nil {
+		r.metrics.RedisError("ack")
+		log.Warn().Err(err).Int("entries", len(entries)).Msg("ack failed, will retry")
+		return false
+	}
+	return true
 }
 
 // resurrected are the nonces of confirmed adopted transactions that this
