@@ -108,6 +108,9 @@ type Options struct {
 type Chain struct {
 	// URL is the JSON-RPC endpoint, http://127.0.0.1:<port>.
 	URL string
+	// WSURL is the same endpoint over a websocket, ws://127.0.0.1:<port>
+	// (same port): what a client that subscribes to newHeads dials.
+	WSURL string
 	// ChainID is 1337.
 	ChainID *big.Int
 	// Product is the address of the deployed test DepegProduct.
@@ -160,6 +163,7 @@ func Start(opts Options) (*Chain, error) {
 	}
 	c.Backend = backend
 	c.URL = "http://" + net.JoinHostPort(host, strconv.Itoa(port))
+	c.WSURL = "ws://" + net.JoinHostPort(host, strconv.Itoa(port))
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -249,16 +253,21 @@ func withPool(opts Options) func(*node.Config, *ethconfig.Config) {
 }
 
 // withHTTP enables the node's plain JSON-RPC HTTP server, which the simulated
-// backend leaves off (it only attaches in-process). Only the read/send
-// namespaces a relay uses are exposed; the authenticated engine API stays off
-// because nothing registers it.
+// backend leaves off (it only attaches in-process), and JSON-RPC over a
+// websocket on the same port (geth serves both on one listener when the
+// ports match), so a client can subscribe to newHeads as on a hosted node's
+// wss endpoint. Only the read/send namespaces a relay uses are exposed; the
+// authenticated engine API stays off because nothing registers it.
 func withHTTP(port int) func(*node.Config, *ethconfig.Config) {
+	modules := []string{"eth", "net", "web3", "txpool"}
 	return func(nodeConf *node.Config, _ *ethconfig.Config) {
 		nodeConf.HTTPHost = host
 		nodeConf.HTTPPort = port
-		nodeConf.HTTPModules = []string{"eth", "net", "web3", "txpool"}
+		nodeConf.HTTPModules = modules
 		nodeConf.HTTPVirtualHosts = []string{"localhost"}
-		nodeConf.WSHost = ""
+		nodeConf.WSHost = host
+		nodeConf.WSPort = port
+		nodeConf.WSModules = modules
 		nodeConf.IPCPath = ""
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 
@@ -284,5 +287,41 @@ func TestBatchContract(t *testing.T) {
 	}
 	if n, err := plain.Client.NonceAt(t.Context(), plain.Owner, nil); err != nil || n != 1 {
 		t.Errorf("owner's nonce without Options.Batch = %d, %v; want 1 (the product's deployment alone)", n, err)
+	}
+}
+
+// TestWebsocketPushesHeads: the same port serves JSON-RPC over a websocket,
+// and a newHeads subscription on it is told of every sealed block, as a
+// hosted node's wss endpoint tells the relay.
+func TestWebsocketPushesHeads(t *testing.T) {
+	c := start(t, devchain.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if want := strings.Replace(c.URL, "http://", "ws://", 1); c.WSURL != want {
+		t.Fatalf("WSURL = %q, want %q", c.WSURL, want)
+	}
+	ws, err := ethclient.DialContext(ctx, c.WSURL)
+	if err != nil {
+		t.Fatalf("dial %s: %v", c.WSURL, err)
+	}
+	defer ws.Close()
+	heads := make(chan *types.Header, 4)
+	sub, err := ws.SubscribeNewHead(ctx, heads)
+	if err != nil {
+		t.Fatalf("subscribe newHeads: %v", err)
+	}
+	defer sub.Unsubscribe()
+	for range 2 {
+		sealed := c.Commit()
+		select {
+		case h := <-heads:
+			if h.Hash() != sealed {
+				t.Fatalf("pushed head %s, sealed %s", h.Hash(), sealed)
+			}
+		case err := <-sub.Err():
+			t.Fatalf("subscription ended: %v", err)
+		case <-ctx.Done():
+			t.Fatal("no head pushed for a sealed block")
+		}
 	}
 }
