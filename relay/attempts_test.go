@@ -9,6 +9,9 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 )
 
+// t0 is a fixed wall-clock time for the pure tests of this file.
+var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+
 func TestSimulationOutcome(t *testing.T) {
 	rev := func(c chain.RevertClass) *chain.RevertError { return &chain.RevertError{Reason: "r", Class: c} }
 	errAny := errors.New("answer")
@@ -120,67 +123,5 @@ func TestPendingScanPassesOverFailingEntries(t *testing.T) {
 	}
 	if s.due(t0.Add(time.Hour)) {
 		t.Fatal("a forgotten entry still asks for scans")
-	}
-}
-
-func TestUnknownNonces(t *testing.T) {
-	tests := []struct {
-		name           string
-		have           []uint64
-		mined, pending uint64
-		want           []uint64
-	}{
-		{"pool empty", nil, 5, 5, nil},
-		{"all journaled", []uint64{5, 6}, 5, 7, nil},
-		{"journal lost everything", nil, 5, 7, []uint64{5, 6}},
-		{"journal lost the last one", []uint64{5}, 5, 7, []uint64{6}},
-		{"journal lost one in the middle", []uint64{5, 7}, 5, 8, []uint64{6}},
-		{"journaled above the pool is not unknown", []uint64{9}, 5, 5, nil},
-	}
-	for _, tc := range tests {
-		have := map[uint64]bool{}
-		for _, n := range tc.have {
-			have[n] = true
-		}
-		if got := unknownNonces(have, tc.mined, tc.pending); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-func TestNextHold(t *testing.T) {
-	holding := holdState{UpTo: 7, Unknown: 2, Since: 100}
-	tests := []struct {
-		name    string
-		h       holdState
-		unknown []uint64
-		mined   uint64
-		head    uint64
-		want    holdState
-		ev      holdEvent
-	}{
-		{"clean start: no hold", holdState{}, nil, 5, 100, holdState{}, holdUnchanged},
-		{"unknown in the pool: hold", holdState{}, []uint64{5, 6}, 5, 100, holdState{UpTo: 7, Unknown: 2, Since: 100}, holdStarted},
-		{"still there", holding, []uint64{5, 6}, 5, 103, holding, holdUnchanged},
-		{"one mined, one left", holding, []uint64{6}, 6, 104, holdState{UpTo: 7, Unknown: 1, Since: 100}, holdUnchanged},
-		{"more appeared: held until all are mined", holding, []uint64{5, 6, 7}, 5, 104, holdState{UpTo: 8, Unknown: 3, Since: 100}, holdUnchanged},
-		{"all mined: go on", holding, nil, 7, 105, holdState{}, holdMined},
-		{"gone without being mined: not yet, one answer is not proof", holding, nil, 5, 105,
-			holdState{UpTo: 7, Since: 100, GoneAt: 105}, holdUnchanged},
-		{"gone, same block again: still holding", holdState{UpTo: 7, Since: 100, GoneAt: 105}, nil, 5, 105,
-			holdState{UpTo: 7, Since: 100, GoneAt: 105}, holdUnchanged},
-		{"gone in a later block: dropped, go on", holdState{UpTo: 7, Since: 100, GoneAt: 105}, nil, 5, 106, holdState{}, holdDropped},
-		{"back after looking gone: a lagging backend, hold on", holdState{UpTo: 7, Since: 100, GoneAt: 105}, []uint64{5, 6}, 5, 106,
-			holding, holdUnchanged},
-		{"mined while looking gone", holdState{UpTo: 7, Since: 100, GoneAt: 105}, nil, 7, 106, holdState{}, holdMined},
-	}
-	for _, tc := range tests {
-		got, ev := nextHold(tc.h, tc.unknown, tc.mined, tc.head)
-		if got != tc.want || ev != tc.ev {
-			t.Errorf("%s: got %+v %v, want %+v %v", tc.name, got, ev, tc.want, tc.ev)
-		}
-		if got.Holding() != (tc.want.UpTo != 0) {
-			t.Errorf("%s: Holding() = %v", tc.name, got.Holding())
-		}
 	}
 }

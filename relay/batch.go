@@ -77,7 +77,7 @@ func batchFate(o outcomeSeen) (f fate, requeue string) {
 }
 
 // countedFate is a counted cause's fate once counted: as for a single
-// transaction's revert (decide, evCause), requeued until the count passes
+// transaction's revert (decide, decide.OnCause), requeued until the count passes
 // MAX_TRANSIENT_REVERTS, then dead-lettered.
 func countedFate(count, maxReverts int64) fate {
 	if count > maxReverts {

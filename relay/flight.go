@@ -12,6 +12,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -33,7 +34,7 @@ import (
 // (batchFate).
 type flight struct {
 	rec stream.TxRecord
-	st  flightState
+	st  decide.State
 	// apps are the applications the transaction carries, in its order: one
 	// for an application's own transaction, several for a batch, none for
 	// a gap fill.
@@ -141,12 +142,12 @@ func flightFromRecord(rec stream.TxRecord, product *chain.Product, log zerolog.L
 	if err != nil {
 		return nil, err
 	}
-	f := &flight{rec: rec, st: flightState{Nonce: rec.Nonce, Signed: true, GapFill: rec.Kind == stream.KindGapFill}}
+	f := &flight{rec: rec, st: decide.State{Nonce: rec.Nonce, Signed: true, GapFill: rec.Kind == stream.KindGapFill}}
 	if rec.NextRawTx != "" {
 		if f.next, err = decodeTx(rec.NextRawTx, rec.Nonce); err != nil {
 			return nil, err
 		}
-		f.st.Phase = phaseReplacing
+		f.st.Phase = decide.PhaseReplacing
 	}
 	switch rec.Kind {
 	case stream.KindGapFill:

@@ -3,10 +3,12 @@ package relay
 import (
 	"context"
 	"fmt"
+
+	"github.com/etherisc/depeg-relay/relay/decide"
 )
 
 // holdGate holds new submissions while the node's pool holds transactions of
-// this wallet at nonces the journal does not know (nextHold). It looks once
+// this wallet at nonces the journal does not know (decide.NextHold). It looks once
 // after recover and then, while holding, once per poll interval: unknown
 // transactions can only appear while no relay ran (a running relay keeps
 // every transaction it signed in memory, whatever Redis loses), so a relay
@@ -44,12 +46,12 @@ func (r *submitter) holdGate(ctx context.Context) bool {
 
 	log := r.log.With().Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Logger()
 	switch ev {
-	case holdStarted:
+	case decide.HoldStarted:
 		log.Error().Uint64("unknown", h.Unknown).Uint64("up_to_nonce", h.UpTo).
 			Msg("node holds transactions of this wallet the journal does not know (redis lost its last writes?): holding new submissions until they are mined or dropped")
-	case holdMined:
+	case decide.HoldMined:
 		log.Warn().Uint64("since_block", before.Since).Uint64("next_nonce", next).Msg("unknown transactions mined, submitting again")
-	case holdDropped:
+	case decide.HoldDropped:
 		log.Warn().Uint64("since_block", before.Since).Uint64("next_nonce", next).Msg("unknown transactions dropped by the node, submitting again")
 	}
 	if !h.Holding() {
@@ -58,7 +60,7 @@ func (r *submitter) holdGate(ctx context.Context) bool {
 	// Bounded in what it costs, not in time: it keeps holding, says so
 	// every STUCK_TX_BLOCKS blocks, and the monitor reports it (and, once
 	// entries wait too long, fails its queue check).
-	if ev == holdStarted {
+	if ev == decide.HoldStarted {
 		r.holdWarnedAt = head
 	} else if head >= r.holdWarnedAt+r.cfg.StuckBlocks {
 		r.holdWarnedAt = head

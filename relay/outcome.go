@@ -14,6 +14,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -76,19 +77,19 @@ func (r *tracker) causeOf(ctx context.Context, f *flight, rcpt *types.Receipt) (
 }
 
 // outcome is a flight a pass decided is mined, reverted and deep, with
-// what decide said first: find the cause (actReverted), or, for a gap fill
+// what decide said first: find the cause (decide.Reverted), or, for a gap fill
 // or an adopted transaction, settle it at once.
 type outcome struct {
 	f    *flight
 	rcpt *types.Receipt
-	act  action
+	act  decide.Action
 }
 
 // finishReverted settles an application whose transaction was mined and
 // reverted, once it has the required confirmations (invariant 6;
 // docs/design.md, "Mined reverts: three outcomes"). It gathers the cause
 // (the replay, the transient revert count, the signature's earlier use),
-// lets decide name the outcome (evCause), and carries it out:
+// lets decide name the outcome (decide.OnCause), and carries it out:
 //   - a cause that can pass puts the application back in the queue, where it
 //     is simulated again and gets a new transaction once the cause cleared;
 //     after MAX_TRANSIENT_REVERTS such reverts it is dead-lettered;
@@ -99,12 +100,12 @@ type outcome struct {
 //     application.
 //
 // On any Redis or RPC failure it returns and the next pass decides again.
-func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation) {
+func (r *tracker) finishReverted(ctx context.Context, oc outcome, o decide.Observation) {
 	f, rcpt, act := oc.f, oc.rcpt, oc.act
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*r.cfg.RPCTimeout)
 	defer cancel()
 	log := f.log.With().Str("mined_tx", rcpt.TxHash.Hex()).Uint64("block", rcpt.BlockNumber.Uint64()).Logger()
-	if f.batched() && act == actReverted {
+	if f.batched() && act == decide.Reverted {
 		// The batch failed as a whole (out of gas, the contract's own
 		// guard): no application of it was applied, every one goes back to
 		// the queue and is simulated again. Its applications' own reverts
@@ -122,7 +123,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 	}
 	var cause revertCause
 	var applied, foreign *common.Hash
-	if act == actReverted {
+	if act == decide.Reverted {
 		var err error
 		if cause, err = r.causeOf(c, f, rcpt); err != nil {
 			log.Warn().Err(err).Msg("reverted transaction's cause unknown, will retry")
@@ -133,7 +134,7 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 			r.metrics.RevertedOnChain(r.clock.Now(), gasPaid(rcpt))
 		}
 		log = log.With().Str("reason", cause.reason).Logger()
-		seen := causeSeen{SignatureUsed: cause.class == chain.RevertSignatureUsed, CanPass: cause.requeue != ""}
+		seen := decide.Cause{SignatureUsed: cause.class == chain.RevertSignatureUsed, CanPass: cause.requeue != ""}
 		switch {
 		case seen.SignatureUsed:
 			// The search has its own deadline per call (it may take many),
@@ -155,18 +156,18 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 				}
 			}
 		}
-		o.Event, o.Cause = evCause, seen
+		o.Event, o.Cause = decide.OnCause, seen
 		act, _ = r.step(f, o)
 	}
 	st := r.w.state(f)
 	switch act {
-	case actWait:
-	case actForget:
+	case decide.Wait:
+	case decide.Forget:
 		// A self-transfer cannot revert; whatever happened, the nonce is
 		// used. Or the application's hash is gone: the entry was settled
 		// already (a crash after its dead letter, before the record went).
 		r.forgetAndRelease(c, f, false, log)
-	case actRequeue:
+	case decide.Requeue:
 		if !st.Signed {
 			// Adopted: it was a success when adopted, so a reorg re-mined it
 			// reverted. Its call is not ours to replay; in the queue,
@@ -179,10 +180,10 @@ func (r *tracker) finishReverted(ctx context.Context, oc outcome, o observation)
 				Msg("transaction reverted for a cause that can pass, application back in the queue")
 		}
 		r.forgetAndRelease(c, f, true, log)
-	case actAdopt:
+	case decide.Adopt:
 		log.Info().Str("applied_by", applied.Hex()).Msg("signature already applied by a transaction of ours: success")
 		r.swapToAdopted(c, f, *applied)
-	case actDeadLetter:
+	case decide.DeadLetter:
 		reason := "reverted on chain: " + cause.reason
 		switch {
 		case cause.class == chain.RevertSignatureUsed && foreign != nil:
@@ -336,7 +337,7 @@ func (r *tracker) swapToAdopted(ctx context.Context, f *flight, applied common.H
 func (r *core) adopted(app *carried, hash common.Hash, base zerolog.Logger) *flight {
 	return &flight{
 		rec:     stream.TxRecord{EntryID: app.entryID, EntityID: app.entityID, Hashes: []string{hash.Hex()}, EnqueuedAt: app.enqueuedAt},
-		st:      flightState{Phase: phaseAdopted, LastSent: r.clock.Now()},
+		st:      decide.State{Phase: decide.PhaseAdopted, LastSent: r.clock.Now()},
 		apps:    []*carried{app},
 		baseLog: base,
 		log:     base.With().Str("tx", hash.Hex()).Logger(),

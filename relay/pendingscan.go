@@ -1,6 +1,10 @@
 package relay
 
-import "time"
+import (
+	"time"
+
+	"github.com/etherisc/depeg-relay/relay/decide"
+)
 
 // pendingScan owns the protocol by which the submitting loop reads its own
 // pending entries (delivered to this consumer, not acknowledged) before new
@@ -54,7 +58,7 @@ type entryMemory struct {
 	seen bool
 	// sigUsed: its simulation said SIGNATURE_USED and the search found no
 	// transaction of ours: final once it holds in two blocks.
-	sigUsed sighting
+	sigUsed decide.Sighting
 	// claims: claimed this often, more than MAX_ENTRY_CLAIMS: dead-lettered
 	// when read.
 	claims int64

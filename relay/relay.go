@@ -159,7 +159,7 @@ type Config struct {
 	MaxClaims int
 	// Keys is how many keys relay in this process beside this one
 	// (PROCESSOR_ACCOUNT_INDEX): the start of the node window shares two
-	// blocks among them (startNodeWindow). 0 or 1: this key alone.
+	// blocks among them (decide.StartNodeWindow). 0 or 1: this key alone.
 	Keys int
 	// Balance, when set, is where the minimum-balance gate reads the
 	// wallet's balance: the monitor's cache (monitor.Checker.BalanceOf),

@@ -7,6 +7,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -78,7 +79,7 @@ func (r *core) afterSend(ctx context.Context, flights []*flight, sent []*types.T
 }
 
 // fillGaps sends zero-value self-transfers at nonces that nothing holds
-// (gapNonces): not our journal, not the node's pool. Until something is
+// (decide.GapNonces): not our journal, not the node's pool. Until something is
 // mined there, every transaction above waits forever. That happens when the
 // node dropped a transaction the journal no longer has, when a journal record
 // was lost, or when an earlier processor's transaction was dropped. The gap
@@ -88,17 +89,17 @@ func (r *core) afterSend(ctx context.Context, flights []*flight, sent []*types.T
 func (r *tracker) fillGaps(ctx context.Context, header *types.Header, mined, pending uint64) {
 	head := header.Number.Uint64()
 	have, _, _ := r.w.signedNonces()
-	gaps := gapNonces(have, mined, pending)
+	gaps := decide.GapNonces(have, mined, pending)
 	switch {
 	case len(gaps) == 0:
 		r.gapSince = 0
 		return
 	case r.gapSince == 0:
-		r.gapSince = r.gapSince.note(head)
+		r.gapSince = r.gapSince.Note(head)
 		r.log.Warn().Uint64("mined_nonce", mined).Uint64("pending_nonce", pending).Int("gaps", len(gaps)).
 			Uint64("first_gap", gaps[0]).Msg("nonce gap below our transactions: nothing holds these nonces")
 		return
-	case !r.gapSince.twoBlocks(head, r.cfg.StuckBlocks):
+	case !r.gapSince.TwoBlocks(head, r.cfg.StuckBlocks):
 		return
 	}
 	fees, err := r.quote(ctx, header)
@@ -123,7 +124,7 @@ func (r *tracker) fillGaps(ctx context.Context, header *types.Header, mined, pen
 		}
 		rec := stream.TxRecord{Nonce: n, Kind: stream.KindGapFill, Hashes: []string{tx.Hash().Hex()},
 			RawTx: hexutil.Encode(raw), SignedAt: now}
-		f := &flight{rec: rec, st: flightState{Nonce: n, Signed: true, GapFill: true}, baseLog: r.log.With().Str("kind", rec.Kind).Logger()}
+		f := &flight{rec: rec, st: decide.State{Nonce: n, Signed: true, GapFill: true}, baseLog: r.log.With().Str("kind", rec.Kind).Logger()}
 		f.setTx(tx)
 		flights, recs = append(flights, f), append(recs, rec)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/chain/batch"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -38,7 +39,7 @@ type submitter struct {
 
 // seedNodeWindow starts the node window from what the chain tells, once:
 // the block gas limit of the head and the gas of the first application
-// simulated (startNodeWindow), so the first block of a backlog is as full
+// simulated (decide.StartNodeWindow), so the first block of a backlog is as full
 // as the node lets it be instead of paying a slow start.
 //
 // The window counts transactions: with batching a transaction carries up to
@@ -50,7 +51,7 @@ func (r *submitter) seedNodeWindow(gasPerApp uint64) {
 	if n := uint64(r.perTx()); n > 1 {
 		gasPerTx = min(gasPerApp*n, r.batchBudget())
 	}
-	r.w.seedNode(startNodeWindow(r.blockGas, gasPerTx, uint64(r.cfg.MaxInFlight), uint64(r.cfg.Keys)), r.head)
+	r.w.seedNode(decide.StartNodeWindow(r.blockGas, gasPerTx, uint64(r.cfg.MaxInFlight), uint64(r.cfg.Keys)), r.head)
 }
 
 // submitLoop reads entries and submits their transactions while the
@@ -641,7 +642,7 @@ func (r *submitter) submit(ctx context.Context, ready []*candidate, fees chain.F
 		// LastSent is set now, before the flight is visible to the tracker:
 		// a pass between publishing and broadcasting must not take it for
 		// dropped and send it a second time.
-		flights[i] = &flight{rec: recs[i], st: flightState{Nonce: nonce, Signed: true, LastSent: r.clock.Now()},
+		flights[i] = &flight{rec: recs[i], st: decide.State{Nonce: nonce, Signed: true, LastSent: r.clock.Now()},
 			apps: apps, baseLog: base}
 		flights[i].setTx(tx)
 	}

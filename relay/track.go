@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -25,8 +26,8 @@ import (
 // own, written by its goroutine only (and by recover, before it starts).
 type tracker struct {
 	*core
-	gapSince  sighting  // the current nonce gap
-	touchedAt time.Time // when the in-flight entries were last touched
+	gapSince  decide.Sighting // the current nonce gap
+	touchedAt time.Time       // when the in-flight entries were last touched
 	// unforgotten are journal records of settled flights (their nonces
 	// mined, their outcome acknowledged) whose removal failed; every pass
 	// tries again, so that the journal holds only unfinished transactions
@@ -71,8 +72,8 @@ func (r *tracker) sawHead(head uint64, now time.Time) {
 	}
 }
 
-func (r *core) policy() policy {
-	return policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
+func (r *core) policy() decide.Policy {
+	return decide.Policy{Confirmations: r.cfg.Confirmations, StuckBlocks: r.cfg.StuckBlocks,
 		RebroadcastInterval: r.cfg.RebroadcastInterval, ResendAfter: r.resendAfter(),
 		MaxTransientReverts: int64(r.cfg.MaxTransientReverts)}
 }
@@ -91,7 +92,7 @@ func (r *core) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, ma
 // a fixed handful of calls whatever the window size: the head header, one
 // batch of the mined and pending nonces, one batch of block hashes under
 // mined flights (reorgs), and batched receipts only of the flights where
-// something can have changed (needsReceipt). Each call has its own deadline.
+// something can have changed (decide.NeedsReceipt). Each call has its own deadline.
 func (r *tracker) trackOnce(ctx context.Context) {
 	flights, signed := r.w.all()
 	start := r.clock.Now()
@@ -160,16 +161,16 @@ func (r *tracker) trackOnce(ctx context.Context) {
 	var confirmed []confirmation
 	var reverted []outcome
 	var lost, send, replace []*flight
-	obs := make(map[*flight]observation, len(flights))
+	obs := make(map[*flight]decide.Observation, len(flights))
 	rcpts := make(map[*flight]*types.Receipt)
 	for _, f := range flights {
-		o := observation{Now: now, Head: head, BaseFee: header.BaseFee, Mined: mined, Pending: pending,
+		o := decide.Observation{Now: now, Head: head, BaseFee: header.BaseFee, Mined: mined, Pending: pending,
 			NodeLimit: window, Looked: looked[f]}
 		if o.Looked {
 			for _, h := range f.hashes() {
 				if rc := byHash[h]; rc != nil {
 					rcpts[f] = rc
-					o.Receipt = &receiptSeen{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
+					o.Receipt = &decide.Receipt{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
 						Success: rc.Status == types.ReceiptStatusSuccessful}
 					break
 				}
@@ -183,15 +184,15 @@ func (r *tracker) trackOnce(ctx context.Context) {
 	freed := minedNow || window > windowBefore
 	for i, f := range flights {
 		switch act := acts[i]; act {
-		case actConfirm:
+		case decide.Confirm:
 			confirmed = append(confirmed, confirmation{f, rcpts[f]})
-		case actReverted, actForget, actRequeue:
+		case decide.Reverted, decide.Forget, decide.Requeue:
 			reverted = append(reverted, outcome{f, rcpts[f], act})
-		case actLost:
+		case decide.Lost:
 			lost = append(lost, f)
-		case actResend, actRebroadcast:
+		case decide.Resend, decide.Rebroadcast:
 			send = append(send, f)
-		case actReplace:
+		case decide.Replace:
 			replace = append(replace, f)
 		}
 	}
@@ -290,23 +291,23 @@ func (r *tracker) reorged(ctx context.Context, flights []*flight) (map[uint64]bo
 // replace prices a replacement for a stuck transaction: the same nonce, call
 // and gas, with fees that clear the node's replacement rule over the
 // transaction it accepted (chain.FeePolicy.Replacement), never above
-// MAX_FEE_PER_GAS. decide says what the price means (evPriced): sign it, or
+// MAX_FEE_PER_GAS. decide says what the price means (decide.OnPriced): sign it, or
 // wait at the cap. A replacement is journaled (beside the accepted bytes)
 // before it is sent, and becomes current only once the node takes it
 // (afterSend). It reports whether the flight should be sent on this pass:
 // with a new replacement, or, at the cap, with its identical bytes when a
 // re-broadcast is due, so a node that evicted it cannot jam the nonce.
-func (r *tracker) replace(ctx context.Context, f *flight, market *chain.Fees, o observation) bool {
+func (r *tracker) replace(ctx context.Context, f *flight, market *chain.Fees, o decide.Observation) bool {
 	cur, accepted := r.w.accepted(f)
 	next, ok := r.cfg.Fees.Replacement(cur, market, r.cfg.FeeBumpPercent)
-	o.Event, o.Room = evPriced, ok
+	o.Event, o.Room = decide.OnPriced, ok
 	act, before := r.step(f, o)
-	if act != actSign {
-		if before.Phase != phaseAtCap {
+	if act != decide.Sign {
+		if before.Phase != decide.PhaseAtCap {
 			f.log.Warn().Str("fee_cap_wei", cur.FeeCap.String()).Str("max_fee_per_gas_wei", r.cfg.Fees.MaxFee.String()).
 				Msg("stuck transaction at MAX_FEE_PER_GAS, waiting")
 		}
-		return act == actRebroadcast
+		return act == decide.Rebroadcast
 	}
 	tx, err := r.signer.Sign(chain.Call{To: *accepted.To(), Data: accepted.Data()}, f.rec.Nonce, accepted.Gas(), next)
 	if err != nil {
@@ -335,17 +336,17 @@ func (r *tracker) replace(ctx context.Context, f *flight, market *chain.Fees, o 
 		return false
 	}
 	r.w.setReplacement(f, rec, tx)
-	o.Event = evJournaled
+	o.Event = decide.OnJournaled
 	act, _ = r.step(f, o)
 	f.log.Info().Str("replacement", tx.Hash().Hex()).Int("attempt", len(rec.Hashes)).
 		Str("fee_cap_wei", next.FeeCap.String()).Str("tip_wei", next.TipCap.String()).
 		Msg("stuck transaction, sending replacement with higher fees")
-	return act == actSend
+	return act == decide.Send
 }
 
 // step asks decide about f with o and keeps the state it returns; it
 // returns the action and the state before.
-func (r *core) step(f *flight, o observation) (action, flightState) {
+func (r *core) step(f *flight, o decide.Observation) (decide.Action, decide.State) {
 	return r.w.step(r.policy(), f, o)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/relay/decide"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -31,13 +32,13 @@ type window struct {
 	sigs      map[common.Hash]string
 	nextNonce uint64
 	scan      pendingScan
-	node      nodeWindow
+	node      decide.NodeWindow
 	// narrowed: the node window narrowed once (logNarrowing).
 	narrowed bool
 	// hold: the node's pool holds transactions of this wallet that the
 	// journal does not know; nothing new is signed meanwhile (holdGate).
 	// holdCheck asks the submitting loop to look once, after recover.
-	hold      holdState
+	hold      decide.Hold
 	holdCheck bool
 	// baseFeeAboveCap and flightsAtCap feed the "waiting at fee cap" gauge.
 	baseFeeAboveCap bool
@@ -56,7 +57,7 @@ func newWindow(maxInFlight uint64) *window {
 		carrying:  make(map[string]*flight),
 		sigs:      make(map[common.Hash]string),
 		scan:      newPendingScan(),
-		node:      nodeWindow{Limit: min(maxInFlight, initialNodeWindow), Max: maxInFlight},
+		node:      decide.NodeWindow{Limit: min(maxInFlight, decide.InitialNodeWindow), Max: maxInFlight},
 		slotFreed: make(chan struct{}, 1),
 	}
 }
@@ -208,7 +209,7 @@ func (w *window) setReading(n int) {
 // --- decisions on flights -----------------------------------------------------
 
 // state is a copy of f's state.
-func (w *window) state(f *flight) flightState {
+func (w *window) state(f *flight) decide.State {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return f.st
@@ -216,33 +217,33 @@ func (w *window) state(f *flight) flightState {
 
 // step asks decide about f with o and keeps the state it returns; it
 // returns the action and the state before.
-func (w *window) step(p policy, f *flight, o observation) (action, flightState) {
+func (w *window) step(p decide.Policy, f *flight, o decide.Observation) (decide.Action, decide.State) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	before := f.st
-	act, st := decide(p, f.st, o)
+	act, st := decide.Decide(p, f.st, o)
 	f.st = st
 	return act, before
 }
 
 // stepAll decides every flight of a pass with its observation; it returns
 // the actions, in the order of fs, and whether a flight got mined.
-func (w *window) stepAll(p policy, fs []*flight, obs map[*flight]observation) (acts []action, minedNow bool) {
+func (w *window) stepAll(p decide.Policy, fs []*flight, obs map[*flight]decide.Observation) (acts []decide.Action, minedNow bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	acts = make([]action, len(fs))
+	acts = make([]decide.Action, len(fs))
 	for i, f := range fs {
 		o := obs[f]
 		if o.Receipt != nil && (f.st.MinedIn != o.Receipt.Block || f.st.MinedHash != o.Receipt.BlockHash) {
 			f.log.Debug().Uint64("block", o.Receipt.Block).Bool("success", o.Receipt.Success).Msg("transaction mined")
 		}
-		act, st := decide(p, f.st, o)
+		act, st := decide.Decide(p, f.st, o)
 		minedNow = minedNow || (f.st.MinedIn == 0 && st.MinedIn != 0)
-		if act == actResend && f.st.MinedIn != 0 {
+		if act == decide.Resend && f.st.MinedIn != 0 {
 			f.log.Warn().Uint64("block", f.st.MinedIn).Msg("receipt vanished in a reorg, re-broadcasting")
 		}
 		f.st, acts[i] = st, act
-		if act != actWait && act != actConfirm {
+		if act != decide.Wait && act != decide.Confirm {
 			f.log.Debug().Stringer("action", act).Uint64("mined_nonce", o.Mined).Uint64("pending_nonce", o.Pending).Msg("tracker decision")
 		}
 	}
@@ -250,14 +251,14 @@ func (w *window) stepAll(p policy, fs []*flight, obs map[*flight]observation) (a
 }
 
 // toLookUp are the flights whose receipts are worth reading on this pass
-// (needsReceipt), and their hashes.
-func (w *window) toLookUp(p policy, fs []*flight, head, mined uint64, moved map[uint64]bool) (map[*flight]bool, []common.Hash) {
+// (decide.NeedsReceipt), and their hashes.
+func (w *window) toLookUp(p decide.Policy, fs []*flight, head, mined uint64, moved map[uint64]bool) (map[*flight]bool, []common.Hash) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	looked := make(map[*flight]bool)
 	var hashes []common.Hash
 	for _, f := range fs {
-		if needsReceipt(p, f.st, head, mined, moved[f.st.MinedIn]) {
+		if decide.NeedsReceipt(p, f.st, head, mined, moved[f.st.MinedIn]) {
 			looked[f] = true
 			hashes = append(hashes, f.hashes()...)
 		}
@@ -328,8 +329,8 @@ func (w *window) sentAt(fs []*flight, now time.Time) {
 }
 
 // answered settles the replacements a broadcast carried (decide on
-// evAnswered) and returns the records to write and how many were refused.
-func (w *window) answered(p policy, fs []*flight, sent []*types.Transaction, actions []chain.SendAction) (recs []stream.TxRecord, refused int) {
+// decide.OnAnswered) and returns the records to write and how many were refused.
+func (w *window) answered(p decide.Policy, fs []*flight, sent []*types.Transaction, actions []chain.SendAction) (recs []stream.TxRecord, refused int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for i, f := range fs {
@@ -337,10 +338,10 @@ func (w *window) answered(p policy, fs []*flight, sent []*types.Transaction, act
 			continue
 		}
 		taken := actions[i] == chain.SendOK || actions[i] == chain.SendUnknown
-		var act action
-		act, f.st = decide(p, f.st, observation{Event: evAnswered, Accepted: taken})
+		var act decide.Action
+		act, f.st = decide.Decide(p, f.st, decide.Observation{Event: decide.OnAnswered, Accepted: taken})
 		switch act {
-		case actTake:
+		case decide.Take:
 			old := f.tx.Hash().Hex()
 			f.setTx(f.next)
 			f.rec.RawTx = f.rec.NextRawTx
@@ -362,7 +363,7 @@ func (w *window) countAtCap() {
 	defer w.mu.Unlock()
 	n := 0
 	for _, f := range w.flights {
-		if f.st.Phase == phaseAtCap {
+		if f.st.Phase == decide.PhaseAtCap {
 			n++
 		}
 	}
@@ -402,7 +403,7 @@ func (w *window) raiseNonce(next uint64) {
 
 // free is how many more transactions the window takes: MAX_IN_FLIGHT for
 // everything not final, the node window for what is not mined yet. When
-// the node window alone holds work back it is noted (nodeWindow.Bound).
+// the node window alone holds work back it is noted (decide.NodeWindow.Bound).
 func (w *window) free(maxInFlight int) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -428,11 +429,11 @@ func (w *window) wake() {
 	}
 }
 
-// seedNode applies the start of the node window once (nodeWindow.seeded).
+// seedNode applies the start of the node window once (decide.NodeWindow.Seed).
 func (w *window) seedNode(start, head uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.node = w.node.seeded(start, head)
+	w.node = w.node.Seed(start, head)
 }
 
 func (w *window) nodeLimit() uint64 {
@@ -442,7 +443,7 @@ func (w *window) nodeLimit() uint64 {
 }
 
 // observeNode learns from a pass's nonces how many of our transactions the
-// node holds and updates the node window (nextNodeLimit); it returns what
+// node holds and updates the node window (decide.NextNodeLimit); it returns what
 // the node held, the new limit, and whether it narrowed. resentBefore is
 // when a send must have happened for the node to show it.
 func (w *window) observeNode(fs []*flight, head, mined, pending uint64, sentBefore time.Time, log zerolog.Logger) (held, limit uint64) {
@@ -458,8 +459,8 @@ func (w *window) observeNode(fs []*flight, head, mined, pending uint64, sentBefo
 		held = pending - mined
 	}
 	before := w.node.Limit
-	expected := expectedHeld(sent, mined, w.node.Limit, sentBefore)
-	w.node = nextNodeLimit(w.node, head, mined, held, expected)
+	expected := decide.ExpectedHeld(sent, mined, w.node.Limit, sentBefore)
+	w.node = decide.NextNodeLimit(w.node, head, mined, held, expected)
 	if w.node.Limit < before {
 		w.logNarrowing(log.With().Uint64("node_held", held).Uint64("expected", expected).Logger())
 	}
@@ -467,7 +468,7 @@ func (w *window) observeNode(fs []*flight, head, mined, pending uint64, sentBefo
 }
 
 // noteRefusals feeds the node window with the lowest nonce the node refused
-// for a full pool (nodeWindow.refusedAt); a refused replacement says
+// for a full pool (decide.NodeWindow.RefusedAt); a refused replacement says
 // nothing about the window.
 func (w *window) noteRefusals(fs []*flight, sent []*types.Transaction, actions []chain.SendAction) {
 	w.mu.Lock()
@@ -475,7 +476,7 @@ func (w *window) noteRefusals(fs []*flight, sent []*types.Transaction, actions [
 	for i, f := range fs {
 		if actions[i] == chain.SendPoolFull && sent[i] != f.next {
 			before := w.node.Limit
-			w.node = w.node.refusedAt(f.rec.Nonce)
+			w.node = w.node.RefusedAt(f.rec.Nonce)
 			if w.node.Limit < before {
 				w.logNarrowing(f.log.With().Str("refused", "pool full").Logger())
 			}
@@ -514,10 +515,10 @@ func (w *window) holdDue() bool {
 	return w.holdCheck || w.hold.Holding()
 }
 
-// checkHold applies one check of the wallet's nonces to the hold (nextHold)
+// checkHold applies one check of the wallet's nonces to the hold (decide.NextHold)
 // and moves the next nonce when the hold ends; it returns the hold before
 // and after, what changed, and the next nonce.
-func (w *window) checkHold(mined, pending, head uint64) (before, after holdState, ev holdEvent, next uint64) {
+func (w *window) checkHold(mined, pending, head uint64) (before, after decide.Hold, ev decide.HoldEvent, next uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	have := make(map[uint64]bool, len(w.flights))
@@ -529,12 +530,12 @@ func (w *window) checkHold(mined, pending, head uint64) (before, after holdState
 		}
 	}
 	before = w.hold
-	w.hold, ev = nextHold(w.hold, unknownNonces(have, mined, pending), mined, head)
+	w.hold, ev = decide.NextHold(w.hold, decide.UnknownNonces(have, mined, pending), mined, head)
 	w.holdCheck = false
 	switch ev {
-	case holdMined:
+	case decide.HoldMined:
 		w.nextNonce = max(w.nextNonce, mined)
-	case holdDropped:
+	case decide.HoldDropped:
 		// The nonces the pool let go are free again: continue from the
 		// node's pending nonce instead of leaving a gap to be filled.
 		n := max(mined, pending)
@@ -662,8 +663,8 @@ func (w *window) sigUsed(entryID string, head uint64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m := w.scan.memory(entryID)
-	m.sigUsed = m.sigUsed.note(head)
-	return m.sigUsed.twoBlocks(head, 0)
+	m.sigUsed = m.sigUsed.Note(head)
+	return m.sigUsed.TwoBlocks(head, 0)
 }
 
 // overClaimed remembers an entry claimed more than MAX_ENTRY_CLAIMS times,

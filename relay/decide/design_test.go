@@ -1,4 +1,4 @@
-package relay
+package decide
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // and what it keeps. A row added, moved or reworded on one side fails here;
 // the message prints the table as the code has it.
 func TestDesignDecisionTable(t *testing.T) {
-	b, err := os.ReadFile("../docs/design.md")
+	b, err := os.ReadFile("../../docs/design.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestDesignDecisionTable(t *testing.T) {
 			mismatch = true
 		}
 		act := r.act.String()
-		if r.act != actWait {
+		if r.act != Wait {
 			act = "**" + act + "**"
 		}
 		fmt.Fprintf(&want, "| %d | %s | %s | %s | %s |\n", i+1, r.on, r.when, act, r.keeps)

@@ -1,0 +1,311 @@
+package decide
+
+import (
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// The decisions are pure, so these tables are the specification of the
+// transaction lifecycle (docs/design.md, "Transaction lifecycle").
+
+var (
+	t0   = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	gwei = func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(1e9)) }
+	blkA = common.HexToHash("0xaa")
+)
+
+func testPolicy() Policy {
+	return Policy{Confirmations: 3, StuckBlocks: 5, RebroadcastInterval: time.Minute, ResendAfter: time.Second,
+		MaxTransientReverts: 3}
+}
+
+// decideCase is one row of TestDecide's table.
+type decideCase struct {
+	name  string
+	s     State
+	o     Observation
+	want  Action
+	check func(t *testing.T, s State)
+}
+
+func wantPhase(p Phase) func(t *testing.T, s State) {
+	return func(t *testing.T, s State) {
+		t.Helper()
+		if s.Phase != p {
+			t.Errorf("phase %v, want %v", s.Phase, p)
+		}
+	}
+}
+
+// decideCases is the specification of decide, one case at least per row of
+// decideRows (TestDecideCoversEveryAction).
+func decideCases() []decideCase {
+	signed := func(nonce uint64) State {
+		return State{Nonce: nonce, Signed: true, FeeCap: gwei(20), SentAtBlock: 100, LastSent: t0}
+	}
+	obs := func(mut func(*Observation)) Observation {
+		o := Observation{Now: t0.Add(2 * time.Second), Head: 101, BaseFee: gwei(10), Mined: 5, Pending: 8, NodeLimit: 16}
+		if mut != nil {
+			mut(&o)
+		}
+		return o
+	}
+	with := func(s State, mut func(*State)) State { mut(&s); return s }
+	rcpt := func(block uint64, ok bool) func(*Observation) {
+		return func(o *Observation) {
+			o.Looked, o.Receipt = true, &Receipt{Block: block, BlockHash: blkA, Success: ok}
+			o.Mined = 8
+		}
+	}
+	ev := func(e Event, mut func(*Observation)) Observation {
+		return obs(func(o *Observation) {
+			o.Event = e
+			if mut != nil {
+				mut(o)
+			}
+		})
+	}
+	reverted := func(s State) State { s.MinedIn, s.Phase = 90, PhaseReverted; return s }
+	return []decideCase{
+		{name: "held by the node, nothing due", s: signed(6), o: obs(nil), want: Wait},
+		{name: "mined, not deep enough", s: signed(5), o: obs(rcpt(100, true)), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.MinedIn != 100 || s.MinedHash != blkA {
+					t.Errorf("mined block not remembered: %+v", s)
+				}
+			}},
+		{name: "mined and deep: head-block+1 == confirmations", s: signed(5), o: obs(func(o *Observation) {
+			rcpt(99, true)(o)
+		}), want: Confirm},
+		{name: "mined, deep, reverted", s: signed(5), o: obs(func(o *Observation) { rcpt(90, false)(o) }), want: Reverted},
+		{name: "mined earlier, receipt not due for a look-up", s: with(signed(5), func(s *State) { s.MinedIn = 100 }),
+			o: obs(nil), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.MinedIn != 100 {
+					t.Errorf("forgot the mined block: %+v", s)
+				}
+			}},
+		{name: "receipt gone in a reorg: resend at once", s: with(signed(5), func(s *State) { s.MinedIn = 99 }),
+			o: obs(func(o *Observation) { o.Looked = true }), want: Resend,
+			check: func(t *testing.T, s State) {
+				if s.MinedIn != 0 {
+					t.Errorf("still believed mined: %+v", s)
+				}
+			}},
+		{name: "dropped by the node (nonce at or past pending): resend", s: signed(9), o: obs(nil), want: Resend},
+		{name: "dropped, but sent a moment ago: the pool may not show it yet", s: signed(9),
+			o: obs(func(o *Observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: Wait},
+		{name: "dropped beyond the node window: waits its turn", s: signed(30), o: obs(nil), want: Wait},
+		// The window's edge: mined 5 and a limit of 16 cover nonces 5..20.
+		{name: "dropped, the window's last nonce (mined + limit - 1): resend", s: signed(20), o: obs(nil), want: Resend},
+		{name: "dropped, the first nonce past the window (mined + limit): waits", s: signed(21), o: obs(nil), want: Wait},
+		{name: "lowest nonce, not held, stuck for STUCK_TX_BLOCKS: replace, since re-sending did not help",
+			s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
+			o: obs(func(o *Observation) { o.Head = 105; o.Pending = 5 }), want: Replace},
+		{name: "held and unmined for the rebroadcast interval", s: signed(6),
+			o: obs(func(o *Observation) { o.Now = t0.Add(2 * time.Minute) }), want: Rebroadcast},
+		{name: "lowest nonce for STUCK_TX_BLOCKS: replace", s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
+			o: obs(func(o *Observation) { o.Head = 105 }), want: Replace,
+			check: func(t *testing.T, s State) {
+				if s.ReplacedAt != 105 {
+					t.Errorf("replacement height not recorded: %+v", s)
+				}
+			}},
+		{name: "lowest nonce, not long enough", s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
+			o: obs(func(o *Observation) { o.Head = 104 }), want: Wait},
+		{name: "lowest nonce becomes lowest now: the clock starts", s: signed(5), o: obs(func(o *Observation) { o.Head = 200 }),
+			want: Wait, // the stuck clock runs from when it became lowest, not from the send
+			check: func(t *testing.T, s State) {
+				if s.LowestSince != 200 {
+					t.Errorf("LowestSince %d, want 200", s.LowestSince)
+				}
+			}},
+		{name: "not the lowest nonce: never stuck on its own fees", s: with(signed(6), func(s *State) { s.LowestSince = 0 }),
+			o: obs(func(o *Observation) { o.Head = 300 }), want: Wait},
+		{name: "base fee above the fee cap: replace, held or not", s: signed(9),
+			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Replace},
+		{name: "base fee above the fee cap, already replaced in this block", s: with(signed(6), func(s *State) { s.ReplacedAt = 101 }),
+			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Wait},
+		{name: "nonce mined, no receipt of ours: first Sighting only marks it", s: signed(3),
+			o: obs(func(o *Observation) { o.Looked = true }), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.Lost != 101 {
+					t.Errorf("Lost %d, want 101", s.Lost)
+				}
+			}},
+		{name: "nonce mined, no receipt, same block again: still waits", s: with(signed(3), func(s *State) { s.Lost = 101 }),
+			o: obs(func(o *Observation) { o.Looked = true }), want: Wait},
+		{name: "nonce mined, no receipt, in a later block: lost", s: with(signed(3), func(s *State) { s.Lost = 101 }),
+			o: obs(func(o *Observation) { o.Looked = true; o.Head = 102 }), want: Lost},
+		{name: "lost Sighting cleared once a receipt shows", s: with(signed(5), func(s *State) { s.Lost = 101 }),
+			o: obs(rcpt(101, true)), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.Lost != 0 {
+					t.Errorf("Lost not cleared: %+v", s)
+				}
+			}},
+		{name: "adopted, receipt found and deep", s: State{LastSent: t0}, o: obs(rcpt(90, true)), want: Confirm},
+		{name: "adopted, no receipt: nothing to send, the clock starts", s: State{LastSent: t0},
+			o: obs(func(o *Observation) { o.Looked = true }), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.Lost != 101 {
+					t.Errorf("Lost %d, want 101", s.Lost)
+				}
+			}},
+		{name: "adopted, receipt gone for STUCK_TX_BLOCKS: back to the queue", s: State{LastSent: t0, Lost: 96},
+			o: obs(func(o *Observation) { o.Looked = true }), want: Lost},
+		{name: "adopted, receipt gone, not long enough", s: State{LastSent: t0, Lost: 98},
+			o: obs(func(o *Observation) { o.Looked = true }), want: Wait, check: wantPhase(PhaseAdopted)},
+		{name: "adopted, receipt not looked up", s: State{Phase: PhaseAdopted, LastSent: t0}, o: obs(nil), want: Wait,
+			check: wantPhase(PhaseAdopted)},
+		{name: "adopted, mined, its block left the chain: adopted again", s: State{Phase: PhaseMined, MinedIn: 99, LastSent: t0},
+			o: obs(func(o *Observation) { o.Looked = true }), want: Wait, check: wantPhase(PhaseAdopted)},
+		{name: "mined, not deep: phase mined", s: signed(5), o: obs(rcpt(101, true)), want: Wait, check: wantPhase(PhaseMined)},
+		{name: "reverted gap fill: the nonce is used, forget it", s: with(signed(5), func(s *State) { s.GapFill = true }),
+			o: obs(rcpt(90, false)), want: Forget, check: wantPhase(PhaseReverted)},
+		{name: "adopted, re-mined reverted after a reorg: back to the queue", s: State{Phase: PhaseAdopted, LastSent: t0},
+			o: obs(rcpt(90, false)), want: Requeue, check: wantPhase(PhaseReverted)},
+		{name: "reverted, SIGNATURE_USED found not ours in this block: no new search", s: with(signed(5), func(s *State) { s.SigUsed = 101 }),
+			o: obs(rcpt(90, false)), want: Wait},
+		{name: "reverted, SIGNATURE_USED found not ours in an earlier block: search again", s: with(signed(5), func(s *State) { s.SigUsed = 100 }),
+			o: obs(rcpt(90, false)), want: Reverted, check: wantPhase(PhaseReverted)},
+
+		{name: "priced with room: sign it", s: signed(5), o: ev(OnPriced, func(o *Observation) { o.Room = true }), want: Sign},
+		{name: "no room, held, re-broadcast due: at cap, send the same bytes", s: signed(5),
+			o: ev(OnPriced, func(o *Observation) { o.Now = t0.Add(2 * time.Minute) }), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
+		{name: "no room, dropped by the node: at cap, send the same bytes at once", s: signed(9),
+			o: ev(OnPriced, nil), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
+		{name: "no room, nothing due: wait at the cap", s: signed(5), o: ev(OnPriced, nil), want: Wait, check: wantPhase(PhaseAtCap)},
+		{name: "replacement journaled: send it, replacing", s: with(signed(5), func(s *State) { s.Phase = PhaseAtCap }),
+			o: ev(OnJournaled, func(o *Observation) { o.Head = 107 }), want: Send,
+			check: func(t *testing.T, s State) {
+				wantPhase(PhaseReplacing)(t, s)
+				if s.SentAtBlock != 107 {
+					t.Errorf("SentAtBlock %d, want 107", s.SentAtBlock)
+				}
+			}},
+		{name: "replacement taken", s: with(signed(5), func(s *State) { s.Phase = PhaseReplacing }),
+			o: ev(OnAnswered, func(o *Observation) { o.Accepted = true }), want: Take, check: wantPhase(PhasePending)},
+		{name: "replacement refused", s: with(signed(5), func(s *State) { s.Phase = PhaseReplacing }),
+			o: ev(OnAnswered, nil), want: Drop, check: wantPhase(PhasePending)},
+
+		{name: "SIGNATURE_USED applied by us: adopt", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{SignatureUsed: true, AppliedByUs: true} }), want: Adopt},
+		{name: "SIGNATURE_USED not ours, first search: note it and wait", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{SignatureUsed: true} }), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.SigUsed != 101 {
+					t.Errorf("SigUsed %d, want 101", s.SigUsed)
+				}
+			}},
+		{name: "SIGNATURE_USED not ours, same block again: wait", s: with(reverted(signed(5)), func(s *State) { s.SigUsed = 101 }),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{SignatureUsed: true} }), want: Wait},
+		{name: "SIGNATURE_USED not ours, in a later block: final", s: with(reverted(signed(5)), func(s *State) { s.SigUsed = 100 }),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{SignatureUsed: true} }), want: DeadLetter},
+		{name: "cause can pass, hash purged: settled already, forget", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: -1} }), want: Forget},
+		{name: "cause can pass, too often: final", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: 4} }), want: DeadLetter,
+			check: func(t *testing.T, s State) {
+				if s.Reverts != 4 {
+					t.Errorf("Reverts %d, want 4", s.Reverts)
+				}
+			}},
+		{name: "cause can pass, at the limit: requeue", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: 3} }), want: Requeue,
+			check: func(t *testing.T, s State) {
+				if s.Reverts != 3 {
+					t.Errorf("Reverts %d, want 3", s.Reverts)
+				}
+			}},
+		{name: "final cause: dead letter", s: reverted(signed(5)), o: ev(OnCause, nil), want: DeadLetter},
+	}
+}
+
+func TestDecide(t *testing.T) {
+	for _, tc := range decideCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got, next := Decide(testPolicy(), tc.s, tc.o)
+			if got != tc.want {
+				t.Fatalf("decide = %v, want %v (state %+v)", got, tc.want, next)
+			}
+			if tc.check != nil {
+				tc.check(t, next)
+			}
+		})
+	}
+}
+
+// TestDecideCoversEveryAction keeps the table honest: every action is taken
+// by a row, every row is reached by a case of TestDecide (none is shadowed
+// by the rows above it), every event's rows end in one that always
+// matches, and every phase is reached.
+func TestDecideCoversEveryAction(t *testing.T) {
+	hit := make([]int, len(decideRows))
+	phases := map[Phase]bool{}
+	for _, tc := range decideCases() {
+		i, act, next := decideRow(testPolicy(), tc.s, tc.o)
+		if act != tc.want {
+			t.Errorf("%s: row %d gives %v, want %v", tc.name, i+1, act, tc.want)
+		}
+		hit[i]++
+		phases[next.Phase] = true
+	}
+	rowsOf := map[Action][]int{}
+	for i, r := range decideRows {
+		rowsOf[r.act] = append(rowsOf[r.act], i+1)
+		if hit[i] == 0 {
+			t.Errorf("row %d (%v: %s -> %v) is reached by no case", i+1, r.on, r.when, r.act)
+		}
+	}
+	for a := range actionNames {
+		if len(rowsOf[Action(a)]) == 0 {
+			t.Errorf("action %v has no row", Action(a))
+		}
+	}
+	for p := range phaseNames {
+		if !phases[Phase(p)] {
+			t.Errorf("phase %v is reached by no case", Phase(p))
+		}
+	}
+	for e := range eventNames {
+		last := -1
+		for i, r := range decideRows {
+			if r.on == Event(e) {
+				last = i
+			}
+		}
+		if last < 0 || !decideRows[last].match(facts{}) {
+			t.Errorf("event %v: its last row must always match", Event(e))
+		}
+	}
+}
+
+func TestNeedsReceipt(t *testing.T) {
+	p := testPolicy()
+	tests := []struct {
+		name  string
+		s     State
+		head  uint64
+		mined uint64
+		moved bool
+		want  bool
+	}{
+		{"unmined, nonce not yet mined: nothing can have changed", State{Nonce: 5, Signed: true}, 100, 5, false, false},
+		{"unmined, wallet nonce passed it", State{Nonce: 5, Signed: true}, 100, 6, false, true},
+		{"mined, confirmations not due", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, false, false},
+		{"mined, confirmations due", State{Nonce: 5, Signed: true, MinedIn: 98}, 100, 6, false, true},
+		{"mined, block moved", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, true, true},
+		{"adopted, unmined", State{}, 100, 0, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NeedsReceipt(p, tc.s, tc.head, tc.mined, tc.moved); got != tc.want {
+				t.Fatalf("NeedsReceipt = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
