@@ -22,6 +22,7 @@ import (
 type Client struct {
 	*ethclient.Client
 	rpc *rpc.Client
+	ep  *endpoint // for PushesHeads and scrubbing subscription errors
 }
 
 // Dial connects to CHAIN_RPC_URL (http, https, ws or wss). The URL may carry
@@ -37,7 +38,7 @@ func Dial(ctx context.Context, rawURL string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial chain rpc %s: %w", ep.origin, ep.scrubError(err))
 	}
-	return &Client{Client: ethclient.NewClient(rc), rpc: rc}, nil
+	return &Client{Client: ethclient.NewClient(rc), rpc: rc, ep: ep}, nil
 }
 
 // maxBatch bounds one JSON-RPC batch: geth refuses batches of more than
@@ -49,7 +50,20 @@ const maxBatch = 100
 // reorganised away). Any failed call fails the whole look-up: "unknown" must
 // never be mistaken for "not mined".
 func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
-	return byHash[types.Receipt](ctx, c, "eth_getTransactionReceipt", "receipts", hashes)
+	decoded, err := byHash[rpcReceipt](ctx, c, "eth_getTransactionReceipt", "receipts", hashes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*types.Receipt, len(decoded))
+	for i, d := range decoded {
+		if d == nil {
+			continue
+		}
+		if out[i], err = d.receipt(); err != nil {
+			return nil, fmt.Errorf("batch receipts: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // byHash runs method once per hash in JSON-RPC batches; a nil entry is a
