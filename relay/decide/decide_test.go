@@ -2,6 +2,7 @@ package decide
 
 import (
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -105,6 +106,39 @@ func decideCases() []decideCase {
 		{name: "lowest nonce, not held, stuck for STUCK_TX_BLOCKS: replace, since re-sending did not help",
 			s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
 			o: obs(func(o *Observation) { o.Head = 105; o.Pending = 5 }), want: Replace},
+		// The stuck clock runs from the later of the current transaction's
+		// first send and the nonce becoming the lowest: a replacement
+		// (SentAtBlock = head) restarts it, so a stuck flight is replaced
+		// once every STUCK_TX_BLOCKS, not in every block (issue 25).
+		{name: "lowest for long, its current transaction sent 4 blocks ago: not stuck yet",
+			s: with(signed(5), func(s *State) { s.LowestSince = 90 }),
+			o: obs(func(o *Observation) { o.Head = 104 }), want: Wait},
+		{name: "lowest for long, its current transaction sent STUCK_TX_BLOCKS ago: replace",
+			s: with(signed(5), func(s *State) { s.LowestSince = 90 }),
+			o: obs(func(o *Observation) { o.Head = 105 }), want: Replace},
+		{name: "sent long ago, lowest only 4 blocks: not stuck yet",
+			s: with(signed(5), func(s *State) { s.SentAtBlock, s.LowestSince = 90, 100 }),
+			o: obs(func(o *Observation) { o.Head = 104 }), want: Wait},
+		{name: "first pass after the send: SentAtBlock starts at the head", s: with(signed(6), func(s *State) { s.SentAtBlock = 0 }),
+			o: obs(nil), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.SentAtBlock != 101 {
+					t.Errorf("SentAtBlock %d, want 101", s.SentAtBlock)
+				}
+			}},
+		{name: "later passes keep the first SentAtBlock", s: signed(6), o: obs(func(o *Observation) { o.Head = 130 }), want: Wait,
+			check: func(t *testing.T, s State) {
+				if s.SentAtBlock != 100 {
+					t.Errorf("SentAtBlock %d, want 100 (the clock restarted)", s.SentAtBlock)
+				}
+			}},
+		{name: "held, last send exactly REBROADCAST_INTERVAL ago: rebroadcast", s: signed(6),
+			o: obs(func(o *Observation) { o.Now = t0.Add(time.Minute) }), want: Rebroadcast},
+		{name: "nonce equal to the pending nonce: not held, resend", s: signed(8), o: obs(nil), want: Resend},
+		{name: "dropped, sent exactly ResendAfter ago: resend", s: signed(9),
+			o: obs(func(o *Observation) { o.Now = t0.Add(time.Second) }), want: Resend},
+		{name: "base fee equal to the fee cap: still includable, no replacement", s: signed(6),
+			o: obs(func(o *Observation) { o.BaseFee = gwei(20) }), want: Wait},
 		{name: "held and unmined for the rebroadcast interval", s: signed(6),
 			o: obs(func(o *Observation) { o.Now = t0.Add(2 * time.Minute) }), want: Rebroadcast},
 		{name: "lowest nonce for STUCK_TX_BLOCKS: replace", s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
@@ -129,7 +163,7 @@ func decideCases() []decideCase {
 			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Replace},
 		{name: "base fee above the fee cap, already replaced in this block", s: with(signed(6), func(s *State) { s.ReplacedAt = 101 }),
 			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Wait},
-		{name: "nonce mined, no receipt of ours: first Sighting only marks it", s: signed(3),
+		{name: "nonce mined, no receipt of ours: first sighting only marks it", s: signed(3),
 			o: obs(func(o *Observation) { o.Looked = true }), want: Wait,
 			check: func(t *testing.T, s State) {
 				if s.Lost != 101 {
@@ -140,7 +174,7 @@ func decideCases() []decideCase {
 			o: obs(func(o *Observation) { o.Looked = true }), want: Wait},
 		{name: "nonce mined, no receipt, in a later block: lost", s: with(signed(3), func(s *State) { s.Lost = 101 }),
 			o: obs(func(o *Observation) { o.Looked = true; o.Head = 102 }), want: Lost},
-		{name: "lost Sighting cleared once a receipt shows", s: with(signed(5), func(s *State) { s.Lost = 101 }),
+		{name: "lost sighting cleared once a receipt shows", s: with(signed(5), func(s *State) { s.Lost = 101 }),
 			o: obs(rcpt(101, true)), want: Wait,
 			check: func(t *testing.T, s State) {
 				if s.Lost != 0 {
@@ -178,6 +212,10 @@ func decideCases() []decideCase {
 			o: ev(OnPriced, func(o *Observation) { o.Now = t0.Add(2 * time.Minute) }), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
 		{name: "no room, dropped by the node: at cap, send the same bytes at once", s: signed(9),
 			o: ev(OnPriced, nil), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
+		{name: "no room, held, re-broadcast exactly due: at cap, send the same bytes", s: signed(5),
+			o: ev(OnPriced, func(o *Observation) { o.Now = t0.Add(time.Minute) }), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
+		{name: "no room, dropped, sent exactly ResendAfter ago: at cap, send the same bytes", s: signed(9),
+			o: ev(OnPriced, func(o *Observation) { o.Now = t0.Add(time.Second) }), want: Rebroadcast, check: wantPhase(PhaseAtCap)},
 		{name: "no room, nothing due: wait at the cap", s: signed(5), o: ev(OnPriced, nil), want: Wait, check: wantPhase(PhaseAtCap)},
 		{name: "replacement journaled: send it, replacing", s: with(signed(5), func(s *State) { s.Phase = PhaseAtCap }),
 			o: ev(OnJournaled, func(o *Observation) { o.Head = 107 }), want: Send,
@@ -207,6 +245,8 @@ func decideCases() []decideCase {
 			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{SignatureUsed: true} }), want: DeadLetter},
 		{name: "cause can pass, hash purged: settled already, forget", s: reverted(signed(5)),
 			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: -1} }), want: Forget},
+		{name: "cause can pass, count 0 (its hash still there): requeue, not settled", s: reverted(signed(5)),
+			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: 0} }), want: Requeue},
 		{name: "cause can pass, too often: final", s: reverted(signed(5)),
 			o: ev(OnCause, func(o *Observation) { o.Cause = Cause{CanPass: true, Count: 4} }), want: DeadLetter,
 			check: func(t *testing.T, s State) {
@@ -236,6 +276,40 @@ func TestDecide(t *testing.T) {
 				tc.check(t, next)
 			}
 		})
+	}
+}
+
+// TestStuckFlightIsReplacedOncePerStuckBlocks walks a flight that no block
+// takes through twenty passes, carrying each replacement through its
+// events as the tracker does (priced with room, journaled, taken): it is
+// replaced every STUCK_TX_BLOCKS blocks, each replacement restarting the
+// clock, never in every block (issue 25: with SentAtBlock dropped from the
+// stuck rule, the relay's own test saw only "at least two hashes").
+func TestStuckFlightIsReplacedOncePerStuckBlocks(t *testing.T) {
+	p := testPolicy()
+	s := State{Nonce: 5, Signed: true, FeeCap: gwei(20), LastSent: t0}
+	var replacedAt []uint64
+	for head := uint64(100); head <= 120; head++ {
+		o := Observation{Event: OnPass, Now: t0.Add(time.Duration(head-100) * time.Second / 2), Head: head, BaseFee: gwei(10),
+			Mined: 5, Pending: 6, NodeLimit: 16}
+		act, next := Decide(p, s, o)
+		s = next
+		if act != Replace {
+			continue
+		}
+		replacedAt = append(replacedAt, head)
+		for _, step := range []struct {
+			ev   Event
+			want Action
+		}{{OnPriced, Sign}, {OnJournaled, Send}, {OnAnswered, Take}} {
+			o.Event, o.Room, o.Accepted = step.ev, true, true
+			if act, s = Decide(p, s, o); act != step.want {
+				t.Fatalf("head %d, %v: %v, want %v", head, step.ev, act, step.want)
+			}
+		}
+	}
+	if want := []uint64{105, 110, 115, 120}; !slices.Equal(replacedAt, want) {
+		t.Fatalf("replaced at heads %v, want %v (every STUCK_TX_BLOCKS = %d)", replacedAt, want, p.StuckBlocks)
 	}
 }
 

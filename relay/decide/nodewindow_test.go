@@ -29,6 +29,7 @@ func TestNextNodeLimit(t *testing.T) {
 		{"a drop at or below 16 sets no ceiling", NodeWindow{Limit: 8, Max: 512, Learnt: true}, 10, 3, 8, 3, false},
 		{"probe stays below a ceiling learnt recently", NodeWindow{Limit: 16, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 16, 16, 19, true},
 		{"at the ceiling: no probe", NodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 10, 19, 19, 19, false},
+		{"a ceiling holds probes back for ceilingBlocks blocks, not one more", NodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 5 + ceilingBlocks, 19, 19, 23, true},
 		{"an old ceiling no longer holds probes back", NodeWindow{Limit: 19, Max: 512, Learnt: true, Ceiling: 20, CeilingAt: 5}, 70, 19, 19, 23, true},
 		{"small window grows by at least one", NodeWindow{Limit: 2, Max: 512, Learnt: true}, 10, 2, 2, 3, true},
 		{"growth stops at the maximum", NodeWindow{Limit: 500, Max: 512, Learnt: true}, 10, 500, 500, 512, true},
@@ -76,10 +77,15 @@ func TestNextNodeLimitDropsSeenInBlocks(t *testing.T) {
 		{"mined as many as the limit: no drop seen", NodeWindow{Limit: 16, Max: 512, Mined: 100, Learnt: true}, 116, 0, 4, 16, 0, true},
 		{"nothing mined since the last pass: nothing learnt (a backend that does not see the pool)", NodeWindow{Limit: 64, Max: 512, Mined: 100, Learnt: true}, 100, 0, 64, 64, 0, true},
 		{"no last pass: nothing learnt", NodeWindow{Limit: 64, Max: 512}, 116, 0, 64, 64, 0, false},
+		{"no last pass, a mined nonce below the limit: nothing learnt", NodeWindow{Limit: 64, Max: 512}, 10, 0, 64, 64, 0, false},
+		{"slow start, blocks mined exactly the limit: no drop seen, still the slow start", NodeWindow{Limit: 16, Max: 512, Mined: 100}, 116, 0, 4, 16, 0, false},
+		{"blocks took fewer than the limit and all we sent: nothing expected, no change", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 110, 0, 0, 240, 0, false},
 		{"the node still holds some: held decides", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 200, 140, 140, 240, 0, false},
 		// Batches: a block takes 7 of ours at once.
 		{"kept 16 of 33, a block mined 7 of them: the limit is 16, not the 9 left", NodeWindow{Limit: 33, Max: 512, Mined: 100}, 107, 9, 26, 16, 33, true},
 		{"within a learnt 9, a block mined 7 and 2 are left of the 9 it kept: no narrowing", NodeWindow{Limit: 9, Max: 512, Mined: 100, Learnt: true}, 107, 2, 9, 9, 0, true},
+		{"a block mined 7, the node holds the rest of a full window: kept all, no ceiling", NodeWindow{Limit: 33, Max: 512, Mined: 100}, 107, 26, 30, 33, 0, true},
+		{"a drop from exactly 16 (what geth guarantees) sets no ceiling", NodeWindow{Limit: 16, Max: 512, Mined: 100}, 100, 8, 16, 8, 0, true},
 		{"holds some, mined some, kept fewer than the limit: narrowed to what it kept", NodeWindow{Limit: 64, Max: 512, Mined: 100}, 104, 4, 60, 8, 64, true},
 	}
 	for _, tc := range tests {
@@ -101,6 +107,7 @@ func TestStartNodeWindow(t *testing.T) {
 	}{
 		{"30M blocks, 276,658 gas: two blocks' worth", 30_000_000, 276_658, 512, 1, 218},
 		{"30M blocks, 239k gas: two blocks' worth, rounded up", 30_000_000, 239_000, 512, 1, 252},
+		{"30M blocks, 250k gas: exactly 120 a block, not one more", 30_000_000, 250_000, 1024, 1, 240},
 		{"keys 0 is this key alone", 30_000_000, 276_658, 512, 0, 218},
 		{"8 keys share two blocks: 218/8 rounded up", 30_000_000, 276_658, 512, 8, 28},
 		{"3 keys: 252/3 exactly", 30_000_000, 239_000, 512, 3, 84},
@@ -130,6 +137,9 @@ func TestNodeWindowSeeded(t *testing.T) {
 	bound.Bound = true
 	if next := NextNodeLimit(bound, 7, 100, 16, 0); next.Limit != 218 {
 		t.Fatalf("a pass in the seed's block, work kept back, grew the window to %d before the node showed what it keeps", next.Limit)
+	}
+	if same := (NodeWindow{Limit: 218, Max: 512, GrownAt: 3}).Seed(218, 7); same.GrownAt != 3 || !same.Seeded {
+		t.Fatalf("a seed equal to the limit changed nothing, yet counts as head 7's growth: %+v", same)
 	}
 	if again := got.Seed(400, 8); again.Limit != 218 {
 		t.Fatalf("seeded twice: limit %d, want 218 (once per relay)", again.Limit)
