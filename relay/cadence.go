@@ -11,10 +11,12 @@ import "time"
 //
 // The block interval is learnt from the heads the tracker sees on the
 // relay's clock, so Ethereum's 12 s, Polygon's 2 s and a rollup's 0.25 s
-// all get a pass per block without a setting. A websocket endpoint could
-// push heads (newHeads) instead; chain.Client is a batching HTTP client
-// with no subscription, so the relay polls, at a cost of a few header
-// reads per block while it has flights and none while it has none.
+// all get a pass per block without a setting, at a cost of a few header
+// reads per block while it has flights and none while it has none. A
+// websocket endpoint (ws, wss) pushes its heads instead (newHeads,
+// heads.go): each pushed head wakes the tracker at once, which then only
+// waits for the bound, and falls back to polling while the subscription is
+// down.
 
 // headPollDivisor: the head is looked at this many times per block, so a
 // pass follows a new block within a quarter of the block interval.
@@ -37,6 +39,44 @@ func pollDelay(interval, bound time.Duration) time.Duration {
 		d = interval / headPollDivisor
 	}
 	return max(min(d, bound), min(minHeadPoll, bound))
+}
+
+// lookDelay is how long the tracker waits before it looks at the head again
+// unless a pushed head wakes it first: with a live newHeads subscription
+// only the bound (CHAIN_POLL_INTERVAL: a pass at least that often), else
+// the poll of pollDelay.
+func lookDelay(pushing bool, interval, bound time.Duration) time.Duration {
+	if pushing {
+		return bound
+	}
+	return pollDelay(interval, bound)
+}
+
+// firstResubscribe and maxResubscribe bound the wait before subscribing to
+// newHeads again after a failed attempt: quick after a blip, and no more
+// than one attempt every half minute while the endpoint refuses; the
+// tracker polls the head meanwhile, so waiting costs only the push.
+const (
+	firstResubscribe = 500 * time.Millisecond
+	maxResubscribe   = 30 * time.Second
+)
+
+// resubscribeDelay is the wait before the next newHeads subscription after
+// failures attempts in a row failed: none after a subscription that was up
+// dropped (failures 0), then doubling from firstResubscribe up to
+// maxResubscribe.
+func resubscribeDelay(failures int) time.Duration {
+	if failures <= 0 {
+		return 0
+	}
+	d := firstResubscribe
+	for range failures - 1 {
+		if d >= maxResubscribe/2 {
+			return maxResubscribe
+		}
+		d *= 2
+	}
+	return d
 }
 
 // nextBlockInterval updates the learnt block interval with a new head:

@@ -75,3 +75,48 @@ func TestPassDue(t *testing.T) {
 		})
 	}
 }
+
+func TestLookDelay(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name            string
+		pushing         bool
+		interval, bound time.Duration
+		want            time.Duration
+	}{
+		{"heads pushed: only the bound, however fast the blocks", true, 1000 * ms, 2000 * ms, 2000 * ms},
+		{"heads pushed, nothing learnt: the bound", true, 0, 2000 * ms, 2000 * ms},
+		{"subscription down: the head is polled", false, 1000 * ms, 2000 * ms, 250 * ms},
+		{"subscription down, nothing learnt: the first poll", false, 0, 2000 * ms, firstHeadPoll},
+		{"subscription down, slow chain: the bound", false, 12000 * ms, 2000 * ms, 2000 * ms},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := lookDelay(tc.pushing, tc.interval, tc.bound); got != tc.want {
+				t.Fatalf("lookDelay(%v, %v, %v) = %v, want %v", tc.pushing, tc.interval, tc.bound, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestResubscribeDelay(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		failures int
+		want     time.Duration
+	}{
+		{0, 0}, // a subscription that was up dropped: at once
+		{1, 500 * ms},
+		{2, 1000 * ms},
+		{3, 2000 * ms},
+		{6, 16000 * ms},
+		{7, maxResubscribe},
+		{8, maxResubscribe},
+		{1000, maxResubscribe},
+	}
+	for _, tc := range tests {
+		if got := resubscribeDelay(tc.failures); got != tc.want {
+			t.Errorf("resubscribeDelay(%d) = %v, want %v", tc.failures, got, tc.want)
+		}
+	}
+}

@@ -19,8 +19,9 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// tracker is the part that settles flights: on every new head (cadence.go),
-// and at least every CHAIN_POLL_INTERVAL, it observes the node, lets decide each flight, and carries the effects out
+// tracker is the part that settles flights: on every new head, pushed or
+// polled (cadence.go, heads.go), and at least every CHAIN_POLL_INTERVAL, it
+// observes the node, lets decide each flight, and carries the effects out
 // in nonce order (docs/design.md 4.2). It signs only at nonces already its
 // own: replacements, and gap fills below the next nonce. The fields are its
 // own, written by its goroutine only (and by recover, before it starts).
@@ -43,18 +44,23 @@ type tracker struct {
 	passAt   time.Time
 }
 
-// track looks at the head a few times per block (pollDelay) until ctx
-// ends, and makes a pass when the head moved or CHAIN_POLL_INTERVAL passed
-// since the last pass. A look that takes longer than the delay is followed
-// by the next one at once, as with a ticker.
+// track looks at the head until ctx ends, and makes a pass when the head
+// moved or CHAIN_POLL_INTERVAL passed since the last pass (passDue). It
+// looks when the node pushes a new head (a newHeads subscription over a
+// websocket, heads.go), and otherwise a few times per block (lookDelay). A
+// look that takes longer than the delay is followed by the next one at
+// once, as with a ticker.
 func (r *tracker) track(ctx context.Context) {
+	heads := r.watchHeads(ctx)
+	defer heads.wait()
 	for {
 		start := r.clock.Now()
 		r.trackOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.clock.After(pollDelay(r.interval, r.cfg.PollInterval) - r.clock.Now().Sub(start)):
+		case <-heads.woken():
+		case <-r.clock.After(lookDelay(heads.pushing(), r.interval, r.cfg.PollInterval) - r.clock.Now().Sub(start)):
 		}
 	}
 }
