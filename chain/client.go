@@ -69,6 +69,17 @@ func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.R
 // byHash runs method once per hash in JSON-RPC batches; a nil entry is a
 // hash the node has nothing for.
 func byHash[T any](ctx context.Context, c *Client, method, what string, hashes []common.Hash) ([]*T, error) {
+	if c.ep != nil && c.ep.hc != nil {
+		out := make([]*T, 0, len(hashes))
+		for start := 0; start < len(hashes); start += maxBatch {
+			part, err := lookupHTTP[T](ctx, c.ep, method, hashes[start:min(start+maxBatch, len(hashes))])
+			if err != nil {
+				return nil, fmt.Errorf("batch %s: %w", what, err)
+			}
+			out = append(out, part...)
+		}
+		return out, nil
+	}
 	out := make([]*T, len(hashes))
 	err := c.batch(ctx, len(hashes), func(i int) rpc.BatchElem {
 		return rpc.BatchElem{Method: method, Args: []any{hashes[i]}, Result: &out[i]}

@@ -48,6 +48,10 @@ type endpoint struct {
 	// a secret form only if it holds a guard, so a response body is scanned
 	// for these alone before it is scrubbed.
 	guards [][]byte
+	// hc is the http.Client dial gave the rpc client (nil over ws(s)):
+	// lookupHTTP posts through it, so its requests get the same URL
+	// restoring and scrubbing.
+	hc *http.Client
 }
 
 // minSecretPiece is the shortest path segment, query value, user name or
@@ -219,6 +223,7 @@ func (e *endpoint) dial(ctx context.Context) (*rpc.Client, error) {
 		// handed to rpc, which reports it as an HTTPError.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+	e.hc = hc
 	return rpc.DialOptions(ctx, e.origin+"/", rpc.WithHTTPClient(hc))
 }
 
