@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"sort"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -30,6 +31,9 @@ type BlockInfo struct {
 	maxTxGas  uint64
 	maxTxApps int
 	baseFee   *big.Int
+	// sealStart is when the block began to be sealed: what was enqueued
+	// after it cannot be in it.
+	sealStart time.Time
 }
 
 // readBlocks reads every block sealed after t0 straight from the chain (not
@@ -49,7 +53,7 @@ func readBlocks(ctx context.Context, dc *devchain.Chain, obs *observer, seals []
 			return nil, fmt.Errorf("read block %s: %w", s.Hash, err)
 		}
 		b := BlockInfo{Number: blk.NumberU64(), T: s.At.Sub(t0).Seconds(), SealMs: ms(s.Took),
-			GasUsed: blk.GasUsed(), GasLimit: blk.GasLimit(), baseFee: blk.BaseFee()}
+			GasUsed: blk.GasUsed(), GasLimit: blk.GasLimit(), baseFee: blk.BaseFee(), sealStart: s.At.Add(-s.Took)}
 		if b.baseFee != nil {
 			b.BaseFeeWei = b.baseFee.String()
 		}
@@ -194,4 +198,24 @@ func summariseBlocks(blocks []BlockInfo, gasLimit uint64) BlockSummary {
 		s.MinFill = 0
 	}
 	return s
+}
+
+// blocksWaited is how many blocks an application enqueued at enqueued and
+// included in block mined waited: 1 when the first block sealed after its
+// enqueue included it, 2 for the one after, and so on. The head at enqueue
+// is the last block whose sealing began before it (blocks are in seal
+// order); before the first block of the run, the block before it.
+func blocksWaited(blocks []BlockInfo, enqueued time.Time, mined uint64) (int, bool) {
+	if len(blocks) == 0 || mined == 0 {
+		return 0, false
+	}
+	i := sort.Search(len(blocks), func(i int) bool { return blocks[i].sealStart.After(enqueued) })
+	head := blocks[0].Number - 1
+	if i > 0 {
+		head = blocks[i-1].Number
+	}
+	if mined <= head {
+		return 0, false // mined before it was enqueued: not a figure of this run
+	}
+	return int(mined - head), true
 }

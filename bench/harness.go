@@ -106,6 +106,12 @@ type Options struct {
 	// off: one application per transaction. 1 is refused, as the
 	// processor reads it as off too.
 	Batch int
+	// WS gives the processor the devchain's websocket endpoint as
+	// CHAIN_RPC_URL, so its tracker is woken by newHeads (issue 21). The
+	// counting proxy speaks HTTP only, so the processor goes past it: no
+	// RPC traffic or enqueue-to-broadcast figures, and neither RPCLatency
+	// nor PoolDrops, which need the proxy.
+	WS bool
 	// Env adds KEY=VALUE settings for the processor.
 	Env []string
 	// WorkDir keeps the processor's log; empty uses a temporary directory.
@@ -165,6 +171,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Keys < 0 {
 		return fmt.Errorf("keys %d: want at least 1", o.Keys)
+	}
+	if o.WS && (o.RPCLatency > 0 || o.PoolDrops) {
+		return errors.New("websocket: the processor goes past the RPC proxy, which added latency and dropped sends need")
 	}
 	if o.Batch < 0 || o.Batch == 1 {
 		return fmt.Errorf("batch %d: want 0 (off) or at least 2 applications per transaction", o.Batch)
@@ -417,10 +426,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	rpcURL := cproxy.URL
+	if o.WS {
+		rpcURL = dc.WSURL
+	}
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"REDIS_URL=redis://" + rproxy.Addr,
-		"CHAIN_RPC_URL=" + cproxy.URL,
+		"CHAIN_RPC_URL=" + rpcURL,
 		"DEPEG_PRODUCT_ADDRESS=" + dc.Product.Hex(),
 		"PORT=" + strconv.Itoa(port),
 		"NODE_ENV=production",

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -35,8 +36,34 @@ func Summarise(ds []time.Duration) Latency {
 	}
 }
 
+// BlockLatency summarises how many blocks applications waited for their
+// inclusion (blocksWaited): 1 is the first block sealed after the enqueue.
+type BlockLatency struct {
+	Count int     `json:"count"`
+	P50   int     `json:"p50"`
+	P95   int     `json:"p95"`
+	P99   int     `json:"p99"`
+	Max   int     `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// SummariseBlocks computes nearest-rank percentiles of block counts.
+func SummariseBlocks(ns []int) BlockLatency {
+	if len(ns) == 0 {
+		return BlockLatency{}
+	}
+	s := slices.Clone(ns)
+	slices.Sort(s)
+	sum := 0
+	for _, n := range s {
+		sum += n
+	}
+	return BlockLatency{Count: len(s), P50: percentile(s, 50), P95: percentile(s, 95), P99: percentile(s, 99),
+		Max: s[len(s)-1], Mean: float64(sum) / float64(len(s))}
+}
+
 // percentile is the nearest-rank percentile of sorted values.
-func percentile(sorted []time.Duration, p float64) time.Duration {
+func percentile[T cmp.Ordered](sorted []T, p float64) T {
 	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
 	rank = min(max(rank, 1), len(sorted))
 	return sorted[rank-1]

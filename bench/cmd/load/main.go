@@ -67,6 +67,7 @@ func run() int {
 	flag.DurationVar(&o.KMSLatency, "kms-latency", 0, "with -kms: added to every KMS call, as a hosted KMS is tens of milliseconds away")
 	flag.BoolVar(&o.PoolDrops, "pool-drops", false, "with -pool-slots: the node accepts the sends past its limit and drops them silently (a hosted provider), instead of refusing them (geth)")
 	flag.IntVar(&o.Batch, "batch", 0, "batch up to N applications per transaction through the batch contract the devchain deploys (BATCH_MAX_APPLICATIONS; 0: off)")
+	flag.BoolVar(&o.WS, "ws", false, "the processor reaches the node over its websocket (newHeads), past the counting proxy (no RPC or broadcast figures)")
 	flag.Var(&env, "env", "extra KEY=VALUE for the processor (repeatable)")
 	flag.StringVar(&o.WorkDir, "workdir", "", "keep the processor's log here (default: a temporary directory)")
 	flag.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
