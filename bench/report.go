@@ -349,6 +349,10 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 8, 0, 2, ' ', tabwriter.AlignRight)
 	lat := func(k string, l Latency) {
+		if l.Count == 0 { // not measured (over a websocket, the broadcasts)
+			fmt.Fprintf(tw, "  %s\t-\t-\t-\t-\t\n", k)
+			return
+		}
 		fmt.Fprintf(tw, "  %s\t%.0f\t%.0f\t%.0f\t%.0f\t\n", k, l.P50, l.P95, l.P99, l.Max)
 	}
 	fmt.Fprintf(tw, "  latency (ms)\tp50\tp95\tp99\tmax\t\n")
