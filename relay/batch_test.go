@@ -97,8 +97,12 @@ func TestBatchDrainsBacklogOnce(t *testing.T) {
 // pool; the batch is mined, succeeds as a transaction, and every application
 // of it fails inside with PRODUCT_NOT_ACTIVE: each goes back to the queue,
 // none is dead-lettered, and after the unpause each is created once.
+// On the fake clock: an application simulated again while the product is
+// still paused backs off ERROR_TIMEOUT, and each look of the test lets one
+// back-off pass.
 func TestBatchPausedMidBatch(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 2, batch: 16})
+	e := newEnv(t, envOptions{confirmations: 2, batch: 16, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	apps := e.enqueue(10)
 	e.start()
 	e.waitBroadcast(len(apps))
@@ -134,11 +138,14 @@ func TestBatchPausedMidBatch(t *testing.T) {
 // in the same block, ahead of it. The batch succeeds; its other
 // applications are created once and acknowledged, and the one whose
 // signature the outsider used fails inside the batch, goes back to the
-// queue, and is dead-lettered as used by a transaction not ours.
+// queue, and is dead-lettered as used by a transaction not ours. On the
+// fake clock: the requeued application's SIGNATURE_USED is looked at again
+// ERROR_TIMEOUT later; each look of the test lets that wait pass.
 func TestBatchMixedOutcomes(t *testing.T) {
 	outsider := keyAddress(t, 9)
-	e := newEnv(t, envOptions{confirmations: 2, batch: 16, alsoFund: []common.Address{outsider}})
+	e := newEnv(t, envOptions{confirmations: 2, batch: 16, alsoFund: []common.Address{outsider}, fakeClock: true})
 	e.cfg.Pool = e.identity()
+	e.step = e.cfg.ErrorBackoff
 	var signed []*frontend.Application
 	var apps []enqueued
 	for range 6 {
@@ -298,8 +305,12 @@ func TestStuckBatchIsReplaced(t *testing.T) {
 // new nonce while the old record still names it (a restart would resume
 // both: review of issue 22); once Redis forgets the record, they go back
 // to the queue and, after the unpause, each is created once.
+// On the fake clock: an application simulated again while the product is
+// still paused backs off ERROR_TIMEOUT, and each look of the test lets one
+// back-off pass.
 func TestBatchRecordOutlivesNoRequeue(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 2, batch: 16})
+	e := newEnv(t, envOptions{confirmations: 2, batch: 16, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	q := &failingForget{Queue: e.queue}
 	apps := e.enqueue(4)
 	e.startWith(e.client, q)

@@ -73,16 +73,11 @@ func benchRelay(b *testing.B, window, backlog int) {
 	}
 	q := &benchQueue{Queue: stream.NewQueue(rdb, keys), target: int64(b.N), done: make(chan struct{})}
 	c := &benchChain{mined: map[common.Hash]uint64{}}
-	cfg := relay.Config{
-		Confirmations: 1, MaxInFlight: window,
-		ReadBlock: 100 * time.Millisecond, ErrorBackoff: 100 * time.Millisecond,
-		BalanceTooLowWait: 100 * time.Millisecond, PollInterval: 5 * time.Millisecond,
-		RPCTimeout: 5 * time.Second, RebroadcastInterval: time.Hour,
-		MinBalance:       big.NewInt(params.Ether),
-		Fees:             chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)},
-		GasMarginPercent: 20,
-	}
-	r := relay.New(cfg, zerolog.Nop(), c, q, signer, chain.NewProduct(common.HexToAddress("0xaaA6975B481Eb6B050f213095E368Daf00C34D03")),
+	product := common.HexToAddress("0xaaA6975B481Eb6B050f213095E368Daf00C34D03")
+	cfg := relayConfig(loadConfig(b, "http://127.0.0.1:8545", product)) // the chain is benchChain; the URL is never dialled
+	cfg.Confirmations, cfg.MaxInFlight = 1, window
+	cfg.ReadBlock, cfg.PollInterval = 100*time.Millisecond, 5*time.Millisecond
+	r := relay.New(cfg, zerolog.Nop(), c, q, signer, chain.NewProduct(product),
 		monitor.NewMetrics(nil), &monitor.Heartbeat{})
 
 	statsBefore := benchRedisStats(b, rdb)

@@ -123,9 +123,11 @@ func TestPoisonEntriesDoNotStopIntake(t *testing.T) {
 // the node's pool. The restarted relay must not simulate and sign a second
 // transaction for the still-pending entry (it would revert with
 // SIGNATURE_USED): it holds new submissions until the unknown transaction is
-// mined, then resolves the entry as created by our own transaction.
+// mined, then resolves the entry as created by our own transaction. On the
+// fake clock: while holding, the loop waits a poll interval per iteration,
+// and each look of the test lets one pass.
 func TestLostWritesDoNotLeadToASecondTransaction(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 2})
+	e := newEnv(t, envOptions{confirmations: 2, fakeClock: true})
 	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +142,7 @@ func TestLostWritesDoNotLeadToASecondTransaction(t *testing.T) {
 
 	e.start()
 	// Ten loop iterations, each a chance to submit: none was taken.
-	eventually(t, 10*time.Second, "ten loop iterations", func() bool { return e.probe.loops.Load() >= 10 })
+	e.until(10*time.Second, "ten loop iterations", func() bool { return e.probe.loops.Load() >= 10 })
 	if n, s := e.probe.estimates.Load(), e.probe.sends.Load(); n != 0 || s != 0 {
 		t.Fatalf("%d simulations, %d broadcasts while an unknown transaction of ours was pending", n, s)
 	}

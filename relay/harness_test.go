@@ -15,12 +15,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/fakeclock"
@@ -55,8 +55,8 @@ type env struct {
 	// iterations, simulations, broadcasts, receipts read), across restarts.
 	probe *probe
 	// clock, with envOptions.fakeClock, is the relays' time: it moves by
-	// step on every look of until and mineUntil, and nowhere else, so a
-	// test decides when a backoff or a wait is over.
+	// step on every look of until, mineUntil, passes and waitBroadcast, and
+	// nowhere else, so a test decides when a backoff or a wait is over.
 	clock *fakeclock.Clock
 	step  time.Duration
 }
@@ -106,21 +106,22 @@ func newEnv(t *testing.T, o envOptions) *env {
 		queue:   stream.NewQueue(rdb, keys),
 		signer:  chain.NewSigner(key, dc.ChainID),
 		product: chain.NewProduct(dc.Product),
-		cfg: relay.Config{
-			Confirmations: o.confirmations, MaxInFlight: o.maxInFlight,
-			ReadBlock: 200 * time.Millisecond, ErrorBackoff: 200 * time.Millisecond,
-			BalanceTooLowWait: 200 * time.Millisecond, PollInterval: 50 * time.Millisecond,
-			RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
-			MinBalance:       big.NewInt(params.Ether),
-			Fees:             chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)},
-			GasMarginPercent: 20,
-		},
-		reg: prometheus.NewRegistry(),
-		hb:  &monitor.Heartbeat{},
-		log: &logbuf.Buffer{},
+		reg:     prometheus.NewRegistry(),
+		hb:      &monitor.Heartbeat{},
+		log:     &logbuf.Buffer{},
 	}
+	loaded := loadConfig(t, dc.URL, dc.Product)
+	e.cfg = relayConfig(loaded)
+	// What the tests choose; everything else is config's default.
+	e.cfg.Confirmations, e.cfg.MaxInFlight = o.confirmations, o.maxInFlight
+	// Blocks are sealed by the test: a pass at least every 50 ms follows
+	// each one promptly on the wall clock, and is the step of the fake one.
+	e.cfg.PollInterval = 50 * time.Millisecond
+	// A stop waits for a blocked read of new entries; with the default
+	// (30 s, capped at 2 s a read) every restart in a test would wait 2 s.
+	e.cfg.ReadBlock = 200 * time.Millisecond
 	if o.batch > 0 {
-		e.cfg.Batch = &relay.Batching{Contract: dc.Batch, MaxApplications: o.batch, GasBudget: 8_000_000}
+		e.cfg.Batch = &relay.Batching{Contract: dc.Batch, MaxApplications: o.batch, GasBudget: loaded.BatchGasBudget}
 	}
 	if o.fakeClock {
 		e.clock, e.step = fakeclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), e.cfg.PollInterval
@@ -130,6 +131,46 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.probe = &probe{Metrics: e.metrics}
 	e.dumpLogOnFailure()
 	return e
+}
+
+// loadConfig loads the configuration as the processor does, from an
+// environment that sets only what config requires (the chain, the product,
+// the test mnemonic): every other setting is config's default, written once
+// in config's table of variables (issue 20), so the relay's tests run with
+// the values production runs with unless a test chooses otherwise. Those
+// include REBROADCAST_INTERVAL, ERROR_TIMEOUT and BALANCE_TOO_LOW_TIMEOUT
+// of a minute or so: a test that waits for one of them runs on the fake
+// clock (envOptions.fakeClock).
+func loadConfig(t testing.TB, rpcURL string, product common.Address) config.Config {
+	t.Helper()
+	env := map[string]string{"CHAIN_RPC_URL": rpcURL, "DEPEG_PRODUCT_ADDRESS": product.Hex(),
+		"PROCESSOR_MNEMONIC": testMnemonic}
+	c, err := config.LoadFrom(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+	if err != nil {
+		t.Fatalf("load config's defaults: %v", err)
+	}
+	return c
+}
+
+// relayConfig maps the loaded configuration to the relay's, field by field
+// as cmd/processor does (service.go).
+func relayConfig(c config.Config) relay.Config {
+	return relay.Config{
+		Confirmations: c.RequiredConfirmations, MaxInFlight: c.MaxInFlight,
+		ReadBlock: c.RedisReadBlockTimeout, ErrorBackoff: c.ErrorTimeout,
+		BalanceTooLowWait: c.BalanceTooLowTimeout, PollInterval: c.ChainPollInterval,
+		RPCTimeout: c.RPCTimeout, RebroadcastInterval: c.RebroadcastInterval,
+		MinBalance:          c.ProcessorMinBalance,
+		Fees:                chain.FeePolicy{MaxFee: c.MaxFeePerGas, MaxTip: c.MaxPriorityFeePerGas},
+		GasMarginPercent:    c.GasLimitMarginPercent,
+		StuckBlocks:         c.StuckTxBlocks,
+		FeeBumpPercent:      int64(c.FeeBumpPercent),
+		MaxTransientReverts: c.MaxTransientReverts,
+		SignatureLookback:   c.SignatureLookbackBlocks,
+		MaxEntryAttempts:    c.MaxEntryAttempts,
+		ClaimIdle:           c.ClaimIdle,
+		MaxClaims:           c.MaxEntryClaims,
+	}
 }
 
 // start runs a relay until the returned stop is called (or the test ends).
@@ -375,10 +416,12 @@ func (c *chainProbe) Receipts(ctx context.Context, hashes []common.Hash) ([]*typ
 // passes waits until the tracker has made n more passes over the window:
 // at least n-1 of them start after this call, and n-2 end after it, each a
 // chance to act on what the test changed before (a block sealed, a fork).
+// On the fake clock, time moves between looks as in until: the tracker
+// looks at the head on the relay's clock.
 func (e *env) passes(n int64) {
 	e.t.Helper()
 	want := e.probe.passes.Load() + n
-	eventually(e.t, 20*time.Second, fmt.Sprintf("%d tracker passes", n), func() bool { return e.probe.passes.Load() >= want })
+	e.until(20*time.Second, fmt.Sprintf("%d tracker passes", n), func() bool { return e.probe.passes.Load() >= want })
 }
 
 // dumpLogOnFailure prints the relay's log when the test fails.
@@ -406,13 +449,14 @@ func (e *env) queueLen() int64 {
 	return 0
 }
 
-// waitBroadcast waits until n of the relay's transactions were broadcast
-// (depeg_relay_tx_submitted_total, counted after the broadcast returned).
+// waitBroadcast waits (as until does) until n of the relay's transactions
+// were broadcast (depeg_relay_tx_submitted_total, counted after the
+// broadcast returned).
 // The transactionHash field is written before the broadcast (journal
 // first), so it does not prove the node has the transaction yet.
 func (e *env) waitBroadcast(n int) {
 	e.t.Helper()
-	eventually(e.t, 10*time.Second, "broadcast", func() bool {
+	e.until(10*time.Second, "broadcast", func() bool {
 		return metricValue(e.t, e, "depeg_relay_tx_submitted_total") >= float64(n)
 	})
 }

@@ -3,7 +3,9 @@ package relay_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -64,29 +67,65 @@ func decodeRaw(t *testing.T, raw string) *types.Transaction {
 }
 
 // TestStuckTransactionIsReplaced: a transaction whose tip is below what the
-// miner takes is replaced after STUCK_TX_BLOCKS with fees raised enough for
-// the pool to accept it, same nonce; exactly one transaction is mined.
+// miner takes is replaced after STUCK_TX_BLOCKS blocks, and a replacement
+// still stuck is replaced STUCK_TX_BLOCKS blocks after it was sent, not in
+// every block after the first (decide's stuck rule counts from SentAtBlock),
+// each time with fees raised enough for the pool to accept it, same nonce;
+// exactly one transaction is mined. Blocks are sealed one at a time, each
+// after a tracker pass over the one before, so the head at which each
+// replacement is taken is known.
 func TestStuckTransactionIsReplaced(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
-	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 9 / 10)
-	e.cfg.StuckBlocks, e.cfg.FeeBumpPercent = 2, 15
+	const stuck = 2
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
+	// Tips of 0.6, 0.69, 0.79 and 0.91 of the miner's minimum stay in the
+	// pool: three replacements stuck in turn before a fourth is mined.
+	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip * 6 / 10)
+	e.cfg.StuckBlocks, e.cfg.FeeBumpPercent = stuck, 15
 	app := e.enqueue(1)[0]
 	e.start()
 	e.waitBroadcast(1)
 	first := e.txHash(app.entityID)
-
-	var recs []stream.TxRecord
-	// Journaled as NextRawTx before it is sent; RawTx once the node took it.
-	e.mineUntil(20*time.Second, "a replacement journaled and accepted", func() bool {
-		recs = e.journal()
-		return len(recs) == 1 && len(recs[0].Hashes) >= 2 && recs[0].NextRawTx == ""
-	})
+	e.passes(3) // the tracker saw it unmined at the head it was sent at
+	head := func() uint64 {
+		n, err := e.client.BlockNumber(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// The head of the first send, then those at which the journal's list
+	// of hashes grew: a replacement journaled and taken by the node.
+	sentAt, hashes := []uint64{head()}, 1
+	for len(sentAt) < 4 {
+		if head() > sentAt[len(sentAt)-1]+4*stuck {
+			t.Fatalf("sent at heads %v and not replaced since: want a replacement every %d blocks", sentAt, stuck)
+		}
+		e.chain.Commit()
+		e.passes(3)
+		recs := e.journal()
+		if len(recs) != 1 || recs[0].NextRawTx != "" {
+			t.Fatalf("journal %+v: want one record, its replacement answered", recs)
+		}
+		if n := len(recs[0].Hashes); n > hashes {
+			if n > hashes+1 {
+				t.Fatalf("%d replacements in the block at %d", n-hashes, head())
+			}
+			hashes = n
+			sentAt = append(sentAt, head())
+		}
+	}
+	for i, at := range sentAt[1:] {
+		if at-sentAt[i] != stuck {
+			t.Fatalf("sent, then replaced, at heads %v: want every %d blocks (STUCK_TX_BLOCKS from the last send)", sentAt, stuck)
+		}
+	}
+	recs := e.journal()
 	if recs[0].Hashes[0] != first || recs[0].Nonce != 0 {
 		t.Fatalf("journal %+v does not keep the first hash %s at nonce 0", recs[0], first)
 	}
 	replacement := decodeRaw(t, recs[0].RawTx)
-	if replacement.Nonce() != 0 || replacement.GasTipCap().Int64() < minerMinTip*9/10*115/100 {
-		t.Fatalf("replacement nonce %d tip %s: want nonce 0 and tip raised >= 15%%", replacement.Nonce(), replacement.GasTipCap())
+	if replacement.Nonce() != 0 || replacement.GasTipCap().Int64() < minerMinTip*6/10*115/100*115/100*115/100 {
+		t.Fatalf("replacement nonce %d tip %s: want nonce 0 and the tip raised >= 15%% three times", replacement.Nonce(), replacement.GasTipCap())
 	}
 	if replacement.GasFeeCap().Cmp(e.cfg.Fees.MaxFee) > 0 {
 		t.Fatalf("replacement fee cap %s above MAX_FEE_PER_GAS", replacement.GasFeeCap())
@@ -291,27 +330,55 @@ func TestNonceTakenByForeignTransaction(t *testing.T) {
 	}
 }
 
-// slowPending delays reads of the consumer's own pending list, widening the
-// window in which the tracker settles an entry the read has just returned.
-type slowPending struct {
+// heldPending holds the submitting loop's first read of its own pending list
+// once Redis has answered it with entries, until the tracker has settled and
+// released every flight (the in-flight gauge at 0): the read then hands the
+// loop entries settled while it was under way. That is the race of
+// TestSettledWhileReadingPendingIsNotReprocessed, made certain instead of
+// widened by sleeps.
+type heldPending struct {
 	*stream.Queue
-	reads *atomic.Int32 // completed reads
+	inFlight *atomic.Int64 // the probe's last SetInFlight
+	read     chan struct{} // closed once the first read with entries got Redis's answer
+	once     sync.Once
+	settled  atomic.Bool  // the tracker settled everything while that read was held
+	reads    atomic.Int32 // completed reads
 }
 
-func (s slowPending) ReadOwnPending(ctx context.Context, after string, n int) ([]stream.Entry, error) {
-	entries, err := s.Queue.ReadOwnPending(ctx, after, n)
-	time.Sleep(400 * time.Millisecond)
-	s.reads.Add(1)
+func (h *heldPending) ReadOwnPending(ctx context.Context, after string, n int) ([]stream.Entry, error) {
+	entries, err := h.Queue.ReadOwnPending(ctx, after, n)
+	first := false
+	if len(entries) > 0 {
+		h.once.Do(func() { first = true; close(h.read) })
+	}
+	if first {
+		held := poll.Wait(ctx, 20*time.Second, poll.Every, func() error {
+			if n := h.inFlight.Load(); n != 0 {
+				return fmt.Errorf("%d flights not settled", n)
+			}
+			return nil
+		})
+		h.settled.Store(held == nil)
+	}
+	h.reads.Add(1)
 	return entries, err
 }
 
-// slowReceipts delays receipt look-ups so the tracker settles entries only
-// after the loop's read of its pending list has returned them.
-type slowReceipts struct{ *chain.Client }
+// receiptsAfterRead answers the tracker's receipt look-ups only once the
+// loop's read of its pending list has Redis's answer, so that the tracker
+// settles the entries that read returns.
+type receiptsAfterRead struct {
+	*chain.Client
+	read <-chan struct{}
+}
 
-func (s slowReceipts) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
-	time.Sleep(200 * time.Millisecond)
-	return s.Client.Receipts(ctx, hashes)
+func (r receiptsAfterRead) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.Receipt, error) {
+	select {
+	case <-r.read:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return r.Client.Receipts(ctx, hashes)
 }
 
 // TestSettledWhileReadingPendingIsNotReprocessed: after a restart with mined
@@ -326,13 +393,16 @@ func TestSettledWhileReadingPendingIsNotReprocessed(t *testing.T) {
 	stop()
 	e.chain.Commit()
 	e.chain.Commit()
-	reads := &atomic.Int32{}
-	e.startWith(slowReceipts{e.client}, slowPending{e.queue, reads})
+	q := &heldPending{Queue: e.queue, inFlight: &e.probe.inFlight, read: make(chan struct{})}
+	e.startWith(receiptsAfterRead{Client: e.client, read: q.read}, q)
 	// The second read starts only after the first one's entries were
 	// filtered and processed.
 	e.mineUntil(30*time.Second, "all acknowledged and the racing read handled", func() bool {
-		return e.pending() == 0 && e.queueLen() == 4 && reads.Load() >= 2
+		return e.pending() == 0 && e.queueLen() == 4 && q.reads.Load() >= 2
 	})
+	if !q.settled.Load() {
+		t.Fatal("the tracker did not settle the entries while the loop's read held them: the race was not run")
+	}
 	if dl := e.deadLetters(); len(dl) != 0 {
 		t.Fatalf("confirmed applications dead-lettered: %v", dl)
 	}
@@ -366,8 +436,11 @@ func (l *lostReply) Record(ctx context.Context, recs ...stream.TxRecord) error {
 // lost may have landed. When the retry no longer needs every nonce of that
 // write (here one application's hash vanished meanwhile), the records of the
 // unused nonces must not stay in the journal: a restart would broadcast them.
+// On the fake clock: the retry follows ERROR_TIMEOUT after the failed write,
+// and each look of the test lets one pass.
 func TestLostJournalReplyLeavesNoStaleRecord(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	apps := e.enqueue(2)
 	q := &lostReply{Queue: e.queue, hook: func() {
 		// The second application is withdrawn before the retry.

@@ -61,8 +61,12 @@ func metricValue(t *testing.T, e *env, name string, label ...string) float64 {
 // ERROR:DP-010:PRODUCT_NOT_ACTIVE, which can pass: every application goes
 // back to the queue, is submitted again once the product is active, and is
 // created exactly once. None is dead-lettered; the gas wasted is reported.
+// On the fake clock: an application simulated again while the product is
+// still paused backs off ERROR_TIMEOUT, and each look of the test lets one
+// back-off pass.
 func TestPausedWithFullWindow(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 2, maxInFlight: 8})
+	e := newEnv(t, envOptions{confirmations: 2, maxInFlight: 8, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	apps := e.enqueue(6)
 	e.start()
 	e.waitBroadcast(len(apps))
@@ -103,8 +107,12 @@ func TestPausedWithFullWindow(t *testing.T) {
 // TestTransientRevertsAreBounded: an application whose transaction keeps
 // reverting for a cause that can pass is dead-lettered after
 // MAX_TRANSIENT_REVERTS, with that reason, instead of spending gas forever.
+// On the fake clock: an application simulated again while the product is
+// still paused backs off ERROR_TIMEOUT, and each look of the test lets one
+// back-off pass.
 func TestTransientRevertsAreBounded(t *testing.T) {
-	e := newEnv(t, envOptions{confirmations: 1})
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
 	e.cfg.MaxTransientReverts = 1
 	app := e.enqueue(1)[0]
 	e.start()

@@ -92,10 +92,13 @@ func (e *env) deliver(consumer string) {
 // transaction: the second key finds the first's claim and follows its
 // outcome, so both entries are acknowledged, nothing is dead-lettered, and
 // the two wallets together sent one transaction (issue 18, finding 2).
+// On the fake clock: the key that follows the other's claim looks again
+// ERROR_TIMEOUT later, and each look of the test lets one such wait pass.
 func TestSameApplicationTwoKeysOneTransaction(t *testing.T) {
 	second := keyAddress(t, 1)
-	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{second}})
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{second}, fakeClock: true})
 	e.cfg.Pool = e.identity()
+	e.step = e.cfg.ErrorBackoff
 	k1 := e.newPoolKey(1)
 	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
@@ -129,7 +132,7 @@ func TestSameApplicationTwoKeysOneTransaction(t *testing.T) {
 		t.Errorf("transactions sent: key 0 %d, key 1 %d; want one in all", n0, n1)
 	}
 	// The claims are given up right after the entries are acknowledged.
-	eventually(t, 10*time.Second, "no claim left after both entries settled", func() bool {
+	e.until(10*time.Second, "no claim left after both entries settled", func() bool {
 		keys, err := e.rdb.Keys(t.Context(), "{depeg-relay}:"+e.keys.Stream+":owner:*").Result()
 		return err == nil && len(keys) == 0
 	})
@@ -168,11 +171,14 @@ func TestSignatureUsedByPoolWalletIsConfirmed(t *testing.T) {
 
 // TestSignatureUsedByOutsiderIsRejected: the same, applied by a wallet
 // outside the pool, stays a final rejection: the pool widens "ours" to its
-// own wallets, not to everyone.
+// own wallets, not to everyone. On the fake clock: SIGNATURE_USED by no
+// transaction of ours is looked at again ERROR_TIMEOUT later, in a later
+// block, before it is final; each look of the test lets that wait pass.
 func TestSignatureUsedByOutsiderIsRejected(t *testing.T) {
 	outsider := keyAddress(t, 9)
-	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{outsider}})
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{outsider}, fakeClock: true})
 	e.cfg.Pool = e.identity()
+	e.step = e.cfg.ErrorBackoff
 	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -147,7 +147,7 @@ type Config struct {
 	// reason of its own (its application key is not a hash, the node
 	// answers its simulation with an error that is not a revert) before it
 	// is dead-lettered; attempts are ERROR_TIMEOUT apart and other entries
-	// go on meanwhile (see attempts). Default 5.
+	// go on meanwhile (see attempts). MAX_ENTRY_ATTEMPTS.
 	MaxEntryAttempts int
 	// ClaimIdle (REDIS_QUEUE_CLAIM_IDLE) is how long an entry must have
 	// been idle under a silent consumer before this relay claims it; 0
@@ -155,7 +155,7 @@ type Config struct {
 	// quarter of it, so no live relay's entry is ever that idle.
 	ClaimIdle time.Duration
 	// MaxClaims (MAX_ENTRY_CLAIMS): an entry claimed more often is
-	// dead-lettered. Default 5.
+	// dead-lettered.
 	MaxClaims int
 	// Keys is how many keys relay in this process beside this one
 	// (PROCESSOR_ACCOUNT_INDEX): the start of the node window shares two
@@ -241,34 +241,23 @@ type core struct {
 }
 
 // New wires a relay. It starts nothing.
+//
+// It takes cfg as given: every default and bound is written once, in
+// config's table of variables (package config), and the processor builds
+// cfg from the loaded configuration. A Config built by hand (a test) sets
+// every field the relay reads; a zero StuckBlocks, FeeBumpPercent,
+// MaxTransientReverts, SignatureLookback, MaxEntryAttempts or MaxClaims is
+// taken literally, not replaced by a default.
 func New(cfg Config, log zerolog.Logger, c Chain, q Queue, s *chain.Signer, p *chain.Product, m Metrics, hb Heartbeat) *Relay {
 	clock := cfg.Clock
 	if clock == nil {
 		clock = wallClock{}
 	}
 	if cfg.MaxInFlight < 1 {
+		// An invariant, not a default: the window's count is unsigned and
+		// a window of no transaction would never submit one. config
+		// holds MAX_IN_FLIGHT to 1..1024.
 		cfg.MaxInFlight = 1
-	}
-	if cfg.Confirmations < 1 {
-		cfg.Confirmations = 1
-	}
-	if cfg.StuckBlocks < 1 {
-		cfg.StuckBlocks = 5
-	}
-	if cfg.FeeBumpPercent < 11 {
-		cfg.FeeBumpPercent = 15
-	}
-	if cfg.MaxTransientReverts < 1 {
-		cfg.MaxTransientReverts = 3
-	}
-	if cfg.SignatureLookback == 0 {
-		cfg.SignatureLookback = 10_000
-	}
-	if cfg.MaxEntryAttempts < 1 {
-		cfg.MaxEntryAttempts = 5
-	}
-	if cfg.MaxClaims < 1 {
-		cfg.MaxClaims = 5
 	}
 	co := &core{cfg: cfg, clock: clock, log: log, chain: c, queue: q, signer: s, product: p, metrics: m,
 		w: newWindow(uint64(cfg.MaxInFlight))}

@@ -245,19 +245,21 @@ func TestRestartBetweenBroadcastAndAck(t *testing.T) {
 
 // TestBalanceGate: below PROCESSOR_MIN_BALANCE nothing is submitted, the
 // balance gauge shows the balance, and the loop keeps beating and reading
-// the balance again.
+// the balance again. On the fake clock: each look of the test lets one
+// BALANCE_TOO_LOW_TIMEOUT pass.
 func TestBalanceGate(t *testing.T) {
-	e := newEnv(t, envOptions{fund: new(big.Int).Div(big.NewInt(params.Ether), big.NewInt(2))})
+	e := newEnv(t, envOptions{fund: new(big.Int).Div(big.NewInt(params.Ether), big.NewInt(2)), fakeClock: true})
+	e.step = e.cfg.BalanceTooLowWait
 	app := e.enqueue(1)[0]
 	e.start()
-	eventually(t, 10*time.Second, "balance read", func() bool { return e.probe.balances.Load() >= 1 })
+	e.until(10*time.Second, "balance read", func() bool { return e.probe.balances.Load() >= 1 })
 	if got := metricValue(t, e, "depeg_relay_wallet_balance_eth"); got != 0.5 {
 		t.Fatalf("balance gauge %v, want 0.5 ETH", got)
 	}
 	// Several gated iterations, each reading the balance again after
 	// BALANCE_TOO_LOW_TIMEOUT: none submitted anything.
 	balances, loops, before := e.probe.balances.Load(), e.probe.loops.Load(), e.hb.Last()
-	eventually(t, 10*time.Second, "three more gated iterations", func() bool {
+	e.until(10*time.Second, "three more gated iterations", func() bool {
 		return e.probe.balances.Load() >= balances+3 && e.probe.loops.Load() >= loops+3
 	})
 	if !e.hb.Last().After(before) {
