@@ -237,11 +237,13 @@ func (c Call) Msg(from common.Address) ethereum.CallMsg {
 type Product struct {
 	Address common.Address
 	binding *depeg.DepegProduct
+	created common.Hash // LogDepegApplicationCreated's topic
 }
 
 // NewProduct returns the binding of the product at address.
 func NewProduct(address common.Address) *Product {
-	return &Product{Address: address, binding: depeg.NewDepegProduct()}
+	b := depeg.NewDepegProduct()
+	return &Product{Address: address, binding: b, created: b.GetABI().Events["LogDepegApplicationCreated"].ID}
 }
 
 // ApplicationArgs are the arguments of applyForPolicyWithBundleAndSignature.
