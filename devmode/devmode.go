@@ -23,16 +23,15 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/redisproc"
 	"github.com/etherisc/depeg-relay/lifecycle"
+	"github.com/etherisc/depeg-relay/poolkeys"
 )
 
 // devMnemonic is the well-known hardhat/anvil test phrase. It is used only in
@@ -147,13 +146,9 @@ func (d *Env) Start(ctx context.Context) error {
 			return fmt.Errorf("PROCESSOR_ACCOUNT_INDEX: %w", err)
 		}
 	}
-	var wallets []common.Address
-	for _, index := range indexes {
-		key, err := chain.DeriveKey(d.get("PROCESSOR_MNEMONIC"), index)
-		if err != nil {
-			return fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
-		}
-		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey))
+	wallets, err := poolkeys.Wallets(d.get("PROCESSOR_MNEMONIC"), indexes)
+	if err != nil {
+		return err
 	}
 
 	owner, err := crypto.ToECDSA(crypto.Keccak256([]byte(devOwnerSeed)))
@@ -401,13 +396,9 @@ func (r *devRedis) Close() error {
 // contract, else that batching is off.
 func (d *Env) PrintBanner(w io.Writer, cfg config.Config, batching bool) {
 	var wallets []string
-	for _, index := range cfg.ProcessorAccountIndexes {
-		key, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), index)
-		if err != nil {
-			wallets = nil
-			break
-		}
-		wallets = append(wallets, crypto.PubkeyToAddress(key.PublicKey).Hex())
+	addrs, _ := poolkeys.Wallets(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndexes)
+	for _, a := range addrs {
+		wallets = append(wallets, a.Hex())
 	}
 	wallet := ""
 	if len(wallets) > 0 {

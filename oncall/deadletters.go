@@ -9,6 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/etherisc/depeg-relay/backend"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/intake"
@@ -77,7 +80,7 @@ func DeadLetters(ctx context.Context, cfg config.Config, args []string, out io.W
 	if err != nil {
 		return err
 	}
-	rdb, err := openRedis(cfg)
+	rdb, err := backend.Redis(cfg)
 	if err != nil {
 		return err
 	}
@@ -121,4 +124,13 @@ func DeadLettersExit(err error) int {
 	default:
 		return 1
 	}
+}
+
+// NewOperator is the dead-letter operator over queue, replaying into the
+// configured stream: the one the service's admin routes and console use
+// and the deadletters command, so a replay is the same from either.
+func NewOperator(cfg config.Config, rdb redis.Cmdable, queue *stream.Queue) *intake.Operator {
+	return intake.NewOperator(queue, stream.NewPublisher(rdb, cfg.StreamKey, stream.PublishOptions{
+		ClaimTTL: intake.ReplayClaimTTL, StatusTTL: cfg.ApplicationStatusTTL,
+	}))
 }

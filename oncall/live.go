@@ -30,9 +30,9 @@ type LiveReport struct {
 	Keys      []monitor.KeyReport `json:"keys"`
 }
 
-// LiveKeys are the report's keys: the pool's, or the one key's figures of
+// liveKeys are the report's keys: the pool's, or the one key's figures of
 // a single-key report.
-func LiveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
+func liveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
 	if len(r.Keys) > 0 {
 		return r.Keys
 	}
@@ -40,6 +40,41 @@ func LiveKeys(r monitor.Report, wallet string) []monitor.KeyReport {
 		RunwayHours: r.RunwayHours, Runway: r.Runway, LastLoopIteration: r.LastLoopIteration,
 		LastLoopAgeSeconds: r.LastLoopAgeSeconds, InFlight: r.InFlight, NodeHeld: r.NodeHeld, NodeWindow: r.NodeWindow,
 		FeeCap: r.FeeCap, Holding: r.Holding, Lease: r.Lease}}
+}
+
+// LivePublisher records a running process's live report (LiveReport) for
+// the on-call commands, from its monitor's report.
+type LivePublisher struct {
+	Store   *stream.LiveStore
+	Process string                               // the process's consumer name
+	Wallet  string                               // the first key's, for a single-key report
+	Check   func(context.Context) monitor.Report // the process's monitor
+	Timeout time.Duration                        // for each write (RPC_TIMEOUT)
+	Log     zerolog.Logger
+}
+
+// Run records the report every LiveEvery until ctx ends. A failed write is
+// logged at debug level: the monitor reports Redis.
+func (p LivePublisher) Run(ctx context.Context) error {
+	started := time.Now().UTC()
+	for {
+		rep := p.Check(ctx)
+		body, err := json.Marshal(LiveReport{Process: p.Process, Version: BuildVersion(), StartedAt: started,
+			UpdatedAt: time.Now().UTC(), Keys: liveKeys(rep, p.Wallet)})
+		if err == nil {
+			c, cancel := context.WithTimeout(ctx, p.Timeout)
+			err = p.Store.Put(c, p.Process, body, 3*LiveEvery)
+			cancel()
+		}
+		if err != nil && ctx.Err() == nil {
+			p.Log.Debug().Err(err).Msg("record live status failed")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(LiveEvery):
+		}
+	}
 }
 
 // liveView is what the status command learns from the running processes:

@@ -7,6 +7,10 @@
 // or JSON with foreign text escaped. cmd/processor parses the top-level
 // command line, prints the usage and exits with the code Exit or
 // DeadLettersExit gives.
+//
+// A running service uses it too: it publishes the live report status
+// reads (LivePublisher), and its /console page is built here (NewConsole),
+// reading the journals as the commands read them.
 package oncall
 
 import (
@@ -24,10 +28,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/backend"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/poolkeys"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -117,13 +123,13 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 	var wallets []common.Address
 	if cfg.ProcessorMnemonic.Reveal() != "" {
 		var err error
-		if wallets, err = poolWallets(cfg); err != nil {
+		if wallets, err = poolkeys.Wallets(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndexes); err != nil {
 			return nil, err
 		}
 	}
 	e := &opsEnv{cfg: cfg, now: now}
 	var err error
-	if e.rdb, err = openRedis(cfg); err != nil {
+	if e.rdb, err = backend.Redis(cfg); err != nil {
 		return nil, err
 	}
 	if err := checkRedis(ctx, e.rdb); err != nil {
@@ -145,7 +151,7 @@ func openOps(ctx context.Context, cfg config.Config, now func() time.Time) (*ops
 		}
 		slices.SortFunc(wallets, func(a, b common.Address) int { return a.Cmp(b) })
 	}
-	if e.client, err = dialChain(ctx, cfg); err != nil {
+	if e.client, err = backend.Chain(ctx, cfg); err != nil {
 		_ = e.rdb.Close()
 		return nil, err
 	}
@@ -169,9 +175,16 @@ func (e *opsEnv) Close() {
 // journals reads every key's journal without writing, each record with the
 // wallet it belongs to, keys in order.
 func (e *opsEnv) journals(ctx context.Context) ([]walletFlight, error) {
+	return readJournals(ctx, e.rdb, e.keys)
+}
+
+// readJournals reads the journals of keys without writing, each record
+// with the wallet it belongs to, keys in order: for the commands and the
+// console alike.
+func readJournals(ctx context.Context, rdb inspect.HashReader, keys []opsKey) ([]walletFlight, error) {
 	var out []walletFlight
-	for _, k := range e.keys {
-		fs, err := inspect.Journal(ctx, e.rdb, k.queue.JournalKey())
+	for _, k := range keys {
+		fs, err := inspect.Journal(ctx, rdb, k.queue.JournalKey())
 		if err != nil {
 			return nil, err
 		}

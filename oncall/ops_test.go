@@ -29,6 +29,7 @@ import (
 	"github.com/etherisc/depeg-relay/internal/opsworld"
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/monitor"
+	"github.com/etherisc/depeg-relay/poolkeys"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -192,7 +193,7 @@ func TestPoolGolden(t *testing.T) {
 	if err := w.RDB.Set(ctx, stream.LastCheckKey, w.Now.Add(-time.Second).Format(time.RFC3339Nano), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := poolWallets(w.Cfg)
+	keys, err := poolkeys.Wallets(w.Cfg.ProcessorMnemonic.Reveal(), w.Cfg.ProcessorAccountIndexes)
 	if err != nil || len(keys) != 3 {
 		t.Fatalf("pool keys: %d %v", len(keys), err)
 	}

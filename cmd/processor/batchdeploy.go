@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/backend"
 	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/poolkeys"
 )
 
 // deployBatchUsage is deploy-batch's line in the usage.
@@ -26,19 +27,22 @@ const deployBatchUsage = `  processor deploy-batch                              
 // else to out once the contract is deployed and checked; everything else
 // goes to log.
 func deployBatchContract(ctx context.Context, cfg config.Config, log zerolog.Logger, out io.Writer) error {
-	client, err := dialChain(ctx, cfg)
+	client, err := backend.Chain(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	rdb, err := openRedis(cfg)
+	rdb, err := backend.Redis(cfg)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
 	addr, err := batchdeploy.Deploy(ctx, client, batchdeploy.Options{
-		Product:             cfg.DepegProductAddress,
-		OpenKey:             func(ctx context.Context) (batchdeploy.Key, error) { return firstKey(ctx, cfg) },
+		Product: cfg.DepegProductAddress,
+		OpenKey: func(ctx context.Context) (batchdeploy.Key, error) {
+			k, err := poolkeys.First(ctx, cfg)
+			return batchdeploy.Key{Address: k.Address(), Name: k.Name(), Sign: k.SignDigest}, err
+		},
 		Redis:               rdb,
 		LeaseTTL:            cfg.LeaseTTL,
 		Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
@@ -53,28 +57,4 @@ func deployBatchContract(ctx context.Context, cfg config.Config, log zerolog.Log
 	}
 	_, err = fmt.Fprintf(out, "BATCH_CONTRACT_ADDRESS=%s\n", addr.Hex())
 	return err
-}
-
-// firstKey is the pool's first key: PROCESSOR_ACCOUNT_INDEX's first index,
-// or AWS_KMS_KEY_IDS' first key, opened alone (an unusable first key is
-// refused, not replaced by the next).
-func firstKey(ctx context.Context, cfg config.Config) (batchdeploy.Key, error) {
-	if cfg.Signer != config.SignerAWSKMS {
-		k, err := chain.DeriveKey(cfg.ProcessorMnemonic.Reveal(), cfg.ProcessorAccountIndex)
-		if err != nil {
-			return batchdeploy.Key{}, fmt.Errorf("PROCESSOR_MNEMONIC: %w", err)
-		}
-		return batchdeploy.Key{Address: crypto.PubkeyToAddress(k.PublicKey), Name: fmt.Sprintf("index %d", cfg.ProcessorAccountIndex),
-			Sign: func(_ context.Context, digest []byte) ([]byte, error) { return crypto.Sign(digest, k) }}, nil
-	}
-	ks, err := openKMS(ctx)
-	if err != nil {
-		return batchdeploy.Key{}, err
-	}
-	id := cfg.KMSKeyIDs[0]
-	k, err := ks.Open(ctx, id)
-	if err != nil {
-		return batchdeploy.Key{}, fmt.Errorf("AWS_KMS_KEY_IDS: %w", err)
-	}
-	return batchdeploy.Key{Address: k.Address(), Name: "kms " + id, Sign: k.SignDigest}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain/kms/kmstest"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
@@ -209,7 +210,7 @@ func TestNewServiceRefusesWrongBatchContract(t *testing.T) {
 	w := newOpsWorld(t, "PORT=1", "BATCH_CONTRACT_ADDRESS=0x00000000000000000000000000000000000000b1")
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	s, err := newService(ctx, w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
+	s, err := newService(ctx, w.Cfg, zerolog.Nop(), frontdoor.New(w.Cfg, zerolog.Nop()))
 	if !errors.Is(err, batchdeploy.ErrWrongContract) || s != nil {
 		t.Fatalf("newService = %v, %v; want no service and batchdeploy.ErrWrongContract", s, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/stream"
 )
@@ -46,7 +47,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	rpc.User = url.UserPassword("rpcuser", rpcPassword)
 	rpc.RawQuery = "key=" + apiKey
 	w.Cfg.ChainRPCURL = config.NewSecret(rpc.String())
-	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
+	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), frontdoor.New(w.Cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestConsoleShowsNoSecret(t *testing.T) {
 	if err != nil || len(dls) != 1 {
 		t.Fatalf("dead letters: %v %v", dls, err)
 	}
-	hs := httptest.NewServer(s.server.Handler())
+	hs := httptest.NewServer(s.front.Server.Handler())
 	t.Cleanup(hs.Close)
 
 	key, err := chain.DeriveKey(testMnemonic, 0)

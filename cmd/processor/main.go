@@ -23,7 +23,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/config"
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/oncall"
+	"github.com/etherisc/depeg-relay/preflight"
 )
 
 // usage is printed once, on -h (stdout) or after the reason of a refusal
@@ -135,7 +137,7 @@ func run() int {
 		return oncall.Exit(err)
 	}
 	if cl.check {
-		if err := preflight(ctx, cfg, log); err != nil {
+		if err := preflight.Run(ctx, cfg, batching(cfg) != nil, log); err != nil {
 			log.Error().Err(err).Msg("preflight failed")
 			return 1
 		}
@@ -145,15 +147,15 @@ func run() int {
 
 	// The HTTP server binds first: the monitor answers, saying what is
 	// missing, while the service waits for Redis and the node.
-	front := newFrontDoor(cfg, log)
-	if err := front.server.Start(ctx); err != nil {
+	front := frontdoor.New(cfg, log)
+	if err := front.Server.Start(ctx); err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return 1
 	}
-	log.Info().Str("addr", front.server.Addr().String()).Msg("serving /api/monitor while starting")
+	log.Info().Str("addr", front.Server.Addr().String()).Msg("serving /api/monitor while starting")
 	svc, err := newService(ctx, cfg, log, front)
 	if err != nil {
-		_ = front.server.Close()
+		_ = front.Server.Close()
 		if ctx.Err() != nil {
 			// SIGTERM or SIGINT while starting: a clean stop, not a failure.
 			log.Info().Msg("processor stopped while starting")

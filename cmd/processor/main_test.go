@@ -3,21 +3,19 @@ package main
 import (
 	"bytes"
 	"errors"
-	"math/big"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/internal/redistest"
+	"github.com/etherisc/depeg-relay/preflight"
 )
 
 // TestBadConfigurationExitsWithOneMessage runs the built binary with several
@@ -97,7 +95,7 @@ func TestCheckMode(t *testing.T) {
 	}
 	// A fee cap meant in gwei and given in wei: a warning, not a failure.
 	if code, out := run("MAX_FEE_PER_GAS=30", "MAX_PRIORITY_FEE_PER_GAS=1"); code != 0 ||
-		!strings.Contains(out, warnCapBelowBaseFee) || !strings.Contains(out, warnCapBelowOneGwei) {
+		!strings.Contains(out, preflight.WarnCapBelowBaseFee) || !strings.Contains(out, preflight.WarnCapBelowOneGwei) {
 		t.Fatalf("cap of 30 wei: exit %d\n%s", code, out)
 	}
 	if _, out := run(); strings.Contains(out, "MAX_FEE_PER_GAS is below") {
@@ -114,26 +112,6 @@ func TestCheckMode(t *testing.T) {
 }
 
 const testMnemonic = "test test test test test test test test test test test junk"
-
-func TestFeeCapWarnings(t *testing.T) {
-	gwei := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.GWei)) }
-	for _, tc := range []struct {
-		name         string
-		cap, baseFee *big.Int
-		want         []string
-	}{
-		{"default cap, low base fee", gwei(30), gwei(7), nil},
-		{"cap at the base fee", gwei(7), gwei(7), nil},
-		{"cap below the base fee", gwei(7), gwei(8), []string{warnCapBelowBaseFee}},
-		{"30 wei meant as gwei", big.NewInt(30), gwei(7), []string{warnCapBelowBaseFee, warnCapBelowOneGwei}},
-		{"below a gwei on a cheap chain", big.NewInt(500_000_000), big.NewInt(7), []string{warnCapBelowOneGwei}},
-		{"no base fee (before London)", gwei(30), nil, nil},
-	} {
-		if got := feeCapWarnings(tc.cap, tc.baseFee); !slices.Equal(got, tc.want) {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
 
 // TestRefusalsSayWhy: every command line the binary cannot run is refused
 // with exit 2 and a first line that says why, then the usage once; no

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/monitor"
 )
 
@@ -36,7 +37,7 @@ var deployedFiles = []string{
 // first makes the relay and the intake observe one of each.
 func TestDeployedMetricNamesExist(t *testing.T) {
 	w := newOpsWorld(t, "INTAKE_ENABLED=true", "PORT=1")
-	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
+	s, err := newService(t.Context(), w.Cfg, zerolog.Nop(), frontdoor.New(w.Cfg, zerolog.Nop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestDeployedMetricNamesExist(t *testing.T) {
 	s.metrics.RedisError("xack")
 	s.metrics.Confirmed(now.Add(-time.Minute), now, big.NewInt(1e15)) // a spend rate, so the runway is served
 	s.metrics.SetBalance(big.NewInt(1e18))
-	srv := httptest.NewServer(s.server.Handler())
+	srv := httptest.NewServer(s.front.Server.Handler())
 	t.Cleanup(srv.Close)
 	res, err := http.Post(srv.URL+"/api/application", "application/json", strings.NewReader(`{"policyHolder":"0x"}`))
 	if err != nil {

@@ -2,31 +2,31 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/etherisc/depeg-relay/api"
+	"github.com/etherisc/depeg-relay/backend"
 	"github.com/etherisc/depeg-relay/batchdeploy"
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/console"
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/keyrelay"
 	"github.com/etherisc/depeg-relay/lease"
-	"github.com/etherisc/depeg-relay/leased"
 	"github.com/etherisc/depeg-relay/lifecycle"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/oncall"
 	"github.com/etherisc/depeg-relay/pool"
+	"github.com/etherisc/depeg-relay/poolkeys"
 	"github.com/etherisc/depeg-relay/relay"
 	"github.com/etherisc/depeg-relay/stream"
 	"github.com/etherisc/depeg-relay/webhook"
@@ -38,32 +38,16 @@ type service struct {
 	cfg     config.Config
 	rdb     redis.UniversalClient
 	client  *chain.Client
-	keys    []*keyPart // one per key of the pool (PROCESSOR_ACCOUNT_INDEX or AWS_KMS_KEY_IDS), in order
+	keys    []*keyrelay.Key // one per key of the pool (PROCESSOR_ACCOUNT_INDEX or AWS_KMS_KEY_IDS), in order
 	checker *monitor.Checker
 	metrics *monitor.Metrics
 	console *console.Console // nil with CONSOLE_ENABLED=false
-	server  *api.Server
+	front   *frontdoor.Door  // the HTTP server, bound before the service was built
 	// finisher finishes the journals of the pool's keys no live process
 	// holds (package pool).
 	finisher *pool.Finisher
 	// webhooks delivers status changes to WEBHOOK_URL; nil without it.
 	webhooks *webhook.Deliverer
-}
-
-// keyPart is one key of the pool: its own signer, journal (queue), relay and
-// lease. The lease keeps the key to this process while it relays; leased
-// runs the relay under it and says who holds it while this process waits.
-type keyPart struct {
-	index     uint32
-	signer    *chain.Signer
-	queue     *stream.Queue
-	build     func() *relay.Relay // a new relay for each lease term
-	relay     atomic.Pointer[relay.Relay]
-	lease     *lease.Lease
-	leased    *leased.Runner // runs the relay while this process holds the lease
-	heartbeat *monitor.Heartbeat
-	log       zerolog.Logger
-	halt      *keyHalt // stops this key's relay when its KMS key cannot sign any more
 }
 
 // newService connects to Redis and the chain and builds every part. It waits
@@ -72,7 +56,7 @@ type keyPart struct {
 // front door, already bound, answers the monitor meanwhile and is switched
 // to the full router at the end. On error (ctx ended included) it closes
 // what it opened and returns a nil service.
-func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, front *frontDoor) (_ *service, err error) {
+func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, front *frontdoor.Door) (_ *service, err error) {
 	// s is not the named result: a "return nil, err" must not leave the
 	// deferred Close with a nil service (it panicked on every error path).
 	s := &service{log: log, cfg: cfg}
@@ -81,18 +65,18 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 			s.Close()
 		}
 	}()
-	if s.rdb, err = openRedis(cfg); err != nil {
+	if s.rdb, err = backend.Redis(cfg); err != nil {
 		return nil, err
 	}
 
-	if s.client, err = dialChain(ctx, cfg); err != nil {
+	if s.client, err = backend.Chain(ctx, cfg); err != nil {
 		return nil, err
 	}
-	signerKeys, err := openPoolKeys(ctx, cfg, log)
+	signerKeys, err := poolkeys.Open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	chainID, ok := waitReady(ctx, cfg, log, front.boot, s.rdb, s.client)
+	chainID, ok := backend.WaitReady(ctx, cfg, log, front.Boot, s.rdb, s.client)
 	if !ok {
 		return nil, ctx.Err()
 	}
@@ -110,7 +94,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 			Uint64("gas_budget", b.GasBudget).Msg("batching applications")
 	}
 
-	reg := front.reg
+	reg := front.Reg
 	metrics := monitor.NewMetrics(reg)
 	s.metrics = metrics
 	history, recent := monitor.NewBalanceHistory(0, 0), monitor.NewRecentConfirmations(0)
@@ -147,81 +131,78 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	var keyChecks []monitor.KeyConfig
 	var groupRecreations []func() uint64
 	for _, pk := range signerKeys {
-		k := &keyPart{index: pk.index, heartbeat: &monitor.Heartbeat{}, halt: &keyHalt{}}
-		k.signer = pk.Signer(chainID, k.halt)
-		wallet := strings.ToLower(k.signer.Address().Hex())
+		halt := &poolkeys.Halt{}
+		signer := pk.Signer(chainID, halt)
+		addr := signer.Address()
+		wallet := strings.ToLower(addr.Hex())
 		own[wallet] = true
-		k.log = log.With().Str("wallet", k.signer.Address().Hex()).Logger()
-		if k.lease, err = lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL); err != nil {
+		klog := log.With().Str("wallet", addr.Hex()).Logger()
+		l, err := lease.New(s.rdb, lease.Key(wallet), cfg.LeaseTTL)
+		if err != nil {
 			return nil, err
 		}
 		// The lease is the journal's fence (invariant 8): a relay whose
 		// process lost it can journal, and so broadcast, nothing.
 		fenced := queueOpts
-		fenced.Fence = k.lease
-		k.queue = stream.NewQueueWithOptions(s.rdb, stream.Keys{
+		fenced.Fence = l
+		queue := stream.NewQueueWithOptions(s.rdb, stream.Keys{
 			Stream: cfg.StreamKey, Group: cfg.GroupName, Consumer: keyConsumer(cfg.ConsumerName, wallet),
 			DeadLetter: cfg.DeadLetterStreamKey, Wallet: wallet,
 		}, fenced)
-		groupRecreations = append(groupRecreations, k.queue.GroupRecreations)
+		groupRecreations = append(groupRecreations, queue.GroupRecreations)
 		// The relay reads and dead-letters through the intake's
 		// ObservedQueue, which indexes every application it loads under its
 		// policy holder and records every rejection; everything else is the
 		// queue's own.
-		observed := &intake.ObservedQueue{Queue: k.queue, Status: status, OnError: func(op string, err error) {
-			k.log.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
+		observed := &intake.ObservedQueue{Queue: queue, Status: status, OnError: func(op string, err error) {
+			klog.Warn().Err(err).Str("op", op).Msg("intake bookkeeping failed")
 		}}
 		if outbox != nil {
 			observed.Notify, observed.MaxTransientReverts = outbox, cfg.MaxTransientReverts
 		}
-		km := metrics.Wallet(k.signer.Address())
-		addr := k.signer.Address()
-		k.build = func() *relay.Relay {
-			return relay.New(relay.Config{
-				Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
-				ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
-				BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
-				RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
-				MinBalance:          cfg.ProcessorMinBalance,
-				Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
-				GasMarginPercent:    cfg.GasLimitMarginPercent,
-				StuckBlocks:         cfg.StuckTxBlocks,
-				FeeBumpPercent:      int64(cfg.FeeBumpPercent),
-				MaxTransientReverts: cfg.MaxTransientReverts,
-				SignatureLookback:   cfg.SignatureLookbackBlocks,
-				MaxEntryAttempts:    cfg.MaxEntryAttempts,
-				ClaimIdle:           cfg.ClaimIdle,
-				MaxClaims:           cfg.MaxEntryClaims,
-				Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
-				Pool:                identity,
-				Keys:                len(cfg.ProcessorAccountIndexes),
-				Status:              recordingStatus{store: status, recent: recent},
-				Batch:               batching(cfg),
-			}, k.log, s.client, observed, k.signer, product, km, k.heartbeat)
-		}
-		k.leased = leased.New(leased.Config{Lease: k.lease, Beat: k.heartbeat.Beat, Log: k.log,
-			Build: func() lifecycle.Part {
-				r := k.build()
-				k.relay.Store(r)
-				return r
+		km := metrics.Wallet(addr)
+		heartbeat := &monitor.Heartbeat{}
+		k := keyrelay.New(keyrelay.Config{Signer: signer, Queue: queue, Lease: l, Halt: halt, Heartbeat: heartbeat, Log: klog,
+			Build: func() *relay.Relay {
+				return relay.New(relay.Config{
+					Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
+					ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
+					BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
+					RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
+					MinBalance:          cfg.ProcessorMinBalance,
+					Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
+					GasMarginPercent:    cfg.GasLimitMarginPercent,
+					StuckBlocks:         cfg.StuckTxBlocks,
+					FeeBumpPercent:      int64(cfg.FeeBumpPercent),
+					MaxTransientReverts: cfg.MaxTransientReverts,
+					SignatureLookback:   cfg.SignatureLookbackBlocks,
+					MaxEntryAttempts:    cfg.MaxEntryAttempts,
+					ClaimIdle:           cfg.ClaimIdle,
+					MaxClaims:           cfg.MaxEntryClaims,
+					Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
+					Pool:                identity,
+					Keys:                len(cfg.ProcessorAccountIndexes),
+					Status:              recordingStatus{store: status, recent: recent},
+					Batch:               batching(cfg),
+				}, klog, s.client, observed, signer, product, km, heartbeat)
 			}})
 		keyChecks = append(keyChecks, monitor.KeyConfig{
-			Wallet: addr, Heartbeat: k.heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
-			HeldByUnknown: k.HeldByUnknown, Standby: k.leased.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
+			Wallet: addr, Heartbeat: heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
+			HeldByUnknown: k.HeldByUnknown, Standby: k.Status, WaitingAtFeeCap: k.WaitingAtFeeCap,
 			Consumer: keyConsumer(cfg.ConsumerName, wallet), Entries: k.Entries,
 			Metrics: km,
 		})
 		s.keys = append(s.keys, k)
 	}
 	first := s.keys[0]
-	log.Info().Str("wallet", first.signer.Address().Hex()).Int("keys", len(s.keys)).Str("chain_id", chainID.String()).
+	log.Info().Str("wallet", first.Signer.Address().Hex()).Int("keys", len(s.keys)).Str("chain_id", chainID.String()).
 		Str("product", cfg.DepegProductAddress.Hex()).Str("consumer", cfg.ConsumerName).Msg("wallets ready")
 
 	s.finisher = pool.NewFinisher(finisherConfig(cfg, own, status, product), log, s.rdb, identity, s.client, poolQueue)
 	s.checker, err = monitor.NewChecker(monitor.CheckerConfig{
 		Orphans:  s.orphans,
 		Webhooks: webhookFigure(s.webhooks),
-		Wallet:   first.signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
+		Wallet:   first.Signer.Address(), AlertBalance: cfg.ProcessorAlertBalance,
 		LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxPending: cfg.MaxNonAckPendingMessages,
 		StreamKey: cfg.StreamKey, Group: cfg.GroupName, DeadLetterStream: cfg.DeadLetterStreamKey,
 		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval,
@@ -245,18 +226,21 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	registerMonitor(reg, cfg, s.checker)
 	// The intake simulates as the first key: who simulates does not change
 	// whether the application would pass.
-	ic := intakeConfig(cfg, log, s.client, s.rdb, first.queue, status, product, first.signer.Address(), chainID, reg)
+	ic := intakeConfig(cfg, log, s.client, s.rdb, first.Queue, status, product, first.Signer.Address(), chainID, reg)
 	rc := api.Config{Health: s.checker, Gatherer: reg, Log: log, Intake: ic}
 	if cfg.ConsoleEnabled {
-		if s.console, err = newConsole(cfg, log, consoleParts{checker: s.checker, intake: ic, rdb: s.rdb, queue: first.queue,
-			status: status, client: s.client, wallet: first.signer.Address(), history: history, recent: recent,
-			keys: s.keys, chainID: chainID}); err != nil {
+		ck := make([]oncall.ConsoleKey, len(s.keys))
+		for i, k := range s.keys {
+			ck[i] = oncall.ConsoleKey{Wallet: k.Signer.Address(), Queue: k.Queue}
+		}
+		if s.console, err = oncall.NewConsole(cfg, log, oncall.ConsoleParts{Checker: s.checker, Intake: ic, RDB: s.rdb,
+			Status: status, Client: s.client, History: history, Recent: recent, Keys: ck, ChainID: chainID}); err != nil {
 			return nil, fmt.Errorf("build console: %w", err)
 		}
 		rc.Console = s.console.Handler()
 	}
-	front.handler.set(api.NewRouter(rc))
-	s.server = front.server
+	front.Serve(api.NewRouter(rc))
+	s.front = front
 	return s, nil
 }
 
@@ -282,7 +266,7 @@ func intakeConfig(cfg config.Config, log zerolog.Logger, c *chain.Client, rdb re
 }
 
 // Wallet is the first key's address.
-func (s *service) Wallet() common.Address { return s.keys[0].signer.Address() }
+func (s *service) Wallet() common.Address { return s.keys[0].Signer.Address() }
 
 // Run runs the parts until ctx is done or one of them ends, then closes
 // them in reverse order: the relays first (each reaches its safe point and
@@ -294,40 +278,20 @@ func (s *service) Wallet() common.Address { return s.keys[0].signer.Address() }
 func (s *service) Run(ctx context.Context) error {
 	g := lifecycle.NewGroup(
 		lifecycle.Named{Name: "monitor", Part: s.checker},
-		lifecycle.Named{Name: "http server", Part: boundServer{s.server}},
+		lifecycle.Named{Name: "http server", Part: s.front.Part()},
 		lifecycle.Named{Name: "pool finisher", Part: s.finisher},
-		lifecycle.Named{Name: "live status", Part: lifecycle.NewFunc(s.publishLive)},
+		lifecycle.Named{Name: "live status", Part: lifecycle.NewFunc(oncall.LivePublisher{
+			Store: stream.NewLiveStore(s.rdb, s.cfg.StreamKey), Process: s.cfg.ConsumerName, Wallet: s.Wallet().Hex(),
+			Check: s.checker.Check, Timeout: s.cfg.RPCTimeout, Log: s.log}.Run)},
 		lifecycle.Named{Name: "webhook deliverer", Part: webhookPart(s.webhooks)},
-		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(s.runRelays)},
+		lifecycle.Named{Name: "relays", Part: lifecycle.NewFunc(func(ctx context.Context) error { return keyrelay.Run(ctx, s.keys) })},
 	)
 	if err := g.Start(ctx); err != nil {
 		return err
 	}
-	s.log.Info().Str("addr", s.server.Addr().String()).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
+	s.log.Info().Str("addr", s.front.Server.Addr().String()).Bool("intake", s.cfg.IntakeEnabled).Bool("admin", s.cfg.AdminToken.Reveal() != "").
 		Bool("console", s.console != nil).Msg("serving /api/monitor, /metrics, /api/application, /api/openapi.json and /console")
 	return g.Wait(ctx)
-}
-
-// runRelays runs every key's relay under its lease until ctx ends or one
-// fails.
-func (s *service) runRelays(ctx context.Context) error {
-	eg, ctx := errgroup.WithContext(ctx)
-	for _, k := range s.keys {
-		eg.Go(func() error {
-			kctx, done := k.halt.Context(ctx)
-			err := k.leased.Run(kctx)
-			done()
-			if err != nil {
-				return fmt.Errorf("relay %s: %w", k.signer.Address().Hex(), err)
-			}
-			if herr := k.halt.Err(); herr != nil && ctx.Err() == nil {
-				// The other keys go on; the pool hands this one's work on.
-				k.log.Error().Err(herr).Msg("key stopped: it cannot sign; enable it or take it out of AWS_KMS_KEY_IDS")
-			}
-			return nil
-		})
-	}
-	return eg.Wait()
 }
 
 // orphans is what the pool's finisher last found, for the monitor.
@@ -353,39 +317,5 @@ func (s *service) Close() {
 	}
 	if s.rdb != nil {
 		_ = s.rdb.Close()
-	}
-}
-
-// Entries is the key's current relay's entries in hand (relay.Relay.Entries);
-// zero while none has run.
-func (k *keyPart) Entries() (reading, sent int) {
-	if r := k.relay.Load(); r != nil {
-		return r.Entries()
-	}
-	return 0, 0
-}
-
-// publishLive records this process's live report every oncall.LiveEvery until ctx
-// ends. A failed write is logged at debug level: the monitor reports Redis.
-func (s *service) publishLive(ctx context.Context) error {
-	store := stream.NewLiveStore(s.rdb, s.cfg.StreamKey)
-	started := time.Now().UTC()
-	for {
-		rep := s.checker.Check(ctx)
-		body, err := json.Marshal(oncall.LiveReport{Process: s.cfg.ConsumerName, Version: oncall.BuildVersion(), StartedAt: started,
-			UpdatedAt: time.Now().UTC(), Keys: oncall.LiveKeys(rep, s.Wallet().Hex())})
-		if err == nil {
-			c, cancel := context.WithTimeout(ctx, s.cfg.RPCTimeout)
-			err = store.Put(c, s.cfg.ConsumerName, body, 3*oncall.LiveEvery)
-			cancel()
-		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Debug().Err(err).Msg("record live status failed")
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(oncall.LiveEvery):
-		}
 	}
 }

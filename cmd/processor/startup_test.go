@@ -16,6 +16,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
+	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/proctest"
@@ -224,7 +225,7 @@ func TestNewServiceClosesOnEveryErrorPath(t *testing.T) {
 	w.Srv.Stop()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	s, err := newService(ctx, w.Cfg, zerolog.Nop(), newFrontDoor(w.Cfg, zerolog.Nop()))
+	s, err := newService(ctx, w.Cfg, zerolog.Nop(), frontdoor.New(w.Cfg, zerolog.Nop()))
 	if err == nil || s != nil {
 		t.Fatalf("newService with Redis down and a cancelled context: %v, %v", s, err)
 	}

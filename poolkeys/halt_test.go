@@ -1,4 +1,4 @@
-package main
+package poolkeys
 
 import (
 	"context"
@@ -6,15 +6,15 @@ import (
 	"testing"
 )
 
-// TestKeyHalt: a halt stops the key's relay context with its cause, before
+// TestHalt: a halt stops the key's relay context with its cause, before
 // or after the context exists, keeps the first cause, and touches neither
 // the parent nor another key; done releases without a cause.
-func TestKeyHalt(t *testing.T) {
+func TestHalt(t *testing.T) {
 	parent, cancelParent := context.WithCancel(context.Background())
 	defer cancelParent()
 	first, second := errors.New("kms key a: sign: DisabledException (key unusable)"), errors.New("later")
 
-	var h, other keyHalt
+	var h, other Halt
 	ctx, done := h.Context(parent)
 	defer done()
 	octx, odone := other.Context(parent)
@@ -31,7 +31,7 @@ func TestKeyHalt(t *testing.T) {
 		t.Fatal("halting one key stopped the parent or another key")
 	}
 
-	var early keyHalt
+	var early Halt
 	early.Halt(first)
 	ectx, edone := early.Context(parent)
 	defer edone()
@@ -39,7 +39,7 @@ func TestKeyHalt(t *testing.T) {
 		t.Fatal("a key halted before its relay started runs anyway")
 	}
 
-	var plain keyHalt
+	var plain Halt
 	pctx, pdone := plain.Context(parent)
 	pdone()
 	if pctx.Err() == nil || plain.Err() != nil {
