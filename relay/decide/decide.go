@@ -81,7 +81,7 @@ var actionNames = [...]string{"wait", "confirm", "reverted", "resend", "rebroadc
 
 func (a Action) String() string { return actionNames[a] }
 
-// Phase is where a flight is in its life (docs/design.md 4.3). decide is the
+// Phase is where a flight is in its life (docs/design.md 4.3). Decide is the
 // only writer of State.Phase.
 type Phase int
 
@@ -129,7 +129,7 @@ func (s Sighting) TwoBlocks(head, blocks uint64) bool {
 	return s != 0 && head > uint64(s) && head >= uint64(s)+blocks
 }
 
-// State is the relay's memory of one flight between decisions; decide
+// State is the relay's memory of one flight between decisions; Decide
 // reads it and returns the next one. Heights are block numbers; 0 means
 // "not yet".
 type State struct {
@@ -482,7 +482,7 @@ func Decide(p Policy, s State, o Observation) (Action, State) {
 	return act, next
 }
 
-// decideRow is decide, also naming the row that matched (its index in
+// decideRow is Decide, also naming the row that matched (its index in
 // decideRows).
 func decideRow(p Policy, s State, o Observation) (int, Action, State) {
 	f := factsOf(p, s, o)

@@ -41,7 +41,7 @@ func wantPhase(p Phase) func(t *testing.T, s State) {
 	}
 }
 
-// decideCases is the specification of decide, one case at least per row of
+// decideCases is the specification of Decide, one case at least per row of
 // decideRows (TestDecideCoversEveryAction).
 func decideCases() []decideCase {
 	signed := func(nonce uint64) State {
