@@ -69,14 +69,10 @@ func (c *Client) Receipts(ctx context.Context, hashes []common.Hash) ([]*types.R
 // byHash runs method once per hash in JSON-RPC batches; a nil entry is a
 // hash the node has nothing for.
 func byHash[T any](ctx context.Context, c *Client, method, what string, hashes []common.Hash) ([]*T, error) {
-	if c.ep != nil && c.ep.hc != nil {
-		out := make([]*T, 0, len(hashes))
-		for start := 0; start < len(hashes); start += maxBatch {
-			part, err := lookupHTTP[T](ctx, c.ep, method, hashes[start:min(start+maxBatch, len(hashes))])
-			if err != nil {
-				return nil, fmt.Errorf("batch %s: %w", what, err)
-			}
-			out = append(out, part...)
+	if c.overHTTP() {
+		out, err := lookupHTTP[T](ctx, c.ep, method, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("batch %s: %w", what, err)
 		}
 		return out, nil
 	}
@@ -116,6 +112,23 @@ func (c *Client) BlockHashes(ctx context.Context, numbers []uint64) ([]common.Ha
 // where errs[i] is nil; errs[i] is the node's answer for that call (a revert
 // is recognised by AsRevert). err is set when the batch itself failed.
 func (c *Client) EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) (gas []uint64, errs []error, err error) {
+	if c.overHTTP() {
+		calls := make([]httpCall, len(msgs))
+		for i, m := range msgs {
+			calls[i] = httpCall{method: "eth_estimateGas", params: estimateParams(m)}
+		}
+		out, errs, err := batchesHTTP[hexutil.Uint64](ctx, c.ep, calls, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("batch estimate gas: %w", err)
+		}
+		gas = make([]uint64, len(msgs))
+		for i, g := range out {
+			if g != nil {
+				gas[i] = uint64(*g)
+			}
+		}
+		return gas, errs, nil
+	}
 	out := make([]hexutil.Uint64, len(msgs))
 	errs, err = c.batchEach(ctx, len(msgs), func(i int) rpc.BatchElem {
 		arg := map[string]any{"from": msgs[i].From, "to": msgs[i].To, "input": hexutil.Bytes(msgs[i].Data)}
@@ -143,6 +156,16 @@ func (c *Client) SendTransactions(ctx context.Context, txs []*types.Transaction)
 			return nil, fmt.Errorf("encode transaction %s: %w", tx.Hash(), err)
 		}
 	}
+	if c.overHTTP() {
+		calls := make([]httpCall, len(txs))
+		for i, raw := range raws {
+			calls[i] = httpCall{method: "eth_sendRawTransaction", params: rawTxParams(raw)}
+		}
+		if _, errs, err = batchesHTTP[common.Hash](ctx, c.ep, calls, false); err != nil {
+			return nil, fmt.Errorf("batch send: %w", err)
+		}
+		return errs, nil
+	}
 	var ignored common.Hash
 	errs, err = c.batchEach(ctx, len(txs), func(i int) rpc.BatchElem {
 		return rpc.BatchElem{Method: "eth_sendRawTransaction", Args: []any{raws[i]}, Result: &ignored}
@@ -152,6 +175,10 @@ func (c *Client) SendTransactions(ctx context.Context, txs []*types.Transaction)
 	}
 	return errs, nil
 }
+
+// overHTTP: the endpoint is http(s), and batches go through batchHTTP
+// rather than the rpc client.
+func (c *Client) overHTTP() bool { return c.ep != nil && c.ep.hc != nil }
 
 // batchEach runs calls in batches of at most maxBatch and returns each call's
 // own error; err is set only when a batch as a whole failed.
