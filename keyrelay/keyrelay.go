@@ -34,7 +34,10 @@ type Config struct {
 	Lease *lease.Lease // keeps the key to this process while it relays
 	// Halt stops this key's relay when its KMS key cannot sign any more;
 	// nil never halts.
-	Halt      *poolkeys.Halt
+	Halt *poolkeys.Halt
+	// Heartbeat is beaten while this process stands by for the lease, so
+	// a healthy standby passes the monitor; the relay beats it while it
+	// runs (Build gives it the same one).
 	Heartbeat *monitor.Heartbeat
 	Log       zerolog.Logger // carries the wallet
 	// Build returns a new relay for each lease term (a relay recovers from
@@ -44,18 +47,17 @@ type Config struct {
 
 // Key is one key of the pool run by this process.
 type Key struct {
-	Signer    *chain.Signer
-	Queue     *stream.Queue
-	Heartbeat *monitor.Heartbeat
-	halt      *poolkeys.Halt
-	log       zerolog.Logger
-	leased    *leased.Runner
-	relay     atomic.Pointer[relay.Relay] // the current term's, nil before the first
+	Signer *chain.Signer
+	Queue  *stream.Queue
+	halt   *poolkeys.Halt
+	log    zerolog.Logger
+	leased *leased.Runner
+	relay  atomic.Pointer[relay.Relay] // the current term's, nil before the first
 }
 
 // New builds the key. It starts nothing.
 func New(cfg Config) *Key {
-	k := &Key{Signer: cfg.Signer, Queue: cfg.Queue, Heartbeat: cfg.Heartbeat, halt: cfg.Halt, log: cfg.Log}
+	k := &Key{Signer: cfg.Signer, Queue: cfg.Queue, halt: cfg.Halt, log: cfg.Log}
 	if k.halt == nil {
 		k.halt = &poolkeys.Halt{}
 	}
