@@ -37,12 +37,12 @@ func (e *env) startOn(c relay.Chain) {
 	})
 }
 
-// pushOnly sets a relay on a fake clock that does not move and a
-// CHAIN_POLL_INTERVAL of an hour: nothing but a pushed head can make it
-// look at the chain again.
+// pushOnly sets a relay on a fake clock that does not move (no step: the
+// env's waits leave it where it is) and a CHAIN_POLL_INTERVAL of an hour:
+// nothing but a pushed head can make it look at the chain again.
 func pushOnly(t *testing.T) *env {
 	e := newEnv(t, envOptions{fakeClock: true, confirmations: 2})
-	e.cfg.PollInterval = time.Hour
+	e.cfg.PollInterval, e.step = time.Hour, 0
 	return e
 }
 
