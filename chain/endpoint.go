@@ -35,8 +35,9 @@ import (
 // Over ws(s) gorilla/websocket uses the URL only for the handshake request,
 // and its errors (and go-ethereum's wsHandshakeError) name host:port and the
 // HTTP status only, so there is nothing to strip; Dial still scrubs its error
-// with redact as a second line. Frames are not scrubbed: a JSON-RPC error in
-// which a provider echoes the key over a websocket would pass through.
+// with redact as a second line. The node's messages are scrubbed under
+// go-ethereum, as over http(s): scrubbingConn (wsdial.go) redacts the
+// JSON-RPC error objects of every message before the rpc client reads it.
 type endpoint struct {
 	raw    string
 	url    *url.URL
@@ -209,11 +210,12 @@ func (e *redactedError) Error() string { return e.msg }
 
 func (e *redactedError) Unwrap() error { return e.cause }
 
-// dial connects the rpc client; see endpoint for why http(s) is dialled to
-// the bare origin.
+// dial builds the rpc client. It does not reach the node, over any scheme:
+// the first call does (dialWS for ws(s)). See endpoint for why http(s) is
+// dialled to the bare origin.
 func (e *endpoint) dial(ctx context.Context) (*rpc.Client, error) {
 	if e.url.Scheme == "ws" || e.url.Scheme == "wss" {
-		return rpc.DialOptions(ctx, e.raw)
+		return dialWS(ctx, e)
 	}
 	hc := &http.Client{
 		Transport: &endpointTransport{ep: e, next: http.DefaultTransport},
