@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatalf("start devchain: %v", err)
 	}
 	t.Cleanup(func() { dc.Close() })
+	// Before the chain closes (cleanups run last first): the node's HTTP
+	// server waits up to 5 s at shutdown for a connection that never
+	// carried a request (net/http counts one as idle only after 5 s), and
+	// net/http's pool keeps such connections, dialled for a request that an
+	// older one then served.
+	t.Cleanup(http.DefaultTransport.(*http.Transport).CloseIdleConnections)
 	client, err := chain.Dial(t.Context(), dc.URL)
 	if err != nil {
 		t.Fatal(err)
