@@ -26,7 +26,10 @@ func Redis(cfg config.Config) (redis.UniversalClient, error) {
 	return redisconn.Open(cfg.RedisMode, cfg.RedisURL.Reveal())
 }
 
-// Chain dials CHAIN_RPC_URL; errors never show its secret parts.
+// Chain builds the client of CHAIN_RPC_URL; errors never show its secret
+// parts. It does not reach the node, over http(s) or ws(s): the first call
+// does, so a node down now fails that call (WaitReady's chain id) and not
+// the start.
 func Chain(ctx context.Context, cfg config.Config) (*chain.Client, error) {
 	return chain.Dial(ctx, cfg.ChainRPCURL.Reveal())
 }

@@ -25,7 +25,8 @@ type Client struct {
 	ep  *endpoint // for PushesHeads and scrubbing subscription errors
 }
 
-// Dial connects to CHAIN_RPC_URL (http, https, ws or wss). The URL may carry
+// Dial builds the client of CHAIN_RPC_URL (http, https, ws or wss) without
+// reaching the node: its first call does (endpoint.dial). The URL may carry
 // an API key in its path or query, or credentials in its userinfo. No error
 // of Dial or of the returned Client's methods (the embedded ethclient's and
 // the batches) names more of it than scheme://host[:port]: see endpoint.

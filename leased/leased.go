@@ -3,7 +3,7 @@
 // relay's lease term: stand by while another process holds the key's lease,
 // take it over the moment it is free, run a part built anew for the term, and
 // stop that part as soon as the lease is lost. Package lease owns the Redis
-// key and its rules; cmd/processor only wires a Runner per key.
+// key and its rules; package keyrelay builds a Runner per key of the pool.
 package leased
 
 import (
