@@ -60,8 +60,9 @@ func TestBatchDrainsBacklogOnce(t *testing.T) {
 	e.cfg.Status = st
 	apps := e.enqueue(40)
 	e.start()
-	e.mineUntil(60*time.Second, "every application acknowledged", func() bool {
-		return e.queueLen() == int64(len(apps)) && e.pending() == 0
+	// The ack comes before the journal record is forgotten: wait for both.
+	e.mineUntil(60*time.Second, "every application acknowledged and forgotten", func() bool {
+		return e.queueLen() == int64(len(apps)) && e.pending() == 0 && len(e.journal()) == 0
 	})
 	for _, a := range apps {
 		if n := e.created(a.signatureID); n != 1 {
@@ -123,7 +124,7 @@ func TestBatchPausedMidBatch(t *testing.T) {
 	if err := e.chain.SetActive(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	e.mineUntil(60*time.Second, "all acknowledged after unpause", func() bool { return e.pending() == 0 })
+	e.mineUntil(60*time.Second, "all acknowledged and forgotten after unpause", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
 	for _, a := range apps {
 		if n := e.created(a.signatureID); n != 1 {
 			t.Fatalf("application created %d times, want 1", n)
@@ -227,7 +228,7 @@ func TestBatchSurvivesRestart(t *testing.T) {
 				e.chain.Commit() // mined while no relay runs
 			}
 			e.start()
-			e.mineUntil(30*time.Second, "acknowledged", func() bool { return e.pending() == 0 })
+			e.mineUntil(30*time.Second, "acknowledged and forgotten", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
 			for _, a := range apps {
 				if n := e.created(a.signatureID); n != 1 {
 					t.Fatalf("application created %d times, want 1", n)

@@ -91,7 +91,8 @@ func TestPausedWithFullWindow(t *testing.T) {
 	if err := e.chain.SetActive(t.Context(), true); err != nil {
 		t.Fatal(err)
 	}
-	e.mineUntil(60*time.Second, "all acknowledged after unpause", func() bool { return e.pending() == 0 })
+	// The ack comes before the journal record is forgotten: wait for both.
+	e.mineUntil(60*time.Second, "all acknowledged and forgotten after unpause", func() bool { return e.pending() == 0 && len(e.journal()) == 0 })
 	for _, a := range apps {
 		if n := e.created(a.signatureID); n != 1 {
 			t.Fatalf("application created %d times, want 1", n)
