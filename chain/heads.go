@@ -3,6 +3,7 @@ package chain
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -23,7 +24,15 @@ func (c *Client) PushesHeads() bool {
 // subscribes again; the client re-dials the websocket on the next call.
 // Neither the error returned nor the one on Err names more of
 // CHAIN_RPC_URL than its origin.
+//
+// The subscribe request itself is bounded by subscribeTimeout, whatever
+// ctx's deadline: a caller that subscribes for as long as it runs passes a
+// ctx without one, and go-ethereum's client leaves the request it was
+// writing when the websocket failed waiting for an answer that cannot come.
 func (c *Client) SubscribeHeads(ctx context.Context, ch chan<- *types.Header) (ethereum.Subscription, error) {
+	// EthSubscribe's ctx bounds the request only, not the subscription.
+	ctx, cancel := context.WithTimeout(ctx, subscribeTimeout)
+	defer cancel()
 	sub, err := c.rpc.EthSubscribe(ctx, ch, "newHeads")
 	if err != nil {
 		return nil, fmt.Errorf("subscribe newHeads: %w", c.ep.scrubError(err))
@@ -32,6 +41,10 @@ func (c *Client) SubscribeHeads(ctx context.Context, ch chan<- *types.Header) (e
 	go s.relay(c.ep)
 	return s, nil
 }
+
+// subscribeTimeout bounds a newHeads subscribe request: a live node answers
+// it at once.
+const subscribeTimeout = 10 * time.Second
 
 // scrubbedSub is a subscription whose error is scrubbed of the URL's
 // secrets (endpoint.scrubError) before anyone sees it.

@@ -136,3 +136,39 @@ func TestWebsocketWaitsForTheNode(t *testing.T) {
 	}
 	sub.Unsubscribe()
 }
+
+// silent is an eth service whose newHeads subscribe request is never
+// answered (until the test ends).
+type silent struct{ until chan struct{} }
+
+func (s silent) NewHeads(context.Context) (*rpc.Subscription, error) {
+	<-s.until
+	return nil, errors.New("too late")
+}
+
+// TestSubscribeHeadsIsBounded: a subscribe request the node never answers
+// fails within subscribeTimeout (10 s) even when the caller's ctx has no
+// deadline, as the relay's does.
+func TestSubscribeHeadsIsBounded(t *testing.T) {
+	until := make(chan struct{})
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("eth", silent{until}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	t.Cleanup(func() { close(until) })
+	c := dial(t, "ws://"+startNode(t, srv.WebsocketHandler([]string{"*"})).host())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.SubscribeHeads(context.Background(), make(chan *types.Header))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("subscribe: %v, want a deadline", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a subscribe request the node never answers is still waiting after 30 s")
+	}
+}
