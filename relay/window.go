@@ -469,10 +469,16 @@ func (w *window) observeNode(fs []*flight, head, mined, pending uint64, sentBefo
 
 // noteRefusals feeds the node window with the lowest nonce the node refused
 // for a full pool (decide.NodeWindow.RefusedAt); a refused replacement says
-// nothing about the window.
+// nothing about the window. Each flight remembers whether this send of its
+// accepted bytes was so refused (decide.State.Refused): the node holds
+// nothing of them, so they go out again as soon as the window lets them,
+// without waiting ResendAfter.
 func (w *window) noteRefusals(fs []*flight, sent []*types.Transaction, actions []chain.SendAction) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	for i, f := range fs {
+		f.st.Refused = actions[i] == chain.SendPoolFull && sent[i] != f.next
+	}
 	for i, f := range fs {
 		if actions[i] == chain.SendPoolFull && sent[i] != f.next {
 			before := w.node.Limit

@@ -165,6 +165,13 @@ type State struct {
 	ReplacedAt uint64
 	// LastSent is when the bytes were last broadcast.
 	LastSent time.Time
+	// Refused: the node answered the last broadcast of these bytes with a
+	// refusal for a full pool (chain.SendPoolFull), so it holds nothing of
+	// them and a re-send need not wait ResendAfter, which guards bytes the
+	// node accepted and may not show yet. The window keeps a refused nonce
+	// back until the node has room (NodeWindow.RefusedAt), so this costs no
+	// storm. A node that accepts and drops silently is never Refused.
+	Refused bool
 }
 
 // Receipt is the part of a receipt the decision needs.
@@ -240,7 +247,8 @@ type Policy struct {
 	RebroadcastInterval time.Duration // re-send of held, unmined bytes
 	// ResendAfter is the least time between two sends of the same bytes
 	// when the node does not hold them: a pool accepts asynchronously, so
-	// the pass right after a send may not see it yet.
+	// the pass right after a send may not see it yet. Bytes the node
+	// refused (State.Refused) do not wait for it.
 	ResendAfter time.Duration
 	// MaxTransientReverts: a cause that can pass requeues the application
 	// at most this often.
@@ -431,8 +439,8 @@ var decideRows = []row{
 		match: func(f facts) bool { return f.underBase && f.canReplace }, next: replaced},
 	{on: OnPass, when: "lowest unmined nonce, head ≥ max(`SentAtBlock`, `LowestSince`) + `STUCK_TX_BLOCKS`, no replacement yet in this block", act: Replace, keeps: "`ReplacedAt = head`",
 		match: func(f facts) bool { return f.stuck && f.canReplace }, next: replaced},
-	{on: OnPass, when: "not held by the node (nonce ≥ pending nonce), last send ≥ `ResendAfter` ago", act: Resend, keeps: "",
-		match: func(f facts) bool { return !f.held && f.sinceSent >= f.p.ResendAfter }, next: unmined},
+	{on: OnPass, when: "not held by the node (nonce ≥ pending nonce), last send refused for a full pool or ≥ `ResendAfter` ago", act: Resend, keeps: "",
+		match: func(f facts) bool { return !f.held && (f.s.Refused || f.sinceSent >= f.p.ResendAfter) }, next: unmined},
 	{on: OnPass, when: "not held, sent more recently", act: Wait, keeps: "",
 		match: func(f facts) bool { return !f.held }, next: unmined},
 	{on: OnPass, when: "held, last send ≥ `REBROADCAST_INTERVAL` ago", act: Rebroadcast, keeps: "",

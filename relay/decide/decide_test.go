@@ -100,6 +100,20 @@ func decideCases() []decideCase {
 		{name: "dropped, but sent a moment ago: the pool may not show it yet", s: signed(9),
 			o: obs(func(o *Observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: Wait},
 		{name: "dropped beyond the node window: waits its turn", s: signed(30), o: obs(nil), want: Wait},
+		// A send the node refused for a full pool left nothing in it:
+		// ResendAfter, which guards bytes a pool accepted and may not show
+		// yet, does not hold it back once the window has room (issue 21: a
+		// refused send waited for the next block's head, and a block went
+		// empty).
+		{name: "refused for a full pool a moment ago, inside the window now: resend at once",
+			s: with(signed(9), func(s *State) { s.Refused = true }),
+			o: obs(func(o *Observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: Resend},
+		{name: "refused for a full pool, beyond the node window: waits its turn",
+			s: with(signed(30), func(s *State) { s.Refused = true }),
+			o: obs(func(o *Observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: Wait},
+		{name: "refused once, held now (a later send taken): no re-send before the rebroadcast interval",
+			s: with(signed(6), func(s *State) { s.Refused = true }),
+			o: obs(func(o *Observation) { o.Now = t0.Add(100 * time.Millisecond) }), want: Wait},
 		// The window's edge: mined 5 and a limit of 16 cover nonces 5..20.
 		{name: "dropped, the window's last nonce (mined + limit - 1): resend", s: signed(20), o: obs(nil), want: Resend},
 		{name: "dropped, the first nonce past the window (mined + limit): waits", s: signed(21), o: obs(nil), want: Wait},

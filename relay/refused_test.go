@@ -1,0 +1,65 @@
+package relay_test
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRefusedSendGoesOutOnTheNextHead: a node that keeps 16 of a sender's
+// transactions executable (the devchain's geth pool, which also queues a
+// few more) refuses the rest of the first send for a full pool. A refused
+// send left nothing in the node, so once a block frees the window the pass
+// on that block's head sends the refused nonces at once, without waiting
+// ResendAfter (which guards bytes a node accepted and may not show yet), and
+// the next block carries them. Before, they waited for ResendAfter, went
+// out only on a later head, and missed the next block (issue 21: one key on
+// a 16-slot node, the second block empty in two runs of three).
+//
+// The relay runs on the fake clock, which moves only where this test moves
+// it: the pass on the new head comes 250 ms after the refused send, inside
+// the 500 ms ResendAfter of a 2 s poll.
+func TestRefusedSendGoesOutOnTheNextHead(t *testing.T) {
+	const slots, n = 16, 40
+	e := newEnv(t, envOptions{confirmations: 1, maxInFlight: 64, poolSlots: slots, fakeClock: true})
+	e.cfg.PollInterval = 2 * time.Second // ResendAfter: min(poll/2, 500 ms) = 500 ms
+	e.enqueue(n)
+	pendingNonce := func() uint64 {
+		_, p, err := e.client.Nonces(t.Context(), e.signer.Address(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	e.start()
+	// The clock stands still: the first send happens at the relay's start.
+	eventually(t, 30*time.Second, "the first send, refused past the node's 16", func() bool {
+		return e.probe.sends.Load() >= 1 && len(e.journal()) > slots && pendingNonce() == slots
+	})
+	signed := uint64(len(e.journal()))
+	sentAt := e.clock.Now()
+
+	resent := metricValue(t, e, "depeg_relay_tx_resent_total")
+	sends := e.probe.sends.Load()
+	e.chain.Commit() // takes nonces 0-15 and frees the window
+	passes := e.probe.passes.Load()
+	// The tracker looks at the head every 250 ms before it has learnt the
+	// block interval (firstHeadPoll), and the fake clock has not moved since
+	// it started: one step makes the look that finds the new head, and
+	// nothing else moves it, so no later pass can do the sending.
+	e.clock.Advance(250 * time.Millisecond)
+	eventually(t, 15*time.Second, "the refused nonces sent on the new head's pass", func() bool {
+		return e.probe.passes.Load() > passes && e.probe.sends.Load() > sends
+	})
+	if since := e.clock.Now().Sub(sentAt); since >= 500*time.Millisecond {
+		t.Fatalf("%v since the refused send: the test needs less than ResendAfter (500 ms)", since)
+	}
+	// Only the refused ones: those the node took into its pool and dropped
+	// when the block came (it cannot be told from a pool that shows them
+	// late) keep the ResendAfter guard.
+	again := metricValue(t, e, "depeg_relay_tx_resent_total") - resent
+	if again < 1 || again >= float64(signed-slots) {
+		t.Fatalf("%v re-sent on the new head's pass, want the refused ones only (between 1 and %d)", again, signed-slots-1)
+	}
+	t.Logf("%d signed, the node held %d; %v refused ones re-sent on the next head's pass, %v after the send",
+		signed, slots, again, e.clock.Now().Sub(sentAt))
+}
