@@ -33,6 +33,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -184,15 +185,12 @@ func (g *gateway) startRelayWith(maxInFlight int) {
 	g.t.Helper()
 	obs := &intake.ObservedQueue{Queue: g.queue, Status: g.status,
 		OnError: func(op string, err error) { g.t.Errorf("bookkeeping %s: %v", op, err) }}
-	cfg := relay.Config{
-		Confirmations: 2, MaxInFlight: maxInFlight,
-		ReadBlock: 100 * time.Millisecond, ErrorBackoff: 100 * time.Millisecond,
-		BalanceTooLowWait: 100 * time.Millisecond, PollInterval: 25 * time.Millisecond,
-		RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
-		MinBalance: big.NewInt(params.Ether),
-		Fees:       chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)}, GasMarginPercent: 20,
-		Status: g.status, // as production wires it: confirmed outcomes recorded before the ack
-	}
+	// config's defaults, with the cadence of a test: blocks every 100 ms.
+	cfg := relay.Settings(configtest.Defaults(g.t, g.chain.URL, g.chain.Product, testMnemonic))
+	cfg.Confirmations, cfg.MaxInFlight = 2, maxInFlight
+	cfg.ReadBlock, cfg.ErrorBackoff, cfg.BalanceTooLowWait = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	cfg.PollInterval, cfg.RebroadcastInterval = 25*time.Millisecond, 2*time.Second
+	cfg.Status = g.status // as production wires it: confirmed outcomes recorded before the ack
 	r := relay.New(cfg, zerolog.New(g.log).With().Str("component", "relay").Logger(), g.client,
 		obs, g.signer, g.product,
 		monitor.NewMetrics(prometheus.NewRegistry()), &monitor.Heartbeat{})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/params"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -20,6 +18,7 @@ import (
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
@@ -174,14 +173,12 @@ func runRelay(t *testing.T, rdb redis.UniversalClient, n int) {
 		sid, _ := frontend.SignatureIDToBytes32(app.SignatureID)
 		sids = append(sids, sid)
 	}
-	r := relay.New(relay.Config{
-		Confirmations: 2, MaxInFlight: 16,
-		ReadBlock: 100 * time.Millisecond, ErrorBackoff: 100 * time.Millisecond,
-		BalanceTooLowWait: 100 * time.Millisecond, PollInterval: 25 * time.Millisecond,
-		RPCTimeout: 5 * time.Second, RebroadcastInterval: 2 * time.Second,
-		MinBalance: big.NewInt(params.Ether),
-		Fees:       chain.FeePolicy{MaxFee: big.NewInt(30 * params.GWei)}, GasMarginPercent: 20,
-	}, zerolog.Nop(), client, queue, chain.NewSigner(key, dc.ChainID), chain.NewProduct(dc.Product),
+	// config's defaults, with the cadence of a test: blocks every 100 ms.
+	cfg := relay.Settings(configtest.Defaults(t, dc.URL, dc.Product, testMnemonic))
+	cfg.Confirmations, cfg.MaxInFlight = 2, 16
+	cfg.ReadBlock, cfg.ErrorBackoff, cfg.BalanceTooLowWait = 100*time.Millisecond, 100*time.Millisecond, 100*time.Millisecond
+	cfg.PollInterval, cfg.RebroadcastInterval = 25*time.Millisecond, 2*time.Second
+	r := relay.New(cfg, zerolog.Nop(), client, queue, chain.NewSigner(key, dc.ChainID), chain.NewProduct(dc.Product),
 		monitor.NewMetrics(prometheus.NewRegistry()), &monitor.Heartbeat{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

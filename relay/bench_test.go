@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/relay"
@@ -74,7 +75,7 @@ func benchRelay(b *testing.B, window, backlog int) {
 	q := &benchQueue{Queue: stream.NewQueue(rdb, keys), target: int64(b.N), done: make(chan struct{})}
 	c := &benchChain{mined: map[common.Hash]uint64{}}
 	product := common.HexToAddress("0xaaA6975B481Eb6B050f213095E368Daf00C34D03")
-	cfg := relayConfig(loadConfig(b, "http://127.0.0.1:8545", product)) // the chain is benchChain; the URL is never dialled
+	cfg := relay.Settings(configtest.Defaults(b, "http://127.0.0.1:8545", product, testMnemonic)) // the chain is benchChain; the URL is never dialled
 	cfg.Confirmations, cfg.MaxInFlight = 1, window
 	cfg.ReadBlock, cfg.PollInterval = 100*time.Millisecond, 5*time.Millisecond
 	r := relay.New(cfg, zerolog.Nop(), c, q, signer, chain.NewProduct(product),

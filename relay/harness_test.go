@@ -21,9 +21,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/chain"
-	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/poll"
@@ -117,8 +117,8 @@ func newEnv(t *testing.T, o envOptions) *env {
 		hb:      &monitor.Heartbeat{},
 		log:     &logbuf.Buffer{},
 	}
-	loaded := loadConfig(t, dc.URL, dc.Product)
-	e.cfg = relayConfig(loaded)
+	loaded := configtest.Defaults(t, dc.URL, dc.Product, testMnemonic)
+	e.cfg = relay.Settings(loaded)
 	// What the tests choose; everything else is config's default.
 	e.cfg.Confirmations, e.cfg.MaxInFlight = o.confirmations, o.maxInFlight
 	// Blocks are sealed by the test: a pass at least every 50 ms follows
@@ -138,46 +138,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.probe = &probe{Metrics: e.metrics}
 	e.dumpLogOnFailure()
 	return e
-}
-
-// loadConfig loads the configuration as the processor does, from an
-// environment that sets only what config requires (the chain, the product,
-// the test mnemonic): every other setting is config's default, written once
-// in config's table of variables (issue 20), so the relay's tests run with
-// the values production runs with unless a test chooses otherwise. Those
-// include REBROADCAST_INTERVAL, ERROR_TIMEOUT and BALANCE_TOO_LOW_TIMEOUT
-// of a minute or so: a test that waits for one of them runs on the fake
-// clock (envOptions.fakeClock).
-func loadConfig(t testing.TB, rpcURL string, product common.Address) config.Config {
-	t.Helper()
-	env := map[string]string{"CHAIN_RPC_URL": rpcURL, "DEPEG_PRODUCT_ADDRESS": product.Hex(),
-		"PROCESSOR_MNEMONIC": testMnemonic}
-	c, err := config.LoadFrom(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
-	if err != nil {
-		t.Fatalf("load config's defaults: %v", err)
-	}
-	return c
-}
-
-// relayConfig maps the loaded configuration to the relay's, field by field
-// as cmd/processor does (service.go).
-func relayConfig(c config.Config) relay.Config {
-	return relay.Config{
-		Confirmations: c.RequiredConfirmations, MaxInFlight: c.MaxInFlight,
-		ReadBlock: c.RedisReadBlockTimeout, ErrorBackoff: c.ErrorTimeout,
-		BalanceTooLowWait: c.BalanceTooLowTimeout, PollInterval: c.ChainPollInterval,
-		RPCTimeout: c.RPCTimeout, RebroadcastInterval: c.RebroadcastInterval,
-		MinBalance:          c.ProcessorMinBalance,
-		Fees:                chain.FeePolicy{MaxFee: c.MaxFeePerGas, MaxTip: c.MaxPriorityFeePerGas},
-		GasMarginPercent:    c.GasLimitMarginPercent,
-		StuckBlocks:         c.StuckTxBlocks,
-		FeeBumpPercent:      int64(c.FeeBumpPercent),
-		MaxTransientReverts: c.MaxTransientReverts,
-		SignatureLookback:   c.SignatureLookbackBlocks,
-		MaxEntryAttempts:    c.MaxEntryAttempts,
-		ClaimIdle:           c.ClaimIdle,
-		MaxClaims:           c.MaxEntryClaims,
-	}
 }
 
 // start runs a relay until the returned stop is called (or the test ends).

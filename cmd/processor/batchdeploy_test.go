@@ -26,6 +26,7 @@ import (
 	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/redistest"
 	"github.com/etherisc/depeg-relay/lease"
+	"github.com/etherisc/depeg-relay/relay"
 )
 
 // deployEnv is a devchain sealing a block every 50 ms with the first key of
@@ -150,7 +151,7 @@ func TestBatching(t *testing.T) {
 		{"batches of two", addr, 2, true},
 	} {
 		cfg := config.Config{BatchContract: tc.contract, BatchMaxApplications: tc.max, BatchGasBudget: 8_000_000}
-		b := batching(cfg)
+		b := relay.BatchingOf(cfg)
 		if (b != nil) != tc.want {
 			t.Errorf("%s: batching = %+v, want set %t", tc.name, b, tc.want)
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/config"
 	"github.com/etherisc/depeg-relay/devmode"
+	"github.com/etherisc/depeg-relay/relay"
 )
 
 // devEnv is dev mode (package devmode). This file alone imports it, so the
@@ -26,5 +27,5 @@ func startDev(ctx context.Context, log zerolog.Logger) (*devEnv, error) {
 
 // PrintBanner prints dev mode's banner, saying whether the relay batches.
 func (d *devEnv) PrintBanner(w io.Writer, cfg config.Config) {
-	d.Env.PrintBanner(w, cfg, batching(cfg) != nil)
+	d.Env.PrintBanner(w, cfg, relay.BatchingOf(cfg) != nil)
 }

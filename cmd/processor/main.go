@@ -26,6 +26,7 @@ import (
 	"github.com/etherisc/depeg-relay/frontdoor"
 	"github.com/etherisc/depeg-relay/oncall"
 	"github.com/etherisc/depeg-relay/preflight"
+	"github.com/etherisc/depeg-relay/relay"
 )
 
 // usage is printed once, on -h (stdout) or after the reason of a refusal
@@ -137,7 +138,7 @@ func run() int {
 		return oncall.Exit(err)
 	}
 	if cl.check {
-		if err := preflight.Run(ctx, cfg, batching(cfg) != nil, log); err != nil {
+		if err := preflight.Run(ctx, cfg, relay.BatchingOf(cfg) != nil, log); err != nil {
 			log.Error().Err(err).Msg("preflight failed")
 			return 1
 		}

@@ -81,7 +81,7 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		return nil, ctx.Err()
 	}
 
-	if b := batching(cfg); b != nil {
+	if b := relay.BatchingOf(cfg); b != nil {
 		// A batch contract for another product would apply every batch to
 		// that product: refuse to start rather than relay through it.
 		c, cancel := context.WithTimeout(ctx, cfg.RPCTimeout)
@@ -164,27 +164,11 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 		heartbeat := &monitor.Heartbeat{}
 		k := keyrelay.New(keyrelay.Config{Signer: signer, Queue: queue, Lease: l, Halt: halt, Heartbeat: heartbeat, Log: klog,
 			Build: func() *relay.Relay {
-				return relay.New(relay.Config{
-					Confirmations: cfg.RequiredConfirmations, MaxInFlight: cfg.MaxInFlight,
-					ReadBlock: cfg.RedisReadBlockTimeout, ErrorBackoff: cfg.ErrorTimeout,
-					BalanceTooLowWait: cfg.BalanceTooLowTimeout, PollInterval: cfg.ChainPollInterval,
-					RPCTimeout: cfg.RPCTimeout, RebroadcastInterval: cfg.RebroadcastInterval,
-					MinBalance:          cfg.ProcessorMinBalance,
-					Fees:                chain.FeePolicy{MaxFee: cfg.MaxFeePerGas, MaxTip: cfg.MaxPriorityFeePerGas},
-					GasMarginPercent:    cfg.GasLimitMarginPercent,
-					StuckBlocks:         cfg.StuckTxBlocks,
-					FeeBumpPercent:      int64(cfg.FeeBumpPercent),
-					MaxTransientReverts: cfg.MaxTransientReverts,
-					SignatureLookback:   cfg.SignatureLookbackBlocks,
-					MaxEntryAttempts:    cfg.MaxEntryAttempts,
-					ClaimIdle:           cfg.ClaimIdle,
-					MaxClaims:           cfg.MaxEntryClaims,
-					Balance:             func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) },
-					Pool:                identity,
-					Keys:                len(cfg.ProcessorAccountIndexes),
-					Status:              recordingStatus{store: status, recent: recent},
-					Batch:               batching(cfg),
-				}, klog, s.client, observed, signer, product, km, heartbeat)
+				rc := relay.Settings(cfg)
+				rc.Balance = func(context.Context) (*big.Int, error) { return s.checker.BalanceOf(addr) }
+				rc.Pool = identity
+				rc.Status = recordingStatus{store: status, recent: recent}
+				return relay.New(rc, klog, s.client, observed, signer, product, km, heartbeat)
 			}})
 		keyChecks = append(keyChecks, monitor.KeyConfig{
 			Wallet: addr, Heartbeat: heartbeat, InFlight: k.InFlight, NodeWindow: k.NodeWindow,
