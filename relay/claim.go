@@ -87,6 +87,9 @@ func (r *submitter) claimIdle(ctx context.Context, free int) {
 			r.metrics.RedisError("claim_idle")
 			r.log.Warn().Err(err).Msg("claim idle entries failed")
 		}
+		// A claim whose reply was lost may have landed: the entries
+		// are then in this consumer's pending list.
+		r.rescanFromStart()
 		return
 	}
 	if len(claimed) == 0 {

@@ -75,6 +75,10 @@ func (r *submitter) submitLoop(ctx context.Context) {
 		r.claimIdle(ctx, r.readCount(free))
 		entries, fresh, err := r.next(ctx, r.readCount(free))
 		if err != nil {
+			// A read whose reply was lost may have delivered entries:
+			// they wait in this consumer's pending list, which only a
+			// scan from the start reads.
+			r.rescanFromStart()
 			r.backoff(ctx, err)
 			continue
 		}

@@ -1,0 +1,101 @@
+package relay_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/etherisc/depeg-relay/relay"
+	"github.com/etherisc/depeg-relay/stream"
+)
+
+// cutRead loses the reply of the first read of new entries that delivered
+// any, as a connection cut mid-reply does: Redis has put the entries in this
+// consumer's pending list, and the relay never saw them.
+type cutRead struct {
+	relay.Queue
+	cut  atomic.Bool
+	lost atomic.Int64
+}
+
+func (c *cutRead) ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error) {
+	entries, err := c.Queue.ReadNew(ctx, count, block)
+	if err == nil && len(entries) > 0 && c.cut.CompareAndSwap(false, true) {
+		c.lost.Store(int64(len(entries)))
+		return nil, errors.New("injected: connection cut before the reply")
+	}
+	return entries, err
+}
+
+// TestCutReadIsReadAgainFromPending: entries delivered by a read whose reply
+// was lost wait in this consumer's pending list, where only a scan from the
+// start finds them; the failed read must start one. Before, the loop backed
+// off and read new entries again, and the lost ones stayed pending until the
+// process restarted (e2e/faults "Redis connection cut mid-pipeline
+// (replies)": five applications never created). On the fake clock: each
+// look lets one ERROR_TIMEOUT pass.
+func TestCutReadIsReadAgainFromPending(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
+	e.step = e.cfg.ErrorBackoff
+	apps := e.enqueue(3)
+	q := &cutRead{Queue: e.queue}
+	e.startWith(e.client, q)
+	e.mineUntil(30*time.Second, "every application created once and acknowledged", func() bool {
+		if e.pending() != 0 {
+			return false
+		}
+		for _, a := range apps {
+			if e.created(a.signatureID) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if q.lost.Load() == 0 {
+		t.Fatal("the injected cut never happened")
+	}
+}
+
+// cutClaim loses the reply of the first claim that moved any entry, as a
+// connection cut mid-reply does: the entries are now in this consumer's
+// pending list, and the relay never saw them claimed.
+type cutClaim struct {
+	relay.Queue
+	cut  atomic.Bool
+	lost atomic.Int64
+}
+
+func (c *cutClaim) ClaimIdle(ctx context.Context, minIdle time.Duration, limit int) ([]stream.Claimed, error) {
+	claimed, err := c.Queue.ClaimIdle(ctx, minIdle, limit)
+	if err == nil && len(claimed) > 0 && c.cut.CompareAndSwap(false, true) {
+		c.lost.Store(int64(len(claimed)))
+		return nil, errors.New("injected: connection cut before the reply")
+	}
+	return claimed, err
+}
+
+// TestCutClaimIsReadAgainFromPending: entries claimed by a claim whose reply
+// was lost are this consumer's now, and no later claim moves them again (a
+// relay claims only from other consumers): the failed claim must start a
+// scan of the pending list, or they wait until the process restarts.
+func TestCutClaimIsReadAgainFromPending(t *testing.T) {
+	e := newEnv(t, envOptions{confirmations: 1})
+	e.cfg.ClaimIdle = 300 * time.Millisecond
+	apps := e.enqueue(3)
+	e.readAs("a-process-that-died")
+	q := &cutClaim{Queue: e.queue}
+	e.startWith(e.client, q)
+	e.mineUntil(20*time.Second, "the claimed applications created once and acknowledged", func() bool {
+		for _, a := range apps {
+			if e.created(a.signatureID) != 1 {
+				return false
+			}
+		}
+		return e.pending() == 0
+	})
+	if q.lost.Load() == 0 {
+		t.Fatal("the injected cut never happened")
+	}
+}
