@@ -185,6 +185,10 @@ type benchChain struct {
 
 func (c *benchChain) count() { c.calls++ }
 
+// PushesHeads: the in-memory node pushes no heads, so the tracker polls it
+// (the embedded *chain.Client is nil: its own method would dereference it).
+func (c *benchChain) PushesHeads() bool { return false }
+
 func (c *benchChain) counts() (calls, passes, hashes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -223,6 +227,15 @@ func (c *benchChain) PendingNonceAt(context.Context, common.Address) (uint64, er
 	defer c.mu.Unlock()
 	c.count()
 	return c.sent, nil
+}
+
+// Nonces is NonceAt and PendingNonceAt in one batch (two calls for the
+// node): nothing is held by an unknown sender, so the hold never holds.
+func (c *benchChain) Nonces(context.Context, common.Address, *big.Int) (mined, pending uint64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls += 2
+	return c.nonce, c.sent, nil
 }
 
 func (c *benchChain) SuggestGasTipCap(context.Context) (*big.Int, error) {
