@@ -150,7 +150,14 @@ func (e *env) start() (stop func()) {
 // inject faults (a lost broadcast, a failing ack).
 func (e *env) startWith(c relay.Chain, q relay.Queue) (stop func()) {
 	e.t.Helper()
-	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), &chainProbe{Chain: c, p: e.probe}, q, e.signer, e.product, e.probe, e.hb)
+	return e.run(&chainProbe{Chain: c, p: e.probe}, q)
+}
+
+// run runs a relay on c and q as they are until the returned stop is
+// called (or the test ends).
+func (e *env) run(c relay.Chain, q relay.Queue) (stop func()) {
+	e.t.Helper()
+	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), c, q, e.signer, e.product, e.probe, e.hb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()

@@ -1,8 +1,6 @@
 package relay_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,21 +18,7 @@ import (
 // counts its passes.
 func (e *env) startOn(c relay.Chain) {
 	e.t.Helper()
-	r := relay.New(e.cfg, zerolog.New(e.log).With().Timestamp().Logger(), c, e.queue, e.signer, e.product, e.probe, e.hb)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	e.t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				e.t.Errorf("relay run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			e.t.Errorf("relay did not stop within 30s")
-		}
-	})
+	e.run(c, e.queue)
 }
 
 // pushOnly sets a relay on a fake clock that does not move (no step: the
