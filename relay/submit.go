@@ -249,6 +249,15 @@ func (r *submitter) next(ctx context.Context, n int) (entries []stream.Entry, fr
 		r.metrics.RedisError("read_new")
 		return nil, false, err
 	}
+	if len(entries) == 0 {
+		// Nothing new: scan this consumer's pending list again before the
+		// next read. go-redis retries a read whose reply a cut connection
+		// lost, and the retry finds nothing new: the entries the first
+		// attempt delivered wait in the pending list, and no error says
+		// so. An idle relay thus finds them within a read's block, at the
+		// cost of one page of its own pending entries.
+		r.rescanFromStart()
+	}
 	return entries, true, nil
 }
 
