@@ -11,20 +11,38 @@ import (
 	"github.com/etherisc/depeg-relay/stream"
 )
 
-// cutRead loses the reply of the first read of new entries that delivered
-// any, as a connection cut mid-reply does: Redis has put the entries in this
-// consumer's pending list, and the relay never saw them.
+// settledOnce reports whether every application was created exactly once
+// and every entry acknowledged.
+func (e *env) settledOnce(apps []enqueued) bool {
+	if e.pending() != 0 {
+		return false
+	}
+	for _, a := range apps {
+		if e.created(a.signatureID) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// cutRead delivers the first read of new entries that returned any and
+// loses its answer, as a connection cut mid-reply does: Redis has put the
+// entries in this consumer's pending list, and the relay never saw them.
+// The relay gets answer instead: the cut's error, or nil and no entries,
+// which is what go-redis's own retry of such a read gives back (the retry
+// finds nothing new).
 type cutRead struct {
 	relay.Queue
-	cut  atomic.Bool
-	lost atomic.Int64
+	answer error
+	cut    atomic.Bool
+	lost   atomic.Int64
 }
 
 func (c *cutRead) ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error) {
 	entries, err := c.Queue.ReadNew(ctx, count, block)
 	if err == nil && len(entries) > 0 && c.cut.CompareAndSwap(false, true) {
 		c.lost.Store(int64(len(entries)))
-		return nil, errors.New("injected: connection cut before the reply")
+		return nil, c.answer
 	}
 	return entries, err
 }
@@ -40,19 +58,9 @@ func TestCutReadIsReadAgainFromPending(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
 	e.step = e.cfg.ErrorBackoff
 	apps := e.enqueue(3)
-	q := &cutRead{Queue: e.queue}
+	q := &cutRead{Queue: e.queue, answer: errors.New("injected: connection cut before the reply")}
 	e.startWith(e.client, q)
-	e.mineUntil(30*time.Second, "every application created once and acknowledged", func() bool {
-		if e.pending() != 0 {
-			return false
-		}
-		for _, a := range apps {
-			if e.created(a.signatureID) != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	e.mineUntil(30*time.Second, "every application created once and acknowledged", func() bool { return e.settledOnce(apps) })
 	if q.lost.Load() == 0 {
 		t.Fatal("the injected cut never happened")
 	}
@@ -87,37 +95,10 @@ func TestCutClaimIsReadAgainFromPending(t *testing.T) {
 	e.readAs("a-process-that-died")
 	q := &cutClaim{Queue: e.queue}
 	e.startWith(e.client, q)
-	e.mineUntil(20*time.Second, "the claimed applications created once and acknowledged", func() bool {
-		for _, a := range apps {
-			if e.created(a.signatureID) != 1 {
-				return false
-			}
-		}
-		return e.pending() == 0
-	})
+	e.mineUntil(20*time.Second, "the claimed applications created once and acknowledged", func() bool { return e.settledOnce(apps) })
 	if q.lost.Load() == 0 {
 		t.Fatal("the injected cut never happened")
 	}
-}
-
-// retriedRead delivers the first read of new entries that returned any and
-// answers it as empty, without an error: what go-redis's own retry of a
-// read whose reply a cut connection lost gives back (the retry finds
-// nothing new; the first attempt's entries are pending under this
-// consumer).
-type retriedRead struct {
-	relay.Queue
-	cut  atomic.Bool
-	lost atomic.Int64
-}
-
-func (c *retriedRead) ReadNew(ctx context.Context, count int, block time.Duration) ([]stream.Entry, error) {
-	entries, err := c.Queue.ReadNew(ctx, count, block)
-	if err == nil && len(entries) > 0 && c.cut.CompareAndSwap(false, true) {
-		c.lost.Store(int64(len(entries)))
-		return nil, nil
-	}
-	return entries, err
 }
 
 // TestSilentlyRetriedReadIsReadAgainFromPending: entries a read delivered
@@ -129,19 +110,9 @@ func (c *retriedRead) ReadNew(ctx context.Context, count int, block time.Duratio
 func TestSilentlyRetriedReadIsReadAgainFromPending(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 1})
 	apps := e.enqueue(3)
-	q := &retriedRead{Queue: e.queue}
+	q := &cutRead{Queue: e.queue} // answered empty, as go-redis's retry answers
 	e.startWith(e.client, q)
-	e.mineUntil(30*time.Second, "every application created once and acknowledged", func() bool {
-		if e.pending() != 0 {
-			return false
-		}
-		for _, a := range apps {
-			if e.created(a.signatureID) != 1 {
-				return false
-			}
-		}
-		return true
-	})
+	e.mineUntil(30*time.Second, "every application created once and acknowledged", func() bool { return e.settledOnce(apps) })
 	if q.lost.Load() == 0 {
 		t.Fatal("the injected empty answer never happened")
 	}
