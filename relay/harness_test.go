@@ -135,7 +135,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 		e.cfg.Clock = e.clock
 	}
 	e.metrics = monitor.NewMetrics(e.reg)
-	e.probe = &probe{Metrics: e.metrics}
+	e.probe = &probe{Metrics: e.metrics, now: time.Now}
+	if e.clock != nil {
+		e.probe.now = e.clock.Now
+	}
 	e.dumpLogOnFailure()
 	return e
 }
@@ -311,6 +314,24 @@ type probe struct {
 
 	mu      sync.Mutex
 	reverts map[string]int // simulations reverted, by revert reason
+	// now is the relays' clock; simulated holds when each simulation batch
+	// was answered on it, and whether one of its calls reverted with
+	// PRODUCT_NOT_ACTIVE, so a test checks the back-off between attempts.
+	now       func() time.Time
+	simulated []simulation
+}
+
+// simulation is one simulation batch the relay made, on its clock.
+type simulation struct {
+	at     time.Time
+	paused bool // a call reverted with PRODUCT_NOT_ACTIVE
+}
+
+// simulations is what the relays simulated, in order.
+func (p *probe) simulations() []simulation {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]simulation(nil), p.simulated...)
 }
 
 func (p *probe) SetNodeWindow(held, window uint64) {
@@ -352,14 +373,17 @@ type chainProbe struct {
 func (c *chainProbe) EstimateGasBatch(ctx context.Context, msgs []ethereum.CallMsg) ([]uint64, []error, error) {
 	gas, errs, err := c.Chain.EstimateGasBatch(ctx, msgs)
 	c.p.mu.Lock()
+	sim := simulation{at: c.p.now()}
 	for _, e := range errs {
 		if rev := chain.AsRevert(e); rev != nil {
 			if c.p.reverts == nil {
 				c.p.reverts = map[string]int{}
 			}
 			c.p.reverts[rev.Reason]++
+			sim.paused = sim.paused || strings.Contains(rev.Reason, "PRODUCT_NOT_ACTIVE")
 		}
 	}
+	c.p.simulated = append(c.p.simulated, sim)
 	c.p.mu.Unlock()
 	c.p.estimates.Add(1)
 	return gas, errs, err

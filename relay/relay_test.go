@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,10 +180,16 @@ func TestBadInput(t *testing.T) {
 
 // TestPausedProductStaysPending: PRODUCT_NOT_ACTIVE is transient. The entry
 // stays pending while the product is paused and goes through after unpause.
-// On the fake clock, each look lets one back-off pass.
+// Each refused simulation waits one ERROR_TIMEOUT before the next, and the
+// first after the unpause comes one ERROR_TIMEOUT after the last refusal:
+// not sooner (no hammering of a paused product), and not a second back-off
+// later. The fault suite measures the same recovery on the wall clock of a
+// busy machine, where only a gross delay can fail it.
+// On the fake clock, each look moves it a tenth of the back-off, so where
+// the relay acts is known to that tenth, whatever the machine's load.
 func TestPausedProductStaysPending(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
-	e.step = e.cfg.ErrorBackoff
+	e.step = e.cfg.ErrorBackoff / 10
 	if err := e.chain.SetActive(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +213,17 @@ func TestPausedProductStaysPending(t *testing.T) {
 	e.until(30*time.Second, "application created after unpause", func() bool {
 		return e.pending() == 0 && e.created(app.signatureID) == 1
 	})
+	sims := e.probe.simulations()
+	resumed := slices.IndexFunc(sims, func(s simulation) bool { return !s.paused })
+	if resumed < 4 {
+		t.Fatalf("simulations %v: want four or more refused, then one that passed", sims)
+	}
+	backoff := e.cfg.ErrorBackoff
+	for i := 1; i <= resumed; i++ {
+		if gap := sims[i].at.Sub(sims[i-1].at); gap < backoff || gap >= 2*backoff {
+			t.Fatalf("simulation %d came %v after the refused one before it, want one ERROR_TIMEOUT (%v), less than two", i, gap, backoff)
+		}
+	}
 }
 
 // TestRestartBetweenBroadcastAndAck stops the relay after its transactions are
