@@ -275,6 +275,9 @@ func (h *harness) drained() (bool, string) {
 			waiting++
 		}
 		for _, e := range a.entries {
+			if e.vanished { // its hash, if kept, is no one's (CI saw one)
+				continue
+			}
 			if n, err := h.rdb.Exists(h.ctx, stream.ApplicationKey(e.entity)).Result(); err != nil || n != 0 {
 				hashes++
 			}

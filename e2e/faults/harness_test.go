@@ -88,6 +88,12 @@ type entry struct {
 	at         time.Time // enqueued
 	// lost: the entry was in Redis when Redis lost its data.
 	lost bool
+	// vanished: Redis lost the entry while its application was not on
+	// chain, and the frontend enqueued the application again
+	// (reenqueueVanished). Its hash may have outlived it: the frontend
+	// writes the hash first, and a restart can keep that write and lose
+	// the entry's; no entry points to such a hash, and no one purges it.
+	vanished bool
 }
 
 // ack is what the Redis watcher saw when an entry was acknowledged.
@@ -424,7 +430,7 @@ func (h *harness) reenqueueVanished() int {
 		}
 		h.mu.Lock()
 		for i := range a.entries {
-			a.entries[i].lost = true
+			a.entries[i].lost, a.entries[i].vanished = true, true
 		}
 		h.mu.Unlock()
 		h.enqueueAgain(a)
