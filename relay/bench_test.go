@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +110,9 @@ func benchRelay(b *testing.B, window, backlog int) {
 	b.ReportMetric((statsAfter.cpu-statsBefore.cpu)*1e9/n, "redis-cpu-ns/app")
 	// The benchmark's own INFO is the only command not the relay's.
 	b.ReportMetric(float64(statsAfter.calls-statsBefore.calls-1)/n, "redis-cmds/app")
+	if b.N > 1 { // the testing package's one-op probe run is all start-up commands
+		b.Log(benchCommandMix(statsBefore, statsAfter, n))
+	}
 	calls, passes, hashes := c.counts()
 	b.ReportMetric(float64(calls)/n, "rpc-calls/app")
 	if passes > 0 {
@@ -305,10 +309,43 @@ func (c *benchChain) Receipts(_ context.Context, hashes []common.Hash) ([]*types
 	return out, nil
 }
 
-// benchStats is redis-server's own view: commands served and CPU used.
+// benchStats is redis-server's own view: commands served (in all and per
+// command name) and CPU used. Redis counts a command a script runs
+// (redis.call) under its own name as well as the EVALSHA that ran it, so
+// calls is commands executed, not round trips.
 type benchStats struct {
-	calls int64
-	cpu   float64 // seconds
+	calls  int64
+	byName map[string]int64
+	cpu    float64 // seconds
+}
+
+// benchCommandMix is the commands per application by name between two
+// readings, largest first, without the benchmark's own INFO: what makes up
+// redis-cmds/app, so a change in it can be traced to the command that
+// moved (issue 20).
+func benchCommandMix(before, after benchStats, apps float64) string {
+	type mix struct {
+		name string
+		per  float64
+	}
+	var mixes []mix
+	for name, calls := range after.byName {
+		if d := calls - before.byName[name]; d > 0 && name != "info" {
+			mixes = append(mixes, mix{name, float64(d) / apps})
+		}
+	}
+	sort.Slice(mixes, func(i, j int) bool {
+		if mixes[i].per != mixes[j].per {
+			return mixes[i].per > mixes[j].per
+		}
+		return mixes[i].name < mixes[j].name
+	})
+	var sb strings.Builder
+	sb.WriteString("redis commands per application:")
+	for _, m := range mixes {
+		fmt.Fprintf(&sb, " %s=%.3f", m.name, m.per)
+	}
+	return sb.String()
 }
 
 func benchRedisStats(b *testing.B, rdb *redis.Client) benchStats {
@@ -316,15 +353,16 @@ func benchRedisStats(b *testing.B, rdb *redis.Client) benchStats {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var s benchStats
+	s := benchStats{byName: map[string]int64{}}
 	for _, line := range strings.Split(info, "\n") {
 		line = strings.TrimSpace(line)
 		if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok {
-			_, kv, _ := strings.Cut(rest, ":")
+			name, kv, _ := strings.Cut(rest, ":")
 			for _, f := range strings.Split(kv, ",") {
 				if v, ok := strings.CutPrefix(f, "calls="); ok {
 					n, _ := strconv.ParseInt(v, 10, 64)
 					s.calls += n
+					s.byName[name] += n
 				}
 			}
 		}
