@@ -140,3 +140,53 @@ func TestRecordIsFenced(t *testing.T) {
 		t.Fatalf("Record after Release = %v, want ErrFenced", err)
 	}
 }
+
+// TestJournalWritesLargeBatches: a fenced write passes its fields to one
+// HSET or HDEL a chunk, and a chunk must stay inside the Lua stack (8,000
+// values) with its pairs whole. 5,000 records (10,000 arguments, two
+// chunks, the second starting on a field) are written and forgotten, fenced
+// and not, and every record reads back as written.
+func TestJournalWritesLargeBatches(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := t.Context()
+	l, err := lease.New(rdb, lease.Key(testKeys.Wallet), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := l.TryAcquire(ctx); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	const n = 5000
+	recs := make([]stream.TxRecord, n)
+	nonces := make([]uint64, n)
+	for i := range recs {
+		nonces[i] = uint64(i)
+		recs[i] = stream.TxRecord{Nonce: uint64(i), EntryID: "1-" + strconv.Itoa(i), Hashes: []string{"0x" + strconv.FormatInt(int64(i)+1, 16)}, RawTx: "0x01"}
+	}
+	for _, tc := range []struct {
+		name string
+		q    *stream.Queue
+	}{
+		{"fenced", stream.NewQueueWithOptions(rdb, testKeys, stream.Options{Fence: l})},
+		{"unfenced", stream.NewQueue(rdb, testKeys)},
+	} {
+		if err := tc.q.Record(ctx, recs...); err != nil {
+			t.Fatalf("%s: Record %d: %v", tc.name, n, err)
+		}
+		got, err := tc.q.Journal(ctx)
+		if err != nil || len(got) != n {
+			t.Fatalf("%s: journal holds %d records (%v), want %d", tc.name, len(got), err, n)
+		}
+		for _, r := range got {
+			if r.CurrentHash() != recs[r.Nonce].CurrentHash() {
+				t.Fatalf("%s: record %d reads back hash %s, want %s", tc.name, r.Nonce, r.CurrentHash(), recs[r.Nonce].CurrentHash())
+			}
+		}
+		if err := tc.q.Forget(ctx, nonces...); err != nil {
+			t.Fatalf("%s: Forget %d: %v", tc.name, n, err)
+		}
+		if left, err := rdb.HLen(ctx, tc.q.JournalKey()).Result(); err != nil || left != 0 {
+			t.Fatalf("%s: %d records left after Forget (%v)", tc.name, left, err)
+		}
+	}
+}
