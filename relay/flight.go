@@ -121,7 +121,7 @@ func (f *flight) sending() *types.Transaction {
 // setTx makes tx the accepted transaction.
 func (f *flight) setTx(tx *types.Transaction) {
 	f.tx = tx
-	f.st.FeeCap = tx.GasFeeCap()
+	f.st.FeeCap, f.st.TipCap = tx.GasFeeCap(), tx.GasTipCap()
 	f.log = f.baseLog.With().Str("tx", tx.Hash().Hex()).Uint64("nonce", tx.Nonce()).Logger()
 }
 

@@ -71,6 +71,7 @@ type envOptions struct {
 	fakeClock     bool             // the relays run on env.clock (see env.until)
 	priceBump     uint64           // the node's replacement rule in percent (0: geth's 10)
 	batch         int              // deploy the batch contract and batch up to this many per transaction (0: off)
+	gasLimit      uint64           // the block gas limit (0: devchain's 30 million)
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -81,7 +82,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	wallet := crypto.PubkeyToAddress(key.PublicKey)
 	dc, err := devchain.Start(devchain.Options{Fund: append([]common.Address{wallet}, o.alsoFund...), FundAmount: o.fund,
-		PoolSlots: o.poolSlots, PriceBump: o.priceBump, Batch: o.batch > 0})
+		PoolSlots: o.poolSlots, PriceBump: o.priceBump, Batch: o.batch > 0, GasLimit: o.gasLimit})
 	if err != nil {
 		t.Fatalf("start devchain: %v", err)
 	}

@@ -168,9 +168,10 @@ func (r *tracker) trackOnce(ctx context.Context) {
 	var reverted []outcome
 	var lost, send, replace []*flight
 	obs := make(map[*flight]decide.Observation, len(flights))
+	nextBase := decide.NextBaseFee(header)
 	rcpts := make(map[*flight]*types.Receipt)
 	for _, f := range flights {
-		o := decide.Observation{Now: now, Head: head, BaseFee: header.BaseFee, Mined: mined, Pending: pending,
+		o := decide.Observation{Now: now, Head: head, NextBaseFee: nextBase, Mined: mined, Pending: pending,
 			NodeLimit: window, Looked: looked[f]}
 		if o.Looked {
 			for _, h := range f.hashes() {

@@ -141,8 +141,8 @@ type State struct {
 	Signed bool
 	// GapFill: a zero-value self-transfer carrying no application.
 	GapFill bool
-	// FeeCap of the transaction the node accepted.
-	FeeCap *big.Int
+	// FeeCap and TipCap of the transaction the node accepted.
+	FeeCap, TipCap *big.Int
 	// MinedIn and MinedHash are the block of the last receipt seen.
 	MinedIn   uint64
 	MinedHash common.Hash
@@ -214,10 +214,15 @@ type Cause struct {
 // flight (Looked, Receipt) and for the whole wallet (the rest); on the
 // other events, the pass's observation with the event's own field set.
 type Observation struct {
-	Event   Event
-	Now     time.Time
-	Head    uint64
-	BaseFee *big.Int // nil before London
+	Event Event
+	Now   time.Time
+	Head  uint64
+	// NextBaseFee is the base fee of the block after Head, which EIP-1559
+	// fixes from Head's header; nil before London. It, not Head's own base
+	// fee, is what a pending transaction must pay to be in the next block,
+	// and the block builder takes a transaction only for the tip left over
+	// it (min(TipCap, FeeCap - NextBaseFee)).
+	NextBaseFee *big.Int
 	// Mined is the wallet's mined nonce at Head: every nonce below it is
 	// mined. Pending is the node's pending nonce: the node holds, as
 	// executable, our transactions at nonces [Mined, Pending).
@@ -294,7 +299,14 @@ type facts struct {
 	lowest     bool
 	inWindow   bool
 	canReplace bool
-	underBase  bool // the base fee overtook the fee cap
+	// shortOfTip: the fee cap cannot pay the full tip over the next block's
+	// base fee. A builder fills a block by tip and skips what tips less than
+	// its minimum, so a transaction priced when the base fee was lower stops
+	// being mined as soon as its fee cap no longer covers base fee and tip,
+	// which full blocks (+12.5% each) reach several blocks before the base
+	// fee overtakes the fee cap itself; as it holds back every later nonce of
+	// the wallet, the blocks in between would go out without any of ours.
+	shortOfTip bool
 	stuck      bool // lowest for STUCK_TX_BLOCKS
 	held       bool // the node holds it (nonce below the pending nonce)
 	// sinceSent is how long ago the bytes were last sent.
@@ -321,7 +333,7 @@ func factsOf(p Policy, s State, o Observation) facts {
 	f.lowest = s.Nonce == o.Mined
 	f.inWindow = s.Nonce < o.Mined+o.NodeLimit
 	f.canReplace = o.Head > s.ReplacedAt
-	f.underBase = o.BaseFee != nil && s.FeeCap != nil && s.FeeCap.Cmp(o.BaseFee) < 0
+	f.shortOfTip = shortOfTip(s.FeeCap, s.TipCap, o.NextBaseFee)
 	sentAt, lowestSince := s.SentAtBlock, s.LowestSince
 	if sentAt == 0 {
 		sentAt = o.Head
@@ -340,6 +352,21 @@ func factsOf(p Policy, s State, o Observation) facts {
 	f.sigUsedFor2 = s.SigUsed.Note(o.Head).TwoBlocks(o.Head, 0)
 	f.sigUsedWait = s.SigUsed != 0 && !s.SigUsed.TwoBlocks(o.Head, 0)
 	return f
+}
+
+// shortOfTip reports whether feeCap < nextBaseFee + tip: the transaction
+// cannot pay its full tip in the next block. Equal is enough: the builder
+// then gets the whole tip. A nil tip counts as zero (the fee cap must still
+// cover the base fee); nothing is short before London or without a fee cap.
+func shortOfTip(feeCap, tip, nextBaseFee *big.Int) bool {
+	if feeCap == nil || nextBaseFee == nil {
+		return false
+	}
+	need := new(big.Int).Set(nextBaseFee)
+	if tip != nil {
+		need.Add(need, tip)
+	}
+	return feeCap.Cmp(need) < 0
 }
 
 // row is one line of the decision table: on event, when match holds (and
@@ -435,8 +462,8 @@ var decideRows = []row{
 		match: func(f facts) bool { return f.reorged }, next: func(f facts, s *State) { s.Lost = 0 }},
 	{on: OnPass, when: "nonce ≥ window (the node would drop it again)", act: Wait, keeps: "`SentAtBlock`, `LowestSince` set, `Lost` cleared (so in every pass row below)",
 		match: func(f facts) bool { return !f.inWindow }, next: unmined},
-	{on: OnPass, when: "base fee > its fee cap, no replacement yet in this block", act: Replace, keeps: "`ReplacedAt = head`",
-		match: func(f facts) bool { return f.underBase && f.canReplace }, next: replaced},
+	{on: OnPass, when: "fee cap < next block's base fee + its tip (it cannot pay its full tip there), no replacement yet in this block", act: Replace, keeps: "`ReplacedAt = head`",
+		match: func(f facts) bool { return f.shortOfTip && f.canReplace }, next: replaced},
 	{on: OnPass, when: "lowest unmined nonce, head ≥ max(`SentAtBlock`, `LowestSince`) + `STUCK_TX_BLOCKS`, no replacement yet in this block", act: Replace, keeps: "`ReplacedAt = head`",
 		match: func(f facts) bool { return f.stuck && f.canReplace }, next: replaced},
 	{on: OnPass, when: "not held by the node (nonce ≥ pending nonce), last send refused for a full pool or ≥ `ResendAfter` ago", act: Resend, keeps: "",

@@ -45,10 +45,10 @@ func wantPhase(p Phase) func(t *testing.T, s State) {
 // decideRows (TestDecideCoversEveryAction).
 func decideCases() []decideCase {
 	signed := func(nonce uint64) State {
-		return State{Nonce: nonce, Signed: true, FeeCap: gwei(20), SentAtBlock: 100, LastSent: t0}
+		return State{Nonce: nonce, Signed: true, FeeCap: gwei(20), TipCap: gwei(2), SentAtBlock: 100, LastSent: t0}
 	}
 	obs := func(mut func(*Observation)) Observation {
-		o := Observation{Now: t0.Add(2 * time.Second), Head: 101, BaseFee: gwei(10), Mined: 5, Pending: 8, NodeLimit: 16}
+		o := Observation{Now: t0.Add(2 * time.Second), Head: 101, NextBaseFee: gwei(10), Mined: 5, Pending: 8, NodeLimit: 16}
 		if mut != nil {
 			mut(&o)
 		}
@@ -151,8 +151,27 @@ func decideCases() []decideCase {
 		{name: "nonce equal to the pending nonce: not held, resend", s: signed(8), o: obs(nil), want: Resend},
 		{name: "dropped, sent exactly ResendAfter ago: resend", s: signed(9),
 			o: obs(func(o *Observation) { o.Now = t0.Add(time.Second) }), want: Resend},
-		{name: "base fee equal to the fee cap: still includable, no replacement", s: signed(6),
-			o: obs(func(o *Observation) { o.BaseFee = gwei(20) }), want: Wait},
+		// The fee cap against the next block's base fee and the tip (20 gwei
+		// against base + 2): the builder takes a transaction for the tip
+		// left over the base fee and skips one short of its minimum, so it
+		// is replaced once it cannot pay its full tip in the next block, not
+		// once the base fee passed the fee cap, blocks later (issue 21).
+		{name: "fee cap exactly next base fee + tip: pays its full tip, no replacement", s: signed(6),
+			o: obs(func(o *Observation) { o.NextBaseFee = gwei(18) }), want: Wait},
+		{name: "fee cap one wei short of next base fee + tip: replace before the builder skips it", s: signed(6),
+			o: obs(func(o *Observation) { o.NextBaseFee = new(big.Int).Add(gwei(18), big.NewInt(1)) }), want: Replace,
+			check: func(t *testing.T, s State) {
+				if s.ReplacedAt != 101 {
+					t.Errorf("ReplacedAt %d, want 101", s.ReplacedAt)
+				}
+			}},
+		{name: "no tip: the fee cap exactly the next base fee still enters, no replacement",
+			s: with(signed(6), func(s *State) { s.TipCap = nil }), o: obs(func(o *Observation) { o.NextBaseFee = gwei(20) }), want: Wait},
+		{name: "no tip: next base fee one wei above the fee cap, replace",
+			s: with(signed(6), func(s *State) { s.TipCap = nil }),
+			o: obs(func(o *Observation) { o.NextBaseFee = new(big.Int).Add(gwei(20), big.NewInt(1)) }), want: Replace},
+		{name: "before London (no base fee): never short of its tip", s: with(signed(6), func(s *State) { s.TipCap = gwei(30) }),
+			o: obs(func(o *Observation) { o.NextBaseFee = nil }), want: Wait},
 		{name: "held and unmined for the rebroadcast interval", s: signed(6),
 			o: obs(func(o *Observation) { o.Now = t0.Add(2 * time.Minute) }), want: Rebroadcast},
 		{name: "lowest nonce for STUCK_TX_BLOCKS: replace", s: with(signed(5), func(s *State) { s.LowestSince = 100 }),
@@ -173,10 +192,12 @@ func decideCases() []decideCase {
 			}},
 		{name: "not the lowest nonce: never stuck on its own fees", s: with(signed(6), func(s *State) { s.LowestSince = 0 }),
 			o: obs(func(o *Observation) { o.Head = 300 }), want: Wait},
-		{name: "base fee above the fee cap: replace, held or not", s: signed(9),
-			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Replace},
-		{name: "base fee above the fee cap, already replaced in this block", s: with(signed(6), func(s *State) { s.ReplacedAt = 101 }),
-			o: obs(func(o *Observation) { o.BaseFee = gwei(25) }), want: Wait},
+		{name: "next base fee above the fee cap: replace, held or not", s: signed(9),
+			o: obs(func(o *Observation) { o.NextBaseFee = gwei(25) }), want: Replace},
+		{name: "short of its tip, not the lowest nonce: replace all the same (the builder skips it, and every later nonce with it)",
+			s: with(signed(7), func(s *State) { s.LowestSince = 0 }), o: obs(func(o *Observation) { o.NextBaseFee = gwei(19) }), want: Replace},
+		{name: "short of its tip, already replaced in this block", s: with(signed(6), func(s *State) { s.ReplacedAt = 101 }),
+			o: obs(func(o *Observation) { o.NextBaseFee = gwei(19) }), want: Wait},
 		{name: "nonce mined, no receipt of ours: first sighting only marks it", s: signed(3),
 			o: obs(func(o *Observation) { o.Looked = true }), want: Wait,
 			check: func(t *testing.T, s State) {
@@ -304,7 +325,7 @@ func TestStuckFlightIsReplacedOncePerStuckBlocks(t *testing.T) {
 	s := State{Nonce: 5, Signed: true, FeeCap: gwei(20), LastSent: t0}
 	var replacedAt []uint64
 	for head := uint64(100); head <= 120; head++ {
-		o := Observation{Event: OnPass, Now: t0.Add(time.Duration(head-100) * time.Second / 2), Head: head, BaseFee: gwei(10),
+		o := Observation{Event: OnPass, Now: t0.Add(time.Duration(head-100) * time.Second / 2), Head: head, NextBaseFee: gwei(10),
 			Mined: 5, Pending: 6, NodeLimit: 16}
 		act, next := Decide(p, s, o)
 		s = next
@@ -369,6 +390,35 @@ func TestDecideCoversEveryAction(t *testing.T) {
 		if last < 0 || !decideRows[last].match(facts{}) {
 			t.Errorf("event %v: its last row must always match", Event(e))
 		}
+	}
+}
+
+// TestShortOfTip is the replacement-for-price rule on its own, at its
+// boundary: a fee cap of exactly next base fee + tip pays the full tip.
+func TestShortOfTip(t *testing.T) {
+	wei := big.NewInt
+	tests := []struct {
+		name                  string
+		feeCap, tip, nextBase *big.Int
+		want                  bool
+	}{
+		{"cap = next base + tip", wei(120), wei(20), wei(100), false},
+		{"cap one wei less", wei(119), wei(20), wei(100), true},
+		{"cap one wei more", wei(121), wei(20), wei(100), false},
+		{"cap above the next base, not by the tip", wei(110), wei(20), wei(100), true},
+		{"cap below the next base", wei(90), wei(20), wei(100), true},
+		{"zero tip, cap = next base", wei(100), wei(0), wei(100), false},
+		{"nil tip counts as zero", wei(99), nil, wei(100), true},
+		{"nil tip, cap = next base", wei(100), nil, wei(100), false},
+		{"before London", wei(1), wei(20), nil, false},
+		{"no fee cap known", nil, wei(20), wei(100), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := shortOfTip(tc.feeCap, tc.tip, tc.nextBase); got != tc.want {
+				t.Fatalf("shortOfTip(%v, %v, %v) = %v, want %v", tc.feeCap, tc.tip, tc.nextBase, got, tc.want)
+			}
+		})
 	}
 }
 
