@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/redistest"
@@ -56,8 +58,13 @@ type env struct {
 	metrics *monitor.Metrics
 	checker *monitor.Checker
 	srv     *httptest.Server
+	// balanceMaxAge is the checker's: 3 x config's BALANCE_REFRESH_INTERVAL
+	// (CheckerConfig.BalanceMaxAge).
+	balanceMaxAge time.Duration
 }
 
+// checkTimeout is the test's MONITOR_CHECK_TIMEOUT, shorter than config's
+// so that TestMonitorRedisStopped answers quickly.
 const checkTimeout = 500 * time.Millisecond
 
 func newEnv(tb testing.TB) *env {
@@ -76,6 +83,8 @@ func newEnv(tb testing.TB) *env {
 	}
 	reg := prometheus.NewRegistry()
 	e.metrics = monitor.NewMetrics(reg, monitor.WithClock(e.clock.Now))
+	defaults := configtest.Unwired(tb) // the balance and the clock are fakes
+	e.balanceMaxAge = 3 * defaults.BalanceRefreshInterval
 	c, err := monitor.NewChecker(monitor.CheckerConfig{
 		Wallet:           common.HexToAddress("0x00000000000000000000000000000000000000aa"),
 		AlertBalance:     milliEth(1000),
@@ -85,6 +94,8 @@ func newEnv(tb testing.TB) *env {
 		Group:            group,
 		DeadLetterStream: "application:dead-letters",
 		CheckTimeout:     checkTimeout,
+		BalanceRefresh:   defaults.BalanceRefreshInterval,
+		FeeCapGrace:      defaults.ErrorTimeout,
 		Balance:          e.bal,
 		Redis:            e.rdb,
 		Heartbeat:        e.hb,
@@ -187,10 +198,10 @@ func TestMonitorFailures(t *testing.T) {
 		{
 			name: "stale balance",
 			setup: func(t *testing.T, e *env) {
-				e.clock.Advance(100 * time.Second)
+				e.clock.Advance(e.balanceMaxAge + 10*time.Second)
 				e.hb.Beat(e.clock.Now())
 			},
-			key: "balance", want: "error - balance 2 ETH is 100s old (max 90s)",
+			key: "balance", want: "error - balance 2 ETH is {{stale}} old (max {{maxAge}})",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -201,7 +212,9 @@ func TestMonitorFailures(t *testing.T) {
 			if code != http.StatusInternalServerError {
 				t.Errorf("status %d, want 500", code)
 			}
-			want := strings.ReplaceAll(tc.want, "{{last}}", last)
+			secs := func(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
+			want := strings.NewReplacer("{{last}}", last, "{{stale}}", secs(e.balanceMaxAge+10*time.Second),
+				"{{maxAge}}", secs(e.balanceMaxAge)).Replace(tc.want)
 			if body[tc.key] != want {
 				t.Errorf("%s = %v, want %q", tc.key, body[tc.key], want)
 			}

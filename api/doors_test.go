@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/etherisc/depeg-relay/api"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/monitor"
 )
@@ -40,11 +41,12 @@ func startDoors(t *testing.T, ownMetrics bool, metricsToken string) *doors {
 	reg := prometheus.NewRegistry()
 	hb := &monitor.Heartbeat{}
 	hb.Beat(time.Now())
+	cfg := configtest.Defaults(t, g.chain.URL, g.chain.Product, testMnemonic)
 	checker, err := monitor.NewChecker(monitor.CheckerConfig{
 		Wallet: g.signer.Address(), AlertBalance: big.NewInt(1), LoopMaxAge: time.Hour, MaxPending: 10,
 		StreamKey: g.keys.Stream, Group: g.keys.Group, DeadLetterStream: g.keys.DeadLetter,
-		CheckTimeout: 2 * time.Second, Balance: g.client, Redis: g.rdb, Heartbeat: hb,
-		Metrics: monitor.NewMetrics(reg),
+		CheckTimeout: cfg.MonitorCheckTimeout, BalanceRefresh: cfg.BalanceRefreshInterval, FeeCapGrace: cfg.ErrorTimeout,
+		Balance: g.client, Redis: g.rdb, Heartbeat: hb, Metrics: monitor.NewMetrics(reg),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +55,11 @@ func startDoors(t *testing.T, ownMetrics bool, metricsToken string) *doors {
 	if err := checker.RefreshBalance(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	reg.MustRegister(monitor.NewCheckCollector(checker, 4*time.Second))
+	checks, err := monitor.NewCheckCollector(checker, 2*cfg.MonitorCheckTimeout) // as cmd/processor registers it
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(checks)
 
 	l := api.Listen{Addr: "127.0.0.1:0", Limits: api.DefaultLimits()}
 	if ownMetrics {

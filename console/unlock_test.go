@@ -17,6 +17,7 @@ import (
 	"github.com/etherisc/depeg-relay/console"
 	"github.com/etherisc/depeg-relay/inspect"
 	"github.com/etherisc/depeg-relay/intake"
+	"github.com/etherisc/depeg-relay/internal/configtest"
 	"github.com/etherisc/depeg-relay/internal/freeport"
 	"github.com/etherisc/depeg-relay/monitor"
 	"github.com/etherisc/depeg-relay/stream"
@@ -166,10 +167,12 @@ func TestRedisUnreachableOnThePage(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	hb := &monitor.Heartbeat{}
 	hb.Beat(time.Now())
+	defaults := configtest.Unwired(t) // the balance is a fake, Redis refuses
 	checker, err := monitor.NewChecker(monitor.CheckerConfig{
 		Wallet: common.HexToAddress(wallet), AlertBalance: big.NewInt(1), LoopMaxAge: time.Minute,
 		MaxPending: 10, StreamKey: "application:signatures", Group: "g", DeadLetterStream: "dl",
-		CheckTimeout: 2 * time.Second, Balance: richBalance{}, Redis: rdb, Heartbeat: hb,
+		CheckTimeout: defaults.MonitorCheckTimeout, BalanceRefresh: defaults.BalanceRefreshInterval,
+		FeeCapGrace: defaults.ErrorTimeout, Balance: richBalance{}, Redis: rdb, Heartbeat: hb,
 	})
 	if err != nil {
 		t.Fatal(err)

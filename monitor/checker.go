@@ -32,20 +32,20 @@ type BacklogReader interface {
 	ReadBacklog(ctx context.Context) (stream.Backlog, error)
 }
 
-// Defaults for CheckerConfig.
-const (
-	DefaultCheckTimeout   = 2 * time.Second
-	DefaultBalanceRefresh = 30 * time.Second
-	maxBalanceTimeout     = 10 * time.Second
-	DefaultFeeCapGrace    = time.Minute
-)
+// maxBalanceTimeout caps the default BalanceTimeout: a balance read that
+// takes longer is failing, whatever the refresh period.
+const maxBalanceTimeout = 10 * time.Second
 
 // ErrClosed is returned in a report's Redis check after Close.
 var ErrClosed = errors.New("checker closed")
 
 // CheckerConfig holds the thresholds and the dependencies of a Checker.
 // Durations and amounts are already parsed from the environment (see
-// docs/design.md, "The fixed contracts").
+// docs/design.md, "The fixed contracts"). The settings that are variables
+// of the processor (CheckTimeout, BalanceRefresh, FeeCapGrace) have their
+// defaults in package config, written once there: NewChecker refuses them
+// zero rather than keep a second copy that could drift from config's.
+// Tests take them from config too (internal/configtest).
 type CheckerConfig struct {
 	// Wallet is the hot wallet whose balance is checked.
 	Wallet common.Address
@@ -88,11 +88,11 @@ type CheckerConfig struct {
 	// Redis, StreamKey, Group and DeadLetterStream.
 	Backlog BacklogReader
 
-	// CheckTimeout bounds the Redis part of a check; default 2s. A probe
-	// answers within it even when Redis hangs.
+	// CheckTimeout (MONITOR_CHECK_TIMEOUT) bounds the Redis part of a
+	// check. A probe answers within it even when Redis hangs. Required.
 	CheckTimeout time.Duration
-	// BalanceRefresh is the period of the balance refresher (Start);
-	// default 30s.
+	// BalanceRefresh (BALANCE_REFRESH_INTERVAL) is the period of the
+	// balance refresher (Start). Required.
 	BalanceRefresh time.Duration
 	// BalanceTimeout bounds one BalanceAt call; default BalanceRefresh,
 	// at most 10s.
@@ -133,8 +133,8 @@ type CheckerConfig struct {
 	// FeeCapGrace: the fees check fails once the base fee the relay read
 	// has stayed above MAX_FEE_PER_GAS (Metrics.SetBaseFee) this long while
 	// entries wait: nothing can be sent until the cap is raised or the base
-	// fee falls. Default 1 minute (five blocks of 12 s); the processor passes
-	// ERROR_TIMEOUT, how long the relay waits before it reads the fee again.
+	// fee falls. The processor passes ERROR_TIMEOUT, how long the relay
+	// waits before it reads the fee again. Required.
 	FeeCapGrace time.Duration
 	// Orphans, when set, names the keys of the pool that no live process
 	// holds and whose journals still hold transactions (package pool
@@ -182,17 +182,13 @@ type KeyConfig struct {
 	Metrics *WalletMetrics
 }
 
-// withDefaults fills zero values and reports every invalid setting at once.
+// withDefaults fills the zero values that are derived from other settings
+// and reports every invalid setting at once. CheckTimeout, BalanceRefresh
+// and FeeCapGrace have no default here: theirs are config's.
 func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	if len(c.Keys) == 0 {
 		c.Keys = []KeyConfig{{Wallet: c.Wallet, Heartbeat: c.Heartbeat, InFlight: c.InFlight, NodeWindow: c.NodeWindow,
 			HeldByUnknown: c.HeldByUnknown, Standby: c.Standby, WaitingAtFeeCap: c.WaitingAtFeeCap}}
-	}
-	if c.CheckTimeout == 0 {
-		c.CheckTimeout = DefaultCheckTimeout
-	}
-	if c.BalanceRefresh == 0 {
-		c.BalanceRefresh = DefaultBalanceRefresh
 	}
 	if c.BalanceTimeout == 0 {
 		c.BalanceTimeout = min(c.BalanceRefresh, maxBalanceTimeout)
@@ -202,9 +198,6 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	}
 	if c.MaxWaitAge == 0 {
 		c.MaxWaitAge = 10 * c.LoopMaxAge
-	}
-	if c.FeeCapGrace == 0 {
-		c.FeeCapGrace = DefaultFeeCapGrace
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -229,12 +222,20 @@ func (c CheckerConfig) withDefaults() (CheckerConfig, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
+		// from is the config variable a required duration's default is in:
+		// written once there, never here.
+		from string
 	}{
-		{"check timeout", c.CheckTimeout}, {"balance refresh", c.BalanceRefresh},
-		{"balance timeout", c.BalanceTimeout}, {"balance max age", c.BalanceMaxAge},
-		{"max wait age", c.MaxWaitAge}, {"fee cap grace", c.FeeCapGrace},
+		{"check timeout", c.CheckTimeout, "MONITOR_CHECK_TIMEOUT"},
+		{"balance refresh", c.BalanceRefresh, "BALANCE_REFRESH_INTERVAL"},
+		{"balance timeout", c.BalanceTimeout, ""}, {"balance max age", c.BalanceMaxAge, ""},
+		{"max wait age", c.MaxWaitAge, ""},
+		{"fee cap grace", c.FeeCapGrace, "ERROR_TIMEOUT"},
 	} {
-		if d.v < 0 {
+		switch {
+		case d.v == 0 && d.from != "":
+			bad("%s is required (its default is config's %s)", d.name, d.from)
+		case d.v < 0:
 			bad("%s must be positive, got %s", d.name, d.v)
 		}
 	}

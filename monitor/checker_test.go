@@ -190,6 +190,7 @@ func TestCheckRedisHangs(t *testing.T) {
 	c, err := NewChecker(CheckerConfig{
 		AlertBalance: eth(t, "1"), LoopMaxAge: time.Minute, MaxPending: 10,
 		StreamKey: testStream, Group: testGroup, CheckTimeout: timeout,
+		BalanceRefresh: 15 * time.Second, FeeCapGrace: 30 * time.Second,
 		Balance: &fakeBalance{wei: eth(t, "2")}, Redis: rdb, Heartbeat: &Heartbeat{},
 	})
 	if err != nil {
@@ -282,6 +283,7 @@ func TestBalanceNotReadYet(t *testing.T) {
 	bal := &fakeBalance{err: errors.New("dial tcp: connection refused")}
 	c, err := NewChecker(CheckerConfig{
 		AlertBalance: eth(t, "1"), LoopMaxAge: time.Minute, StreamKey: testStream, Group: testGroup,
+		CheckTimeout: time.Second, BalanceRefresh: 15 * time.Second, FeeCapGrace: 30 * time.Second,
 		Balance: bal, Redis: redis.NewClient(&redis.Options{}), Heartbeat: &Heartbeat{},
 	})
 	if err != nil {
@@ -390,10 +392,47 @@ func TestNewCheckerReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
-	for _, want := range []string{"alert balance", "loop max age", "max pending", "stream key", "group", "check timeout", "max wait age", "balance reader", "redis reader", "heartbeat"} {
+	for _, want := range []string{"alert balance", "loop max age", "max pending", "stream key", "group", "check timeout",
+		"balance refresh", "fee cap grace", "max wait age", "balance reader", "redis reader", "heartbeat"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+}
+
+// TestNewCheckerRequiresConfigsDurations: CheckTimeout, BalanceRefresh and
+// FeeCapGrace have their defaults in config (MONITOR_CHECK_TIMEOUT,
+// BALANCE_REFRESH_INTERVAL, ERROR_TIMEOUT), not in the monitor, so a
+// Checker left with one of them zero is refused with its name instead of
+// running on a second default (issue 20: the monitor's 30 s balance refresh
+// disagreed with config's 15 s).
+func TestNewCheckerRequiresConfigsDurations(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		zero func(*CheckerConfig)
+	}{
+		{"check timeout", func(c *CheckerConfig) { c.CheckTimeout = 0 }},
+		{"balance refresh", func(c *CheckerConfig) { c.BalanceRefresh = 0 }},
+		{"fee cap grace", func(c *CheckerConfig) { c.FeeCapGrace = 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := CheckerConfig{
+				AlertBalance: eth(t, "1"), LoopMaxAge: time.Minute, StreamKey: testStream, Group: testGroup,
+				CheckTimeout: time.Second, BalanceRefresh: 15 * time.Second, FeeCapGrace: 30 * time.Second,
+				Balance: &fakeBalance{}, Redis: redis.NewClient(&redis.Options{}), Heartbeat: &Heartbeat{},
+			}
+			if _, err := NewChecker(cfg); err != nil {
+				t.Fatalf("the complete config is refused: %v", err)
+			}
+			tc.zero(&cfg)
+			c, err := NewChecker(cfg)
+			if err == nil {
+				t.Fatalf("%s zero accepted", tc.name)
+			}
+			if c != nil || !strings.Contains(err.Error(), tc.name+" is required") {
+				t.Fatalf("checker %v, error %q; want none and an error naming %q", c, err, tc.name)
+			}
+		})
 	}
 }
 

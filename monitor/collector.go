@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"time"
 
@@ -32,10 +33,12 @@ type CheckCollector struct {
 
 // NewCheckCollector returns the collector; register it on the processor's
 // registry. timeout bounds one scrape's check (the Checker applies its own
-// CheckTimeout within it); <= 0 means DefaultCheckTimeout plus a margin.
-func NewCheckCollector(h HealthReporter, timeout time.Duration) *CheckCollector {
+// CheckTimeout within it, so the processor passes MONITOR_CHECK_TIMEOUT
+// plus a margin); it must be positive: the collector keeps no default of
+// its own beside config's.
+func NewCheckCollector(h HealthReporter, timeout time.Duration) (*CheckCollector, error) {
 	if timeout <= 0 {
-		timeout = 2 * DefaultCheckTimeout
+		return nil, fmt.Errorf("monitor check collector: timeout must be positive, got %s", timeout)
 	}
 	d := func(sub, name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(Namespace, sub, name), help, labels, nil)
@@ -51,7 +54,7 @@ func NewCheckCollector(h HealthReporter, timeout time.Duration) *CheckCollector 
 		oldest: d("stream", "oldest_waiting_age_seconds",
 			"Age of the oldest entry waiting in the queue, pending or not yet delivered; absent when none waits."),
 		deadLetters: d("stream", "dead_letter_entries", "Entries in the dead-letter stream (XLEN)."),
-	}
+	}, nil
 }
 
 // Describe implements prometheus.Collector.

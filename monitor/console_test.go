@@ -102,7 +102,7 @@ func (s staticHealth) Check(context.Context) Report { return s.r }
 func TestCheckCollector(t *testing.T) {
 	pending, lag, dl := int64(4), int64(2), int64(7)
 	older, younger := 90.5, 12.0
-	c := NewCheckCollector(staticHealth{Report{
+	c := mustCheckCollector(t, staticHealth{Report{
 		Balance: StatusOK, Processor: "error - last loop iteration long ago", NonAckPendingTx: StatusOK,
 		PendingCount: &pending, Lag: &lag, DeadLetterCount: &dl,
 		OldestPendingAgeSeconds: &younger, OldestUndeliveredAgeSeconds: &older,
@@ -134,9 +134,29 @@ depeg_relay_stream_pending_entries 4
 	}
 
 	// Unknown figures (Redis down) are absent, not zero.
-	down := NewCheckCollector(staticHealth{Report{NonAckPendingTx: "error - redis: no answer"}}, time.Second)
+	down := mustCheckCollector(t, staticHealth{Report{NonAckPendingTx: "error - redis: no answer"}}, time.Second)
 	if n := testutil.CollectAndCount(down); n != 3 {
 		t.Fatalf("%d series with Redis down, want only the three checks", n)
+	}
+}
+
+func mustCheckCollector(t *testing.T, h HealthReporter, timeout time.Duration) *CheckCollector {
+	t.Helper()
+	c, err := NewCheckCollector(h, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCheckCollectorNeedsATimeout: the collector has no default timeout of
+// its own (config's MONITOR_CHECK_TIMEOUT is the one), so none is refused
+// rather than made up.
+func TestCheckCollectorNeedsATimeout(t *testing.T) {
+	for _, timeout := range []time.Duration{0, -time.Second} {
+		if c, err := NewCheckCollector(staticHealth{}, timeout); err == nil || c != nil || !strings.Contains(err.Error(), "timeout") {
+			t.Errorf("timeout %s: collector %v, error %v; want no collector and an error naming the timeout", timeout, c, err)
+		}
 	}
 }
 

@@ -97,14 +97,17 @@ func newFixture(t *testing.T, mutate func(*CheckerConfig)) *fixture {
 		StreamKey:        testStream,
 		Group:            testGroup,
 		DeadLetterStream: testDLQ,
-		CheckTimeout:     time.Second,
-		BalanceRefresh:   30 * time.Second,
-		Balance:          f.bal,
-		Redis:            f.rdb,
-		Heartbeat:        f.hb,
-		InFlight:         func() int { return 3 },
-		Metrics:          f.metrics,
-		Now:              f.clock.Now,
+		// Test inputs, not defaults (those are config's): the staleness
+		// tests move the clock past BalanceMaxAge, 3 x BalanceRefresh.
+		CheckTimeout:   time.Second,
+		BalanceRefresh: 30 * time.Second,
+		FeeCapGrace:    time.Minute,
+		Balance:        f.bal,
+		Redis:          f.rdb,
+		Heartbeat:      f.hb,
+		InFlight:       func() int { return 3 },
+		Metrics:        f.metrics,
+		Now:            f.clock.Now,
 	}
 	if mutate != nil {
 		mutate(&cfg)

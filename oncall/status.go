@@ -128,7 +128,7 @@ func (e *opsEnv) statusCmd(ctx context.Context, out io.Writer, asJSON bool) erro
 		MaxWaitAge: e.cfg.MonitorMaxWaitAge, StreamKey: e.cfg.StreamKey, Group: e.cfg.GroupName,
 		DeadLetterStream: e.cfg.DeadLetterStreamKey, CheckTimeout: e.cfg.MonitorCheckTimeout,
 		BalanceRefresh: e.cfg.BalanceRefreshInterval, BalanceTimeout: e.cfg.RPCTimeout,
-		Balance: e.client, Redis: e.rdb,
+		FeeCapGrace: e.cfg.ErrorTimeout, Balance: e.client, Redis: e.rdb,
 		InFlight:        func() int { return inspect.SumInFlight(rep.Pool) },
 		WaitingAtFeeCap: func() bool { return atCap },
 		Now:             e.now,

@@ -38,14 +38,21 @@ func (r recordingStatus) Confirmed(ctx context.Context, cs ...stream.Confirmatio
 
 // registerMonitor adds the checks, queue figures and configured limits to
 // the registry /metrics serves, beside the relay's own metrics: the alert
-// rules and the dashboard (deploy/) are written against this set.
-func registerMonitor(reg prometheus.Registerer, cfg config.Config, checker *monitor.Checker) {
+// rules and the dashboard (deploy/) are written against this set. A scrape's
+// check may take twice MONITOR_CHECK_TIMEOUT, the Checker's own bound plus a
+// margin.
+func registerMonitor(reg prometheus.Registerer, cfg config.Config, checker *monitor.Checker) error {
+	checks, err := monitor.NewCheckCollector(checker, 2*cfg.MonitorCheckTimeout)
+	if err != nil {
+		return err
+	}
 	reg.MustRegister(
-		monitor.NewCheckCollector(checker, 2*cfg.MonitorCheckTimeout),
+		checks,
 		monitor.NewLimitsCollector(monitor.Limits{
 			AlertBalance: cfg.ProcessorAlertBalance, MinBalance: cfg.ProcessorMinBalance,
 			LoopMaxAge: cfg.ListenerLoopMaxTimeout, MaxWaitAge: checker.MaxWaitAge(),
 			MaxPending: cfg.MaxNonAckPendingMessages, MaxInFlight: cfg.MaxInFlight,
 		}),
 	)
+	return nil
 }

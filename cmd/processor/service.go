@@ -207,7 +207,9 @@ func newService(ctx context.Context, cfg config.Config, log zerolog.Logger, fron
 	if err != nil {
 		return nil, fmt.Errorf("build monitor: %w", err)
 	}
-	registerMonitor(reg, cfg, s.checker)
+	if err := registerMonitor(reg, cfg, s.checker); err != nil {
+		return nil, fmt.Errorf("build monitor: %w", err)
+	}
 	// The intake simulates as the first key: who simulates does not change
 	// whether the application would pass.
 	ic := intakeConfig(cfg, log, s.client, s.rdb, first.Queue, status, product, first.Signer.Address(), chainID, reg)

@@ -28,3 +28,15 @@ func Defaults(t testing.TB, rpcURL string, product common.Address, mnemonic stri
 	}
 	return c
 }
+
+// Unwired is Defaults for a test that never dials a chain nor signs (a
+// monitor on a fake balance reader, a page on a fake report): the three
+// required variables hold placeholders, a loopback URL nothing is asked
+// of, the address 0x…01 and the well-known test mnemonic, so such a test
+// still reads every other setting from config's defaults instead of
+// writing them out again.
+func Unwired(t testing.TB) config.Config {
+	t.Helper()
+	return Defaults(t, "http://127.0.0.1:8545", common.HexToAddress("0x0000000000000000000000000000000000000001"),
+		"test test test test test test test test test test test junk")
+}
