@@ -324,9 +324,18 @@ func TestIdleFlood(t *testing.T) {
 	}
 	flooded := time.Now()
 	d.othersAnswer(t, "127.0.0.3")
-	if n := open(one) + open(many); n > lim.MaxConnections {
-		t.Errorf("%d flood connections open, above MaxConnections %d", n, lim.MaxConnections)
-	}
+	// The server closes the connections it evicts at once, but a client
+	// sees each close only when its reader goroutine runs: a count read
+	// once could still hold the last ones (more than a thousand reader
+	// goroutines on a loaded machine). The bound is waited for, well within
+	// IdleTimeout (10 s), after which everything closes anyway.
+	poll.UntilNil(t, 5*time.Second, fmt.Sprintf("at most MaxConnections (%d) flood connections open", lim.MaxConnections),
+		func() error {
+			if n := open(one) + open(many); n > lim.MaxConnections {
+				return fmt.Errorf("%d open", n)
+			}
+			return nil
+		})
 
 	all := append(one, many...)
 	poll.Until(t, lim.IdleTimeout+5*time.Second, "every idle connection closed", func() bool { return open(all) == 0 })
