@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +52,19 @@ func hostileServer(t *testing.T) (addr string, g *gateway) {
 		}
 	})
 	return ln.Addr().String(), g
+}
+
+// acceptCalls counts the calls to Accept. Past n calls, the server's accept
+// loop has taken n connections and run the connection limit's StateNew hook
+// on each: http.Server runs it before it calls Accept again.
+type acceptCalls struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *acceptCalls) Accept() (net.Conn, error) {
+	l.n.Add(1)
+	return l.Listener.Accept()
 }
 
 // goroutines waits until the goroutine count stops falling and returns it.
@@ -303,10 +317,11 @@ func TestHostileHTTP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		accepts := &acceptCalls{Listener: ln}
 		srv := api.NewServerWithLimits(ln.Addr().String(), http.NotFoundHandler(), limits)
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
-		go func() { done <- api.Serve(ctx, srv, ln) }()
+		go func() { done <- api.Serve(ctx, srv, accepts) }()
 		defer func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -328,6 +343,11 @@ func TestHostileHTTP(t *testing.T) {
 			}
 			conns = append(conns, c)
 		}
+		// A dial returns once the kernel has the connection, before the
+		// server accepts it; one not yet accepted looks open (no close to
+		// read). The count waits for the accept loop to have taken all n.
+		poll.Until(t, 10*time.Second, fmt.Sprintf("the server accepted all %d connections", n),
+			func() bool { return accepts.n.Load() > n })
 		waitGoroutines(t, base+limits.MaxConnections+20, 10*time.Second,
 			fmt.Sprintf("%d idle connections held, limit %d", n, limits.MaxConnections))
 		open := 0
