@@ -147,7 +147,11 @@ func TestPublishCompletesAfterCrash(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rdb := intakeRedis(t)
 			p := stream.NewPublisher(rdb, intakeStream, stream.PublishOptions{Poll: 5 * time.Millisecond})
-			crashAfterClaim(t, rdb, p, "sig:c", "EDEAD", 300*time.Millisecond)
+			// The dead writer's lease lasts until the busy claim is checked
+			// (with a lease of 300 ms from here, a stall that long before the
+			// check found it lapsed and the publish rightly took over), then
+			// lapses 300 ms later, while the next publish waits.
+			crashAfterClaim(t, rdb, p, "sig:c", "EDEAD", time.Minute)
 			var deadEntry string
 			if tc.wroteXAD {
 				rdb.HSet(t.Context(), stream.ApplicationKey("EDEAD"), intakeFields(common.Address{2}))
@@ -168,6 +172,9 @@ func TestPublishCompletesAfterCrash(t *testing.T) {
 			}
 			if n := rdb.XLen(t.Context(), intakeStream).Val(); n != int64(len(entriesOf(t, rdb, "EDEAD"))) {
 				t.Fatalf("an entry was written during a live lease (%d entries)", n)
+			}
+			if err := rdb.PExpire(t.Context(), p.Keys().Lease("sig:c"), 300*time.Millisecond).Err(); err != nil {
+				t.Fatal(err)
 			}
 			got, err := p.Publish(t.Context(), stream.Publication{ClaimID: "sig:c", EntityID: "ENEW", Fields: intakeFields(common.Address{2})})
 			if err != nil {
