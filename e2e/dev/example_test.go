@@ -19,17 +19,27 @@ import (
 	"github.com/etherisc/depeg-relay/internal/freeport"
 )
 
-// interruptBound is how long dev mode may take to stop on Ctrl-C.
-const interruptBound = time.Second
+// Dev mode stops on Ctrl-C within about a second (interruptTarget): its
+// relays' blocking reads last 300 ms (REDIS_READ_BLOCK_TIMEOUT), and the
+// rest of the stop is quick. That is a measured figure, logged, not
+// asserted: on a loaded machine it is not a bound. interruptHang is one: a
+// stop that takes longer hangs on something. It stays under the HTTP
+// server's shutdown timeout (api.ShutdownTimeout, 5 s) and SHUTDOWN_TIMEOUT
+// (20 s), either of which would end a stuck stop by itself.
+const (
+	interruptTarget = time.Second
+	interruptHang   = 4 * time.Second
+)
 
 // TestReadmeExampleThenCtrlC is a newcomer's first session: dev mode with
 // a pool of three keys and a Redis of its own (its redis-server child),
 // README's intake example posted verbatim (the body of its curl line),
 // answered with JSON naming the entity, whose status goes submitted (with
 // confirmations) and then confirmed. Then Ctrl-C, as a terminal sends it
-// (SIGINT to the whole process group): dev mode stops within a second, exit
-// 0, and logs no error (its redis-server did not get the SIGINT and was
-// stopped after the relays).
+// (SIGINT to the whole process group): dev mode stops without hanging
+// (interruptHang; in about a second, interruptTarget), exit 0, and logs no
+// error (its redis-server did not get the SIGINT and was stopped after the
+// relays).
 func TestReadmeExampleThenCtrlC(t *testing.T) {
 	bins := devproc.BuildBinaries(t, "./cmd/processor")
 	readme, err := os.ReadFile("../../README.md")
@@ -109,16 +119,14 @@ func TestReadmeExampleThenCtrlC(t *testing.T) {
 	}
 	select {
 	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("dev mode still running 10 s after Ctrl-C\n%s", p.LogTail())
+	case <-time.After(interruptHang):
+		t.Fatalf("dev mode still running %s after Ctrl-C (it stops in about %s)\n%s", interruptHang, interruptTarget, p.LogTail())
 	}
 	took := time.Since(start)
 	if p.Err() != nil {
 		t.Fatalf("exit after Ctrl-C: %v\n%s", p.Err(), p.LogTail())
 	}
-	if took > interruptBound {
-		t.Errorf("dev mode took %s to stop on Ctrl-C, want under %s\n%s", took, interruptBound, p.LogTail())
-	}
+	t.Logf("dev mode stopped %s after Ctrl-C (target %s, hang past %s)", took.Round(time.Millisecond), interruptTarget, interruptHang)
 	lines := p.Lines()
 	banner := strings.Join(lines, "\n")
 	for _, l := range lines {
