@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/go-chi/chi/v5"
 	"github.com/rs/zerolog"
@@ -203,6 +204,14 @@ func TestValidPostEndsConfirmed(t *testing.T) {
 	if st := g.state(entity); st["status"] == "submitted" && (st["confirmations"] != 0.0 || st["updatedAt"] == nil) {
 		t.Fatalf("submitted: %v", st)
 	}
+	// "submitted" is written with the journal, before the broadcast (so
+	// that no crash sends what the user is not shown): wait until the node
+	// holds the transaction, or the block sealed next may go out without it
+	// (CI once sealed it between the two, and no later block came).
+	eventually(t, 10*time.Second, "the node holding the transaction", func() bool {
+		_, pending, err := g.chain.Client.TransactionByHash(context.Background(), common.HexToHash(tx))
+		return err == nil && pending
+	})
 	// Mined in one block, below the relay's 2 confirmations: still
 	// submitted, with 1 confirmation and its block.
 	g.chain.Commit()
