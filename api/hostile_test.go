@@ -37,21 +37,7 @@ var hostileLimits = api.Limits{
 func hostileServer(t *testing.T) (addr string, g *gateway) {
 	t.Helper()
 	g = newGateway(t, gwOptions{adminToken: strings.Repeat("k", 32), maxBody: 16 << 10, rateLimit: 0})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := api.NewServerWithLimits(ln.Addr().String(), g.srv.Config.Handler, hostileLimits)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, srv, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String(), g
+	return limitServer(t, g.srv.Config.Handler, hostileLimits), g
 }
 
 // limitServer serves h through the real server (api.NewServerWithLimits,
