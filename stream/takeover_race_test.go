@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/etherisc/depeg-relay/internal/poll"
 	"github.com/etherisc/depeg-relay/stream"
 )
 
@@ -63,6 +64,14 @@ func TestTakeOverKeepsEntryReadDuringDrop(t *testing.T) {
 	if got := pendingBy(t, rdb); got[late] != "p1/w" {
 		t.Fatalf("entry %s read by the old holder during the take-over is pending under %q (pending: %v), want kept under p1/w", late, got[late], got)
 	}
+	// Silent for the idle time ClaimIdle asks: Redis counts idle time in
+	// whole milliseconds from the delivery, and a claim in the same
+	// millisecond as the read finds it idle 0 (CI once did).
+	poll.Until(t, 5*time.Second, "the entry idle 2 ms", func() bool {
+		p, err := rdb.XPendingExt(t.Context(), &redis.XPendingExtArgs{Stream: testKeys.Stream, Group: testKeys.Group,
+			Start: late, End: late, Count: 1}).Result()
+		return err == nil && len(p) == 1 && p[0].Idle >= 2*time.Millisecond
+	})
 	claimed, err := next.ClaimIdle(t.Context(), time.Millisecond, 10)
 	if err != nil || len(claimed) != 1 || claimed[0].ID != late {
 		t.Fatalf("ClaimIdle after the old holder went silent: %+v (%v), want the entry handed on", claimed, err)
