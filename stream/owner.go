@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -157,11 +158,17 @@ func (q *Queue) ReleaseOwners(ctx context.Context, wallet string, sigHashes ...c
 
 // OwnerStale reports whether owner's claim no longer guards anything: its
 // entry is no longer pending in the group (acknowledged; a crash between the
-// ack and the release left the claim), or its wallet is held by no live
-// process (live reports that) and its journal records no transaction for
-// the entry (the holder died between claiming and journaling). A journaled
-// claim of a wallet nobody holds is not stale: the pool finishes that
-// journal (package pool), which releases the claim.
+// ack and the release left the claim); or its journal records no transaction
+// for the entry and either its wallet is held by no live process (live
+// reports that: the holder died between claiming and journaling) or the
+// entry is pending under a consumer other than the owner key's. A key reads
+// only its own consumer's pending list, so an owner whose entry moved to
+// another key (claimed while its relay was stopped by a lost lease, which
+// forgets what it had read) never comes back to it: its claim, live as it
+// is, would keep every other key waiting on an application nobody signs
+// (e2e/fence saw one after 8 lease-key losses). A journaled claim is not
+// stale: its owner, or the pool for a wallet nobody holds (package pool),
+// follows the transaction to its end, which releases the claim.
 func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.Context, string) (bool, error)) (bool, error) {
 	if owner.EntryID == "" || owner.Wallet == "" {
 		return true, nil
@@ -175,12 +182,18 @@ func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.C
 	if len(pend) == 0 {
 		return true, nil
 	}
-	alive, err := live(ctx, owner.Wallet)
-	if err != nil {
-		return false, err
+	ownerConsumer, err := q.rdb.Get(ctx, (&Queue{keys: Keys{Wallet: owner.Wallet}}).ConsumerKey()).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("consumer of %s: %w", owner.Wallet, err)
 	}
-	if alive {
-		return false, nil
+	if pend[0].Consumer == ownerConsumer {
+		alive, err := live(ctx, owner.Wallet)
+		if err != nil {
+			return false, err
+		}
+		if alive {
+			return false, nil
+		}
 	}
 	ids, err := q.entryIDsOf(ctx, owner.Wallet)
 	if err != nil {
