@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/frontend"
@@ -158,11 +157,8 @@ func pricedOutEnv(t *testing.T, o envOptions) *env {
 // takes no transaction tipping less than its minimum), that block goes out
 // empty.
 func TestReplacedInThePassBeforeTheBlockItCannotEnter(t *testing.T) {
-	userKey, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := pricedOutEnv(t, envOptions{confirmations: 1, alsoFund: []common.Address{crypto.PubkeyToAddress(userKey.PublicKey)}})
+	userKey, userAddr := newUserKey(t)
+	e := pricedOutEnv(t, envOptions{confirmations: 1, alsoFund: []common.Address{userAddr}})
 	q := e.enqueue(1)[0]
 	e.start()
 	e.waitBroadcast(1)

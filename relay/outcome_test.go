@@ -1,6 +1,7 @@
 package relay_test
 
 import (
+	"crypto/ecdsa"
 	"math/big"
 	"strings"
 	"testing"
@@ -29,15 +30,23 @@ func applyCall(t *testing.T, p *chain.Product, app *frontend.Application) chain.
 	return call
 }
 
+// newUserKey is a user's key, apart from the relay's wallet: the tests fund
+// its address at genesis (envOptions.alsoFund) to compete with the relay.
+func newUserKey(t *testing.T) (*ecdsa.PrivateKey, common.Address) {
+	t.Helper()
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, crypto.PubkeyToAddress(key.PublicKey)
+}
+
 // TestMinedRevertIsDeadLettered: someone else applies the same signature in
 // the same block, ahead of us; our transaction reverts on chain and the entry
 // is dead-lettered with the reason and our transaction hash.
 func TestMinedRevertIsDeadLettered(t *testing.T) {
-	userKey, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{crypto.PubkeyToAddress(userKey.PublicKey)}})
+	userKey, userAddr := newUserKey(t)
+	e := newEnv(t, envOptions{confirmations: 2, alsoFund: []common.Address{userAddr}})
 	app, err := frontend.NewSigned(e.chain.ChainID, e.chain.Helper, 1)
 	if err != nil {
 		t.Fatal(err)
