@@ -320,6 +320,19 @@ type probe struct {
 	// PRODUCT_NOT_ACTIVE, so a test checks the back-off between attempts.
 	now       func() time.Time
 	simulated []simulation
+	// nodeSeen is every pass's node window report, in order: what the node
+	// held of the wallet's transactions and the window after the pass.
+	nodeSeen []nodeSeen
+}
+
+// nodeSeen is one pass's SetNodeWindow.
+type nodeSeen struct{ held, window uint64 }
+
+// nodeReports is what the passes reported of the node window, in order.
+func (p *probe) nodeReports() []nodeSeen {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]nodeSeen(nil), p.nodeSeen...)
 }
 
 // simulation is one simulation batch the relay made, on its clock.
@@ -337,6 +350,9 @@ func (p *probe) simulations() []simulation {
 
 func (p *probe) SetNodeWindow(held, window uint64) {
 	p.Metrics.SetNodeWindow(held, window)
+	p.mu.Lock()
+	p.nodeSeen = append(p.nodeSeen, nodeSeen{held, window})
+	p.mu.Unlock()
 	p.passes.Add(1)
 }
 

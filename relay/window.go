@@ -536,6 +536,7 @@ func (w *window) checkHold(mined, pending, head uint64) (before, after decide.Ho
 		}
 	}
 	before = w.hold
+	w.node = w.node.FirstNonces(mined)
 	w.hold, ev = decide.NextHold(w.hold, decide.UnknownNonces(have, mined, pending), mined, head)
 	w.holdCheck = false
 	switch ev {

@@ -13,8 +13,11 @@ type NodeWindow struct {
 	Max      uint64 // MAX_IN_FLIGHT
 	GrownAt  uint64 // head of the last growth, at most one per block
 	Observed uint64 // what the node held on the last pass, for the monitor
-	// Mined is the wallet's mined nonce on the last pass.
-	Mined uint64
+	// Mined is the wallet's mined nonce on the last pass; Passed tells that
+	// there was one. A new wallet's mined nonce is 0, so Mined alone cannot
+	// tell "no last pass" from "a last pass at nonce 0".
+	Mined  uint64
+	Passed bool
 	// Bound: since the last pass the submitting loop had applications
 	// waiting that the window kept back. Refused: since the last pass the
 	// node refused one of ours because its pool was full for us.
@@ -82,6 +85,20 @@ func (w NodeWindow) Seed(start, head uint64) NodeWindow {
 	return w
 }
 
+// FirstNonces notes the wallet's mined nonce read before its first send
+// (the check of the pool for transactions the journal does not know) as the
+// last pass's, when no pass has read one yet. The tracker's first pass then
+// follows the first block, which has mined some of what was sent: without a
+// mined nonce to count from, the node would seem to keep only what that
+// block left (3 of a geth pool's 16 after a block took 13), and the window
+// would shrink to it and starve the next blocks.
+func (w NodeWindow) FirstNonces(mined uint64) NodeWindow {
+	if !w.Passed {
+		w.Mined, w.Passed = mined, true
+	}
+	return w
+}
+
 // RefusedAt notes that the node refused our transaction at nonce because it
 // keeps no more of ours: it holds the nonces below, so the limit is at most
 // their count. A pool that refuses outright (geth with a full pool) shows
@@ -132,13 +149,13 @@ func (w NodeWindow) RefusedAt(nonce uint64) NodeWindow {
 //     quarter, once per block, in the slow start too: a pass right after
 //     the seed (StartNodeWindow) has not yet seen what the node keeps.
 func NextNodeLimit(w NodeWindow, head, mined, held, expected uint64) NodeWindow {
-	before := w.Mined
-	w.Observed, w.Mined = held, mined
+	before, passed := w.Mined, w.Passed
+	w.Observed, w.Mined, w.Passed = held, mined, true
 	kept := held
 	switch {
-	case held == 0 && before > 0 && mined > before && mined-before < w.Limit:
+	case held == 0 && passed && mined > before && mined-before < w.Limit:
 		kept = mined - before // mined since the last pass, and nothing more held
-	case held > 0 && before > 0 && mined > before:
+	case held > 0 && passed && mined > before:
 		kept = min(w.Limit, held+mined-before) // held beside those mined since the last pass
 	}
 	switch {

@@ -71,22 +71,27 @@ func TestNextNodeLimitDropsSeenInBlocks(t *testing.T) {
 		wantLimit, wantCeiling uint64
 		wantLearnt             bool
 	}{
-		{"kept 16 of 240 sent: the limit is 16", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 116, 0, 224, 16, 240, true},
-		{"a probe above a learnt 16 dropped again", NodeWindow{Limit: 20, Max: 512, Mined: 100, Learnt: true}, 116, 0, 4, 16, 20, true},
-		{"blocks took all we sent: nothing expected, no change", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 340, 0, 0, 240, 0, false},
-		{"mined as many as the limit: no drop seen", NodeWindow{Limit: 16, Max: 512, Mined: 100, Learnt: true}, 116, 0, 4, 16, 0, true},
-		{"nothing mined since the last pass: nothing learnt (a backend that does not see the pool)", NodeWindow{Limit: 64, Max: 512, Mined: 100, Learnt: true}, 100, 0, 64, 64, 0, true},
+		{"kept 16 of 240 sent: the limit is 16", NodeWindow{Limit: 240, Max: 512, Mined: 100, Passed: true}, 116, 0, 224, 16, 240, true},
+		{"a probe above a learnt 16 dropped again", NodeWindow{Limit: 20, Max: 512, Mined: 100, Passed: true, Learnt: true}, 116, 0, 4, 16, 20, true},
+		{"blocks took all we sent: nothing expected, no change", NodeWindow{Limit: 240, Max: 512, Mined: 100, Passed: true}, 340, 0, 0, 240, 0, false},
+		{"mined as many as the limit: no drop seen", NodeWindow{Limit: 16, Max: 512, Mined: 100, Passed: true, Learnt: true}, 116, 0, 4, 16, 0, true},
+		{"nothing mined since the last pass: nothing learnt (a backend that does not see the pool)", NodeWindow{Limit: 64, Max: 512, Mined: 100, Passed: true, Learnt: true}, 100, 0, 64, 64, 0, true},
 		{"no last pass: nothing learnt", NodeWindow{Limit: 64, Max: 512}, 116, 0, 64, 64, 0, false},
 		{"no last pass, a mined nonce below the limit: nothing learnt", NodeWindow{Limit: 64, Max: 512}, 10, 0, 64, 64, 0, false},
-		{"slow start, blocks mined exactly the limit: no drop seen, still the slow start", NodeWindow{Limit: 16, Max: 512, Mined: 100}, 116, 0, 4, 16, 0, false},
-		{"blocks took fewer than the limit and all we sent: nothing expected, no change", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 110, 0, 0, 240, 0, false},
-		{"the node still holds some: held decides", NodeWindow{Limit: 240, Max: 512, Mined: 100}, 200, 140, 140, 240, 0, false},
+		{"slow start, blocks mined exactly the limit: no drop seen, still the slow start", NodeWindow{Limit: 16, Max: 512, Mined: 100, Passed: true}, 116, 0, 4, 16, 0, false},
+		{"blocks took fewer than the limit and all we sent: nothing expected, no change", NodeWindow{Limit: 240, Max: 512, Mined: 100, Passed: true}, 110, 0, 0, 240, 0, false},
+		{"the node still holds some: held decides", NodeWindow{Limit: 240, Max: 512, Mined: 100, Passed: true}, 200, 140, 140, 240, 0, false},
 		// Batches: a block takes 7 of ours at once.
-		{"kept 16 of 33, a block mined 7 of them: the limit is 16, not the 9 left", NodeWindow{Limit: 33, Max: 512, Mined: 100}, 107, 9, 26, 16, 33, true},
-		{"within a learnt 9, a block mined 7 and 2 are left of the 9 it kept: no narrowing", NodeWindow{Limit: 9, Max: 512, Mined: 100, Learnt: true}, 107, 2, 9, 9, 0, true},
-		{"a block mined 7, the node holds the rest of a full window: kept all, no ceiling", NodeWindow{Limit: 33, Max: 512, Mined: 100}, 107, 26, 30, 33, 0, true},
-		{"a drop from exactly 16 (what geth guarantees) sets no ceiling", NodeWindow{Limit: 16, Max: 512, Mined: 100}, 100, 8, 16, 8, 0, true},
-		{"holds some, mined some, kept fewer than the limit: narrowed to what it kept", NodeWindow{Limit: 64, Max: 512, Mined: 100}, 104, 4, 60, 8, 64, true},
+		{"kept 16 of 33, a block mined 7 of them: the limit is 16, not the 9 left", NodeWindow{Limit: 33, Max: 512, Mined: 100, Passed: true}, 107, 9, 26, 16, 33, true},
+		{"within a learnt 9, a block mined 7 and 2 are left of the 9 it kept: no narrowing", NodeWindow{Limit: 9, Max: 512, Mined: 100, Passed: true, Learnt: true}, 107, 2, 9, 9, 0, true},
+		{"a block mined 7, the node holds the rest of a full window: kept all, no ceiling", NodeWindow{Limit: 33, Max: 512, Mined: 100, Passed: true}, 107, 26, 30, 33, 0, true},
+		{"a drop from exactly 16 (what geth guarantees) sets no ceiling", NodeWindow{Limit: 16, Max: 512, Mined: 100, Passed: true}, 100, 8, 16, 8, 0, true},
+		{"holds some, mined some, kept fewer than the limit: narrowed to what it kept", NodeWindow{Limit: 64, Max: 512, Mined: 100, Passed: true}, 104, 4, 60, 8, 64, true},
+		// A new wallet: its mined nonce on the last pass (or the read before
+		// its first send, FirstNonces) is 0, which is a pass all the same.
+		{"a new wallet, a block mined 13 of the 27 seeded, the node holds 3: kept 16, not 3", NodeWindow{Limit: 27, Max: 512, Passed: true}, 13, 3, 14, 16, 27, true},
+		{"a new wallet, the node dropped all it did not mine: kept the 13 mined", NodeWindow{Limit: 27, Max: 512, Passed: true}, 13, 0, 14, 13, 27, true},
+		{"no last pass, a new wallet: only what is held counts", NodeWindow{Limit: 27, Max: 512}, 13, 3, 14, 3, 27, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,5 +207,23 @@ func TestGapNonces(t *testing.T) {
 				t.Fatalf("gaps %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNodeWindowFirstNonces: the nonces read before the first send count as
+// the last pass for a new wallet (mined 0), and never replace a real pass.
+func TestNodeWindowFirstNonces(t *testing.T) {
+	fresh := NodeWindow{Limit: 27, Max: 512}
+	got := fresh.FirstNonces(0)
+	if !got.Passed || got.Mined != 0 {
+		t.Fatalf("FirstNonces(0) on a fresh window: %+v, want Passed at mined 0", got)
+	}
+	// The first block mined 13 of the 27 sent and the node holds 3: it kept 16.
+	if next := NextNodeLimit(got, 1, 13, 3, 14); next.Limit != 16 {
+		t.Fatalf("first pass after the first block: limit %d, want 16 (3 held + 13 mined)", next.Limit)
+	}
+	passed := NodeWindow{Limit: 27, Max: 512, Mined: 40, Passed: true}
+	if again := passed.FirstNonces(10); again.Mined != 40 {
+		t.Fatalf("FirstNonces replaced a pass's mined nonce: %+v", again)
 	}
 }
