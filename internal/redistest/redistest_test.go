@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -159,5 +160,57 @@ func TestStopsWhatItStarted(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("Close left %s: %v", dir, err)
+	}
+}
+
+// TestWatcherCatchUp: CatchUp returns only once fn has returned for every
+// command executed before it, however long fn takes. fn blocks on the
+// first SET until the test releases it; CatchUp's marker has run on the
+// server by then, yet CatchUp has not returned.
+func TestWatcherCatchUp(t *testing.T) {
+	ctx := context.Background()
+	s := Start(t)
+	release := make(chan struct{})
+	open := sync.OnceFunc(func() { close(release) })
+	var mu sync.Mutex
+	var seen []string
+	w := s.Watch(t, func(args []string) {
+		if args[0] != "SET" {
+			return
+		}
+		if args[1] == "gate" {
+			<-release
+		}
+		mu.Lock()
+		seen = append(seen, args[1])
+		mu.Unlock()
+	})
+	t.Cleanup(open) // before the watcher's cleanup, which waits for fn
+	c := s.Client()
+	for _, k := range []string{"gate", "after"} {
+		if err := c.Set(ctx, k, "1", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.CatchUp(t)
+	}()
+	poll.Until(t, 10*time.Second, "the marker executed on the server", func() bool {
+		stats, err := c.Info(ctx, "commandstats").Result()
+		return err == nil && strings.Contains(stats, "cmdstat_exists:")
+	})
+	select {
+	case <-done:
+		t.Fatal("CatchUp returned while fn was still on a command before its marker")
+	default:
+	}
+	open()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 || seen[0] != "gate" || seen[1] != "after" {
+		t.Fatalf("fn saw %v when CatchUp returned, want [gate after]", seen)
 	}
 }

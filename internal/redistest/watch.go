@@ -30,6 +30,70 @@ type Watcher struct {
 	gen    atomic.Int64
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// marks are the CatchUp markers not seen yet, each with the channel
+	// closed when the watcher reaches it.
+	mu    sync.Mutex
+	marks map[string]chan struct{}
+	seq   atomic.Int64
+}
+
+// markPrefix starts the key of a CatchUp marker, a command fn never sees.
+const markPrefix = "redistest:catch-up:"
+
+// CatchUp waits until fn has returned for every command the server executed
+// before this call. MONITOR streams behind the server, and fn itself may
+// take time (a test that reads the chain for each acknowledgement), so a
+// test that judges what fn recorded right after it saw the end in Redis
+// itself would judge too early: the last commands may not have reached fn.
+// CatchUp sends a marker command (EXISTS of a key nobody writes) and waits
+// until the watcher reaches it; it sends the marker again every second, in
+// case the watcher was reconnecting after a restart when it ran.
+func (w *Watcher) CatchUp(t testing.TB) {
+	t.Helper()
+	key := markPrefix + strconv.FormatInt(w.seq.Add(1), 10)
+	seen := make(chan struct{})
+	w.mu.Lock()
+	if w.marks == nil {
+		w.marks = map[string]chan struct{}{}
+	}
+	w.marks[key] = seen
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.marks, key)
+		w.mu.Unlock()
+	}()
+	c := w.s.newClient()
+	defer c.Close()
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.Exists(ctx, key).Err() // a server down now is retried below
+		cancel()
+		select {
+		case <-seen:
+			return
+		case <-time.After(time.Second):
+		case <-deadline.C:
+			t.Fatalf("redis watcher did not catch up with the server on port %d within 30s", w.s.Port)
+		}
+	}
+}
+
+// marked reports whether args is a CatchUp marker, and releases its waiter.
+func (w *Watcher) marked(args []string) bool {
+	if len(args) != 2 || args[0] != "EXISTS" || !strings.HasPrefix(args[1], markPrefix) {
+		return false
+	}
+	w.mu.Lock()
+	if ch, ok := w.marks[args[1]]; ok {
+		close(ch)
+		delete(w.marks, args[1])
+	}
+	w.mu.Unlock()
+	return true
 }
 
 // Watch calls fn with the arguments of every command the server executes
@@ -111,7 +175,9 @@ func (w *Watcher) follow(ctx context.Context) error {
 		}
 		if args, ok := parseMonitorLine(line[1:]); ok && len(args) > 0 {
 			args[0] = strings.ToUpper(args[0])
-			w.fn(args)
+			if !w.marked(args) {
+				w.fn(args)
+			}
 		}
 	}
 }
