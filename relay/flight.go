@@ -45,6 +45,11 @@ type flight struct {
 	// next is a replacement being tried: sent on the next broadcast, and
 	// current once the node takes it (see window.answered).
 	next *types.Transaction
+	// receipt is the receipt st was decided on while st.MinedIn is set:
+	// once the flight is deep, a pass whose canonical hash of that block is
+	// still the receipt's judges it on this one instead of reading it again
+	// (decide.LookKept).
+	receipt *types.Receipt
 	// reportedRevert: the revert was counted once, however many passes its
 	// outcome takes to settle.
 	reportedRevert bool

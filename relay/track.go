@@ -98,7 +98,8 @@ func (r *core) resendAfter() time.Duration { return min(r.cfg.PollInterval/2, ma
 // a fixed handful of calls whatever the window size: the head header, one
 // batch of the mined and pending nonces, one batch of block hashes under
 // mined flights (reorgs), and batched receipts only of the flights where
-// something can have changed (decide.NeedsReceipt). Each call has its own deadline.
+// something can have changed (decide.ReceiptLook: a deep flight whose block
+// is in place is judged on the receipt it kept). Each call has its own deadline.
 func (r *tracker) trackOnce(ctx context.Context) {
 	flights, signed := r.w.all()
 	start := r.clock.Now()
@@ -145,14 +146,14 @@ func (r *tracker) trackOnce(ctx context.Context) {
 			return
 		}
 	}
-	moved, err := r.reorged(ctx, flights)
+	canonical, err := r.canonical(ctx, flights)
 	if err != nil {
 		r.metrics.RPCError("block_hashes")
 		r.log.Warn().Err(err).Msg("read block hashes failed")
 		return
 	}
 	pol := r.policy()
-	looked, hashes := r.w.toLookUp(pol, flights, head, mined, moved)
+	looked, hashes, kept := r.w.toLookUp(pol, flights, head, mined, canonical)
 	byHash, err := r.receipts(ctx, hashes)
 	if err != nil {
 		r.metrics.RPCError("receipts")
@@ -173,7 +174,11 @@ func (r *tracker) trackOnce(ctx context.Context) {
 	for _, f := range flights {
 		o := decide.Observation{Now: now, Head: head, NextBaseFee: nextBase, Mined: mined, Pending: pending,
 			NodeLimit: window, Looked: looked[f]}
-		if o.Looked {
+		if rc := kept[f]; rc != nil {
+			rcpts[f] = rc
+			o.Receipt = &decide.Receipt{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
+				Success: rc.Status == types.ReceiptStatusSuccessful}
+		} else if o.Looked {
 			for _, h := range f.hashes() {
 				if rc := byHash[h]; rc != nil {
 					rcpts[f] = rc
@@ -185,7 +190,7 @@ func (r *tracker) trackOnce(ctx context.Context) {
 		}
 		obs[f] = o
 	}
-	acts, minedNow := r.w.stepAll(pol, flights, obs)
+	acts, minedNow := r.w.stepAll(pol, flights, obs, rcpts)
 	// freed: a flight got mined or the node window grew, so the node has
 	// room for more: the submitting loop may go on.
 	freed := minedNow || window > windowBefore
@@ -268,17 +273,13 @@ func (r *tracker) receipts(ctx context.Context, hashes []common.Hash) (map[commo
 	return byHash, nil
 }
 
-// reorged returns the block numbers under already-mined flights whose
-// canonical hash is no longer the one their receipt named: those flights'
-// receipts must be read again.
-func (r *tracker) reorged(ctx context.Context, flights []*flight) (map[uint64]bool, error) {
-	want := r.w.minedBlocks(flights)
-	if len(want) == 0 {
+// canonical returns the canonical hash of each block under an already-mined
+// flight: a flight whose receipt named another hash was reorged out of it,
+// and its receipt must be read again (window.toLookUp).
+func (r *tracker) canonical(ctx context.Context, flights []*flight) (map[uint64]common.Hash, error) {
+	numbers := r.w.minedBlocks(flights)
+	if len(numbers) == 0 {
 		return nil, nil
-	}
-	numbers := make([]uint64, 0, len(want))
-	for n := range want {
-		numbers = append(numbers, n)
 	}
 	c, cancel := r.rpcCtx(ctx)
 	defer cancel()
@@ -286,13 +287,11 @@ func (r *tracker) reorged(ctx context.Context, flights []*flight) (map[uint64]bo
 	if err != nil {
 		return nil, err
 	}
-	moved := map[uint64]bool{}
+	hashes := make(map[uint64]common.Hash, len(numbers))
 	for i, n := range numbers {
-		if got[i] != want[n] {
-			moved[n] = true
-		}
+		hashes[n] = got[i]
 	}
-	return moved, nil
+	return hashes, nil
 }
 
 // replace prices a replacement for a stuck transaction: the same nonce, call

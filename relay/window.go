@@ -228,7 +228,9 @@ func (w *window) step(p decide.Policy, f *flight, o decide.Observation) (decide.
 
 // stepAll decides every flight of a pass with its observation; it returns
 // the actions, in the order of fs, and whether a flight got mined.
-func (w *window) stepAll(p decide.Policy, fs []*flight, obs map[*flight]decide.Observation) (acts []decide.Action, minedNow bool) {
+// A flight keeps the receipt its state was decided on while it stays mined
+// (decide.LookKept).
+func (w *window) stepAll(p decide.Policy, fs []*flight, obs map[*flight]decide.Observation, rcpts map[*flight]*types.Receipt) (acts []decide.Action, minedNow bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	acts = make([]decide.Action, len(fs))
@@ -243,6 +245,12 @@ func (w *window) stepAll(p decide.Policy, fs []*flight, obs map[*flight]decide.O
 			f.log.Warn().Uint64("block", f.st.MinedIn).Msg("receipt vanished in a reorg, re-broadcasting")
 		}
 		f.st, acts[i] = st, act
+		switch {
+		case st.MinedIn == 0:
+			f.receipt = nil
+		case o.Receipt != nil:
+			f.receipt = rcpts[f]
+		}
 		if act != decide.Wait && act != decide.Confirm {
 			f.log.Debug().Stringer("action", act).Uint64("mined_nonce", o.Mined).Uint64("pending_nonce", o.Pending).Msg("tracker decision")
 		}
@@ -250,34 +258,47 @@ func (w *window) stepAll(p decide.Policy, fs []*flight, obs map[*flight]decide.O
 	return acts, minedNow
 }
 
-// toLookUp are the flights whose receipts are worth reading on this pass
-// (decide.NeedsReceipt), and their hashes.
-func (w *window) toLookUp(p decide.Policy, fs []*flight, head, mined uint64, moved map[uint64]bool) (map[*flight]bool, []common.Hash) {
+// toLookUp are the flights whose receipts are looked at on this pass
+// (decide.ReceiptLook), the hashes to read from the node, and the receipts
+// kept from when they were mined for those judged on them. canonical holds
+// the canonical hash of every block under a mined flight (minedBlocks): a
+// flight's block moved when it differs from the hash its receipt named.
+func (w *window) toLookUp(p decide.Policy, fs []*flight, head, mined uint64, canonical map[uint64]common.Hash) (looked map[*flight]bool, hashes []common.Hash, kept map[*flight]*types.Receipt) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	looked := make(map[*flight]bool)
-	var hashes []common.Hash
+	looked, kept = make(map[*flight]bool), make(map[*flight]*types.Receipt)
 	for _, f := range fs {
-		if decide.NeedsReceipt(p, f.st, head, mined, moved[f.st.MinedIn]) {
+		moved := f.st.MinedIn != 0 && canonical[f.st.MinedIn] != f.st.MinedHash
+		switch decide.ReceiptLook(p, f.st, head, mined, moved) {
+		case decide.LookKept:
+			if f.receipt != nil {
+				looked[f], kept[f] = true, f.receipt
+				continue
+			}
+			// None kept (cannot happen: a mined flight keeps its receipt);
+			// read it.
+			fallthrough
+		case decide.LookRead:
 			looked[f] = true
 			hashes = append(hashes, f.hashes()...)
 		}
 	}
-	return looked, hashes
+	return looked, hashes, kept
 }
 
-// minedBlocks are the blocks under already-mined flights, with the hash
-// their receipt named.
-func (w *window) minedBlocks(fs []*flight) map[uint64]common.Hash {
+// minedBlocks are the numbers of the blocks under already-mined flights.
+func (w *window) minedBlocks(fs []*flight) []uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	want := map[uint64]common.Hash{}
+	seen := map[uint64]bool{}
+	var numbers []uint64
 	for _, f := range fs {
-		if f.st.MinedIn != 0 {
-			want[f.st.MinedIn] = f.st.MinedHash
+		if n := f.st.MinedIn; n != 0 && !seen[n] {
+			seen[n] = true
+			numbers = append(numbers, n)
 		}
 	}
-	return want
+	return numbers
 }
 
 // accepted is the fees of the transaction the node accepted for f.

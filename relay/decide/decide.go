@@ -232,7 +232,8 @@ type Observation struct {
 	// wait their turn instead of being re-sent into a full pool.
 	NodeLimit uint64
 	// Looked tells whether this flight's receipt was read on this pass (see
-	// NeedsReceipt); Receipt is what was found, nil for none.
+	// ReceiptLook: read, or the one kept from when it was mined); Receipt
+	// is what was found, nil for none.
 	Looked  bool
 	Receipt *Receipt
 	// Room (OnPriced): the replacement clears the node's rule under
@@ -266,19 +267,43 @@ type Policy struct {
 // head - block + 1 >= confirmations, written without underflow.
 func (p Policy) Deep(head, block uint64) bool { return head+1 >= block+p.Confirmations }
 
-// NeedsReceipt reports whether a flight's receipt is worth a look-up on this
-// pass: only when something can have changed. A signed transaction can only
-// have been mined once the wallet's mined nonce passed its nonce, so unmined
-// flights at or above it cost nothing; a mined one is read again when its
-// confirmations are due or its block left the chain.
-func NeedsReceipt(p Policy, s State, head, mined uint64, blockMoved bool) bool {
+// Look is where a pass takes a flight's receipt from (ReceiptLook).
+type Look int
+
+const (
+	// LookNone: not looked at; nothing can have changed.
+	LookNone Look = iota
+	// LookRead: read from the node.
+	LookRead
+	// LookKept: the receipt read when the flight was mined, kept by the
+	// relay. Its block still has the hash the receipt named (the pass read
+	// the canonical hash), and a block with the same hash holds the same
+	// transactions, so reading the receipt again would tell nothing new.
+	LookKept
+)
+
+// ReceiptLook says where a flight's receipt comes from on this pass: read
+// only when something can have changed. A signed transaction can only have
+// been mined once the wallet's mined nonce passed its nonce, so unmined
+// flights at or above it cost nothing; an adopted one is read until it is
+// seen mined. A mined one is read again when its block moved (the
+// canonical hash at its height is no longer the one its receipt named), and
+// otherwise, once its confirmations are due, judged on the receipt kept from
+// when it was mined: with 2 confirmations this halves the receipts a
+// backlog reads (each was read when the nonce passed it and again when
+// deep).
+func ReceiptLook(p Policy, s State, head, mined uint64, blockMoved bool) Look {
 	switch {
+	case s.MinedIn != 0 && blockMoved:
+		return LookRead
+	case s.MinedIn != 0 && p.Deep(head, s.MinedIn):
+		return LookKept
 	case s.MinedIn != 0:
-		return blockMoved || p.Deep(head, s.MinedIn)
-	case !s.Signed:
-		return true
+		return LookNone
+	case !s.Signed || s.Nonce < mined:
+		return LookRead
 	default:
-		return s.Nonce < mined
+		return LookNone
 	}
 }
 

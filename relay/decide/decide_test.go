@@ -422,27 +422,32 @@ func TestShortOfTip(t *testing.T) {
 	}
 }
 
-func TestNeedsReceipt(t *testing.T) {
-	p := testPolicy()
+func TestReceiptLook(t *testing.T) {
+	p := testPolicy() // 3 confirmations
 	tests := []struct {
 		name  string
 		s     State
 		head  uint64
 		mined uint64
 		moved bool
-		want  bool
+		want  Look
 	}{
-		{"unmined, nonce not yet mined: nothing can have changed", State{Nonce: 5, Signed: true}, 100, 5, false, false},
-		{"unmined, wallet nonce passed it", State{Nonce: 5, Signed: true}, 100, 6, false, true},
-		{"mined, confirmations not due", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, false, false},
-		{"mined, confirmations due", State{Nonce: 5, Signed: true, MinedIn: 98}, 100, 6, false, true},
-		{"mined, block moved", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, true, true},
-		{"adopted, unmined", State{}, 100, 0, false, true},
+		{"unmined, nonce not yet mined: nothing can have changed", State{Nonce: 5, Signed: true}, 100, 5, false, LookNone},
+		{"unmined, wallet nonce passed it", State{Nonce: 5, Signed: true}, 100, 6, false, LookRead},
+		{"unmined, block moved means nothing (no block yet)", State{Nonce: 5, Signed: true}, 100, 5, true, LookNone},
+		{"mined, confirmations not due", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, false, LookNone},
+		{"mined, confirmations due exactly, block in place: the kept receipt", State{Nonce: 5, Signed: true, MinedIn: 98}, 100, 6, false, LookKept},
+		{"mined long ago, block in place: the kept receipt", State{Nonce: 5, Signed: true, MinedIn: 50}, 100, 6, false, LookKept},
+		{"mined, block moved, not deep: read", State{Nonce: 5, Signed: true, MinedIn: 99}, 100, 6, true, LookRead},
+		{"mined, block moved, deep: read, never the kept one", State{Nonce: 5, Signed: true, MinedIn: 98}, 100, 6, true, LookRead},
+		{"adopted, unmined", State{}, 100, 0, false, LookRead},
+		{"adopted, mined, deep, block in place: the kept receipt", State{MinedIn: 98}, 100, 0, false, LookKept},
+		{"adopted, mined, block moved: read", State{MinedIn: 98}, 100, 0, true, LookRead},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := NeedsReceipt(p, tc.s, tc.head, tc.mined, tc.moved); got != tc.want {
-				t.Fatalf("NeedsReceipt = %v, want %v", got, tc.want)
+			if got := ReceiptLook(p, tc.s, tc.head, tc.mined, tc.moved); got != tc.want {
+				t.Fatalf("ReceiptLook = %v, want %v", got, tc.want)
 			}
 		})
 	}
