@@ -84,11 +84,14 @@ func TestRefusedSendGoesOutOnTheNextHead(t *testing.T) {
 
 // fullPool is a node that keeps slots of a sender's transactions: it
 // answers geth's "txpool is full" for every transaction whose nonce is slots
-// or more above the sender's mined nonce and passes the rest on.
+// or more above the sender's mined nonce and passes the rest on. With drops,
+// it accepts those without keeping them instead, as a hosted provider does:
+// the sender learns of the drop only from the node's pending nonce.
 type fullPool struct {
 	relay.Chain
 	from    common.Address
 	slots   uint64
+	drops   bool
 	refused atomic.Int64
 }
 
@@ -102,8 +105,10 @@ func (p *fullPool) SendTransactions(ctx context.Context, txs []*types.Transactio
 	var at []int
 	for i, tx := range txs {
 		if tx.Nonce() >= mined+p.slots {
-			errs[i] = errors.New("txpool is full")
-			p.refused.Add(1)
+			if !p.drops {
+				errs[i] = errors.New("txpool is full")
+				p.refused.Add(1)
+			}
 			continue
 		}
 		pass, at = append(pass, tx), append(at, i)
