@@ -449,8 +449,19 @@ func TestLostJournalReplyLeavesNoStaleRecord(t *testing.T) {
 		}
 	}}
 	e.startWith(e.client, q)
-	e.mineUntil(30*time.Second, "first created, second dead-lettered", func() bool {
-		return e.pending() == 0 && e.created(apps[0].signatureID) == 1 && len(e.deadLetters()) == 1
+	// The first one's own record goes with its settlement, after the
+	// acknowledgement (the ack pipeline, then the journal's HDEL): waited
+	// for, so that what the journal keeps after it can only be stale.
+	settled := func() bool {
+		for _, r := range e.journal() {
+			if r.EntryID == apps[0].entryID {
+				return false
+			}
+		}
+		return true
+	}
+	e.mineUntil(30*time.Second, "first created and settled, second dead-lettered", func() bool {
+		return e.pending() == 0 && e.created(apps[0].signatureID) == 1 && len(e.deadLetters()) == 1 && settled()
 	})
 	if !q.failed.Load() {
 		t.Fatal("the injected failure never happened")
