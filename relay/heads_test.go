@@ -47,8 +47,12 @@ func (e *env) subscribed(n int) {
 // each created once.
 func (e *env) confirmedOnPushes(n int) {
 	e.t.Helper()
+	// Counted before the enqueue: the relay may broadcast them before a
+	// count read after it (a blocked read wakes on the XADD), and the wait
+	// would then ask for n more than will ever come.
+	submitted := int(metricValue(e.t, e, "depeg_relay_tx_submitted_total"))
 	apps := e.enqueue(n)
-	e.waitBroadcast(int(metricValue(e.t, e, "depeg_relay_tx_submitted_total")) + n)
+	e.waitBroadcast(submitted + n)
 	for range e.cfg.Confirmations {
 		before := e.probe.passes.Load()
 		e.chain.Commit()
