@@ -37,7 +37,10 @@ func ClaimsKey(streamKey string) string { return "{depeg-relay}:" + streamKey + 
 
 // ConsumerKey records the consumer name under which the key's relay reads,
 // so the next holder of its lease knows whose pending entries to take over.
-func (q *Queue) ConsumerKey() string { return "{depeg-relay:" + q.keys.Wallet + "}:consumer" }
+func (q *Queue) ConsumerKey() string { return consumerKey(q.keys.Wallet) }
+
+// consumerKey is the key holding the consumer name wallet's key reads as.
+func consumerKey(wallet string) string { return "{depeg-relay:" + wallet + "}:consumer" }
 
 // Consumer is this queue's consumer name.
 func (q *Queue) Consumer() string { return q.keys.Consumer }

@@ -182,7 +182,7 @@ func (q *Queue) OwnerStale(ctx context.Context, owner Owner, live func(context.C
 	if len(pend) == 0 {
 		return true, nil
 	}
-	ownerConsumer, err := q.rdb.Get(ctx, (&Queue{keys: Keys{Wallet: owner.Wallet}}).ConsumerKey()).Result()
+	ownerConsumer, err := q.rdb.Get(ctx, consumerKey(owner.Wallet)).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("consumer of %s: %w", owner.Wallet, err)
 	}
