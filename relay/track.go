@@ -174,19 +174,18 @@ func (r *tracker) trackOnce(ctx context.Context) {
 	for _, f := range flights {
 		o := decide.Observation{Now: now, Head: head, NextBaseFee: nextBase, Mined: mined, Pending: pending,
 			NodeLimit: window, Looked: looked[f]}
-		if rc := kept[f]; rc != nil {
-			rcpts[f] = rc
-			o.Receipt = &decide.Receipt{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
-				Success: rc.Status == types.ReceiptStatusSuccessful}
-		} else if o.Looked {
+		rc := kept[f]
+		if rc == nil && o.Looked {
 			for _, h := range f.hashes() {
-				if rc := byHash[h]; rc != nil {
-					rcpts[f] = rc
-					o.Receipt = &decide.Receipt{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
-						Success: rc.Status == types.ReceiptStatusSuccessful}
+				if rc = byHash[h]; rc != nil {
 					break
 				}
 			}
+		}
+		if rc != nil {
+			rcpts[f] = rc
+			o.Receipt = &decide.Receipt{Block: rc.BlockNumber.Uint64(), BlockHash: rc.BlockHash,
+				Success: rc.Status == types.ReceiptStatusSuccessful}
 		}
 		obs[f] = o
 	}
