@@ -186,6 +186,7 @@ func TestDeployRefusesKeyWithPending(t *testing.T) {
 	if err := e.dc.Client.SendTransaction(t.Context(), tx); err != nil {
 		t.Fatal(err)
 	}
+	devchaintest.Pooled(t, e.dc.Client, tx) // Deploy reads the pool's pending nonce
 	// Bounded: a deployment sent anyway would wait for a block forever.
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()

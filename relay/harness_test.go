@@ -24,6 +24,7 @@ import (
 	"github.com/etherisc/depeg-relay/devchain"
 	"github.com/etherisc/depeg-relay/frontend"
 	"github.com/etherisc/depeg-relay/internal/configtest"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/internal/fakeclock"
 	"github.com/etherisc/depeg-relay/internal/logbuf"
 	"github.com/etherisc/depeg-relay/internal/poll"
@@ -131,13 +132,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.batch > 0 {
 		e.cfg.Batch = &relay.Batching{Contract: dc.Batch, MaxApplications: o.batch, GasBudget: loaded.BatchGasBudget}
 	}
-	if o.fakeClock {
-		e.clock, e.step = fakeclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), e.cfg.PollInterval
-		e.cfg.Clock = e.clock
-	}
 	e.metrics = monitor.NewMetrics(e.reg)
 	e.probe = &probe{Metrics: e.metrics, now: time.Now}
-	if e.clock != nil {
+	if o.fakeClock {
+		e.clock, e.step = fakeclock.New(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), e.cfg.PollInterval
+		e.cfg.Clock = &probedClock{Clock: e.clock, p: e.probe}
 		e.probe.now = e.clock.Now
 	}
 	e.dumpLogOnFailure()
@@ -320,6 +319,8 @@ type probe struct {
 	// PRODUCT_NOT_ACTIVE, so a test checks the back-off between attempts.
 	now       func() time.Time
 	simulated []simulation
+	// waits is every wait the relays began on the fake clock, in order.
+	waits []wait
 	// nodeSeen is every pass's node window report, in order: what the node
 	// held of the wallet's transactions and the window after the pass.
 	nodeSeen []nodeSeen
@@ -339,6 +340,41 @@ func (p *probe) nodeReports() []nodeSeen {
 type simulation struct {
 	at     time.Time
 	paused bool // a call reverted with PRODUCT_NOT_ACTIVE
+}
+
+// wait is one wait a relay began on the fake clock (probedClock): how long,
+// and how many simulation batches had been answered by then.
+type wait struct {
+	d    time.Duration
+	sims int
+}
+
+// probedClock is the fake clock as the relays see it, noting each wait they
+// begin in the probe, so a test tells a back-off from the time it took.
+type probedClock struct {
+	*fakeclock.Clock
+	p *probe
+}
+
+func (c *probedClock) After(d time.Duration) <-chan time.Time {
+	c.p.mu.Lock()
+	c.p.waits = append(c.p.waits, wait{d: d, sims: len(c.p.simulated)})
+	c.p.mu.Unlock()
+	return c.Clock.After(d)
+}
+
+// waitsBetween is the waits of at least min the relays began after the
+// i-th simulation batch was answered and before the next one (i from 1).
+func (p *probe) waitsBetween(i int, min time.Duration) []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ds []time.Duration
+	for _, w := range p.waits {
+		if w.sims == i && w.d >= min {
+			ds = append(ds, w.d)
+		}
+	}
+	return ds
 }
 
 // simulations is what the relays simulated, in order.
@@ -479,6 +515,7 @@ func (e *env) waitBroadcast(n int) {
 // sendOutside signs app's application call with the relay's own wallet at
 // nonce 0 and sends it past the relay, as the old processor (or a relay whose
 // journal record was lost) did: the node has it, the relay's journal does not.
+// It returns once the node counts it as pending.
 func (e *env) sendOutside(app *frontend.Application) *types.Transaction {
 	e.t.Helper()
 	head, err := e.client.HeaderByNumber(e.t.Context(), nil)
@@ -494,5 +531,6 @@ func (e *env) sendOutside(app *frontend.Application) *types.Transaction {
 	if err := e.client.SendTransaction(e.t.Context(), tx); err != nil {
 		e.t.Fatal(err)
 	}
+	devchaintest.Pooled(e.t, e.client, tx)
 	return tx
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/etherisc/depeg-relay/chain"
 	"github.com/etherisc/depeg-relay/frontend"
+	"github.com/etherisc/depeg-relay/internal/devchaintest"
 	"github.com/etherisc/depeg-relay/lease"
 	"github.com/etherisc/depeg-relay/pool"
 	"github.com/etherisc/depeg-relay/relay"
@@ -231,6 +232,7 @@ func (e *env) sendFrom(s *chain.Signer, app *frontend.Application) *types.Transa
 	if err := e.client.SendTransaction(e.t.Context(), tx); err != nil {
 		e.t.Fatal(err)
 	}
+	devchaintest.Pooled(e.t, e.client, tx) // the next sendFrom reads its nonce from the pool
 	return tx
 }
 
