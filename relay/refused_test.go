@@ -62,10 +62,15 @@ func TestRefusedSendGoesOutOnTheNextHead(t *testing.T) {
 	passes := e.probe.passes.Load()
 	// The tracker looks at the head every 250 ms before it has learnt the
 	// block interval (firstHeadPoll), and the fake clock has not moved since
-	// it started: one step makes the look that finds the new head, and
-	// nothing else moves it, so no later pass can do the sending.
-	e.clock.Advance(250 * time.Millisecond)
+	// it started: 250 ms make the look that finds the new head. The clock
+	// moves in steps of 50 ms, to no more than 450 ms, so that a look still
+	// under way when the first steps come (its next one 250 ms from where
+	// it ends) is made too, and no pass ResendAfter or later can do the
+	// sending.
 	eventually(t, 15*time.Second, "the refused nonces sent on the new head's pass", func() bool {
+		if e.clock.Now().Sub(sentAt) < 450*time.Millisecond {
+			e.clock.Advance(50 * time.Millisecond)
+		}
 		return e.probe.passes.Load() > passes && e.probe.sends.Load() > sends
 	})
 	if since := e.clock.Now().Sub(sentAt); since >= 500*time.Millisecond {

@@ -185,8 +185,14 @@ func TestBadInput(t *testing.T) {
 // not sooner (no hammering of a paused product), and not a second back-off
 // later. The fault suite measures the same recovery on the wall clock of a
 // busy machine, where only a gross delay can fail it.
-// On the fake clock, each look moves it a tenth of the back-off, so where
-// the relay acts is known to that tenth, whatever the machine's load.
+// On the fake clock, "not sooner" is the time between two simulations,
+// exact whatever the machine's load. "Not a second back-off later" is
+// counted, not timed: between two simulations the relay began one wait of
+// ERROR_TIMEOUT and no other of a second or more (the loop's other waits
+// are a poll interval or a blocked read, 50 and 200 ms here). (Timed, it hung on the load: each look of the test
+// moves the clock a tenth of the back-off, so a loop iteration that took
+// ten looks of wall time from the back-off's end to the simulation's answer
+// read as a second back-off.)
 func TestPausedProductStaysPending(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
 	e.step = e.cfg.ErrorBackoff / 10
@@ -220,8 +226,11 @@ func TestPausedProductStaysPending(t *testing.T) {
 	}
 	backoff := e.cfg.ErrorBackoff
 	for i := 1; i <= resumed; i++ {
-		if gap := sims[i].at.Sub(sims[i-1].at); gap < backoff || gap >= 2*backoff {
-			t.Fatalf("simulation %d came %v after the refused one before it, want one ERROR_TIMEOUT (%v), less than two", i, gap, backoff)
+		if gap := sims[i].at.Sub(sims[i-1].at); gap < backoff {
+			t.Fatalf("simulation %d came %v after the refused one before it, want one ERROR_TIMEOUT (%v) at least", i, gap, backoff)
+		}
+		if waits := e.probe.waitsBetween(i, time.Second); !slices.Equal(waits, []time.Duration{backoff}) {
+			t.Fatalf("between simulations %d and %d the relay waited %v, want one ERROR_TIMEOUT (%v)", i, i+1, waits, backoff)
 		}
 	}
 }
