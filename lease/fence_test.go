@@ -65,12 +65,22 @@ func (w *waiter) returned() bool {
 // standby used to take it at once; now it waits longer than the holder's
 // renewal interval, the holder (Keep) sets it again, and the standby never
 // gets it.
+//
+// Both read a clock that stands still: the holder's last renewal is always
+// recent enough to restore the key, and the standby never sees it gone for
+// any time. So the outcome does not hang on how late a loaded machine runs
+// the holder's ticker (on the wall clock the margin is TTL/2 - TTL/3, half a
+// second here). That a waiter takes a key gone longer than half the TTL,
+// and that the holder renews before then, are
+// TestWaiterTakesKeyGoneLongerThanHalfTTL's and TestRenewalBeforeTakeOver's.
 func TestStandbyDoesNotTakeLostKey(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	key := lease.Key("0xabc")
-	const ttl = 3 * time.Second // renewals every 1 s; a standby waits 1.5 s
+	const ttl = 3 * time.Second // renewals every 1 s of real time
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) // never moves
 	holder, _ := lease.New(rdb, key, ttl)
+	holder.SetClock(clock.Now)
 	if ok, err := holder.TryAcquire(t.Context()); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
@@ -78,6 +88,7 @@ func TestStandbyDoesNotTakeLostKey(t *testing.T) {
 	kept := make(chan error, 1)
 	go func() { kept <- holder.Keep(ctx) }()
 	standby, _ := lease.New(rdb, key, ttl)
+	standby.SetClock(clock.Now)
 	w := startWait(t, standby)
 	poll.Until(t, 5*time.Second, "standby saw the holder", func() bool { return w.looksAt(holder.Token()) > 0 })
 
