@@ -104,7 +104,9 @@ func goroutines() int {
 	return n
 }
 
-// waitGoroutines waits until at most want goroutines run.
+// waitGoroutines waits until at most want goroutines run: a leak detector,
+// so within is generous (the handlers of closed connections end at once,
+// but a loaded machine schedules them late).
 func waitGoroutines(t *testing.T, want int, within time.Duration, what string) {
 	t.Helper()
 	poll.Until(t, within, fmt.Sprintf("%s: at most %d goroutines", what, want), func() bool { return runtime.NumGoroutine() <= want })
@@ -435,7 +437,7 @@ func TestHostileHTTP(t *testing.T) {
 		for i, c := range conns {
 			closedWithin(t, c, hostileLimits.ReadHeaderTimeout+2*time.Second, fmt.Sprintf("idle connection %d", i))
 		}
-		waitGoroutines(t, baseG+5, 3*time.Second, "after the idle connections")
+		waitGoroutines(t, baseG+5, 10*time.Second, "after the idle connections")
 		if res, err := plain.Get(url + "/api/monitor"); err != nil || res.StatusCode != http.StatusOK {
 			t.Fatalf("monitor after the idle flood: %v %v", res, err)
 		} else {
@@ -528,7 +530,7 @@ func TestHostileHTTP(t *testing.T) {
 
 	// Everything the hostile clients held is given back.
 	plain.CloseIdleConnections()
-	waitGoroutines(t, baseG+5, 5*time.Second, "after the hostile clients")
+	waitGoroutines(t, baseG+5, 10*time.Second, "after the hostile clients")
 	if grown := int64(heap()) - int64(baseHeap); grown > 32<<20 {
 		t.Errorf("heap grew by %d MiB", grown>>20)
 	}

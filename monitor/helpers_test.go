@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"sync"
 	"sync/atomic"
@@ -126,11 +127,14 @@ func newFixture(t *testing.T, mutate func(*CheckerConfig)) *fixture {
 }
 
 // addPending adds n entries and reads them into the group without acking.
+// Their ids are the fake clock's time (the enqueue time the checker reads),
+// so an age is exact, whatever the Redis server's clock and the test's pace.
 func (f *fixture) addPending(t *testing.T, n int) {
 	t.Helper()
 	ctx := t.Context()
 	for i := range n {
-		if err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: testStream, Values: map[string]any{"entityId": i}}).Err(); err != nil {
+		if err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: testStream, ID: fmt.Sprintf("%d-*", f.clock.Now().UnixMilli()),
+			Values: map[string]any{"entityId": i}}).Err(); err != nil {
 			t.Fatalf("xadd: %v", err)
 		}
 	}

@@ -35,7 +35,7 @@ func TestStartsWithTheWebsocketNodeDown(t *testing.T) {
 		"ERROR_TIMEOUT=300", "RPC_TIMEOUT=5000", "SHUTDOWN_TIMEOUT=5000",
 		"CHAIN_POLL_INTERVAL=200", "REDIS_READ_BLOCK_TIMEOUT=500",
 	}})
-	monitorSays(t, p, 3*time.Second, 500, map[string]string{"chain": "error - chain: ", "redis": "ok"})
+	monitorSays(t, p, 15*time.Second, 500, map[string]string{"chain": "error - chain: ", "redis": "ok"})
 	// Several ERROR_TIMEOUTs later it still waits, and says why.
 	monitorSays(t, p, 10*time.Second, 500, map[string]string{"chain": "error - chain: connection refused since ", "redis": "ok"})
 

@@ -228,9 +228,10 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Replay: the bundle-0 application is replayable (its fields are valid).
 	target := deadLetterOf(t, rdb, ready.DeadLetter, "BUNDLE_ID_ZERO")
-	button := chromedp.CSS(fmt.Sprintf(`#dl-%s button.replay-button`, target))
+	buttonSel := fmt.Sprintf(`#dl-%s button.replay-button`, target)
+	button := chromedp.CSS(buttonSel)
 	before := rdb.XLen(t.Context(), ready.Stream).Val()
-	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(button), chromedp.Click(button),
+	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(button), click(buttonSel),
 		chromedp.WaitVisible(chromedp.CSS("#notice")))
 	if got := text("#notice"); !strings.Contains(got, "Replay refused") {
 		t.Errorf("replay without the token: notice %q", got)
@@ -240,7 +241,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("a refused replay queued %d entries", n-before)
 	}
 	b.do(t, chromedp.Navigate(ready.Console), chromedp.WaitVisible(button),
-		chromedp.SendKeys(chromedp.CSS("#token"), adminToken), chromedp.Click(button),
+		chromedp.SendKeys(chromedp.CSS("#token"), adminToken), click(buttonSel),
 		chromedp.WaitVisible(chromedp.CSS("#notice")))
 	if got := text("#notice"); !strings.Contains(got, "Dead letter "+target+" re-queued") {
 		t.Errorf("replay with the token: notice %q", got)
@@ -323,6 +324,26 @@ func run[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
 		t.Fatalf("browser: %v", err)
 	}
 	return v
+}
+
+// click clicks the element sel with the page's own script, in one step. The
+// console swaps its live part every few seconds (console.js) unless the
+// operator is typing, and chromedp.Click, which finds the node and then
+// clicks it by id, fails ("No node with given id found") when a swap comes
+// between the two, as one can on a loaded machine.
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		found, err := chromedp.Evaluate[bool](fmt.Sprintf(`(function () {
+  var e = document.querySelector(%q);
+  if (!e) { return false; }
+  e.click();
+  return true;
+})()`, sel))(ctx, tg)
+		if err == nil && !found {
+			err = fmt.Errorf("click %s: no such element", sel)
+		}
+		return err
+	})
 }
 
 // scripts switches JavaScript on or off in the tab.

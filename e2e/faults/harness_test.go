@@ -306,11 +306,11 @@ func (h *harness) current() *proctest.Proc {
 func (h *harness) onCommand(args []string) {
 	switch {
 	case args[0] == "XACK" && len(args) >= 4 && args[1] == streamKey:
+		now := time.Now() // before the chain call, which a recovery time must not include
 		head, err := h.dc.Client.BlockNumber(context.Background())
 		if err != nil {
 			return // the chain is closing at the end of the test
 		}
-		now := time.Now()
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		for _, id := range args[3:] {

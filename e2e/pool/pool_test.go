@@ -86,8 +86,10 @@ func TestThreeProcessesSixKeys(t *testing.T) {
 	sent := func() uint64 { return totalNonce(t, dc, wallets) }
 
 	eventually(t, 60*time.Second, "a fifth submitted", func() bool { return sent() >= apps/5 })
-	p1.Kill(t)
+	// The time of the signal, not of the reaping: p3 takes a dead holder's
+	// lease as soon as its pid is gone, which can be before Kill returns.
 	killedAt := time.Now()
+	p1.Kill(t)
 	eventually(t, 30*time.Second, "p3 took keys 0 and 1 over", func() bool {
 		return holders.pid(0) == p3.Pid() && holders.pid(1) == p3.Pid()
 	})
