@@ -39,7 +39,13 @@ func TestPricedOutFlightsLeaveNoEmptyBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start()
-	e.waitBroadcast(1)
+	// While the window is empty the relay simulates its next batch, sixteen
+	// of these applications, before a pass can come: a hang detector, not
+	// a target (see pricedOutEnv's RPC_TIMEOUT).
+	const simulating = 2 * time.Minute
+	e.until(simulating, "the first broadcast", func() bool {
+		return metricValue(t, e, "depeg_relay_tx_submitted_total") >= 1
+	})
 	e.passes(3)
 	for sealed := 0; e.pending() > 0; sealed++ {
 		if sealed == 100 {
@@ -49,7 +55,7 @@ func TestPricedOutFlightsLeaveNoEmptyBlock(t *testing.T) {
 		// As env.passes(3), or until nothing is left, when the tracker
 		// makes no pass.
 		want := e.probe.passes.Load() + 3
-		e.until(20*time.Second, "3 tracker passes", func() bool {
+		e.until(simulating, "3 tracker passes", func() bool {
 			return e.probe.passes.Load() >= want || e.pending() == 0
 		})
 	}
@@ -144,6 +150,13 @@ func pricedOutEnv(t *testing.T, o envOptions) *env {
 	e.cfg.Fees.MaxTip = big.NewInt(minerMinTip)
 	e.cfg.GasMarginPercent = 10
 	e.cfg.StuckBlocks = 1000
+	// The in-process node runs these applications' gas burn under the race
+	// detector: one batch estimate of sixteen (each call executed several
+	// times by geth's search) has taken more than the default 10 s on a
+	// loaded machine, and the relay then backed off ERROR_TIMEOUT (30 s)
+	// with nothing in flight. A node that is slow, not down, is what these
+	// tests have; the timeout of an unanswered call is not what they test.
+	e.cfg.RPCTimeout = time.Minute
 	return e
 }
 
