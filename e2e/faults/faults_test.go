@@ -319,12 +319,16 @@ var scenarios = []scenario{
 		h.faultBegins()
 		// The node refuses these applications' simulation with errors
 		// that are no revert: geth's out-of-allowance, and a revert in a
-		// provider's format the classifier does not know.
+		// provider's format the classifier does not know. The refusal is in
+		// place before they are enqueued: the relay reads an entry as soon
+		// as it is added.
 		refusals := map[string]string{}
+		var poisoned []*app
 		for _, msg := range []string{"gas required exceeds allowance (30000000)", "VM Exception while processing transaction: revert"} {
-			a := h.enqueue(1)[0]
+			a := h.sign(1)[0]
 			a.poison = "estimate answered " + strconv.Quote(msg)
 			refusals[hex.EncodeToString(a.signed.Signature)] = msg
+			poisoned = append(poisoned, a)
 		}
 		h.rpc.Set(rpcfault.Faults{Reject: func(method string, params json.RawMessage) *rpcfault.Error {
 			if method != "eth_estimateGas" {
@@ -337,6 +341,9 @@ var scenarios = []scenario{
 			}
 			return nil
 		}})
+		for _, a := range poisoned {
+			h.enqueueAgain(a)
+		}
 		h.enqueue(4)
 		h.faultEnds()
 		h.enqueue(2)
@@ -416,6 +423,21 @@ func lowBalance(h *harness) {
 		b, err := h.dc.Client.BalanceAt(h.ctx, h.wallet, nil)
 		return err == nil && b.Cmp(min) < 0, "balance " + b.String()
 	})
+	// The relay's gate reads the balance the monitor shows (one reader,
+	// refreshed every BALANCE_REFRESH_INTERVAL) and reuses a good reading
+	// for a poll interval. Once the monitor says it is low and that
+	// interval has passed, nothing enqueued gets through; before, the two
+	// entries could go out on a reading taken before the drop, after the
+	// first nonce read below.
+	h.waitFor("the monitor showing the balance below the alert", 20*time.Second, func() (bool, string) {
+		_, rep, err := h.current().Monitor(h.ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		v, _ := rep["balance"].(string)
+		return strings.Contains(v, "below"), "balance check " + v
+	})
+	h.hold(2 * pollInterval)
 	h.faultBegins()
 	h.enqueue(2)
 	h.hold(2 * errorTimeout)

@@ -336,6 +336,18 @@ func (h *harness) onCommand(args []string) {
 // straight into Redis (not through the processor's proxy).
 func (h *harness) enqueue(n int) []*app {
 	h.t.Helper()
+	out := h.sign(n)
+	for _, a := range out {
+		h.enqueueAgain(a)
+	}
+	return out
+}
+
+// sign signs n applications for the audit without enqueuing them, so that a
+// scenario can set up a fault that names them before the relay can read
+// them (enqueueAgain then enqueues each).
+func (h *harness) sign(n int) []*app {
+	h.t.Helper()
 	out := make([]*app, 0, n)
 	for range n {
 		signed, err := frontend.NewSigned(h.dc.ChainID, h.dc.Helper, 1)
@@ -349,7 +361,6 @@ func (h *harness) enqueue(n int) []*app {
 		h.mu.Lock()
 		h.apps = append(h.apps, a)
 		h.mu.Unlock()
-		h.enqueueAgain(a)
 		out = append(out, a)
 	}
 	return out
