@@ -439,6 +439,13 @@ func TestDeadReceiverStaysBounded(t *testing.T) {
 	if n := w.pendingCount(t); n > maxPending+16 {
 		t.Errorf("the group's pending list holds %d entries, want at most the cap plus one batch", n)
 	}
+	// An attempt under way when the last append trimmed its event (its
+	// post began before) would reach a receiver that is back and be taken.
+	// Attempts come one after another, and a retry first touches the
+	// events in hand, finding the trimmed ones gone: after two more failed
+	// attempts, none of a trimmed event is under way or to come.
+	failed := w.attempts(ResultServerError)
+	poll.Until(t, within, "two more failed attempts", func() bool { return w.attempts(ResultServerError) >= failed+2 })
 
 	rcv.setDown(false)
 	want := sorted(ids[total-maxPending:])

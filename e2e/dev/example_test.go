@@ -23,12 +23,15 @@ import (
 // relays' blocking reads last 300 ms (REDIS_READ_BLOCK_TIMEOUT), and the
 // rest of the stop is quick. That is a measured figure, logged, not
 // asserted: on a loaded machine it is not a bound. interruptHang is one: a
-// stop that takes longer hangs on something. It stays under the HTTP
-// server's shutdown timeout (api.ShutdownTimeout, 5 s) and SHUTDOWN_TIMEOUT
-// (20 s), either of which would end a stuck stop by itself.
+// stop that takes longer hangs on something. It stays under SHUTDOWN_TIMEOUT
+// (20 s), which would end a stuck stop by itself; a stop the HTTP server's
+// shutdown timeout (api.ShutdownTimeout, 5 s) had to cut short exits 1,
+// which fails the test too. (It was 4 s, under that timeout, which the
+// three relays, the embedded node and the redis-server child, race-built,
+// can come near on a loaded two-core machine.)
 const (
 	interruptTarget = time.Second
-	interruptHang   = 4 * time.Second
+	interruptHang   = 15 * time.Second
 )
 
 // TestReadmeExampleThenCtrlC is a newcomer's first session: dev mode with
