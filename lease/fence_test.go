@@ -78,7 +78,8 @@ func TestStandbyDoesNotTakeLostKey(t *testing.T) {
 	rdb := srv.Client()
 	key := lease.Key("0xabc")
 	const ttl = 3 * time.Second // renewals every 1 s of real time
-	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) // never moves
+	// A clock that never moves.
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	holder, _ := lease.New(rdb, key, ttl)
 	holder.SetClock(clock.Now)
 	if ok, err := holder.TryAcquire(t.Context()); !ok || err != nil {
