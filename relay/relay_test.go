@@ -189,10 +189,10 @@ func TestBadInput(t *testing.T) {
 // exact whatever the machine's load. "Not a second back-off later" is
 // counted, not timed: between two simulations the relay began one wait of
 // ERROR_TIMEOUT and no other of a second or more (the loop's other waits
-// are a poll interval or a blocked read, 50 and 200 ms here). (Timed, it hung on the load: each look of the test
-// moves the clock a tenth of the back-off, so a loop iteration that took
-// ten looks of wall time from the back-off's end to the simulation's answer
-// read as a second back-off.)
+// are a poll interval or a blocked read, 50 and 200 ms here). Timed, it
+// hung on the load: each look of the test moves the clock a tenth of the
+// back-off, so a loop iteration that took ten looks of wall time from the
+// back-off's end to the simulation's answer read as a second back-off.
 func TestPausedProductStaysPending(t *testing.T) {
 	e := newEnv(t, envOptions{confirmations: 1, fakeClock: true})
 	e.step = e.cfg.ErrorBackoff / 10
