@@ -133,7 +133,7 @@ func (e *orphanEnv) finisher(own ...string) *pool.Finisher {
 
 // claims is how many claims on applications the pool holds.
 func (e *orphanEnv) claims() int {
-	keys, err := e.rdb.Keys(e.t.Context(), "{depeg-relay}:"+e.keys.Stream+":owner:*").Result()
+	keys, err := e.rdb.Keys(e.t.Context(), stream.OwnerKeys(e.keys.Stream)+"*").Result()
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -43,9 +43,7 @@ func TestPricedOutFlightsLeaveNoEmptyBlock(t *testing.T) {
 	// of these applications, before a pass can come: a hang detector, not
 	// a target (see pricedOutEnv's RPC_TIMEOUT).
 	const simulating = 2 * time.Minute
-	e.until(simulating, "the first broadcast", func() bool {
-		return metricValue(t, e, "depeg_relay_tx_submitted_total") >= 1
-	})
+	e.waitBroadcastWithin(simulating, 1)
 	e.passes(3)
 	for sealed := 0; e.pending() > 0; sealed++ {
 		if sealed == 100 {

@@ -507,7 +507,14 @@ func (e *env) queueLen() int64 {
 // first), so it does not prove the node has the transaction yet.
 func (e *env) waitBroadcast(n int) {
 	e.t.Helper()
-	e.until(10*time.Second, "broadcast", func() bool {
+	e.waitBroadcastWithin(10*time.Second, n)
+}
+
+// waitBroadcastWithin is waitBroadcast with its own bound, for a relay that
+// simulates slowly before it broadcasts.
+func (e *env) waitBroadcastWithin(within time.Duration, n int) {
+	e.t.Helper()
+	e.until(within, "broadcast", func() bool {
 		return metricValue(e.t, e, "depeg_relay_tx_submitted_total") >= float64(n)
 	})
 }

@@ -141,7 +141,7 @@ func TestSameApplicationTwoKeysOneTransaction(t *testing.T) {
 	}
 	// The claims are given up right after the entries are acknowledged.
 	e.until(10*time.Second, "no claim left after both entries settled", func() bool {
-		keys, err := e.rdb.Keys(t.Context(), "{depeg-relay}:"+e.keys.Stream+":owner:*").Result()
+		keys, err := e.rdb.Keys(t.Context(), stream.OwnerKeys(e.keys.Stream)+"*").Result()
 		return err == nil && len(keys) == 0
 	})
 }

@@ -32,8 +32,12 @@ const OwnerTTL = 7 * 24 * time.Hour
 // OwnerKey is the pool-wide claim on the application whose signature hashes
 // to sigHash (keccak256 of the signature bytes, as the product keys "used").
 func OwnerKey(streamKey string, sigHash common.Hash) string {
-	return "{depeg-relay}:" + streamKey + ":owner:" + sigHash.Hex()[2:]
+	return OwnerKeys(streamKey) + sigHash.Hex()[2:]
 }
+
+// OwnerKeys is the prefix of every claim key of streamKey: with a "*", the
+// pattern that finds them all (an operator's SCAN, a test's count).
+func OwnerKeys(streamKey string) string { return "{depeg-relay}:" + streamKey + ":owner:" }
 
 // Owner is who holds the claim on an application: the wallet (lower-case
 // hex) whose relay signs for it, and the stream entry it signs for.

@@ -86,7 +86,7 @@ func TestKilledForGoodLeavesNothingPending(t *testing.T) {
 	// HDEL, so the last ones may still be there when the wait above ends;
 	// a claim never given up times this out.
 	eventually(t, 30*time.Second, "every claim on an application given up", func() bool {
-		owners, err := rdb.Keys(ctx, "{depeg-relay}:"+streamKey+":owner:*").Result()
+		owners, err := rdb.Keys(ctx, stream.OwnerKeys(streamKey)+"*").Result()
 		return err == nil && len(owners) == 0
 	})
 	// Each surviving process reports itself for the on-call commands
